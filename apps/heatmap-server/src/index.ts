@@ -1,0 +1,1 @@
+export { configFromEnv, type Role, type ServerConfig } from './config.js';

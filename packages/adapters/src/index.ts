@@ -1,0 +1,6 @@
+import { readFileSync } from 'node:fs';
+
+/** The installed @anymc3d/adapters version (written into provenance). */
+export const ADAPTERS_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;

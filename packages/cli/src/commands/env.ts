@@ -1,0 +1,46 @@
+import { cpus } from 'node:os';
+import { ADAPTERS_VERSION } from '@anymc3d/adapters';
+import { CORE_VERSION } from '@anymc3d/core';
+import type { CommandModule } from 'yargs';
+import { CLI_VERSION } from '../version.js';
+
+interface EnvArgs {
+  json: boolean;
+}
+
+export interface EnvironmentReport {
+  anymc3d: string;
+  core: string;
+  adapters: string;
+  node: string;
+  platform: string;
+  cpus: number;
+  cpuModel: string;
+}
+
+export function environmentReport(): EnvironmentReport {
+  const cpuList = cpus();
+  return {
+    anymc3d: CLI_VERSION,
+    core: CORE_VERSION,
+    adapters: ADAPTERS_VERSION,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model ?? 'unknown',
+  };
+}
+
+export const envCommand: CommandModule<object, EnvArgs> = {
+  command: 'env',
+  describe: 'Print versions and the machine (for bug reports and provenance)',
+  builder: (y) => y.option('json', { type: 'boolean', default: false, describe: 'Print one JSON object' }),
+  handler: (args) => {
+    const report = environmentReport();
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      return;
+    }
+    for (const [key, value] of Object.entries(report)) process.stdout.write(`${key.padEnd(10)} ${value}\n`);
+  },
+};

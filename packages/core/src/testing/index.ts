@@ -1,0 +1,1 @@
+export { pythonHas, pythonReferenceAvailable, runPython, SYSTEM_PYTHON } from './python.js';

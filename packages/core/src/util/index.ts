@@ -1,0 +1,2 @@
+export { writeFileAtomic } from './atomic.js';
+export { InputError, isInputError } from './errors.js';
