@@ -1,2 +1,3 @@
 export { writeFileAtomic } from './atomic.js';
 export { InputError, isInputError } from './errors.js';
+export { Random } from './random.js';

@@ -1,0 +1,2 @@
+export { DEFAULT_LORA, type LoraConfig, loraConv, loraLinear, loraParamCount } from './lora.js';
+export type { Backbone, BackboneCard, BackboneValues, BuildOptions, LoraTarget } from './types.js';

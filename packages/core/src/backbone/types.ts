@@ -1,0 +1,69 @@
+import type { GraphBuilder, Value } from '../graph/index.js';
+import type { LoraConfig } from './lora.js';
+
+/**
+ * The contract every backbone fulfils (DESIGN.md): core knows no particular model; adapters
+ * implement this for ViTs, CNNs and whatever comes next.
+ */
+
+/** The `backbone.json` card that travels with a backbone's weights. */
+export interface BackboneCard {
+  /** Registry name, timm style (e.g. `dinov2_vits14`, `mobilenet_v1_224`). */
+  name: string;
+  family: 'vit' | 'cnn';
+  architecture: string;
+  embedDim: number;
+  /** ViT only. */
+  patchSize?: number;
+  depth?: number;
+  heads?: number;
+  registers?: number;
+  /** Native input [H, W]; other sizes are allowed where the family supports them. */
+  inputSize: [number, number];
+  /** Per-channel normalisation applied to [0,1] RGB input. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  licence: string;
+  source: string;
+  /** Files expected in the weights folder. */
+  weightFiles: string[];
+}
+
+/** One place LoRA can attach: a linear ([out,in]) or a convolution ([out,in,kh,kw]). */
+export interface LoraTarget {
+  name: string;
+  kind: 'linear' | 'conv';
+  inFeatures: number;
+  outFeatures: number;
+  kernel?: [number, number];
+  stride?: [number, number];
+}
+
+export interface BuildOptions {
+  /** Input size [H, W]; must be a multiple of the patch size for ViTs. */
+  inputSize: [number, number];
+  /** LoRA on the backbone's attachment points; omit for the frozen backbone. */
+  lora?: LoraConfig;
+  /** Emit the last layer's CLS→patch attention (head-averaged) for heatmaps. */
+  attention?: boolean;
+}
+
+/** Values a backbone adds to a graph for pixel input [N,3,H,W] (normalised by the card). */
+export interface BackboneValues {
+  /** [N, d]: last-layer CLS token after the final norm (CNNs: the pooled embedding). */
+  cls: Value;
+  /** [N, P, d]: patch tokens after the final norm, registers excluded (CNNs: last feature map, flattened). */
+  patchTokens: Value;
+  /** Patch grid [gh, gw], P = gh·gw. */
+  grid: [number, number];
+  /** [N, P]: last layer's CLS→patch attention probabilities averaged over heads (ViTs). */
+  attention?: Value;
+}
+
+export interface Backbone {
+  readonly card: BackboneCard;
+  /** sha256 of the weights, hex; plugins record it and refuse another backbone. */
+  readonly weightHash: string;
+  loraTargets(): LoraTarget[];
+  build(g: GraphBuilder, pixels: Value, options: BuildOptions): BackboneValues;
+}

@@ -1,0 +1,25 @@
+export { type Attributes, type AttrValue, f, fs, t } from './attributes.js';
+export {
+  type Graph,
+  GraphBuilder,
+  type Node,
+  type OpOptions,
+  type Param,
+  type ParamRole,
+  type Value,
+} from './builder.js';
+export { availableDevices, type Device, DeviceUnavailableError, type EngineOptions, OnnxSession } from './engine.js';
+export { gelu, layerNorm, linear, reshape, sliceAxis, softmax, transpose } from './nn.js';
+export { type OnnxExportOptions, toOnnx } from './onnx.js';
+export { broadcast, type InputInfo, inferOutputs, type OutputInfo, ShapeError } from './shapes.js';
+export {
+  allocate,
+  type Dim,
+  type DType,
+  isFloat,
+  numel,
+  type Shape,
+  type Tensor,
+  type TypedArray,
+  tensor,
+} from './tensor.js';
