@@ -1,0 +1,66 @@
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { colormapLut } from './colormap.js';
+import { renderMontage, topSlices } from './montage.js';
+import { classActivationMaps, normalizeUnit, upsampleSliceMaps } from './slice-maps.js';
+
+describe('slice maps', () => {
+  it('upsamples a patch grid bilinearly with half-pixel centres and weights each slice', () => {
+    // 2×2 grid → 4×4: the corner pixels keep the corner values (edge clamp), centres interpolate.
+    const values = Float32Array.from([0, 1, 2, 3, 0, 1, 2, 3]);
+    const up = upsampleSliceMaps({ values, slices: 2, grid: [2, 2] }, [4, 4], [1, 0.5]);
+    expect(up[0]).toBeCloseTo(0);
+    expect(up[3]).toBeCloseTo(1);
+    expect(up[15]).toBeCloseTo(3);
+    // Pixel (1,1) samples source (0.25, 0.25): 0 + 0.25·1 + 0.25·2 = 0.75.
+    expect(up[5]).toBeCloseTo(0.75);
+    expect(up[16 + 15]).toBeCloseTo(1.5);
+  });
+
+  it('class activation maps sum to the logit minus the bias', () => {
+    const [S, P, C] = [3, 4, 5];
+    const features = Float32Array.from({ length: S * P * C }, (_, i) => Math.sin(i));
+    const w = Float32Array.from({ length: C }, (_, i) => Math.cos(i));
+    const a = [0.2, 0.5, 0.3];
+    const cam = classActivationMaps(features, S, [2, 2], C, w, a);
+    let logit = 0;
+    for (let s = 0; s < S; s++)
+      for (let c = 0; c < C; c++) {
+        let mean = 0;
+        for (let p = 0; p < P; p++) mean += features[(s * P + p) * C + c]! / P;
+        logit += a[s]! * mean * w[c]!;
+      }
+    expect(cam.values.reduce((x, y) => x + y, 0)).toBeCloseTo(logit, 5);
+  });
+
+  it('normalises to [0,1] and maps a constant to zeros', () => {
+    expect(Array.from(normalizeUnit(Float32Array.from([2, 4, 6])))).toEqual([0, 0.5, 1]);
+    expect(Array.from(normalizeUnit(Float32Array.from([3, 3])))).toEqual([0, 0]);
+  });
+});
+
+describe('montage', () => {
+  it('picks the slices with the most heat and draws the overlay only where heat is', () => {
+    const [S, H, W] = [5, 8, 8];
+    const image = { data: new Float32Array(S * H * W).fill(0.5), slices: S, height: H, width: W };
+    const heat = { data: new Float32Array(S * H * W), slices: S, height: H, width: W };
+    heat.data[3 * H * W + 2 * W + 2] = 1; // slice 3, pixel (2,2)
+    heat.data[1 * H * W] = 0.5;
+    expect(topSlices(heat, 2)).toEqual([1, 3]);
+    const { png, slices } = renderMontage(image, heat, { count: 2, columns: 2, scale: 1, opacity: 1, floor: 0.2 });
+    expect(slices).toEqual([1, 3]);
+    const img = PNG.sync.read(Buffer.from(png));
+    const px = (x: number, y: number) =>
+      Array.from(img.data.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 3));
+    // Tile 2 (slice 3) starts at x = 2 + 8 + 2 = 12, y = 2; its hot pixel is the colormap's top colour.
+    const lut = colormapLut('inferno');
+    expect(px(12 + 2, 2 + 2)).toEqual([lut[765], lut[766], lut[767]]);
+    expect(px(12 + 3, 2 + 2)).toEqual([128, 128, 128]);
+  });
+
+  it('refuses an image and heatmap of different sizes', () => {
+    const a = { data: new Float32Array(8), slices: 2, height: 2, width: 2 };
+    const b = { data: new Float32Array(12), slices: 3, height: 2, width: 2 };
+    expect(() => renderMontage(a, b)).toThrow(/differ/);
+  });
+});
