@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Tensor } from '../graph/tensor.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+
+/** JSON with object keys sorted, so equal settings always hash the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+export interface FeatureCacheKey {
+  /** sha256 of the backbone's weights. */
+  backboneHash: string;
+  /** Everything that changes what reaches the backbone: windows, size, axis, mean/std … */
+  preprocessing: unknown;
+}
+
+/**
+ * Frozen-backbone outputs per (case, view), stored once and reused by probe training, repeated
+ * runs and `--continue`. The folder name is derived from the backbone's weight hash and the
+ * preprocessing hash, so a change of either can never serve stale tokens.
+ */
+export class FeatureCache {
+  readonly dir: string;
+
+  constructor(root: string, key: FeatureCacheKey) {
+    this.dir = join(root, `${key.backboneHash.slice(0, 16)}-${hashOf(key.preprocessing).slice(0, 16)}`);
+  }
+
+  private path(caseId: string, view: string): string {
+    return join(this.dir, `${safeName(caseId)}.${safeName(view)}.safetensors`);
+  }
+
+  has(caseId: string, view: string): boolean {
+    return existsSync(this.path(caseId, view));
+  }
+
+  async read(caseId: string, view: string): Promise<Map<string, Tensor>> {
+    const path = this.path(caseId, view);
+    return decodeSafetensors(new Uint8Array(await readFile(path)), path).tensors;
+  }
+
+  /** Written atomically, so an interrupted extraction never leaves a cached entry that looks complete. */
+  async write(caseId: string, view: string, tensors: Record<string, Tensor>): Promise<void> {
+    await writeFileAtomic(this.path(caseId, view), encodeSafetensors(tensors, { case: caseId, view }));
+  }
+}
+
+/** A file-name-safe, reversible spelling of an id: no separators or dot-segments reach the path. */
+export function safeName(id: string): string {
+  if (id.length === 0) throw new Error('an empty id cannot name a cache entry');
+  return id.replace(/[^A-Za-z0-9_-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -1,0 +1,1 @@
+export { canonicalJson, FeatureCache, type FeatureCacheKey, hashOf, safeName } from './cache.js';

@@ -1,0 +1,1 @@
+export { decodeSafetensors, encodeSafetensors, halfToFloat, type SafetensorsFile } from './safetensors.js';
