@@ -1,0 +1,52 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detectUnits, rescaleToHounsfield } from './hounsfield.js';
+import { challengePaths, findInputCases } from './inputs.js';
+
+describe('challenge inputs', () => {
+  it('uses FORITHMUS_* when set, else /input, /output, /weights', () => {
+    expect(challengePaths({})).toEqual({ input: '/input', output: '/output', weights: '/weights' });
+    expect(challengePaths({ FORITHMUS_INPUT: '/in', FORITHMUS_OUTPUT: '/out', FORITHMUS_WEIGHTS: '/w' })).toEqual({
+      input: '/in',
+      output: '/out',
+      weights: '/w',
+    });
+  });
+
+  it('finds flat .nii.gz/.mha and Grand Challenge images/<slug>/<uuid>.mha, names without extension', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vlm3d-in-'));
+    await writeFile(join(dir, 'valid_53_a_1.nii.gz'), '');
+    await writeFile(join(dir, 'valid_7_b_2.mha'), '');
+    await writeFile(join(dir, 'notes.txt'), '');
+    await mkdir(join(dir, 'images', 'chest-ct'), { recursive: true });
+    await writeFile(join(dir, 'images', 'chest-ct', '0b9c3f7e-uuid.mha'), '');
+    expect(findInputCases(dir).map((c) => c.name)).toEqual(['0b9c3f7e-uuid', 'valid_53_a_1', 'valid_7_b_2']);
+  });
+
+  it('refuses two files that would share a case name, and an empty folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vlm3d-in-'));
+    await expect(async () => findInputCases(dir)).rejects.toThrow(/no .nii.gz/);
+    await writeFile(join(dir, 'a.nii.gz'), '');
+    await writeFile(join(dir, 'a.mha'), '');
+    expect(() => findInputCases(dir)).toThrow(/case name "a" also used/);
+  });
+});
+
+describe('Hounsfield detection', () => {
+  it('tells HU from raw values and never rescales HU twice', () => {
+    expect(detectUnits({ min: -1024, p01: -1010, max: 3000 })).toBe('hounsfield');
+    expect(detectUnits({ min: 0, p01: 20, max: 4000 })).toBe('raw');
+    expect(rescaleToHounsfield({ min: -1024, p01: -1000, max: 2000 }, { slope: 1, intercept: -1024 })).toEqual({
+      slope: 1,
+      intercept: 0,
+    });
+    expect(rescaleToHounsfield({ min: 0, p01: 10, max: 4000 }, { slope: 1, intercept: -1024 })).toEqual({
+      slope: 1,
+      intercept: -1024,
+    });
+    expect(() => rescaleToHounsfield({ min: 0, p01: 10, max: 4000 }, undefined)).toThrow(/no RescaleSlope/);
+    expect(() => detectUnits({ min: -50, p01: -10, max: 100 })).toThrow(/cannot tell/);
+  });
+});
