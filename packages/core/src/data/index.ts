@@ -1,0 +1,1 @@
+export { type CsvOptions, type CsvTable, parseCsv, readCsv } from './csv.js';
