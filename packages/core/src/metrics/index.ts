@@ -35,3 +35,4 @@ export {
   type MetricSet,
 } from './evaluate.js';
 export { auroc, averagePrecision, RankedScores } from './ranking.js';
+export { type EvaluationReport, evaluationReport, formatEvaluationTable } from './report.js';
