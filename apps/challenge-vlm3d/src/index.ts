@@ -1,2 +1,13 @@
+export { runVlm3d } from './cli.js';
 export { CT_RATE_LABELS, type CtRateLabel } from './labels.js';
 export { type CasePrediction, type ResultsDocument, validateResults } from './results.js';
+export {
+  bareCaseId,
+  type PathologyScores,
+  readGroundTruth,
+  readResults,
+  scoreResults,
+  VLM3D_THRESHOLD,
+  type Vlm3dMetrics,
+  type Vlm3dScore,
+} from './score.js';

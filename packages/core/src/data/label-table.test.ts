@@ -36,6 +36,15 @@ describe('label tables', () => {
     );
   });
 
+  it('reads only the labels asked for, in that order', () => {
+    const t = labelTableFromCsv(parseCsv('id,notes,B,A\nc1,x,1,0\n', 'g.csv'), 'binary', { labels: ['A', 'B'] });
+    expect(t.labels).toEqual(['A', 'B']);
+    expect(t.values.map((c) => Array.from(c))).toEqual([[0], [1]]);
+    expect(() => labelTableFromCsv(parseCsv('id,A\nc1,1\n', 'g.csv'), 'binary', { labels: ['A', 'C'] })).toThrow(
+      'g.csv: has no column for label "C"',
+    );
+  });
+
   it('rejects bad values and repeated ids', () => {
     expect(() => labelTableFromCsv(parseCsv('id,A\nc1,0.5\n', 'g.csv'), 'binary')).toThrow(
       'g.csv: line 2: case "c1", label "A" must be 0 or 1, got "0.5"',

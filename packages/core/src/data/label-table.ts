@@ -15,14 +15,25 @@ export type LabelValues = 'probabilities' | 'binary';
 
 /**
  * Reads a CSV whose first column is the case id and every other column a label: finite numbers
- * for probabilities, 0 or 1 for ground truth. Duplicate ids, empty cells and other values are
- * InputErrors naming the file, the line, the case and the label.
+ * for probabilities, 0 or 1 for ground truth. With `labels`, only those columns are read (in that
+ * order; each must exist) and any others are ignored. Duplicate ids, empty cells and other values
+ * are InputErrors naming the file, the line, the case and the label.
  */
-export function labelTableFromCsv(table: CsvTable, kind: LabelValues): LabelTable {
-  const [idColumn, ...labels] = table.header;
+export function labelTableFromCsv(
+  table: CsvTable,
+  kind: LabelValues,
+  options: { labels?: readonly string[] } = {},
+): LabelTable {
+  const [idColumn, ...rest] = table.header;
+  const labels = options.labels ? [...options.labels] : rest;
   if (idColumn === undefined || labels.length === 0) {
     throw new InputError(table.source, 'needs a case-id column followed by at least one label column');
   }
+  const columns = labels.map((label) => {
+    const k = table.header.indexOf(label);
+    if (k < 1) throw new InputError(table.source, `has no column for label "${label}"`);
+    return k;
+  });
   const values = labels.map(() => new Float64Array(table.rows.length));
   const ids: string[] = [];
   const seen = new Map<string, number>();
@@ -37,7 +48,7 @@ export function labelTableFromCsv(table: CsvTable, kind: LabelValues): LabelTabl
     seen.set(id, line);
     ids.push(id);
     labels.forEach((label, l) => {
-      const cell = row[l + 1]!.trim();
+      const cell = row[columns[l]!]!.trim();
       const v = cell === '' ? Number.NaN : Number(cell);
       const ok = kind === 'binary' ? v === 0 || v === 1 : Number.isFinite(v);
       if (!ok) {
