@@ -1,4 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pythonReferenceAvailable, runPython } from '@anymc3d/core/testing';
 import { describe, expect, it } from 'vitest';
 import { bareCaseId, readGroundTruth, readResults, scoreResults, type Vlm3dMetrics } from './score.js';
 
@@ -20,6 +23,15 @@ function expectSameNumbers(actual: unknown, expected: unknown, path = 'metrics')
 }
 
 describe('scoreResults', () => {
+  it('the committed fixtures are what make_score.py writes', async () => {
+    if (!(await pythonReferenceAvailable(['sklearn', 'numpy']))) return;
+    const dir = await mkdtemp(join(tmpdir(), 'vlm3d-fixture-'));
+    await runPython(fixture('make_score.py'), [dir]);
+    for (const name of ['results.json', 'labels.csv', 'expected.json']) {
+      expect(await readFile(join(dir, name), 'utf8'), name).toBe(await readFile(fixture(name), 'utf8'));
+    }
+  });
+
   it('gives the challenge metrics as scikit-learn computes them', async () => {
     const expected = JSON.parse(await readFile(fixture('expected.json'), 'utf8')) as Vlm3dMetrics;
     const truth = await readGroundTruth(fixture('labels.csv'));

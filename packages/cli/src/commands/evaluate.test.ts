@@ -102,6 +102,10 @@ describe('anymc3d evaluate', () => {
     expect(out).toContain('50 case-level bootstrap resamples (seed 0)');
     const again = await capture(argv);
     expect(again.out).toBe(out);
+    const json = await capture([...argv, '--json']);
+    const ci = (JSON.parse(json.out) as { ci: { iterations: number; macro: Record<string, [number, number]> } }).ci;
+    expect(ci.iterations).toBe(50);
+    expect(ci.macro.f1![0]).toBeLessThanOrEqual(ci.macro.f1![1]);
   });
 
   it('names the file and the missing case or label', async () => {

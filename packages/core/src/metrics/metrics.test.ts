@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pythonReferenceAvailable, runPython } from '../testing/python.js';
 import { forEachResample, percentileInterval, quantileSorted } from './bootstrap.js';
 import { foldScores, foldThreshold, selectThreshold, unfoldThreshold } from './calibration.js';
 import { confusionAt, f1 } from './confusion.js';
@@ -37,6 +41,13 @@ function expectClose(actual: number | null, expected: number | null, what: strin
 }
 
 describe('metrics against scikit-learn', () => {
+  it('the committed fixture is what make_metrics.py writes', async () => {
+    if (!(await pythonReferenceAvailable(['sklearn', 'numpy']))) return;
+    const out = join(await mkdtemp(join(tmpdir(), 'anymc3d-metrics-')), 'metrics.json');
+    await runPython(new URL('../../fixtures/metrics/make_metrics.py', import.meta.url).pathname, [out]);
+    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(fixture);
+  });
+
   for (const set of fixture.sets) {
     it(`per-label and macro values match on "${set.name}"`, () => {
       const weights = set.weights ?? undefined;
