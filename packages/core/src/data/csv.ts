@@ -28,6 +28,10 @@ export function parseCsv(text: string, source: string, options: CsvOptions = {})
     throw new RangeError(`unusable CSV delimiter ${JSON.stringify(delimiter)}`);
   }
   const records: { fields: string[]; line: number }[] = [];
+  const sep = delimiter.charCodeAt(0);
+  const QUOTE = 0x22;
+  const LF = 0x0a;
+  const CR = 0x0d;
   let line = 1;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const n = text.length;
@@ -47,33 +51,39 @@ export function parseCsv(text: string, source: string, options: CsvOptions = {})
       recordLine = line;
       atRecordStart = false;
     }
-    let value = '';
-    if (text[i] === '"') {
+    let value: string;
+    if (text.charCodeAt(i) === QUOTE) {
       const openedAt = line;
+      const parts: string[] = [];
       i++;
       for (;;) {
-        if (i >= n) throw new InputError(source, `line ${openedAt}: a quoted field is never closed`);
-        const c = text[i]!;
-        if (c === '"') {
-          if (text[i + 1] === '"') {
-            value += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
+        const close = text.indexOf('"', i);
+        if (close < 0) throw new InputError(source, `line ${openedAt}: a quoted field is never closed`);
+        const part = text.slice(i, close);
+        for (let k = 0; k < part.length; k++) {
+          const c = part.charCodeAt(k);
+          if (c === LF || (c === CR && part.charCodeAt(k + 1) !== LF)) line++;
         }
-        if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) line++;
-        value += c;
-        i++;
+        parts.push(part);
+        if (text.charCodeAt(close + 1) === QUOTE) {
+          parts.push('"');
+          i = close + 2;
+          continue;
+        }
+        i = close + 1;
+        break;
       }
-      const next = text[i];
-      if (i < n && next !== delimiter && next !== '\n' && next !== '\r') {
-        throw new InputError(source, `line ${line}: unexpected ${JSON.stringify(next)} after a closing quote`);
+      value = parts.join('');
+      const next = text.charCodeAt(i);
+      if (i < n && next !== sep && next !== LF && next !== CR) {
+        throw new InputError(source, `line ${line}: unexpected ${JSON.stringify(text[i])} after a closing quote`);
       }
     } else {
       const start = i;
-      while (i < n && text[i] !== delimiter && text[i] !== '\n' && text[i] !== '\r') i++;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c === sep || c === LF || c === CR) break;
+      }
       value = text.slice(start, i);
     }
     fields.push(value);
@@ -81,13 +91,12 @@ export function parseCsv(text: string, source: string, options: CsvOptions = {})
       endRecord();
       break;
     }
-    const c = text[i]!;
-    if (c === delimiter) {
+    if (text.charCodeAt(i) === sep) {
       i++;
       continue;
     }
     // a line end: CRLF, LF or a lone CR
-    i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
+    i += text.charCodeAt(i) === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
     line++;
     endRecord();
     if (i >= n) break;
