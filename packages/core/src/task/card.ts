@@ -1,0 +1,174 @@
+import { readFile } from 'node:fs/promises';
+import { InputError } from '../util/errors.js';
+
+export type TaskKind = 'multi-label' | 'multi-class' | 'binary';
+export const TASK_KINDS: readonly TaskKind[] = ['multi-label', 'multi-class', 'binary'];
+
+/** The anatomical plane a view's slices lie in (the slice axis is its normal). */
+export type SliceAxis = 'axial' | 'coronal' | 'sagittal';
+export const SLICE_AXES: readonly SliceAxis[] = ['axial', 'coronal', 'sagittal'];
+
+export type TaskMetric = 'auroc' | 'ap' | 'f1' | 'accuracy' | 'balanced_accuracy' | 'crg';
+export const TASK_METRICS: readonly TaskMetric[] = ['auroc', 'ap', 'f1', 'accuracy', 'balanced_accuracy', 'crg'];
+
+export interface TaskView {
+  /** Names the view in manifests (column `image_<name>`), so letters, digits, '_' and '-' only. */
+  name: string;
+  axis: SliceAxis;
+}
+
+/** MRI intensities have no absolute scale: z-score per volume, or clip to percentiles and rescale. */
+export type MriNormalisation = { method: 'zscore' } | { method: 'percentile'; range: [number, number] };
+
+/**
+ * What a task is: its labels in order, how volumes become slices (views, CT windows or MRI
+ * normalisation, input size), the metric it is judged by, and where its data comes from.
+ * Exactly one of `windows` (CT, Hounsfield units, one per channel) and `normalisation` (MRI).
+ */
+export interface TaskCard {
+  id: string;
+  description: string;
+  kind: TaskKind;
+  labels: string[];
+  views: TaskView[];
+  windows?: [number, number][];
+  normalisation?: MriNormalisation;
+  inputSize: { height: number; width: number; slices: number };
+  metric: TaskMetric;
+  data: { source: string; licence: string };
+}
+
+const VIEW_NAME = /^[A-Za-z0-9_-]+$/;
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isText = (v: unknown): v is string => typeof v === 'string' && v.trim().length > 0;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
+
+/**
+ * Checks a parsed task card and returns it typed; every problem found is listed in one
+ * InputError naming `source`, so a user fixes the card in one pass.
+ */
+export function validateTaskCard(value: unknown, source: string): TaskCard {
+  if (!isObject(value)) throw new InputError(source, 'a task card must be a JSON object');
+  const problems: string[] = [];
+  const need = (ok: boolean, problem: string) => {
+    if (!ok) problems.push(problem);
+  };
+  const v = value;
+  need(isText(v.id), `"id" must be a non-empty string, got ${show(v.id)}`);
+  need(isText(v.description), `"description" must be a non-empty string, got ${show(v.description)}`);
+  need(TASK_KINDS.includes(v.kind as TaskKind), `"kind" must be one of ${TASK_KINDS.join(', ')}, got ${show(v.kind)}`);
+  need(
+    TASK_METRICS.includes(v.metric as TaskMetric),
+    `"metric" must be one of ${TASK_METRICS.join(', ')}, got ${show(v.metric)}`,
+  );
+
+  if (!Array.isArray(v.labels) || v.labels.length === 0) {
+    problems.push(`"labels" must be a non-empty list of label names, got ${show(v.labels)}`);
+  } else {
+    const seen = new Set<string>();
+    v.labels.forEach((label, i) => {
+      if (!isText(label)) problems.push(`labels[${i}] must be a non-empty string, got ${show(label)}`);
+      else if (seen.has(label)) problems.push(`label "${label}" is listed twice`);
+      else seen.add(label);
+    });
+    if (v.kind === 'binary' && v.labels.length !== 1) {
+      problems.push(`a binary task has exactly one label (the positive finding), got ${v.labels.length}`);
+    }
+    if (v.kind === 'multi-class' && v.labels.length < 2) {
+      problems.push(`a multi-class task needs at least two classes, got ${v.labels.length}`);
+    }
+  }
+
+  if (!Array.isArray(v.views) || v.views.length === 0) {
+    problems.push(`"views" must be a non-empty list of {name, axis}, got ${show(v.views)}`);
+  } else {
+    const seen = new Set<string>();
+    v.views.forEach((view, i) => {
+      if (!isObject(view)) {
+        problems.push(`views[${i}] must be an object {name, axis}, got ${show(view)}`);
+        return;
+      }
+      if (typeof view.name !== 'string' || !VIEW_NAME.test(view.name)) {
+        problems.push(`views[${i}].name must use only letters, digits, '_' and '-', got ${show(view.name)}`);
+      } else if (seen.has(view.name)) problems.push(`view "${view.name}" is listed twice`);
+      else seen.add(view.name);
+      if (!SLICE_AXES.includes(view.axis as SliceAxis)) {
+        problems.push(`views[${i}].axis must be one of ${SLICE_AXES.join(', ')}, got ${show(view.axis)}`);
+      }
+    });
+  }
+
+  const hasWindows = v.windows !== undefined;
+  const hasNormalisation = v.normalisation !== undefined;
+  if (hasWindows === hasNormalisation) {
+    problems.push('give exactly one of "windows" (CT, [[lo, hi], …] in HU) and "normalisation" (MRI)');
+  }
+  if (hasWindows) {
+    if (!Array.isArray(v.windows) || v.windows.length === 0) {
+      problems.push(`"windows" must be a non-empty list of [lo, hi], got ${show(v.windows)}`);
+    } else {
+      v.windows.forEach((w, i) => {
+        const ok =
+          Array.isArray(w) &&
+          w.length === 2 &&
+          w.every((x) => typeof x === 'number' && Number.isFinite(x)) &&
+          (w[0] as number) < (w[1] as number);
+        need(ok, `windows[${i}] must be [lo, hi] with lo < hi, got ${show(w)}`);
+      });
+    }
+  }
+  if (hasNormalisation) {
+    const n = v.normalisation;
+    const ok =
+      isObject(n) &&
+      (n.method === 'zscore' ||
+        (n.method === 'percentile' &&
+          Array.isArray(n.range) &&
+          n.range.length === 2 &&
+          n.range.every((x) => typeof x === 'number' && x >= 0 && x <= 100) &&
+          (n.range[0] as number) < (n.range[1] as number)));
+    need(
+      ok,
+      `"normalisation" must be {"method": "zscore"} or {"method": "percentile", "range": [lo, hi]} (0 ≤ lo < hi ≤ 100), got ${show(n)}`,
+    );
+  }
+
+  const size = v.inputSize;
+  if (!isObject(size)) problems.push(`"inputSize" must be {height, width, slices}, got ${show(size)}`);
+  else {
+    for (const key of ['height', 'width', 'slices']) {
+      need(isCount(size[key]), `inputSize.${key} must be a positive integer, got ${show(size[key])}`);
+    }
+  }
+
+  const data = v.data;
+  if (!isObject(data)) problems.push(`"data" must be {source, licence}, got ${show(data)}`);
+  else {
+    need(isText(data.source), `data.source must say where the data comes from, got ${show(data.source)}`);
+    need(isText(data.licence), `data.licence must name the data's licence, got ${show(data.licence)}`);
+  }
+
+  if (problems.length > 0) throw new InputError(source, `invalid task card: ${problems.join('; ')}`);
+  return value as unknown as TaskCard;
+}
+
+/** Reads and validates a task card JSON file. */
+export async function readTaskCard(path: string): Promise<TaskCard> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(error);
+    throw new InputError(path, `cannot read the task card: ${reason}`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(path, `the task card is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  return validateTaskCard(parsed, path);
+}

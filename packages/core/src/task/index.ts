@@ -1,0 +1,22 @@
+export {
+  type MriNormalisation,
+  readTaskCard,
+  SLICE_AXES,
+  type SliceAxis,
+  TASK_KINDS,
+  TASK_METRICS,
+  type TaskCard,
+  type TaskKind,
+  type TaskMetric,
+  type TaskView,
+  validateTaskCard,
+} from './card.js';
+export {
+  casesOf,
+  type Manifest,
+  type ManifestCase,
+  type ManifestOptions,
+  readManifest,
+  SPLITS,
+  type Split,
+} from './manifest.js';
