@@ -24,7 +24,8 @@ const CTORS: Record<string, new (buffer: ArrayBuffer, offset: number, length: nu
 /** Parses an .npy (format 1.0–3.0; little-endian numeric dtypes, C order). `source` names it in errors. */
 export function parseNpy(source: string, bytes: Uint8Array): NpyArray {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new InputError(source, 'not an .npy array (wrong magic)');
+  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY')
+    throw new InputError(source, 'not an .npy array (wrong magic)');
   const major = buf[6]!;
   const headerLength = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = (major === 1 ? 10 : 12) + headerLength;
@@ -32,7 +33,8 @@ export function parseNpy(source: string, bytes: Uint8Array): NpyArray {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeText === undefined) throw new InputError(source, `unreadable .npy header ${JSON.stringify(header)}`);
+  if (!descr || !fortran || shapeText === undefined)
+    throw new InputError(source, `unreadable .npy header ${JSON.stringify(header)}`);
   if (fortran === 'True') throw new InputError(source, 'Fortran-ordered .npy arrays are not supported');
   const Ctor = CTORS[descr];
   if (!Ctor) throw new InputError(source, `unsupported .npy dtype ${descr}`);
@@ -44,7 +46,10 @@ export function parseNpy(source: string, bytes: Uint8Array): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const width = Number(descr.slice(2));
   if (buf.length - start < count * width)
-    throw new InputError(source, `truncated .npy: ${buf.length - start} data bytes, shape ${JSON.stringify(shape)} needs ${count * width}`);
+    throw new InputError(
+      source,
+      `truncated .npy: ${buf.length - start} data bytes, shape ${JSON.stringify(shape)} needs ${count * width}`,
+    );
   // Copy into an aligned buffer of its own (the zip entry's offset is rarely aligned).
   const own = new Uint8Array(count * width);
   own.set(buf.subarray(start, start + count * width));

@@ -1,10 +1,9 @@
-import { writeFile } from 'node:fs/promises';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../util/errors.js';
-import { FIXTURES, REFERENCE, SHARED_DATA, expectVoxels } from '../volume/fixtures.test-helpers.js';
+import { expectVoxels, FIXTURES, REFERENCE, SHARED_DATA } from '../volume/fixtures.test-helpers.js';
 import { medMnistVolume, readMedMnist, readNpz } from './npz.js';
 
 const small = REFERENCE['small.npz'] as unknown as { a: number[]; b: number[] };

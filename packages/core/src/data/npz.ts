@@ -20,7 +20,8 @@ function zipEntries(source: string, buf: Buffer): ZipEntry[] {
       eocd = p;
       break;
     }
-  if (eocd < 0) throw new InputError(source, 'not an .npz (zip) archive, or truncated: no end-of-central-directory record');
+  if (eocd < 0)
+    throw new InputError(source, 'not an .npz (zip) archive, or truncated: no end-of-central-directory record');
   let count = buf.readUInt16LE(eocd + 10);
   let dirOffset = buf.readUInt32LE(eocd + 16);
   if (dirOffset === 0xffffffff || count === 0xffff) {
@@ -33,7 +34,8 @@ function zipEntries(source: string, buf: Buffer): ZipEntry[] {
   const entries: ZipEntry[] = [];
   let p = dirOffset;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > buf.length || buf.readUInt32LE(p) !== 0x02014b50) throw new InputError(source, 'corrupt zip central directory');
+    if (p + 46 > buf.length || buf.readUInt32LE(p) !== 0x02014b50)
+      throw new InputError(source, 'corrupt zip central directory');
     const nameLength = buf.readUInt16LE(p + 28);
     const extraLength = buf.readUInt16LE(p + 30);
     const commentLength = buf.readUInt16LE(p + 32);
@@ -52,8 +54,14 @@ function zipEntries(source: string, buf: Buffer): ZipEntry[] {
       const len = buf.readUInt16LE(e + 2);
       if (id === 0x0001) {
         let q = e + 4;
-        if (entry.size === 0xffffffff) (entry.size = Number(buf.readBigUInt64LE(q))), (q += 8);
-        if (entry.compressedSize === 0xffffffff) (entry.compressedSize = Number(buf.readBigUInt64LE(q))), (q += 8);
+        if (entry.size === 0xffffffff) {
+          entry.size = Number(buf.readBigUInt64LE(q));
+          q += 8;
+        }
+        if (entry.compressedSize === 0xffffffff) {
+          entry.compressedSize = Number(buf.readBigUInt64LE(q));
+          q += 8;
+        }
         if (entry.localOffset === 0xffffffff) entry.localOffset = Number(buf.readBigUInt64LE(q));
       }
       e += 4 + len;
@@ -85,7 +93,8 @@ export async function readNpz(path: string, only?: readonly string[]): Promise<M
     if (buf.readUInt32LE(p) !== 0x04034b50) throw new InputError(path, `corrupt zip entry ${entry.name}`);
     const dataStart = p + 30 + buf.readUInt16LE(p + 26) + buf.readUInt16LE(p + 28);
     const raw = buf.subarray(dataStart, dataStart + entry.compressedSize);
-    if (raw.length < entry.compressedSize) throw new InputError(path, `truncated archive: member ${entry.name} is cut short`);
+    if (raw.length < entry.compressedSize)
+      throw new InputError(path, `truncated archive: member ${entry.name} is cut short`);
     let bytes: Uint8Array;
     if (entry.method === 0) bytes = raw;
     else if (entry.method === 8) {
@@ -95,7 +104,8 @@ export async function readNpz(path: string, only?: readonly string[]): Promise<M
         throw new InputError(path, `member ${entry.name}: corrupt deflate data (${(error as Error).message})`);
       }
     } else throw new InputError(path, `member ${entry.name}: unsupported zip compression method ${entry.method}`);
-    if (bytes.length !== entry.size) throw new InputError(path, `member ${entry.name}: ${bytes.length} bytes, the directory says ${entry.size}`);
+    if (bytes.length !== entry.size)
+      throw new InputError(path, `member ${entry.name}: ${bytes.length} bytes, the directory says ${entry.size}`);
     out.set(name, parseNpy(`${path}:${entry.name}`, bytes));
   }
   if (only) for (const name of only) if (!out.has(name)) throw new InputError(path, `has no member "${name}"`);

@@ -103,7 +103,10 @@ function skipUndefined(r: Reader, at: number): number {
 }
 
 function text(buf: Buffer, e: Element): string {
-  return buf.toString('latin1', e.valueAt, e.valueAt + e.length).replace(/[\0\s]+$/, '').trim();
+  return buf
+    .toString('latin1', e.valueAt, e.valueAt + e.length)
+    .replace(/[\0\s]+$/, '')
+    .trim();
 }
 
 function numbers(s: string | undefined): number[] | null {

@@ -45,7 +45,10 @@ export async function listSeriesFiles(folder: string): Promise<string[]> {
     throw new InputError(folder, 'no such file or folder');
   }
   if (!info.isDirectory())
-    throw new InputError(folder, 'a single DICOM file is not a series: give the folder that holds the series, or read the file on its own');
+    throw new InputError(
+      folder,
+      'a single DICOM file is not a series: give the folder that holds the series, or read the file on its own',
+    );
   const names = (await readdir(abs, { withFileTypes: true }))
     .filter((d) => d.isFile() && !d.name.startsWith('.') && d.name.toUpperCase() !== 'DICOMDIR')
     .map((d) => join(abs, d.name))
@@ -66,19 +69,26 @@ export async function inspectDicomSeries(folder: string): Promise<DicomSeriesRep
   for (const x of headers) bySeries.set(x.h.seriesUID, [...(bySeries.get(x.h.seriesUID) ?? []), x]);
   if (bySeries.size > 1) {
     const parts = [...bySeries.entries()].map(
-      ([uid, xs]) => `${xs.length} file(s) of series ${uid || '(no UID)'}${xs[0]!.h.seriesDescription ? ` "${xs[0]!.h.seriesDescription}"` : ''}`,
+      ([uid, xs]) =>
+        `${xs.length} file(s) of series ${uid || '(no UID)'}${xs[0]!.h.seriesDescription ? ` "${xs[0]!.h.seriesDescription}"` : ''}`,
     );
-    throw new InputError(folder, `folder mixes ${bySeries.size} DICOM series (${parts.join('; ')}); put each series in its own folder`);
+    throw new InputError(
+      folder,
+      `folder mixes ${bySeries.size} DICOM series (${parts.join('; ')}); put each series in its own folder`,
+    );
   }
   if (headers.length < 2)
     throw new InputError(folder, 'folder holds a single DICOM file, not a series: read that file on its own');
   const first = headers[0]!.h;
   for (const { file, h } of headers) {
-    if (!h.position || h.position.length !== 3) throw new InputError(file, 'DICOM slice has no ImagePositionPatient (0020,0032)');
-    if (!h.orientation || h.orientation.length !== 6)
+    if (h.position?.length !== 3) throw new InputError(file, 'DICOM slice has no ImagePositionPatient (0020,0032)');
+    if (h.orientation?.length !== 6)
       throw new InputError(file, 'DICOM slice has no ImageOrientationPatient (0020,0037)');
     if (h.rows !== first.rows || h.columns !== first.columns)
-      throw new InputError(file, `slice is ${h.columns}×${h.rows}, the series' first slice is ${first.columns}×${first.rows}`);
+      throw new InputError(
+        file,
+        `slice is ${h.columns}×${h.rows}, the series' first slice is ${first.columns}×${first.rows}`,
+      );
     if (h.orientation.some((v, i) => Math.abs(v - first.orientation![i]!) > 1e-4))
       throw new InputError(file, 'slice orientation (0020,0037) differs from the rest of the series');
   }

@@ -22,7 +22,15 @@ export function multiplyAffine(a: Affine, b: Affine): Affine {
 
 /** Inverse of an affine whose last row is 0 0 0 1. */
 export function invertAffine(m: Affine): Affine {
-  const a = m[0]!, b = m[1]!, c = m[2]!, d = m[4]!, e = m[5]!, f = m[6]!, g = m[8]!, h = m[9]!, i = m[10]!;
+  const a = m[0]!,
+    b = m[1]!,
+    c = m[2]!,
+    d = m[4]!,
+    e = m[5]!,
+    f = m[6]!,
+    g = m[8]!,
+    h = m[9]!,
+    i = m[10]!;
   const det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
   if (!Number.isFinite(det) || Math.abs(det) < 1e-300) throw new Error('affine is singular');
   const inv = new Float64Array(16);
@@ -35,13 +43,16 @@ export function invertAffine(m: Affine): Affine {
   inv[8] = (d * h - e * g) / det;
   inv[9] = (b * g - a * h) / det;
   inv[10] = (a * e - b * d) / det;
-  for (let r = 0; r < 3; r++) inv[r * 4 + 3] = -(inv[r * 4]! * m[3]! + inv[r * 4 + 1]! * m[7]! + inv[r * 4 + 2]! * m[11]!);
+  for (let r = 0; r < 3; r++)
+    inv[r * 4 + 3] = -(inv[r * 4]! * m[3]! + inv[r * 4 + 1]! * m[7]! + inv[r * 4 + 2]! * m[11]!);
   inv[15] = 1;
   return inv;
 }
 
 export function applyAffine(m: Affine, p: readonly number[]): Vec3 {
-  const x = p[0]!, y = p[1]!, z = p[2]!;
+  const x = p[0]!,
+    y = p[1]!,
+    z = p[2]!;
   return [
     m[0]! * x + m[1]! * y + m[2]! * z + m[3]!,
     m[4]! * x + m[5]! * y + m[6]! * z + m[7]!,
@@ -119,8 +130,7 @@ export function orientationCode(direction: Float64Array): string {
   let code = '';
   for (let c = 0; c < 3; c++) {
     let best = 0;
-    for (let r = 1; r < 3; r++)
-      if (Math.abs(direction[r * 3 + c]!) > Math.abs(direction[best * 3 + c]!)) best = r;
+    for (let r = 1; r < 3; r++) if (Math.abs(direction[r * 3 + c]!) > Math.abs(direction[best * 3 + c]!)) best = r;
     code += letters[best]![direction[best * 3 + c]! >= 0 ? 0 : 1];
   }
   return code;

@@ -1,6 +1,6 @@
 import { InputError } from '../util/errors.js';
 import { geometryMismatch } from './geometry.js';
-import { readVolume, type ReadOptions } from './read.js';
+import { type ReadOptions, readVolume } from './read.js';
 import type { Grid, Volume } from './types.js';
 
 /**

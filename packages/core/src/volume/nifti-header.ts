@@ -1,5 +1,5 @@
-import { open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createGunzip, inflateRawSync } from 'node:zlib';
 import { InputError } from '../util/errors.js';
 
@@ -28,21 +28,26 @@ export function parseNiftiHeader(source: string, h: Buffer): NiftiHeaderInfo {
     const sizeofHdr = i32(0);
     if (sizeofHdr === 348) {
       const magic = h.toString('latin1', 344, 347);
-      if (magic !== 'n+1' && magic !== 'ni1') throw new InputError(source, `not a NIfTI-1 file: magic is ${JSON.stringify(magic)}`);
+      if (magic !== 'n+1' && magic !== 'ni1')
+        throw new InputError(source, `not a NIfTI-1 file: magic is ${JSON.stringify(magic)}`);
       const i16 = (o: number) => (little ? h.readInt16LE(o) : h.readInt16BE(o));
       const f32 = (o: number) => (little ? h.readFloatLE(o) : h.readFloatBE(o));
       const ndim = i16(40);
-      return finish(source, {
-        version: 1,
-        dims: Array.from({ length: Math.max(0, Math.min(ndim, 7)) }, (_, k) => i16(42 + 2 * k)),
-        pixdim: Array.from({ length: Math.max(0, Math.min(ndim, 7)) }, (_, k) => f32(80 + 4 * k)),
-        bytesPerVoxel: BYTES[i16(70)] ?? i16(72) / 8,
-        datatype: i16(70),
-        littleEndian: little,
-        voxOffset: f32(108),
-        qformCode: i16(252),
-        sformCode: i16(254),
-      }, ndim);
+      return finish(
+        source,
+        {
+          version: 1,
+          dims: Array.from({ length: Math.max(0, Math.min(ndim, 7)) }, (_, k) => i16(42 + 2 * k)),
+          pixdim: Array.from({ length: Math.max(0, Math.min(ndim, 7)) }, (_, k) => f32(80 + 4 * k)),
+          bytesPerVoxel: BYTES[i16(70)] ?? i16(72) / 8,
+          datatype: i16(70),
+          littleEndian: little,
+          voxOffset: f32(108),
+          qformCode: i16(252),
+          sformCode: i16(254),
+        },
+        ndim,
+      );
     }
     if (sizeofHdr === 540) {
       if (h.length < 540) throw new InputError(source, 'NIfTI-2 header is truncated');
@@ -51,17 +56,21 @@ export function parseNiftiHeader(source: string, h: Buffer): NiftiHeaderInfo {
       const i16 = (o: number) => (little ? h.readInt16LE(o) : h.readInt16BE(o));
       const i32b = (o: number) => (little ? h.readInt32LE(o) : h.readInt32BE(o));
       const ndim = i64(16);
-      return finish(source, {
-        version: 2,
-        dims: Array.from({ length: Math.max(0, Math.min(ndim, 7)) }, (_, k) => i64(24 + 8 * k)),
-        pixdim: Array.from({ length: Math.max(0, Math.min(ndim, 7)) }, (_, k) => f64(112 + 8 * k)),
-        bytesPerVoxel: BYTES[i16(12)] ?? i16(14) / 8,
-        datatype: i16(12),
-        littleEndian: little,
-        voxOffset: i64(168),
-        qformCode: i32b(344),
-        sformCode: i32b(348),
-      }, ndim);
+      return finish(
+        source,
+        {
+          version: 2,
+          dims: Array.from({ length: Math.max(0, Math.min(ndim, 7)) }, (_, k) => i64(24 + 8 * k)),
+          pixdim: Array.from({ length: Math.max(0, Math.min(ndim, 7)) }, (_, k) => f64(112 + 8 * k)),
+          bytesPerVoxel: BYTES[i16(12)] ?? i16(14) / 8,
+          datatype: i16(12),
+          littleEndian: little,
+          voxOffset: i64(168),
+          qformCode: i32b(344),
+          sformCode: i32b(348),
+        },
+        ndim,
+      );
     }
   }
   throw new InputError(source, 'not a NIfTI file: the header does not start with 348 or 540 (wrong magic)');
@@ -69,7 +78,8 @@ export function parseNiftiHeader(source: string, h: Buffer): NiftiHeaderInfo {
 
 function finish(source: string, info: NiftiHeaderInfo, ndim: number): NiftiHeaderInfo {
   if (ndim < 1 || ndim > 7) throw new InputError(source, `NIfTI header has ${ndim} dimensions (must be 1–7)`);
-  if (info.dims.some((d) => d < 1)) throw new InputError(source, `NIfTI header has a zero or negative size ${JSON.stringify(info.dims)}`);
+  if (info.dims.some((d) => d < 1))
+    throw new InputError(source, `NIfTI header has a zero or negative size ${JSON.stringify(info.dims)}`);
   const spatial = info.pixdim.slice(0, 3);
   if (spatial.some((p) => !Number.isFinite(p) || p <= 0))
     throw new InputError(source, `zero or negative spacing ${JSON.stringify(spatial)} in the NIfTI header (pixdim)`);
@@ -134,7 +144,10 @@ function gunzipPrefix(path: string, head: Buffer, want: number): Buffer {
   if (flags & 16) while (p < head.length && head[p++] !== 0);
   if (flags & 2) p += 2;
   try {
-    return inflateRawSync(head.subarray(p), { finishFlush: 2 /* Z_SYNC_FLUSH: accept a partial stream */ }).subarray(0, want);
+    return inflateRawSync(head.subarray(p), { finishFlush: 2 /* Z_SYNC_FLUSH: accept a partial stream */ }).subarray(
+      0,
+      want,
+    );
   } catch (error) {
     throw new InputError(path, `corrupt gzip stream: ${(error as Error).message}`);
   }
@@ -147,7 +160,9 @@ async function gzipComplete(path: string): Promise<boolean> {
     gunzip.on('data', () => {});
     gunzip.on('end', () => resolve(true));
     gunzip.on('error', () => resolve(false));
-    createReadStream(path).on('error', () => resolve(false)).pipe(gunzip);
+    createReadStream(path)
+      .on('error', () => resolve(false))
+      .pipe(gunzip);
   });
 }
 

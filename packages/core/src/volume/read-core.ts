@@ -74,7 +74,10 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
   try {
     image = await readImageNode(path);
   } catch (error) {
-    throw new InputError(source, `cannot read as an image (unknown format, wrong magic or corrupt data): ${describe(error)}`);
+    throw new InputError(
+      source,
+      `cannot read as an image (unknown format, wrong magic or corrupt data): ${describe(error)}`,
+    );
   }
   return { ...toVolume(source, image, request.volume), format: format === 'other' ? 'other' : format };
 }
@@ -107,7 +110,10 @@ function describe(error: unknown): string {
 
 function toVolume(source: string, image: Image, pick: number | undefined): { volume: Volume; volumes?: number } {
   if (image.imageType.components !== 1)
-    throw new InputError(source, `has ${image.imageType.components} components per voxel; a scalar (1-component) image is required`);
+    throw new InputError(
+      source,
+      `has ${image.imageType.components} components per voxel; a scalar (1-component) image is required`,
+    );
   if (!image.data) throw new InputError(source, 'holds no voxel data');
   const dim = image.imageType.dimension;
   const size = [...image.size];
@@ -115,13 +121,17 @@ function toVolume(source: string, image: Image, pick: number | undefined): { vol
   let volumes: number | undefined;
   const dir = image.direction;
   const direction = new Float64Array(9);
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) direction[r * 3 + c] = r < dim && c < dim ? Number(dir[r * dim + c]!) : r === c ? 1 : 0;
+  for (let r = 0; r < 3; r++)
+    for (let c = 0; c < 3; c++) direction[r * 3 + c] = r < dim && c < dim ? Number(dir[r * dim + c]!) : r === c ? 1 : 0;
   if (dim > 4 || dim < 2) throw new InputError(source, `is ${dim}-dimensional; a 3D image is required`);
   if (dim === 4) {
     volumes = size[3]!;
     const n3 = size[0]! * size[1]! * size[2]!;
     if (volumes > 1 && pick === undefined)
-      throw new InputError(source, `is 4D with ${volumes} volumes where 3D is required: say which volume to take (0–${volumes - 1}, e.g. --volume 0)`);
+      throw new InputError(
+        source,
+        `is 4D with ${volumes} volumes where 3D is required: say which volume to take (0–${volumes - 1}, e.g. --volume 0)`,
+      );
     const k = pick ?? 0;
     if (!Number.isInteger(k) || k < 0 || k >= volumes)
       throw new InputError(source, `volume ${k} does not exist: the file holds ${volumes} (0–${volumes - 1})`);
@@ -153,4 +163,3 @@ function narrowIntegers(data: VoxelArray): VoxelArray {
   }
   return lo >= -32768 && hi <= 32767 ? Int16Array.from(data) : data;
 }
-

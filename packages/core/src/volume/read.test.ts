@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../util/errors.js';
-import { FIXTURES, REFERENCE, SHARED_DATA, expectAffine, expectVoxels } from './fixtures.test-helpers.js';
+import { expectAffine, expectVoxels, FIXTURES, REFERENCE, SHARED_DATA } from './fixtures.test-helpers.js';
 import { readVolume } from './read.js';
 import { voxelType } from './types.js';
 
@@ -93,10 +93,12 @@ describe('readVolume: bad input is a clear InputError naming the file', () => {
   it('missing file', () => expectInputError(readVolume(f('nope.nii.gz')), f('nope.nii.gz'), /no such file/));
   it('empty file', () => expectInputError(readVolume(f('empty.nii.gz')), f('empty.nii.gz'), /empty/));
   it('wrong magic', () => expectInputError(readVolume(f('wrong_magic.nii')), f('wrong_magic.nii'), /magic/));
-  it('truncated gzip', () => expectInputError(readVolume(f('truncated.nii.gz')), f('truncated.nii.gz'), /truncated gzip/));
+  it('truncated gzip', () =>
+    expectInputError(readVolume(f('truncated.nii.gz')), f('truncated.nii.gz'), /truncated gzip/));
   it('non-finite voxels', () =>
     expectInputError(readVolume(f('nonfinite.nii.gz')), f('nonfinite.nii.gz'), /2 non-finite voxel\(s\).*\[1, 1, 1\]/));
-  it('zero spacing', () => expectInputError(readVolume(f('zero_spacing.nii')), f('zero_spacing.nii'), /zero or negative spacing/));
+  it('zero spacing', () =>
+    expectInputError(readVolume(f('zero_spacing.nii')), f('zero_spacing.nii'), /zero or negative spacing/));
   it('4D where 3D is required says which volume to take', async () => {
     await expectInputError(readVolume(f('small_4d.nii.gz')), f('small_4d.nii.gz'), /4D with 3 volumes.*0–2/);
     const { volume, volumes } = await readVolume(f('small_4d.nii.gz'), { volume: 2 });
@@ -106,7 +108,8 @@ describe('readVolume: bad input is a clear InputError naming the file', () => {
   it('negative spacing (MetaImage)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'anymc3d-read-'));
     const path = join(dir, 'neg.mha');
-    const header = 'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementSpacing = 1 -1 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n';
+    const header =
+      'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementSpacing = 1 -1 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n';
     await writeFile(path, Buffer.concat([Buffer.from(header), Buffer.alloc(8, 1)]));
     await expectInputError(readVolume(path), path, /zero or negative spacing/);
   });

@@ -38,7 +38,8 @@ class ReadWorker {
       this.pending.delete(reply.id);
       if (--this.busy === 0) this.worker.unref();
       if (reply.ok) p.resolve(reply.result);
-      else if (reply.error.source !== undefined) p.reject(new InputError(reply.error.source, reply.error.problem ?? ''));
+      else if (reply.error.source !== undefined)
+        p.reject(new InputError(reply.error.source, reply.error.problem ?? ''));
       else p.reject(new Error(reply.error.message));
     });
     this.worker.on('error', (error) => this.failAll(error));

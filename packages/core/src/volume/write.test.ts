@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { pythonReferenceAvailable, runPython } from '../testing/python.js';
-import { FIXTURES, REFERENCE, expectAffine } from './fixtures.test-helpers.js';
+import { expectAffine, FIXTURES, REFERENCE } from './fixtures.test-helpers.js';
 import { readVolume } from './read.js';
 import { voxelType } from './types.js';
 import { writeVolume } from './write.js';
@@ -38,20 +38,28 @@ describe('writeVolume', () => {
     const dir = await mkdtemp(join(tmpdir(), 'anymc3d-write-'));
     const out = join(dir, 'out.nii.gz');
     await writeVolume(volume, out);
-    const described = JSON.parse(await runPython(DESCRIBE, [out])) as { affineRAS: number[][]; shape: number[]; dtype: string; sum: number };
+    const described = JSON.parse(await runPython(DESCRIBE, [out])) as {
+      affineRAS: number[][];
+      shape: number[];
+      dtype: string;
+      sum: number;
+    };
     const ref = REFERENCE['aniso_float32.nii']!;
     expect(described.shape).toEqual(ref.shape);
     expect(described.dtype).toBe('float32');
     expect(described.sum).toBeCloseTo(ref.sum, 1);
     expectAffine(volume, described.affineRAS, 5);
-    for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) expect(described.affineRAS[r]![c]!).toBeCloseTo(ref.affineRAS![r]![c]!, 5);
+    for (let r = 0; r < 4; r++)
+      for (let c = 0; c < 4; c++) expect(described.affineRAS[r]![c]!).toBeCloseTo(ref.affineRAS![r]![c]!, 5);
   });
 
   it('rejects an unknown suffix and invalid geometry without writing', async () => {
     const { volume } = await readVolume(join(FIXTURES, 'oblique_uint8.nii.gz'));
     const dir = await mkdtemp(join(tmpdir(), 'anymc3d-write-'));
     await expect(writeVolume(volume, join(dir, 'x.png'))).rejects.toThrow(/cannot write this format/);
-    await expect(writeVolume({ ...volume, spacing: [1, 0, 1] }, join(dir, 'x.nii.gz'))).rejects.toThrow(/zero or negative spacing/);
+    await expect(writeVolume({ ...volume, spacing: [1, 0, 1] }, join(dir, 'x.nii.gz'))).rejects.toThrow(
+      /zero or negative spacing/,
+    );
     expect(await readdir(dir)).toEqual([]);
   });
 });
