@@ -2,10 +2,11 @@ import { isInputError } from '@anymc3d/core';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { envCommand } from './commands/env.js';
+import { inspectCommand } from './commands/inspect.js';
 import { CLI_VERSION } from './version.js';
 
 /** The commands, in the order `--help` lists them. Each lives in its own file under commands/. */
-const commands = [envCommand];
+const commands = [envCommand, inspectCommand];
 
 export interface GlobalOptions {
   quiet: boolean;
