@@ -3,10 +3,11 @@ import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { envCommand } from './commands/env.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { inspectCommand } from './commands/inspect.js';
 import { CLI_VERSION } from './version.js';
 
 /** The commands, in the order `--help` lists them. Each lives in its own file under commands/. */
-const commands = [envCommand, evaluateCommand];
+const commands = [inspectCommand, evaluateCommand, envCommand];
 
 export interface GlobalOptions {
   quiet: boolean;

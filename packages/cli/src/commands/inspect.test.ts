@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+import { runCli } from '../cli.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../core/fixtures/volume/', import.meta.url));
+const SHARED = fileURLToPath(new URL('../../../../../shared/data/', import.meta.url));
+const REFERENCE = JSON.parse(readFileSync(`${FIXTURES}reference.json`, 'utf8')) as Record<
+  string,
+  { affineRAS: number[][]; min: number; max: number; dtype: string; shape: number[] }
+>;
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err += String(s);
+    return true;
+  });
+  try {
+    return { code: await runCli(argv), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+describe('anymc3d inspect', () => {
+  it('--json prints one object whose geometry equals nibabel', async () => {
+    const { code, out } = await run(['inspect', '-i', `${FIXTURES}oblique_int16.nii.gz`, '--json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as Record<string, unknown>;
+    for (const key of ['size', 'spacing', 'origin', 'direction', 'affineRAS', 'dtype', 'min', 'max'])
+      expect(report).toHaveProperty(key);
+    const ref = REFERENCE['oblique_int16.nii.gz']!;
+    expect(report.size).toEqual(ref.shape);
+    expect(report.dtype).toBe(ref.dtype);
+    expect(report.min).toBe(ref.min);
+    expect(report.max).toBe(ref.max);
+    const affine = report.affineRAS as number[][];
+    for (let r = 0; r < 4; r++)
+      for (let c = 0; c < 4; c++) expect(affine[r]![c]!).toBeCloseTo(ref.affineRAS[r]![c]!, 5);
+    expect((report.direction as number[]).length).toBe(9);
+  });
+
+  it('reports a DICOM series with its tilt and uneven slice spacing', async () => {
+    const { code, out } = await run(['inspect', '-i', `${SHARED}dicom/ct-gantry-tilt`]);
+    expect(code).toBe(0);
+    expect(out).toMatch(/tilt\s+18\.50°/);
+    expect(out).toMatch(/slice gaps UNEVEN/);
+    expect(out).toMatch(/size\s+512 × 512 × 28/);
+  });
+
+  it('a bad file exits non-zero with one clear line on stderr', async () => {
+    const path = `${FIXTURES}truncated.nii.gz`;
+    const { code, out, err } = await run(['inspect', '-i', path]);
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).toContain(path);
+    expect(err).toMatch(/truncated gzip/);
+  });
+});

@@ -1,0 +1,149 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pythonReferenceAvailable, runPython } from '../testing/python.js';
+import { expectAffine, FIXTURES } from './fixtures.test-helpers.js';
+import { indexToWorld } from './geometry.js';
+import { CHEST_CT_WINDOWS, IMAGENET_MEAN, IMAGENET_STD, mriNormalize } from './intensity.js';
+import { readVolume } from './read.js';
+import { mapToSource } from './record.js';
+import { cropOrPad, reorient, resampleToSize, resampleToSpacing } from './spatial.js';
+import type { Vec3, Volume } from './types.js';
+import { sliceBatches } from './views.js';
+
+const SCRIPT = fileURLToPath(new URL('../../fixtures/reference_preprocess.py', import.meta.url));
+
+interface PythonReference {
+  ras: { affine: number[][]; shape: number[]; data: number[] };
+  trilinear: { size: Vec3; data: number[] };
+  nearest: { size: Vec3; data: number[] };
+  axial: { size: [number, number]; data: number[] };
+  coronal: { size: [number, number]; data: number[] };
+  mri: { clip: [number, number]; mean: number; std: number; data: number[] };
+}
+
+function expectClose(got: ArrayLike<number>, want: number[], tolerance: number): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  expect(worst).toBeLessThanOrEqual(tolerance);
+}
+
+function collect(batches: Iterable<{ data: Float32Array }>): Float32Array {
+  const parts = [...batches].map((b) => b.data);
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+describe('preprocessing against nibabel and PyTorch', () => {
+  let image: Volume;
+  let mask: Volume;
+  let ref: PythonReference | null = null;
+  beforeAll(async () => {
+    image = (await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'))).volume;
+    mask = (await readVolume(join(FIXTURES, 'oblique_mask.nii.gz'))).volume;
+    if (await pythonReferenceAvailable(['nibabel', 'torch']))
+      ref = JSON.parse(
+        await runPython(SCRIPT, [join(FIXTURES, 'oblique_int16.nii.gz'), join(FIXTURES, 'oblique_mask.nii.gz')]),
+      );
+  });
+
+  it('reorient to RAS equals nibabel.as_closest_canonical (voxels and affine)', () => {
+    if (!ref) return;
+    const { volume } = reorient(image, 'RAS');
+    expect(volume.size).toEqual(ref.ras.shape);
+    expect(volume.data).toBeInstanceOf(Int16Array);
+    expectClose(volume.data, ref.ras.data, 0);
+    expectAffine(volume, ref.ras.affine, 4);
+  });
+
+  it('trilinear (image) and nearest (mask) resampling equal torch interpolate', () => {
+    if (!ref) return;
+    const lin = resampleToSize(image, ref.trilinear.size).volume;
+    expect(lin.data).toBeInstanceOf(Float32Array);
+    expectClose(lin.data, ref.trilinear.data, 1e-2);
+    const near = resampleToSize(mask, ref.nearest.size, { interpolation: 'nearest' }).volume;
+    expect(near.data).toBeInstanceOf(Uint8Array);
+    expectClose(near.data, ref.nearest.data, 0);
+  });
+
+  it('axial and coronal slice views equal torch bilinear resize + windows + ImageNet mean/std', () => {
+    if (!ref) return;
+    for (const axis of ['axial', 'coronal'] as const) {
+      const views = sliceBatches(image, {
+        axis,
+        size: ref[axis].size,
+        patch: 14,
+        channels: { windows: CHEST_CT_WINDOWS },
+        mean: IMAGENET_MEAN,
+        std: IMAGENET_STD,
+        chunk: 5,
+      });
+      const batches = [...views];
+      expect(batches.map((b) => b.start)).toEqual(Array.from({ length: batches.length }, (_, i) => i * 5));
+      expect(Math.max(...batches.map((b) => b.count))).toBe(5);
+      expectClose(collect(batches), ref[axis].data, 1e-4);
+    }
+  });
+
+  it('MRI percentile clip + z-score equals numpy', () => {
+    if (!ref) return;
+    const n = mriNormalize(image);
+    expect(n.clip[0]).toBeCloseTo(ref.mri.clip[0], 3);
+    expect(n.clip[1]).toBeCloseTo(ref.mri.clip[1], 3);
+    expect(n.mean).toBeCloseTo(ref.mri.mean, 3);
+    expectClose(n.volume.data, ref.mri.data, 1e-4);
+  });
+});
+
+describe('the spatial record maps results back onto the source grid', () => {
+  it('a world-coordinate field survives reorient → resample → crop/pad → coronal slices → mapToSource', async () => {
+    const image = (await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'))).volume;
+    let p = reorient(image, 'LPS');
+    p = resampleToSpacing(p, [1.1, 1.1, 1.1]);
+    p = cropOrPad(p, [p.volume.size[0] + 4, p.volume.size[1] - 2, p.volume.size[2]]);
+    const views = sliceBatches(p, { axis: 'coronal', size: [32, 48], channels: { replicate: true } });
+    // A heatmap over the slice stack whose value is the world y coordinate of each pixel: linear
+    // in index, so trilinear mapping back must reproduce the source voxels' own y (inside the FOV).
+    const stack = views.record.steps.at(-1)!.output;
+    const [W, H, S] = stack.size;
+    const heat = new Float32Array(W * H * S);
+    for (let s = 0, q = 0; s < S; s++)
+      for (let h = 0; h < H; h++) for (let w = 0; w < W; w++, q++) heat[q] = indexToWorld(stack, [w, h, s])[1];
+    const back = mapToSource(heat, views.record, { fill: Number.NaN });
+    expect(back.size).toEqual(image.size);
+    expect(back.origin).toEqual(image.origin);
+    expect(back.direction).toEqual(image.direction);
+    let checked = 0;
+    for (let k = 1; k < image.size[2] - 1; k++)
+      for (let j = 2; j < image.size[1] - 2; j++)
+        for (let i = 4; i < image.size[0] - 4; i++) {
+          const v = back.data[i + image.size[0] * (j + image.size[1] * k)]!;
+          if (Number.isNaN(v)) continue;
+          expect(v).toBeCloseTo(indexToWorld(image, [i, j, k])[1], 3);
+          checked++;
+        }
+    expect(checked).toBeGreaterThan(image.data.length / 3);
+  });
+
+  it('nearest mapping of a reoriented, padded mask restores the original labels exactly', async () => {
+    const mask = (await readVolume(join(FIXTURES, 'oblique_mask.nii.gz'))).volume;
+    let p = reorient(mask, 'RAS');
+    p = cropOrPad(p, [p.volume.size[0] + 3, p.volume.size[1] + 2, p.volume.size[2] + 5], { fill: 7 });
+    expect(Array.from(p.volume.data).filter((x) => x === 7).length).toBe(p.volume.data.length - mask.data.length);
+    const back = mapToSource(p.volume.data, p.record, { interpolation: 'nearest' });
+    expect(Array.from(back.data)).toEqual(Array.from(mask.data));
+  });
+
+  it('slice batches reject a size that is not a multiple of the patch', async () => {
+    const image = (await readVolume(join(FIXTURES, 'oblique_uint8.nii.gz'))).volume;
+    expect(() =>
+      sliceBatches(image, { axis: 'axial', size: [30, 28], patch: 14, channels: { replicate: true } }),
+    ).toThrow(/multiple of the backbone's patch size 14/);
+  });
+});

@@ -1,0 +1,135 @@
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../util/errors.js';
+import { expectAffine, expectVoxels, FIXTURES, REFERENCE, SHARED_DATA } from './fixtures.test-helpers.js';
+import { readVolume } from './read.js';
+import { voxelType } from './types.js';
+
+describe('readVolume against nibabel', () => {
+  for (const name of ['oblique_int16.nii.gz', 'oblique_uint8.nii.gz', 'aniso_float32.nii', 'oblique_mask.nii.gz']) {
+    it(`${name}: voxels, dtype and RAS affine equal nibabel's`, async () => {
+      const ref = REFERENCE[name]!;
+      const { volume, format } = await readVolume(join(FIXTURES, name));
+      expect(format).toBe('nifti');
+      expect(voxelType(volume.data)).toBe(ref.dtype);
+      expectVoxels(volume, ref);
+      expectAffine(volume, ref.affineRAS!);
+    });
+  }
+
+  it('real MRI (FLAIR and its lesion mask) match nibabel', async () => {
+    for (const name of ['mri/FLAIR.nii.gz', 'mri/lesion.nii.gz']) {
+      const ref = REFERENCE[`shared:${name}`]!;
+      const { volume } = await readVolume(join(SHARED_DATA, name));
+      expect(voxelType(volume.data)).toBe(ref.dtype);
+      expectVoxels(volume, ref);
+      expectAffine(volume, ref.affineRAS!);
+    }
+  });
+});
+
+describe('readVolume: DICOM against pydicom', () => {
+  it('assembles a shuffled oblique series in position order with the rescale applied', async () => {
+    const ref = REFERENCE.dicom_series!;
+    const { volume, format, dicom } = await readVolume(join(FIXTURES, 'dicom_series'));
+    expect(format).toBe('dicom-series');
+    expect(voxelType(volume.data)).toBe('int16');
+    expectVoxels(volume, ref);
+    expect(dicom!.positions).toEqual(ref.positions);
+    expect(dicom!.description).toBe('fixture oblique CT');
+    expect(dicom!.unevenSpacing).toBe(false);
+    expect(dicom!.tiltDegrees).toBeLessThan(1e-3);
+    expect(volume.origin).toEqual(ref.positions![0]);
+    // Column spacing first (x = column index), then row spacing, then the slice gap.
+    expect(volume.spacing[0]).toBeCloseTo(ref.pixelSpacing![1]!, 6);
+    expect(volume.spacing[1]).toBeCloseTo(ref.pixelSpacing![0]!, 6);
+    expect(volume.spacing[2]).toBeCloseTo(3, 6);
+    // Direction columns are the row and column cosines (ImageOrientationPatient).
+    for (let r = 0; r < 3; r++) {
+      expect(volume.direction[r * 3]!).toBeCloseTo(ref.iop![r]!, 5);
+      expect(volume.direction[r * 3 + 1]!).toBeCloseTo(ref.iop![3 + r]!, 5);
+    }
+  });
+
+  it('the tilted, unevenly spaced CT series assembles at the right slice positions and is reported', async () => {
+    const ref = REFERENCE['shared:dicom/ct-gantry-tilt']!;
+    const { volume, dicom } = await readVolume(join(SHARED_DATA, 'dicom/ct-gantry-tilt'));
+    expectVoxels(volume, ref);
+    expect(dicom!.positions).toEqual(ref.positions);
+    expect(volume.origin[0]).toBeCloseTo(ref.positions![0]![0]!, 4);
+    expect(dicom!.unevenSpacing).toBe(true);
+    expect(dicom!.tiltDegrees).toBeCloseTo(18.5, 0);
+    expect(dicom!.gantryTiltTag).toBeCloseTo(18.5, 5);
+    expect(dicom!.maxPositionError).toBeGreaterThan(1);
+  });
+
+  it('all nine transfer syntaxes decode to identical voxels equal to pydicom', async () => {
+    const ref = REFERENCE['shared:dicom/transfer-syntaxes/1.dcm']!;
+    const first = await readVolume(join(SHARED_DATA, 'dicom/transfer-syntaxes/1.dcm'));
+    expectVoxels(first.volume, ref);
+    expect(first.volume.origin).toEqual(ref.position);
+    for (let k = 2; k <= 9; k++) {
+      const { volume } = await readVolume(join(SHARED_DATA, `dicom/transfer-syntaxes/${k}.dcm`));
+      expect(Array.from(volume.data), `syntax ${k}`).toEqual(Array.from(first.volume.data));
+      expect(volume.origin).toEqual(first.volume.origin);
+    }
+  });
+});
+
+async function expectInputError(promise: Promise<unknown>, source: string, problem: RegExp): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(InputError);
+  expect((error as InputError).source).toBe(source);
+  expect((error as InputError).problem).toMatch(problem);
+}
+
+describe('readVolume: bad input is a clear InputError naming the file', () => {
+  const f = (name: string) => join(FIXTURES, name);
+  it('missing file', () => expectInputError(readVolume(f('nope.nii.gz')), f('nope.nii.gz'), /no such file/));
+  it('empty file', () => expectInputError(readVolume(f('empty.nii.gz')), f('empty.nii.gz'), /empty/));
+  it('wrong magic', () => expectInputError(readVolume(f('wrong_magic.nii')), f('wrong_magic.nii'), /magic/));
+  it('truncated gzip', () =>
+    expectInputError(readVolume(f('truncated.nii.gz')), f('truncated.nii.gz'), /truncated gzip/));
+  it('non-finite voxels', () =>
+    expectInputError(readVolume(f('nonfinite.nii.gz')), f('nonfinite.nii.gz'), /2 non-finite voxel\(s\).*\[1, 1, 1\]/));
+  it('zero spacing', () =>
+    expectInputError(readVolume(f('zero_spacing.nii')), f('zero_spacing.nii'), /zero or negative spacing/));
+  it('4D where 3D is required says which volume to take', async () => {
+    await expectInputError(readVolume(f('small_4d.nii.gz')), f('small_4d.nii.gz'), /4D with 3 volumes.*0–2/);
+    const { volume, volumes } = await readVolume(f('small_4d.nii.gz'), { volume: 2 });
+    expect(volumes).toBe(3);
+    expect(volume.size).toEqual([8, 9, 5]);
+  });
+  it('negative spacing (MetaImage)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-read-'));
+    const path = join(dir, 'neg.mha');
+    const header =
+      'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementSpacing = 1 -1 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n';
+    await writeFile(path, Buffer.concat([Buffer.from(header), Buffer.alloc(8, 1)]));
+    await expectInputError(readVolume(path), path, /zero or negative spacing/);
+  });
+  it('truncated DICOM pixel data', () =>
+    expectInputError(
+      readVolume(f('dicom_truncated')),
+      join(FIXTURES, 'dicom_truncated', 's002.dcm'),
+      /truncated DICOM pixel data/,
+    ));
+  it('a folder mixing two series', () =>
+    expectInputError(readVolume(f('dicom_mixed')), f('dicom_mixed'), /mixes 2 DICOM series/));
+  it('a folder of one-slice images at one position is not a series', () =>
+    expectInputError(
+      readVolume(join(SHARED_DATA, 'dicom/transfer-syntaxes')),
+      join(SHARED_DATA, 'dicom/transfer-syntaxes'),
+      /share one position/,
+    ));
+  it('a single DICOM file given as a series', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-read-'));
+    await copyFile(join(FIXTURES, 'dicom_series', 's000.dcm'), join(dir, 'only.dcm'));
+    await expectInputError(readVolume(dir), dir, /single DICOM file, not a series/);
+  });
+});

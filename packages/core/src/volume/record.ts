@@ -1,0 +1,142 @@
+import { type Affine, identityAffine, indexToWorldAffine, invertAffine, multiplyAffine } from './geometry.js';
+import { type Grid, gridOf, type Vec3, type Volume, type VoxelArray, voxelCount } from './types.js';
+
+/**
+ * One spatial preprocessing step: the grid it read, the grid it produced, and how an index on
+ * the output grid maps to an index on the input grid (a 4×4 affine, row-major). Every step here
+ * (reorientation, resampling, crop/pad, slice views) is affine in index space, so a chain of
+ * steps composes into one affine and any result can be mapped back onto the input's voxel grid.
+ */
+export interface SpatialStep {
+  op: 'reorient' | 'resample' | 'crop-pad' | 'slices';
+  input: Grid;
+  output: Grid;
+  /** output index (i,j,k,1) → input index */
+  indexMap: Affine;
+  params: Record<string, unknown>;
+}
+
+/** The steps from the source grid (what was read) to the current grid, oldest first. */
+export interface SpatialRecord {
+  source: Grid;
+  steps: SpatialStep[];
+}
+
+/** A preprocessed volume together with the record of how it relates to what was read. */
+export interface Processed {
+  volume: Volume;
+  record: SpatialRecord;
+}
+
+/** Accepts a plain volume (its own source) or a previous step's result. */
+export function asProcessed(input: Volume | Processed): Processed {
+  if ('record' in input && 'volume' in input) return input;
+  return { volume: input, record: { source: gridOf(input), steps: [] } };
+}
+
+/** The current grid of a record (the source grid when no step was taken). */
+export function currentGrid(record: SpatialRecord): Grid {
+  return record.steps.length ? record.steps[record.steps.length - 1]!.output : record.source;
+}
+
+/**
+ * The grid an index map produces: output index → world is the input's index → world composed with
+ * the map, so the output's spacing, direction and origin follow (world positions are preserved).
+ */
+export function outputGrid(input: Grid, indexMap: Affine, size: Vec3): Grid {
+  const m = multiplyAffine(indexToWorldAffine(input), indexMap);
+  const spacing = [0, 1, 2].map((c) => Math.hypot(m[c]!, m[4 + c]!, m[8 + c]!)) as Vec3;
+  const direction = new Float64Array(9);
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) direction[r * 3 + c] = m[r * 4 + c]! / spacing[c]!;
+  return { size, spacing, origin: [m[3]!, m[7]!, m[11]!], direction };
+}
+
+export function appendStep(record: SpatialRecord, step: SpatialStep): SpatialRecord {
+  return { source: record.source, steps: [...record.steps, step] };
+}
+
+/** Current index → source index, the composition of every step's map. */
+export function toSourceIndexMap(record: SpatialRecord): Affine {
+  let m = identityAffine();
+  for (const step of record.steps) m = multiplyAffine(m, step.indexMap);
+  return m;
+}
+
+export interface MapBackOptions {
+  /** 'nearest' for labels, 'linear' (trilinear) for heatmaps and images. */
+  interpolation?: 'nearest' | 'linear';
+  /** Value for source voxels that fall outside the processed grid (default 0). */
+  fill?: number;
+}
+
+/**
+ * Maps values on the record's current grid (e.g. a heatmap over resized slices, laid out i
+ * fastest as that grid) back onto the source grid, returning a volume with the source's exact
+ * geometry. Source voxels outside the processed field of view get `fill`.
+ */
+export function mapToSource(values: ArrayLike<number>, record: SpatialRecord, options: MapBackOptions = {}): Volume {
+  const grid = currentGrid(record);
+  const n = voxelCount(grid.size);
+  if (values.length !== n)
+    throw new RangeError(`mapToSource: ${values.length} values for a ${grid.size.join('×')} grid`);
+  const toCurrent = invertAffine(toSourceIndexMap(record));
+  const src = record.source;
+  const out = new Float32Array(voxelCount(src.size));
+  const fill = options.fill ?? 0;
+  const [nx, ny, nz] = grid.size;
+  const linear = (options.interpolation ?? 'linear') === 'linear';
+  let p = 0;
+  for (let k = 0; k < src.size[2]; k++)
+    for (let j = 0; j < src.size[1]; j++) {
+      // Walk along i: the current-grid position advances by the map's first column.
+      let x = toCurrent[1]! * j + toCurrent[2]! * k + toCurrent[3]!;
+      let y = toCurrent[5]! * j + toCurrent[6]! * k + toCurrent[7]!;
+      let z = toCurrent[9]! * j + toCurrent[10]! * k + toCurrent[11]!;
+      for (let i = 0; i < src.size[0]; i++, p++) {
+        if (x < -0.5 || y < -0.5 || z < -0.5 || x > nx - 0.5 || y > ny - 0.5 || z > nz - 0.5) out[p] = fill;
+        else out[p] = linear ? trilinear(values, grid.size, x, y, z) : nearest(values, grid.size, x, y, z);
+        x += toCurrent[0]!;
+        y += toCurrent[4]!;
+        z += toCurrent[8]!;
+      }
+    }
+  return { ...gridOf(src), data: out };
+}
+
+const clampIndex = (v: number, n: number) => (v < 0 ? 0 : Math.min(v, n - 1));
+
+export function nearest(data: ArrayLike<number>, size: Vec3, x: number, y: number, z: number): number {
+  const i = clampIndex(Math.round(x), size[0]);
+  const j = clampIndex(Math.round(y), size[1]);
+  const k = clampIndex(Math.round(z), size[2]);
+  return data[i + size[0] * (j + size[1] * k)]!;
+}
+
+/** Trilinear interpolation at a continuous index, clamped at the edges (align-corners false). */
+export function trilinear(data: ArrayLike<number>, size: Vec3, x: number, y: number, z: number): number {
+  const [nx, ny, nz] = size;
+  x = clampIndex(x, nx);
+  y = clampIndex(y, ny);
+  z = clampIndex(z, nz);
+  const x0 = Math.floor(x),
+    y0 = Math.floor(y),
+    z0 = Math.floor(z);
+  const x1 = Math.min(x0 + 1, nx - 1),
+    y1 = Math.min(y0 + 1, ny - 1),
+    z1 = Math.min(z0 + 1, nz - 1);
+  const fx = x - x0,
+    fy = y - y0,
+    fz = z - z0;
+  const at = (i: number, j: number, k: number) => data[i + nx * (j + ny * k)]!;
+  const c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx;
+  const c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx;
+  const c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx;
+  const c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx;
+  return (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+}
+
+/** Allocates an array of the same type as `like`. */
+export function sameType(like: VoxelArray, length: number): VoxelArray {
+  const Ctor = like.constructor as new (n: number) => VoxelArray;
+  return new Ctor(length);
+}

@@ -1,0 +1,232 @@
+import { InputError } from '../util/errors.js';
+import { type Affine, identityAffine, orientationCode } from './geometry.js';
+import { appendStep, asProcessed, outputGrid, type Processed, sameType } from './record.js';
+import { type Vec3, type Volume, type VoxelArray, voxelCount } from './types.js';
+
+interface AxisSampling {
+  /** For each output index along the axis: lower input index, upper input index, weight of upper. */
+  lo: Int32Array;
+  hi: Int32Array;
+  w: Float32Array;
+}
+
+/** Sampling tables for in = scale·out + offset along one axis (clamped; nearest or linear). */
+function axisSampling(
+  nOut: number,
+  nIn: number,
+  scale: number,
+  offset: number,
+  mode: 'nearest' | 'linear',
+): AxisSampling {
+  const lo = new Int32Array(nOut);
+  const hi = new Int32Array(nOut);
+  const w = new Float32Array(nOut);
+  for (let o = 0; o < nOut; o++) {
+    const x = Math.min(Math.max(scale * o + offset, 0), nIn - 1);
+    if (mode === 'nearest') {
+      lo[o] = hi[o] = Math.min(Math.round(x), nIn - 1);
+      continue;
+    }
+    const f = Math.floor(x);
+    lo[o] = f;
+    hi[o] = Math.min(f + 1, nIn - 1);
+    w[o] = x - f;
+  }
+  return { lo, hi, w };
+}
+
+/** Separable trilinear / nearest resampling for an axis-aligned index map (scale and offset per axis). */
+function resampleAxisAligned(v: Volume, size: Vec3, scale: Vec3, offset: Vec3, mode: 'nearest' | 'linear'): VoxelArray {
+  const [nx, ny] = v.size;
+  const ax = axisSampling(size[0], v.size[0], scale[0], offset[0], mode);
+  const ay = axisSampling(size[1], v.size[1], scale[1], offset[1], mode);
+  const az = axisSampling(size[2], v.size[2], scale[2], offset[2], mode);
+  const out = mode === 'nearest' ? sameType(v.data, voxelCount(size)) : new Float32Array(voxelCount(size));
+  const d = v.data;
+  let p = 0;
+  for (let k = 0; k < size[2]; k++) {
+    const z0 = az.lo[k]! * nx * ny,
+      z1 = az.hi[k]! * nx * ny,
+      fz = az.w[k]!;
+    for (let j = 0; j < size[1]; j++) {
+      const y0 = ay.lo[j]! * nx,
+        y1 = ay.hi[j]! * nx,
+        fy = ay.w[j]!;
+      for (let i = 0; i < size[0]; i++, p++) {
+        const x0 = ax.lo[i]!,
+          x1 = ax.hi[i]!,
+          fx = ax.w[i]!;
+        if (mode === 'nearest') {
+          out[p] = d[x0 + y0 + z0]!;
+          continue;
+        }
+        const c00 = d[x0 + y0 + z0]! + (d[x1 + y0 + z0]! - d[x0 + y0 + z0]!) * fx;
+        const c10 = d[x0 + y1 + z0]! + (d[x1 + y1 + z0]! - d[x0 + y1 + z0]!) * fx;
+        const c01 = d[x0 + y0 + z1]! + (d[x1 + y0 + z1]! - d[x0 + y0 + z1]!) * fx;
+        const c11 = d[x0 + y1 + z1]! + (d[x1 + y1 + z1]! - d[x0 + y1 + z1]!) * fx;
+        const c0 = c00 + (c10 - c00) * fy;
+        out[p] = c0 + (c01 + (c11 - c01) * fy - c0) * fz;
+      }
+    }
+  }
+  return out;
+}
+
+function diagonalMap(scale: readonly number[], offset: readonly number[]): Affine {
+  const m = identityAffine();
+  for (let a = 0; a < 3; a++) {
+    m[a * 4 + a] = scale[a]!;
+    m[a * 4 + 3] = offset[a]!;
+  }
+  return m;
+}
+
+export interface ResampleOptions {
+  /** 'linear' (trilinear, float32 output) for images; 'nearest' (keeps the type) for masks. */
+  interpolation?: 'nearest' | 'linear';
+}
+
+/**
+ * Resamples to a voxel count per axis. The field of view is kept: output voxel o samples input
+ * index (o + ½)·n_in/n_out − ½, so the spacing becomes spacing·n_in/n_out.
+ */
+export function resampleToSize(input: Volume | Processed, size: Vec3, options: ResampleOptions = {}): Processed {
+  const { volume, record } = asProcessed(input);
+  if (size.some((s) => !Number.isInteger(s) || s < 1))
+    throw new RangeError(`resample size must be positive integers, got ${size}`);
+  const scale = [0, 1, 2].map((a) => volume.size[a]! / size[a]!) as Vec3;
+  const offset = scale.map((s) => 0.5 * s - 0.5) as Vec3;
+  const mode = options.interpolation ?? 'linear';
+  const map = diagonalMap(scale, offset);
+  const grid = outputGrid(volume, map, size);
+  const data = resampleAxisAligned(volume, size, scale, offset, mode);
+  return {
+    volume: { ...grid, data },
+    record: appendStep(record, {
+      op: 'resample',
+      input: gridOfVolume(volume),
+      output: grid,
+      indexMap: map,
+      params: { size, interpolation: mode },
+    }),
+  };
+}
+
+/** Resamples to a target spacing (mm), rounding the voxel count so the field of view is kept. */
+export function resampleToSpacing(input: Volume | Processed, spacing: Vec3, options: ResampleOptions = {}): Processed {
+  const { volume } = asProcessed(input);
+  if (spacing.some((s) => !(s > 0))) throw new RangeError(`target spacing must be > 0, got ${spacing}`);
+  const size = [0, 1, 2].map((a) =>
+    Math.max(1, Math.round((volume.size[a]! * volume.spacing[a]!) / spacing[a]!)),
+  ) as Vec3;
+  return resampleToSize(input, size, options);
+}
+
+export interface CropPadOptions {
+  /** First input index of the output along each axis; default: centred. Negative pads before. */
+  start?: Vec3;
+  /** Value for padded voxels (default 0). */
+  fill?: number;
+}
+
+/** Crops and/or pads to `size` (centred unless `start` says otherwise), keeping the type and world positions. */
+export function cropOrPad(input: Volume | Processed, size: Vec3, options: CropPadOptions = {}): Processed {
+  const { volume, record } = asProcessed(input);
+  const start = options.start ?? ([0, 1, 2].map((a) => Math.floor((volume.size[a]! - size[a]!) / 2)) as Vec3);
+  const out = sameType(volume.data, voxelCount(size));
+  if (options.fill) out.fill(options.fill);
+  const [nx, ny, nz] = volume.size;
+  for (let k = 0; k < size[2]; k++) {
+    const kk = k + start[2];
+    if (kk < 0 || kk >= nz) continue;
+    for (let j = 0; j < size[1]; j++) {
+      const jj = j + start[1];
+      if (jj < 0 || jj >= ny) continue;
+      const i0 = Math.max(0, -start[0]);
+      const i1 = Math.min(size[0], nx - start[0]);
+      if (i1 <= i0) continue;
+      const from = i0 + start[0] + nx * (jj + ny * kk);
+      out.set(volume.data.subarray(from, from + (i1 - i0)), i0 + size[0] * (j + size[1] * k));
+    }
+  }
+  const map = diagonalMap([1, 1, 1], start);
+  const grid = outputGrid(volume, map, size);
+  return {
+    volume: { ...grid, data: out },
+    record: appendStep(record, {
+      op: 'crop-pad',
+      input: gridOfVolume(volume),
+      output: grid,
+      indexMap: map,
+      params: { size, start, fill: options.fill ?? 0 },
+    }),
+  };
+}
+
+const LETTER_ROW: Record<string, [number, number]> = {
+  L: [0, 1],
+  R: [0, -1],
+  P: [1, 1],
+  A: [1, -1],
+  S: [2, 1],
+  I: [2, -1],
+};
+
+/**
+ * Permutes and flips axes (no interpolation) so index axes point as `target` says, e.g. 'LPS'
+ * (ITK's identity: i → left, j → posterior, k → superior) or 'RAS' (nibabel's canonical).
+ */
+export function reorient(input: Volume | Processed, target = 'LPS'): Processed {
+  const { volume, record } = asProcessed(input);
+  const code = target.toUpperCase();
+  const rows = [...code].map((c) => LETTER_ROW[c]);
+  if (code.length !== 3 || rows.some((r) => !r) || new Set(rows.map((r) => r![0])).size !== 3)
+    throw new InputError(
+      target,
+      'not an orientation code: use three letters, one of L/R, P/A, S/I each (e.g. LPS, RAS)',
+    );
+  const current = orientationCode(volume.direction);
+  const map = new Float64Array(16);
+  map[15] = 1;
+  const size = [0, 0, 0] as Vec3;
+  for (let a = 0; a < 3; a++) {
+    const [row, sign] = rows[a]!;
+    // The input axis whose dominant world row is `row`.
+    const c = [...current].findIndex((l) => LETTER_ROW[l]![0] === row);
+    const flip = LETTER_ROW[current[c]!]![1] !== sign;
+    map[c * 4 + a] = flip ? -1 : 1;
+    map[c * 4 + 3] = flip ? volume.size[c]! - 1 : 0;
+    size[a] = volume.size[c]!;
+  }
+  // Strides: out index o → input flat offset = base + Σ_a o_a·stride_a.
+  const inStride = [1, volume.size[0], volume.size[0] * volume.size[1]];
+  const stride = [0, 1, 2].map((a) => [0, 1, 2].reduce((s, c) => s + map[c * 4 + a]! * inStride[c]!, 0));
+  const base = [0, 1, 2].reduce((s, c) => s + map[c * 4 + 3]! * inStride[c]!, 0);
+  const out = sameType(volume.data, volume.data.length);
+  let p = 0;
+  for (let k = 0; k < size[2]; k++)
+    for (let j = 0; j < size[1]; j++) {
+      let q = base + j * stride[1]! + k * stride[2]!;
+      for (let i = 0; i < size[0]; i++, p++, q += stride[0]!) out[p] = volume.data[q]!;
+    }
+  const grid = outputGrid(volume, map, size);
+  return {
+    volume: { ...grid, data: out },
+    record: appendStep(record, {
+      op: 'reorient',
+      input: gridOfVolume(volume),
+      output: grid,
+      indexMap: map,
+      params: { from: current, to: code },
+    }),
+  };
+}
+
+function gridOfVolume(v: Volume) {
+  return {
+    size: [...v.size] as Vec3,
+    spacing: [...v.spacing] as Vec3,
+    origin: [...v.origin] as Vec3,
+    direction: new Float64Array(v.direction),
+  };
+}

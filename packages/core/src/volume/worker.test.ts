@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../util/errors.js';
+import { FIXTURES } from './fixtures.test-helpers.js';
+import { readVolume } from './read.js';
+
+// The compiled worker: vitest runs the TypeScript sources, where read-worker.js does not exist,
+// so this test exercises the real worker from dist (the test script builds first).
+const BUILT_WORKER = new URL('../../dist/volume/read-worker.js', import.meta.url);
+
+describe('readVolume in a worker_thread', () => {
+  it('returns the same volume as an in-thread read, with the voxel buffer transferred', async () => {
+    if (!existsSync(fileURLToPath(BUILT_WORKER)))
+      throw new Error('dist/volume/read-worker.js is missing: run `npx turbo run build` before the tests');
+    const path = join(FIXTURES, 'oblique_int16.nii.gz');
+    const inThread = (await readVolume(path, { in: 'thread' })).volume;
+    const [a, b] = await Promise.all([
+      readVolume(path, { in: 'worker', workerUrl: BUILT_WORKER }),
+      readVolume(join(FIXTURES, 'dicom_series'), { in: 'worker', workerUrl: BUILT_WORKER }),
+    ]);
+    expect(a.volume.data).toBeInstanceOf(Int16Array);
+    expect(a.volume.data).toEqual(inThread.data);
+    expect(a.volume.data.byteLength).toBe(a.volume.data.buffer.byteLength);
+    expect(a.volume.direction).toEqual(inThread.direction);
+    expect(a.volume.origin).toEqual(inThread.origin);
+    expect(b.dicom?.slices).toBe(6);
+    const error = await readVolume(join(FIXTURES, 'truncated.nii.gz'), { in: 'worker', workerUrl: BUILT_WORKER }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).problem).toMatch(/truncated gzip/);
+  });
+});
