@@ -78,3 +78,19 @@ export function foldScores(scores: ArrayLike<number>, t: number | null): Float64
   for (let i = 0; i < out.length; i++) out[i] = foldThreshold(out[i]!, t);
   return out;
 }
+
+/** One threshold per label (see selectThreshold), e.g. chosen on the validation split. */
+export function selectThresholds(
+  data: { scores: readonly ArrayLike<number>[]; truth: readonly ArrayLike<number>[] },
+  criterion: ThresholdCriterion,
+): (number | null)[] {
+  return data.scores.map((s, l) => selectThreshold(s, data.truth[l]!, criterion));
+}
+
+/** Folds every label's scores with its threshold, so a fixed 0.5 cut applies them all. */
+export function foldAll(scores: readonly ArrayLike<number>[], thresholds: readonly (number | null)[]): Float64Array[] {
+  if (thresholds.length !== scores.length) {
+    throw new RangeError(`${scores.length} labels but ${thresholds.length} thresholds`);
+  }
+  return scores.map((s, l) => foldScores(s, thresholds[l]!));
+}

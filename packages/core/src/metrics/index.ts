@@ -6,9 +6,11 @@ export {
   quantileSorted,
 } from './bootstrap.js';
 export {
+  foldAll,
   foldScores,
   foldThreshold,
   selectThreshold,
+  selectThresholds,
   THRESHOLD_CRITERIA,
   type ThresholdCriterion,
   unfoldThreshold,

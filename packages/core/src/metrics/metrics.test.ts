@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pythonReferenceAvailable, runPython } from '../testing/python.js';
 import { forEachResample, percentileInterval, quantileSorted } from './bootstrap.js';
-import { foldScores, foldThreshold, selectThreshold, unfoldThreshold } from './calibration.js';
+import {
+  foldAll,
+  foldScores,
+  foldThreshold,
+  selectThreshold,
+  selectThresholds,
+  unfoldThreshold,
+} from './calibration.js';
 import { confusionAt, f1 } from './confusion.js';
 import { crg, crgFromCounts } from './crg.js';
 import { bootstrapIntervals, evaluate, METRIC_NAMES, type MetricSet } from './evaluate.js';
@@ -217,6 +224,18 @@ describe('threshold selection and folding', () => {
       expect(confusionAt(folded, truth, 0.5)).toEqual(confusionAt(scores, truth, t));
       for (const p of folded) expect(p >= 0 && p <= 1).toBe(true);
     }
+  });
+
+  it('per-label thresholds folded into the scores give the best F1 of every label at a fixed 0.5', () => {
+    const set = fixture.sets[2]!;
+    const folded = foldAll(set.scores, selectThresholds(set, 'f1'));
+    const result = evaluate({ labels: set.labels, scores: folded, truth: set.truth }, 0.5);
+    set.labels.forEach((label, l) => {
+      const best = set.per_label[l]!.best_f1;
+      if (best === undefined) expect(result.perLabel[l]!.auroc).toBeNull();
+      else expectClose(result.perLabel[l]!.f1, best, `${label} f1 after folding`);
+      expectClose(result.perLabel[l]!.auroc, set.per_label[l]!.auroc, `${label} auroc after folding`);
+    });
   });
 
   it('maps [0,t] onto [0,0.5] and [t,1] onto [0.5,1], and unfolds back', () => {
