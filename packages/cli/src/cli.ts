@@ -1,11 +1,12 @@
 import { isInputError } from '@anymc3d/core';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
+import { backbonesCommand } from './commands/backbones.js';
 import { envCommand } from './commands/env.js';
 import { CLI_VERSION } from './version.js';
 
 /** The commands, in the order `--help` lists them. Each lives in its own file under commands/. */
-const commands = [envCommand];
+const commands = [envCommand, backbonesCommand];
 
 export interface GlobalOptions {
   quiet: boolean;

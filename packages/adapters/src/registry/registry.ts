@@ -110,6 +110,12 @@ export async function loadFolder(dir: string): Promise<Backbone> {
   const card = await folderCard(dir);
   const registered = card ? ENTRIES.get(card.name) : undefined;
   if (card && registered) return registered.load(dir, { ...registered.card, ...card });
+  if (!existsSync(join(dir, 'config.json'))) {
+    throw new InputError(
+      dir,
+      'config.json is missing (a backbone folder holds config.json + model.safetensors, as downloaded from Hugging Face)',
+    );
+  }
   const raw = await readHfConfig(join(dir, 'config.json'));
   const modelType = raw.model_type;
   if (modelType === 'dinov2' || modelType === 'dinov2_with_registers') {

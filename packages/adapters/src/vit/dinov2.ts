@@ -12,6 +12,19 @@ import type { Dinov2Config } from './config.js';
 import { bicubicResize } from './interpolate.js';
 import type { BlockWeights, Dinov2Weights, Ffn } from './weights.js';
 
+/** LoRA attachment points: the patch embedding, and each block's fused qkv and output projection. */
+export function dinov2LoraTargets(c: Dinov2Config): LoraTarget[] {
+  const { hiddenSize: d, patchSize: p } = c;
+  const targets: LoraTarget[] = [
+    { name: 'patch_embed', kind: 'conv', inFeatures: 3, outFeatures: d, kernel: [p, p], stride: [p, p] },
+  ];
+  for (let i = 0; i < c.layers; i++) {
+    targets.push({ name: `blocks.${i}.qkv`, kind: 'linear', inFeatures: d, outFeatures: 3 * d });
+    targets.push({ name: `blocks.${i}.proj`, kind: 'linear', inFeatures: d, outFeatures: d });
+  }
+  return targets;
+}
+
 /**
  * DINOv2 (Hugging Face `Dinov2Model` / `Dinov2WithRegistersModel` semantics) in the graph IR:
  * patch conv → [CLS, registers, patches] + position embeddings (interpolated at build time) →
@@ -28,15 +41,7 @@ export class Dinov2Backbone implements Backbone {
   ) {}
 
   loraTargets(): LoraTarget[] {
-    const { hiddenSize: d, patchSize: p, layers } = this.config;
-    const targets: LoraTarget[] = [
-      { name: 'patch_embed', kind: 'conv', inFeatures: 3, outFeatures: d, kernel: [p, p], stride: [p, p] },
-    ];
-    for (let i = 0; i < layers; i++) {
-      targets.push({ name: `blocks.${i}.qkv`, kind: 'linear', inFeatures: d, outFeatures: 3 * d });
-      targets.push({ name: `blocks.${i}.proj`, kind: 'linear', inFeatures: d, outFeatures: d });
-    }
-    return targets;
+    return dinov2LoraTargets(this.config);
   }
 
   /** Patch grid for an input size; throws when the size is not a multiple of the patch size. */
