@@ -26,6 +26,7 @@ interface EmbedArgs {
   device: string;
   threads?: number;
   'batch-size': number;
+  'allow-spinning': boolean;
   'weights-root'?: string;
   quiet: boolean;
 }
@@ -168,6 +169,11 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
       })
       .option('threads', { type: 'number', describe: 'Intra-op threads (default: all cores)' })
       .option('batch-size', { type: 'number', default: 8, describe: 'Slices per run' })
+      .option('allow-spinning', {
+        type: 'boolean',
+        default: false,
+        describe: 'Spin-wait ONNX Runtime threads (faster on a dedicated machine, much slower on a shared one)',
+      })
       .option('weights-root', {
         type: 'string',
         describe: 'Folder holding <name>/ weight folders (default $ANYMC3D_WEIGHTS)',
@@ -188,6 +194,7 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
     const embedder = new FrozenEmbedder(backbone, {
       device,
       batchSize: args['batch-size'],
+      allowSpinning: args['allow-spinning'],
       ...(args.threads !== undefined ? { threads: args.threads } : {}),
     });
     const started = Date.now();
