@@ -44,7 +44,12 @@ async function ortSlicesPerSecond(dir: string, threads: number, batch: number, r
   return (batch * reps) / seconds;
 }
 
-async function torchSlicesPerSecond(dir: string, threads: number, batch: number, reps: number): Promise<{ rate: number; torch: string }> {
+async function torchSlicesPerSecond(
+  dir: string,
+  threads: number,
+  batch: number,
+  reps: number,
+): Promise<{ rate: number; torch: string }> {
   // Fair PyTorch settings on this machine type (ORT-BACKWARD.md §7.6): BLAS threads pinned too,
   // passive OpenMP waits, no mmap/trim churn of large tensors.
   const env = {
@@ -77,19 +82,33 @@ async function main() {
       for (const key of models) {
         const m = MODELS[key];
         const dir = join(root, key);
-        await writeTinyDinov2(dir, { name: m.label, hiddenSize: m.hiddenSize, layers: m.layers, heads: m.heads, patchSize: 14, imageSize: 224 });
+        await writeTinyDinov2(dir, {
+          name: m.label,
+          hiddenSize: m.hiddenSize,
+          layers: m.layers,
+          heads: m.heads,
+          patchSize: 14,
+          imageSize: 224,
+        });
         for (const threads of [1, 2]) {
           const ort = await ortSlicesPerSecond(dir, threads, batch, reps);
           const torch = await torchSlicesPerSecond(dir, threads, batch, reps);
           torchVersion = torch.torch;
           rows.push([m.label, threads, batch, ort, torch.rate, `${(ort / torch.rate).toFixed(2)}×`]);
-          ratios.push(`${m.label}, ${threads} thread(s), batch ${batch}: ORT ÷ PyTorch = ${(ort / torch.rate).toFixed(2)}×`);
-          process.stderr.write(`${m.label} t=${threads}: ORT ${ort.toFixed(2)} slices/s, PyTorch ${torch.rate.toFixed(2)} slices/s\n`);
+          ratios.push(
+            `${m.label}, ${threads} thread(s), batch ${batch}: ORT ÷ PyTorch = ${(ort / torch.rate).toFixed(2)}×`,
+          );
+          process.stderr.write(
+            `${m.label} t=${threads}: ORT ${ort.toFixed(2)} slices/s, PyTorch ${torch.rate.toFixed(2)} slices/s\n`,
+          );
         }
         await rm(dir, { recursive: true, force: true });
       }
     });
-    const table = markdownTable(['model', 'threads', 'batch', 'ORT slices/s', 'PyTorch slices/s', 'ORT ÷ PyTorch'], rows);
+    const table = markdownTable(
+      ['model', 'threads', 'batch', 'ORT slices/s', 'PyTorch slices/s', 'ORT ÷ PyTorch'],
+      rows,
+    );
     process.stdout.write(`${table}\n`);
     await appendResults(
       {
