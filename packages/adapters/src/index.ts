@@ -4,3 +4,13 @@ import { readFileSync } from 'node:fs';
 export const ADAPTERS_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+
+export { backboneGraph, type EmbedderOptions, type Embedding, FrozenEmbedder } from './embed/index.js';
+export {
+  backboneCard,
+  listBackbones,
+  loadFolder,
+  registerBackbone,
+  resolveBackbone,
+  weightsRoot,
+} from './registry/index.js';

@@ -1,0 +1,108 @@
+import type { Backbone, LoraConfig } from '@anymc3d/core/backbone';
+import { type Device, type Graph, GraphBuilder, OnnxSession, type Tensor, toOnnx } from '@anymc3d/core/graph';
+
+/** The public outputs of a backbone graph (the `backbones embed` contract). */
+export const EMBED_OUTPUTS = ['cls', 'patch_tokens', 'attention'] as const;
+
+/**
+ * A standalone backbone graph: input `pixels` [N,3,H,W] (normalised), outputs `cls` [N,d],
+ * `patch_tokens` [N,P,d] and `attention` [N,P]. With `lora`, its A/B tensors are graph inputs.
+ */
+export function backboneGraph(backbone: Backbone, inputSize: [number, number], lora?: LoraConfig): Graph {
+  const g = new GraphBuilder(`${backbone.card.name}_${inputSize.join('x')}`);
+  const pixels = g.input('pixels', 'float32', ['N', 3, inputSize[0], inputSize[1]]);
+  const out = backbone.build(g, pixels, { inputSize, attention: true, ...(lora ? { lora } : {}) });
+  g.output(out.cls, 'cls');
+  g.output(out.patchTokens, 'patch_tokens');
+  if (out.attention) g.output(out.attention, 'attention');
+  return g.build();
+}
+
+export interface EmbedderOptions {
+  device?: Device;
+  /** Intra-op threads (default: ONNX Runtime's choice, all cores). */
+  threads?: number;
+  allowSpinning?: boolean;
+  /** Slices per ONNX Runtime run (default 8). */
+  batchSize?: number;
+}
+
+export interface Embedding {
+  /** [N, d] */
+  cls: Tensor;
+  /** [N, P, d] */
+  patchTokens: Tensor;
+  /** [N, P] */
+  attention: Tensor;
+  grid: [number, number];
+}
+
+/**
+ * The frozen backbone as a forward-only engine: one ONNX Runtime session per input size, built
+ * on first use and reused; batches are cut to `batchSize` and the outputs concatenated.
+ */
+export class FrozenEmbedder {
+  private readonly sessions = new Map<string, Promise<OnnxSession>>();
+  readonly batchSize: number;
+
+  constructor(
+    readonly backbone: Backbone,
+    private readonly options: EmbedderOptions = {},
+  ) {
+    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
+  }
+
+  get device(): Device {
+    return this.options.device ?? 'cpu';
+  }
+
+  session(inputSize: [number, number]): Promise<OnnxSession> {
+    const key = inputSize.join('x');
+    let s = this.sessions.get(key);
+    if (!s) {
+      const model = toOnnx(backboneGraph(this.backbone, inputSize));
+      s = OnnxSession.create(model, {
+        device: this.device,
+        ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+        ...(this.options.allowSpinning !== undefined ? { allowSpinning: this.options.allowSpinning } : {}),
+      });
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  /** Runs normalised pixels [N,3,H,W] through the backbone. */
+  async embed(pixels: Tensor): Promise<Embedding> {
+    const [n, c, h, w] = pixels.dims as [number, number, number, number];
+    if (pixels.dims.length !== 4 || c !== 3)
+      throw new Error(`pixels must be [N,3,H,W], got [${pixels.dims.join(',')}]`);
+    const session = await this.session([h, w]);
+    const per = 3 * h * w;
+    const parts: Record<string, Tensor>[] = [];
+    for (let start = 0; start < n; start += this.batchSize) {
+      const count = Math.min(this.batchSize, n - start);
+      const data = (pixels.data as Float32Array).subarray(start * per, (start + count) * per);
+      parts.push(await session.run({ pixels: { dtype: 'float32', dims: [count, 3, h, w], data } }, EMBED_OUTPUTS));
+    }
+    const join = (name: string): Tensor => {
+      const first = parts[0]?.[name];
+      const rest = first ? first.dims.slice(1) : [];
+      const out = new Float32Array(n * rest.reduce((a, b) => a * b, 1));
+      let at = 0;
+      for (const p of parts) {
+        const t = p[name]!.data as Float32Array;
+        out.set(t, at);
+        at += t.length;
+      }
+      return { dtype: 'float32', dims: [n, ...rest], data: out };
+    };
+    const p = this.backbone.card.patchSize ?? 1;
+    return { cls: join('cls'), patchTokens: join('patch_tokens'), attention: join('attention'), grid: [h / p, w / p] };
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+}

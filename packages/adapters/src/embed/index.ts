@@ -1,0 +1,1 @@
+export { backboneGraph, EMBED_OUTPUTS, type EmbedderOptions, type Embedding, FrozenEmbedder } from './frozen.js';

@@ -1,0 +1,75 @@
+import type { BackboneCard } from '@anymc3d/core/backbone';
+import { DINOV2_WEIGHT_FILES } from '../vit/index.js';
+
+/**
+ * Built-in registry entries: one name = architecture + weights + preprocessing. Numbers follow
+ * each model's Hugging Face config.json and preprocessor_config.json; the weights themselves are
+ * downloaded by the user (never at run time) into `<weights root>/<name>/`.
+ */
+
+const IMAGENET = {
+  mean: [0.485, 0.456, 0.406] as [number, number, number],
+  std: [0.229, 0.224, 0.225] as [number, number, number],
+};
+
+interface VitSize {
+  suffix: string;
+  hf: string;
+  dim: number;
+  depth: number;
+  heads: number;
+}
+
+const DINOV2_SIZES: VitSize[] = [
+  { suffix: 's', hf: 'small', dim: 384, depth: 12, heads: 6 },
+  { suffix: 'b', hf: 'base', dim: 768, depth: 12, heads: 12 },
+  { suffix: 'l', hf: 'large', dim: 1024, depth: 24, heads: 16 },
+  { suffix: 'g', hf: 'giant', dim: 1536, depth: 40, heads: 24 },
+];
+
+function dinov2Card(size: VitSize, registers: boolean): BackboneCard {
+  return {
+    name: `dinov2_vit${size.suffix}14${registers ? '_reg' : ''}`,
+    family: 'vit',
+    architecture: registers ? 'Dinov2WithRegistersModel' : 'Dinov2Model',
+    embedDim: size.dim,
+    patchSize: 14,
+    depth: size.depth,
+    heads: size.heads,
+    registers: registers ? 4 : 0,
+    // The position embeddings cover a 37×37 grid (518²); other multiples of 14 are interpolated.
+    inputSize: [518, 518],
+    ...IMAGENET,
+    licence: 'Apache-2.0',
+    source: `https://huggingface.co/facebook/dinov2-${registers ? 'with-registers-' : ''}${size.hf}`,
+    weightFiles: [...DINOV2_WEIGHT_FILES],
+  };
+}
+
+export const BUILTIN_CARDS: BackboneCard[] = [
+  ...DINOV2_SIZES.flatMap((s) => [dinov2Card(s, false), dinov2Card(s, true)]),
+  {
+    name: 'rad_dino',
+    family: 'vit',
+    architecture: 'Dinov2Model',
+    embedDim: 768,
+    patchSize: 14,
+    depth: 12,
+    heads: 12,
+    registers: 0,
+    inputSize: [518, 518],
+    mean: [0.5307, 0.5307, 0.5307],
+    std: [0.2583, 0.2583, 0.2583],
+    licence: 'MSRLA (Microsoft Research License Agreement)',
+    source: 'https://huggingface.co/microsoft/rad-dino',
+    weightFiles: [...DINOV2_WEIGHT_FILES],
+  },
+];
+
+/** Names the project knows but whose family is not in this build, with the reason. */
+export const NOT_IMPLEMENTED: Record<string, string> = {
+  dinov3_vits16: 'the DINOv3 ViT family is not implemented yet',
+  dinov3_vitb16: 'the DINOv3 ViT family is not implemented yet',
+  dinov3_vitl16: 'the DINOv3 ViT family is not implemented yet',
+  mobilenet_v1_224: 'the MobileNet (TFLite) family is not registered in this build',
+};

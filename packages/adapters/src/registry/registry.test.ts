@@ -1,0 +1,71 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomDinov2Tensors, tinyDinov2Config, writeTinyDinov2 } from '../testing/index.js';
+import { parseDinov2Config } from '../vit/index.js';
+import { writeSafetensors } from '../weights/index.js';
+import { backboneCard, listBackbones, resolveBackbone } from './registry.js';
+
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'registry-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('backbone registry', () => {
+  it('lists entries with wildcards and gives their cards', () => {
+    const names = listBackbones('dinov2_*_reg').map((c) => c.name);
+    expect(names).toEqual(['dinov2_vitb14_reg', 'dinov2_vitg14_reg', 'dinov2_vitl14_reg', 'dinov2_vits14_reg']);
+    expect(listBackbones('rad_dino?')).toEqual([]);
+    const b = backboneCard('dinov2_vitb14');
+    expect([b.embedDim, b.depth, b.heads, b.patchSize, b.registers]).toEqual([768, 12, 12, 14, 0]);
+    expect(backboneCard('rad_dino').architecture).toBe('Dinov2Model');
+    expect(() => backboneCard('dinov3_vits16')).toThrow(/not implemented/);
+    expect(() => backboneCard('dinov2_vitx14')).toThrow(/unknown backbone.*dinov2_vitb14/);
+  });
+
+  it('loads a name from the weights root and checks the folder against the card', async () => {
+    // A registry name whose folder holds a different architecture is refused, naming the field.
+    await writeTinyDinov2(join(root, 'dinov2_vits14'));
+    await expect(resolveBackbone('dinov2_vits14', { weightsRoot: root })).rejects.toThrow(
+      /config.json: embedDim is 32 but backbone dinov2_vits14 expects 384/,
+    );
+    await expect(resolveBackbone('dinov2_vitb14', { weightsRoot: root })).rejects.toThrow(
+      /dinov2_vitb14: folder is missing/,
+    );
+    const dir = join(root, 'tiny');
+    const card = await writeTinyDinov2(dir, { name: 'tiny_test', registers: 2 });
+    const b = await resolveBackbone(dir);
+    expect(b.card).toEqual(card);
+    expect(b.weightHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('says which file or tensor is missing or mismatched', async () => {
+    const empty = join(root, 'empty');
+    await mkdir(empty);
+    await expect(resolveBackbone(empty)).rejects.toThrow(/config.json is missing/);
+    const noWeights = join(root, 'no-weights');
+    await mkdir(noWeights);
+    await writeFile(join(noWeights, 'config.json'), JSON.stringify(tinyDinov2Config()));
+    await expect(resolveBackbone(noWeights)).rejects.toThrow(/model.safetensors: file is missing/);
+
+    const raw = tinyDinov2Config();
+    const tensors = randomDinov2Tensors(parseDinov2Config(raw, 'config.json'));
+    tensors.delete('encoder.layer.1.attention.attention.key.weight');
+    await writeFile(join(noWeights, 'model.safetensors'), writeSafetensors(tensors));
+    await expect(resolveBackbone(noWeights)).rejects.toThrow(
+      'tensor "encoder.layer.1.attention.attention.key.weight" is missing (expected shape [32, 32])',
+    );
+    tensors.set('encoder.layer.1.attention.attention.key.weight', {
+      dtype: 'float32',
+      dims: [32, 16],
+      data: new Float32Array(512),
+    });
+    await writeFile(join(noWeights, 'model.safetensors'), writeSafetensors(tensors));
+    await expect(resolveBackbone(noWeights)).rejects.toThrow('has shape [32, 16], expected [32, 32]');
+  });
+});

@@ -1,0 +1,149 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { maxRelativeError, writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { readSafetensors } from '@anymc3d/adapters/weights';
+import { writeNpy } from '@anymc3d/core/io';
+import { pythonReferenceAvailable, runPython } from '@anymc3d/core/testing';
+import { Random } from '@anymc3d/core/util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../cli.js';
+
+const REFERENCE = fileURLToPath(new URL('../../../adapters/fixtures/dinov2_reference.py', import.meta.url));
+
+async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err += String(s);
+    return true;
+  });
+  try {
+    return { code: await runCli(argv), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+let dir: string;
+let tiny: string;
+let batch: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cli-backbones-'));
+  tiny = join(dir, 'tiny_reg');
+  await writeTinyDinov2(tiny, { name: 'tiny_reg', registers: 2, seed: 5 });
+  const r = new Random(11);
+  batch = join(dir, 'batch.npy');
+  await writeFile(
+    batch,
+    writeNpy({
+      dtype: 'float32',
+      shape: [3, 3, 20, 12],
+      data: Float32Array.from({ length: 3 * 3 * 20 * 12 }, () => r.normal()),
+    }),
+  );
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('anymc3d backbones', () => {
+  it('list filters with wildcards and marks names whose family is missing', async () => {
+    const { code, out } = await cli(['backbones', 'list', 'dinov2_vitb*']);
+    expect(code).toBe(0);
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(['dinov2_vitb14', 'dinov2_vitb14_reg']);
+    const all = await cli(['backbones', 'list']);
+    expect(all.out).toMatch(/rad_dino .*MSRLA/);
+    expect(all.out).toMatch(/dinov3_vits16 .*not available/);
+    const json = JSON.parse((await cli(['backbones', 'list', '*_reg', '--json'])).out) as { registers: number }[];
+    expect(json.every((c) => c.registers === 4)).toBe(true);
+  });
+
+  it('info prints a card, checks a folder, and names what is missing', async () => {
+    const info = JSON.parse((await cli(['backbones', 'info', 'dinov2_vits14_reg', '--json'])).out) as Record<
+      string,
+      unknown
+    >;
+    expect(info).toMatchObject({ embedDim: 384, heads: 6, registers: 4, patchSize: 14 });
+    const folder = JSON.parse((await cli(['backbones', 'info', tiny, '--json'])).out) as {
+      name: string;
+      weights: { hash: string };
+    };
+    expect(folder.name).toBe('tiny_reg');
+    expect(folder.weights.hash).toMatch(/^[0-9a-f]{64}$/);
+    const missing = await cli(['backbones', 'info', 'dinov2_vits14', '--weights-root', dir]);
+    expect(missing.code).toBe(0);
+    expect(missing.out).toMatch(/weights +not available: .*dinov2_vits14: folder is missing/);
+    const empty = join(dir, 'empty');
+    await mkdir(empty, { recursive: true });
+    const wrong = await cli(['backbones', 'info', empty]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toBe(
+      `anymc3d: ${empty}: config.json is missing (a backbone folder holds config.json + model.safetensors, as downloaded from Hugging Face)\n`,
+    );
+    expect((await cli(['backbones', 'info', 'dinov3_vitl16'])).err).toMatch(/not implemented/);
+  });
+
+  it('embed refuses bad input with one clear line', async () => {
+    const out = join(dir, 'bad.safetensors');
+    const notNpy = join(dir, 'x.npy');
+    await writeFile(notNpy, 'hello');
+    expect((await cli(['backbones', 'embed', '-b', tiny, '-i', notNpy, '-o', out])).err).toMatch(
+      /x.npy: not a .npy file/,
+    );
+    const odd = join(dir, 'odd.npy');
+    await writeFile(odd, writeNpy({ dtype: 'float32', shape: [1, 3, 10, 12], data: new Float32Array(360) }));
+    const r = await cli(['backbones', 'embed', '-b', tiny, '-i', odd, '-o', out]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/odd.npy: H×W 10×12 is not a multiple of tiny_reg's patch size 4/);
+    const cuda = await cli(['backbones', 'embed', '-b', tiny, '-i', batch, '-o', out, '-d', 'cuda']);
+    expect(cuda.code).toBe(1);
+    expect(cuda.err).toMatch(/--device cuda: not available/);
+  });
+
+  it('embed writes cls, patch_tokens and attention matching the PyTorch reference', async () => {
+    const out = join(dir, 'out.safetensors');
+    const r = await cli([
+      'backbones',
+      'embed',
+      '--backbone',
+      tiny,
+      '-i',
+      batch,
+      '-o',
+      out,
+      '--threads',
+      '1',
+      '--batch-size',
+      '2',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/tiny_reg on cpu: 3 slices 20×12 \(grid 5×3\)/);
+    const got = await readSafetensors(out);
+    expect(got.metadata.device).toBe('cpu');
+    expect(got.float32('cls').dims).toEqual([3, 32]);
+    expect(got.float32('patch_tokens').dims).toEqual([3, 15, 32]);
+    expect(got.float32('attention').dims).toEqual([3, 15]);
+    if (!(await pythonReferenceAvailable(['torch', 'numpy']))) return;
+    const refPath = join(dir, 'ref.safetensors');
+    await runPython(REFERENCE, ['ref', tiny, batch, refPath]);
+    const ref = await readSafetensors(refPath);
+    for (const name of ['cls', 'patch_tokens', 'attention']) {
+      const err = maxRelativeError(got.float32(name).data as Float32Array, ref.float32(name).data as Float32Array);
+      expect(err, name).toBeLessThanOrEqual(1e-4);
+    }
+  });
+});
