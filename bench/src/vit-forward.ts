@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { FrozenEmbedder } from '@anymc3d/adapters/embed';
 import { loadFolder } from '@anymc3d/adapters/registry';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
 
 const run = promisify(execFile);

@@ -5,7 +5,6 @@ export const ADAPTERS_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-export { backboneGraph, type EmbedderOptions, type Embedding, FrozenEmbedder } from './embed/index.js';
 export {
   backboneCard,
   listBackbones,

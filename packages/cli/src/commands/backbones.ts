@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { FrozenEmbedder } from '@anymc3d/adapters/embed';
 import { backboneCard, listBackbones, NOT_IMPLEMENTED, resolveBackbone } from '@anymc3d/adapters/registry';
 import { writeSafetensors } from '@anymc3d/adapters/weights';
 import { InputError, writeFileAtomic } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
+import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { availableDevices, type Device, DeviceUnavailableError } from '@anymc3d/core/graph';
 import { NpyFormatError, readNpy } from '@anymc3d/core/io';
 import type { Argv, CommandModule } from 'yargs';
@@ -216,7 +216,10 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
     };
     await writeFileAtomic(
       args.output,
-      writeSafetensors({ cls: out.cls, patch_tokens: out.patchTokens, attention: out.attention }, metadata),
+      writeSafetensors(
+        { cls: out.cls, patch_tokens: out.patchTokens, ...(out.attention ? { attention: out.attention } : {}) },
+        metadata,
+      ),
     );
     if (!args.quiet) {
       process.stderr.write(

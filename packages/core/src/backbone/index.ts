@@ -1,2 +1,10 @@
+export {
+  backboneGraph,
+  buildBackboneGraph,
+  EMBED_OUTPUTS,
+  type EmbedderOptions,
+  type Embedding,
+  FrozenEmbedder,
+} from './embedder.js';
 export { DEFAULT_LORA, type LoraConfig, loraConv, loraLinear, loraParamCount } from './lora.js';
 export type { Backbone, BackboneCard, BackboneValues, BuildOptions, LoraTarget } from './types.js';

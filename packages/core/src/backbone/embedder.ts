@@ -1,5 +1,6 @@
-import type { Backbone, LoraConfig } from '@anymc3d/core/backbone';
-import { type Device, type Graph, GraphBuilder, OnnxSession, type Tensor, toOnnx } from '@anymc3d/core/graph';
+import { type Device, type Graph, GraphBuilder, OnnxSession, type Tensor, toOnnx } from '../graph/index.js';
+import type { LoraConfig } from './lora.js';
+import type { Backbone } from './types.js';
 
 /** The public outputs of a backbone graph (the `backbones embed` contract). */
 export const EMBED_OUTPUTS = ['cls', 'patch_tokens', 'attention'] as const;
@@ -9,13 +10,22 @@ export const EMBED_OUTPUTS = ['cls', 'patch_tokens', 'attention'] as const;
  * `patch_tokens` [N,P,d] and `attention` [N,P]. With `lora`, its A/B tensors are graph inputs.
  */
 export function backboneGraph(backbone: Backbone, inputSize: [number, number], lora?: LoraConfig): Graph {
+  return buildBackboneGraph(backbone, inputSize, lora).graph;
+}
+
+/** The same graph with the patch grid and the outputs it has (CNNs have no attention). */
+export function buildBackboneGraph(
+  backbone: Backbone,
+  inputSize: [number, number],
+  lora?: LoraConfig,
+): { graph: Graph; grid: [number, number]; outputs: string[] } {
   const g = new GraphBuilder(`${backbone.card.name}_${inputSize.join('x')}`);
   const pixels = g.input('pixels', 'float32', ['N', 3, inputSize[0], inputSize[1]]);
   const out = backbone.build(g, pixels, { inputSize, attention: true, ...(lora ? { lora } : {}) });
   g.output(out.cls, 'cls');
   g.output(out.patchTokens, 'patch_tokens');
   if (out.attention) g.output(out.attention, 'attention');
-  return g.build();
+  return { graph: g.build(), grid: out.grid, outputs: out.attention ? [...EMBED_OUTPUTS] : ['cls', 'patch_tokens'] };
 }
 
 export interface EmbedderOptions {
@@ -32,8 +42,8 @@ export interface Embedding {
   cls: Tensor;
   /** [N, P, d] */
   patchTokens: Tensor;
-  /** [N, P] */
-  attention: Tensor;
+  /** [N, P]; absent for backbones without attention (CNNs). */
+  attention?: Tensor;
   grid: [number, number];
 }
 
@@ -42,7 +52,10 @@ export interface Embedding {
  * on first use and reused; batches are cut to `batchSize` and the outputs concatenated.
  */
 export class FrozenEmbedder {
-  private readonly sessions = new Map<string, Promise<OnnxSession>>();
+  private readonly sessions = new Map<
+    string,
+    Promise<{ session: OnnxSession; grid: [number, number]; outputs: string[] }>
+  >();
   readonly batchSize: number;
 
   constructor(
@@ -56,16 +69,22 @@ export class FrozenEmbedder {
     return this.options.device ?? 'cpu';
   }
 
-  session(inputSize: [number, number]): Promise<OnnxSession> {
+  async session(inputSize: [number, number]): Promise<OnnxSession> {
+    return (await this.prepared(inputSize)).session;
+  }
+
+  private prepared(
+    inputSize: [number, number],
+  ): Promise<{ session: OnnxSession; grid: [number, number]; outputs: string[] }> {
     const key = inputSize.join('x');
     let s = this.sessions.get(key);
     if (!s) {
-      const model = toOnnx(backboneGraph(this.backbone, inputSize));
-      s = OnnxSession.create(model, {
+      const built = buildBackboneGraph(this.backbone, inputSize);
+      s = OnnxSession.create(toOnnx(built.graph), {
         device: this.device,
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
         ...(this.options.allowSpinning !== undefined ? { allowSpinning: this.options.allowSpinning } : {}),
-      });
+      }).then((session) => ({ session, grid: built.grid, outputs: built.outputs }));
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
@@ -77,13 +96,13 @@ export class FrozenEmbedder {
     const [n, c, h, w] = pixels.dims as [number, number, number, number];
     if (pixels.dims.length !== 4 || c !== 3)
       throw new Error(`pixels must be [N,3,H,W], got [${pixels.dims.join(',')}]`);
-    const session = await this.session([h, w]);
+    const { session, grid, outputs } = await this.prepared([h, w]);
     const per = 3 * h * w;
     const parts: Record<string, Tensor>[] = [];
     for (let start = 0; start < n; start += this.batchSize) {
       const count = Math.min(this.batchSize, n - start);
       const data = (pixels.data as Float32Array).subarray(start * per, (start + count) * per);
-      parts.push(await session.run({ pixels: { dtype: 'float32', dims: [count, 3, h, w], data } }, EMBED_OUTPUTS));
+      parts.push(await session.run({ pixels: { dtype: 'float32', dims: [count, 3, h, w], data } }, outputs));
     }
     const join = (name: string): Tensor => {
       const first = parts[0]?.[name];
@@ -97,12 +116,16 @@ export class FrozenEmbedder {
       }
       return { dtype: 'float32', dims: [n, ...rest], data: out };
     };
-    const p = this.backbone.card.patchSize ?? 1;
-    return { cls: join('cls'), patchTokens: join('patch_tokens'), attention: join('attention'), grid: [h / p, w / p] };
+    return {
+      cls: join('cls'),
+      patchTokens: join('patch_tokens'),
+      ...(outputs.includes('attention') ? { attention: join('attention') } : {}),
+      grid,
+    };
   }
 
   async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
+    for (const s of this.sessions.values()) await (await s).session.release();
     this.sessions.clear();
   }
 }

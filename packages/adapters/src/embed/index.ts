@@ -1,1 +1,0 @@
-export { backboneGraph, EMBED_OUTPUTS, type EmbedderOptions, type Embedding, FrozenEmbedder } from './frozen.js';
