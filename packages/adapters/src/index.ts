@@ -4,3 +4,4 @@ import { readFileSync } from 'node:fs';
 export const ADAPTERS_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+export * from './cnn/index.js';
