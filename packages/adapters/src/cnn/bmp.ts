@@ -20,13 +20,19 @@ export function readBmp(bytes: Uint8Array, source: string): Rgb8Image {
   const bits = view.getUint16(28, true);
   const compression = view.getUint32(30, true);
   if (bits !== 24 || compression !== 0) {
-    throw new InputError(source, `BMP with ${bits} bits per pixel and compression ${compression}; only 24-bit BI_RGB is read`);
+    throw new InputError(
+      source,
+      `BMP with ${bits} bits per pixel and compression ${compression}; only 24-bit BI_RGB is read`,
+    );
   }
   const height = Math.abs(rawHeight);
   if (width <= 0 || height === 0) throw new InputError(source, `BMP size ${width}×${rawHeight} is invalid`);
   const stride = Math.ceil((width * 3) / 4) * 4;
   if (dataOffset + stride * height > bytes.length) {
-    throw new InputError(source, `BMP is truncated: ${bytes.length} bytes, pixel data needs ${dataOffset + stride * height}`);
+    throw new InputError(
+      source,
+      `BMP is truncated: ${bytes.length} bytes, pixel data needs ${dataOffset + stride * height}`,
+    );
   }
   const data = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {

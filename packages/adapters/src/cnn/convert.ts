@@ -1,14 +1,13 @@
 import { type LoraConfig, type LoraTarget, loraConv } from '@anymc3d/core/backbone';
 import { type GraphBuilder, tensor, type Value } from '@anymc3d/core/graph';
-import {
-  type Activation,
-  BUILTIN, dequantize, integerValues, type TfliteModel, type TfliteOperator } from '../tflite/index.js';
+import { type Activation, BUILTIN, dequantize, type TfliteModel, type TfliteOperator } from '../tflite/index.js';
+import { emulateUint8, requantShift } from './emulate-uint8.js';
 
 /**
  * Rebuilds a quantised TFLite CNN as a float network in the graph IR: weights dequantised,
  * layout NHWC → NCHW, activations kept in float (so the network is differentiable and LoRA can
- * attach). `fakeQuant` re-inserts each activation's uint8 rounding (QuantizeLinear →
- * DequantizeLinear with the file's scale and zero point) to reproduce the integer model closely.
+ * attach). `fakeQuant` re-inserts each activation's uint8 rounding as TFLite's integer kernels
+ * do it (emulate-uint8.ts), to check the rebuild against the integer model.
  */
 
 export interface ConvertOptions {
@@ -31,6 +30,8 @@ export interface ConvertedNetwork {
   logits?: Value;
   /** The model's output (after SOFTMAX, if any). */
   output?: Value;
+  /** Every converted TFLite tensor by index (NCHW for feature maps), e.g. for auxiliary outputs. */
+  tensors: ReadonlyMap<number, Value>;
 }
 
 export class UnsupportedModelError extends Error {}
@@ -51,7 +52,14 @@ export function pointwiseTargets(model: TfliteModel): LoraTarget[] {
     const w = model.tensors[op.inputs[1]!]!;
     const [out, kh, kw, inC] = w.shape as [number, number, number, number];
     if (kh !== 1 || kw !== 1 || op.options.stride[0] !== 1 || op.options.stride[1] !== 1) return;
-    targets.push({ name: layerName(w.name), kind: 'conv', inFeatures: inC, outFeatures: out, kernel: [1, 1], stride: [1, 1] });
+    targets.push({
+      name: layerName(w.name),
+      kind: 'conv',
+      inFeatures: inC,
+      outFeatures: out,
+      kernel: [1, 1],
+      stride: [1, 1],
+    });
   });
   return targets;
 }
@@ -73,7 +81,8 @@ function samePads(size: number, kernel: number, stride: number, dilation: number
 
 function staticSpatial(v: Value, what: string): [number, number] {
   const [, , h, w] = v.shape;
-  if (typeof h !== 'number' || typeof w !== 'number') throw new UnsupportedModelError(`${what}: spatial size must be static`);
+  if (typeof h !== 'number' || typeof w !== 'number')
+    throw new UnsupportedModelError(`${what}: spatial size must be static`);
   return [h, w];
 }
 
@@ -96,17 +105,16 @@ export function convertTflite(
 
   const get = (index: number, op: TfliteOperator): Value => {
     const v = values.get(index);
-    if (!v) throw new UnsupportedModelError(`${options.source}: ${op.opName} reads tensor ${index} before it is computed`);
+    if (!v)
+      throw new UnsupportedModelError(`${options.source}: ${op.opName} reads tensor ${index} before it is computed`);
     return v;
   };
 
-  const quantiseLike = (y: Value, index: number): Value => {
-    const q = model.tensors[index]!.quantization;
-    if (!options.fakeQuant || !q || q.scale.length !== 1 || model.tensors[index]!.type !== 'uint8') return y;
-    const scale = g.scalar(q.scale[0]!);
-    const zero = g.constant(tensor('uint8', [], [q.zeroPoint[0] ?? 0]), 'zp');
-    const u8 = g.op('QuantizeLinear', [y, scale, zero], {}, { outputs: [{ dtype: 'uint8', shape: y.shape }] });
-    return g.op('DequantizeLinear', [u8, scale, zero], {}, { outputs: [{ dtype: 'float32', shape: y.shape }] });
+  const quantiseLike = (y: Value, op: TfliteOperator): Value => {
+    const t = model.tensors[op.outputs[0]!]!;
+    const q = t.quantization;
+    if (!options.fakeQuant || !q || q.scale.length !== 1 || t.type !== 'uint8') return y;
+    return emulateUint8(g, y, q.scale[0]!, q.zeroPoint[0] ?? 0, requantShift(model, op));
   };
 
   for (let k = 0; k < model.operators.length; k++) {
@@ -172,7 +180,7 @@ export function convertTflite(
       default:
         throw new UnsupportedModelError(`${options.source}: TFLite op ${op.opName} is not supported`);
     }
-    if (op.code !== BUILTIN.SOFTMAX) y = quantiseLike(y, outIndex);
+    if (op.code !== BUILTIN.SOFTMAX) y = quantiseLike(y, op);
     values.set(outIndex, y);
     if (k === lastPool) {
       pooled = y;
@@ -184,7 +192,7 @@ export function convertTflite(
     output = values.get(model.outputs[0]!);
     if (!logits) logits = output;
   }
-  return { features, pooled, ...(logits ? { logits } : {}), ...(output ? { output } : {}) };
+  return { features, pooled, tensors: values, ...(logits ? { logits } : {}), ...(output ? { output } : {}) };
 }
 
 function conv(

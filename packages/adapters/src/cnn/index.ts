@@ -1,5 +1,12 @@
 export { type Rgb8Image, readBmp } from './bmp.js';
-export { type ConvertedNetwork, type ConvertOptions, convertTflite, layerName, pointwiseTargets, UnsupportedModelError } from './convert.js';
+export {
+  type ConvertedNetwork,
+  type ConvertOptions,
+  convertTflite,
+  layerName,
+  pointwiseTargets,
+  UnsupportedModelError,
+} from './convert.js';
 export {
   loadMobileNet,
   loadTfliteBackbone,

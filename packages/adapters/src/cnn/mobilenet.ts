@@ -75,7 +75,12 @@ export class MobileNetBackbone implements Backbone {
 
   build(g: GraphBuilder, pixels: Value, options: BuildOptions): BackboneValues {
     if (options.attention) throw new UnsupportedModelError(`${this.card.name}: a CNN has no attention to emit`);
-    const net = this.network(g, pixels, { inputSize: options.inputSize, ...(options.lora ? { lora: options.lora } : {}) }, true);
+    const net = this.network(
+      g,
+      pixels,
+      { inputSize: options.inputSize, ...(options.lora ? { lora: options.lora } : {}) },
+      true,
+    );
     const [, c, h, w] = net.features.shape as [number | string, number, number, number];
     const cls = g.op('Reshape', [net.pooled, g.ints([-1, c])]);
     const flat = g.op('Reshape', [net.features, g.ints([-1, c, h * w])]);

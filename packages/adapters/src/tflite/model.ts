@@ -126,7 +126,8 @@ function parse(bytes: Uint8Array, source: string): TfliteModel {
     return Math.max(c.int8(0), c.int32(3));
   });
   const buffers = model.tables(4).map((b) => {
-    if (b.has(1) && !b.has(0)) throw new InputError(source, 'TFLite buffers stored outside the flatbuffer are not supported');
+    if (b.has(1) && !b.has(0))
+      throw new InputError(source, 'TFLite buffers stored outside the flatbuffer are not supported');
     return b.bytes(0);
   });
   const subgraphs = model.tables(2);

@@ -30,33 +30,40 @@ export class FlatTable {
     return rel ? this.pos + rel : 0;
   }
 
+  /** Position of a scalar field of `size` bytes (checked), or 0 when absent. */
+  private scalarAt(index: number, size: number): number {
+    const at = this.field(index);
+    if (at) check(this.bb, at, size);
+    return at;
+  }
+
   has(index: number): boolean {
     return this.field(index) !== 0;
   }
 
   int8(index: number, fallback = 0): number {
-    const at = this.field(index);
-    return at ? (check(this.bb, at, 1), this.bb.readInt8(at)) : fallback;
+    const at = this.scalarAt(index, 1);
+    return at ? this.bb.readInt8(at) : fallback;
   }
 
   uint8(index: number, fallback = 0): number {
-    const at = this.field(index);
-    return at ? (check(this.bb, at, 1), this.bb.readUint8(at)) : fallback;
+    const at = this.scalarAt(index, 1);
+    return at ? this.bb.readUint8(at) : fallback;
   }
 
   int32(index: number, fallback = 0): number {
-    const at = this.field(index);
-    return at ? (check(this.bb, at, 4), this.bb.readInt32(at)) : fallback;
+    const at = this.scalarAt(index, 4);
+    return at ? this.bb.readInt32(at) : fallback;
   }
 
   uint32(index: number, fallback = 0): number {
-    const at = this.field(index);
-    return at ? (check(this.bb, at, 4), this.bb.readUint32(at)) : fallback;
+    const at = this.scalarAt(index, 4);
+    return at ? this.bb.readUint32(at) : fallback;
   }
 
   float32(index: number, fallback = 0): number {
-    const at = this.field(index);
-    return at ? (check(this.bb, at, 4), this.bb.readFloat32(at)) : fallback;
+    const at = this.scalarAt(index, 4);
+    return at ? this.bb.readFloat32(at) : fallback;
   }
 
   string(index: number): string | undefined {
