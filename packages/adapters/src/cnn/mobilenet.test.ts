@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LORA, loraParamCount } from '@anymc3d/core/backbone';
 import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
@@ -179,5 +182,18 @@ describe('MobileNet v2 from TFLite', () => {
   it('refuses an unknown name with an InputError naming the known ones', async () => {
     await expect(loadMobileNet('mobilenet_v3_224')).rejects.toThrow(InputError);
     await expect(loadMobileNet('mobilenet_v3_224')).rejects.toThrow(/mobilenet_v1_224, mobilenet_v2_224/);
+  });
+
+  it('refuses a card without weights or normalisation, naming the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mobilenet-card-'));
+    await mkdir(join(dir, 'mobilenet_v1_224'));
+    await writeFile(
+      join(dir, 'mobilenet_v1_224', 'backbone.json'),
+      JSON.stringify({ name: 'mobilenet_v1_224', mean: [0.5] }),
+    );
+    await expect(loadMobileNet('mobilenet_v1_224', `${dir}/`)).rejects.toThrow(
+      /backbone\.json: backbone card lacks or has a bad mean \(3 numbers\), std/,
+    );
+    await rm(dir, { recursive: true, force: true });
   });
 });

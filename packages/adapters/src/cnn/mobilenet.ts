@@ -31,11 +31,23 @@ async function readCard(path: string): Promise<BackboneCard> {
   } catch (error) {
     throw new InputError(path, 'backbone card not found', { cause: error });
   }
+  let card: Partial<BackboneCard>;
   try {
-    return JSON.parse(text) as BackboneCard;
+    card = JSON.parse(text) as Partial<BackboneCard>;
   } catch (error) {
     throw new InputError(path, `backbone card is not valid JSON: ${(error as Error).message}`);
   }
+  const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number');
+  const problems = [
+    typeof card.name !== 'string' && 'name',
+    !triple(card.mean) && 'mean (3 numbers)',
+    !triple(card.std) && 'std (3 numbers)',
+    !(Array.isArray(card.inputSize) && card.inputSize.length === 2) && 'inputSize [H, W]',
+    typeof card.embedDim !== 'number' && 'embedDim',
+    !(Array.isArray(card.weightFiles) && card.weightFiles.length > 0) && 'weightFiles',
+  ].filter((p): p is string => typeof p === 'string');
+  if (problems.length) throw new InputError(path, `backbone card lacks or has a bad ${problems.join(', ')}`);
+  return card as BackboneCard;
 }
 
 /** The cards of the shipped MobileNets, for a registry to list. */
