@@ -86,7 +86,8 @@ describe('MobileNet v1 from TFLite', () => {
   it('gives the pooled embedding and the 7×7 map, equal to the float and integer references', async () => {
     const g = new GraphBuilder('v1');
     const pixels = g.input('pixels', 'float32', ['N', 3, 224, 224]);
-    const out = v1.build(g, pixels, { inputSize: [224, 224] });
+    const out = v1.build(g, pixels, { inputSize: [224, 224], attention: true });
+    expect(out.attention).toBeUndefined();
     expect(out.grid).toEqual([7, 7]);
     expect(out.cls.shape).toEqual(['N', 1024]);
     expect(out.patchTokens.shape).toEqual(['N', 49, 1024]);

@@ -12,7 +12,7 @@ import type {
 import type { GraphBuilder, Value } from '@anymc3d/core/graph';
 import { InputError } from '@anymc3d/core/util';
 import { readTflite, type TfliteModel } from '../tflite/index.js';
-import { type ConvertedNetwork, convertTflite, pointwiseTargets, UnsupportedModelError } from './convert.js';
+import { type ConvertedNetwork, convertTflite, pointwiseTargets } from './convert.js';
 
 /** The shipped MobileNets (Apache-2.0, google-coral/test_data); cards live beside their weights. */
 export const MOBILENET_NAMES = ['mobilenet_v1_224', 'mobilenet_v2_224'] as const;
@@ -86,7 +86,8 @@ export class MobileNetBackbone implements Backbone {
   }
 
   build(g: GraphBuilder, pixels: Value, options: BuildOptions): BackboneValues {
-    if (options.attention) throw new UnsupportedModelError(`${this.card.name}: a CNN has no attention to emit`);
+    // A CNN has no attention: `attention` is left out even when asked for, and heatmaps use the
+    // feature map (patchTokens) instead.
     const net = this.network(
       g,
       pixels,
