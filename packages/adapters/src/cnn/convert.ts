@@ -1,5 +1,6 @@
 import { type LoraConfig, type LoraTarget, loraConv } from '@anymc3d/core/backbone';
 import { type GraphBuilder, tensor, type Value } from '@anymc3d/core/graph';
+import { InputError } from '@anymc3d/core/util';
 import { type Activation, BUILTIN, dequantize, type TfliteModel, type TfliteOperator } from '../tflite/index.js';
 import { emulateUint8, requantShift } from './emulate-uint8.js';
 
@@ -34,7 +35,8 @@ export interface ConvertedNetwork {
   tensors: ReadonlyMap<number, Value>;
 }
 
-export class UnsupportedModelError extends Error {}
+/** A TFLite graph this converter cannot rebuild (an op or layout it does not know). */
+export class UnsupportedModelError extends InputError {}
 
 /** A short, stable name for a conv from its weight tensor (e.g. `expanded_conv_3.project`). */
 export function layerName(weightTensorName: string): string {
@@ -82,7 +84,7 @@ function samePads(size: number, kernel: number, stride: number, dilation: number
 function staticSpatial(v: Value, what: string): [number, number] {
   const [, , h, w] = v.shape;
   if (typeof h !== 'number' || typeof w !== 'number')
-    throw new UnsupportedModelError(`${what}: spatial size must be static`);
+    throw new UnsupportedModelError(what, `spatial size must be static`);
   return [h, w];
 }
 
@@ -96,17 +98,24 @@ export function convertTflite(
   const inputIndex = model.inputs[0]!;
   values.set(inputIndex, pixels);
   const lastPool = lastPoolIndex(model);
-  if (lastPool < 0) throw new UnsupportedModelError(`${options.source}: no AVERAGE_POOL_2D, not a MobileNet-like CNN`);
+  if (lastPool < 0) throw new UnsupportedModelError(options.source, `no AVERAGE_POOL_2D, not a MobileNet-like CNN`);
   const targets = new Map(pointwiseTargets(model).map((t) => [t.name, t]));
   let features: Value | undefined;
   let pooled: Value | undefined;
   let logits: Value | undefined;
   let output: Value | undefined;
 
+  const [, channels, height, width] = pixels.shape;
+  if (channels !== 3 || height !== options.inputSize[0] || width !== options.inputSize[1]) {
+    throw new InputError(
+      options.source,
+      `pixels are [${pixels.shape.join(',')}], expected [N,3,${options.inputSize.join(',')}] (static spatial size)`,
+    );
+  }
+
   const get = (index: number, op: TfliteOperator): Value => {
     const v = values.get(index);
-    if (!v)
-      throw new UnsupportedModelError(`${options.source}: ${op.opName} reads tensor ${index} before it is computed`);
+    if (!v) throw new UnsupportedModelError(options.source, `${op.opName} reads tensor ${index} before it is computed`);
     return v;
   };
 
@@ -128,7 +137,7 @@ export function convertTflite(
         break;
       case BUILTIN.AVERAGE_POOL_2D: {
         const x = get(op.inputs[0]!, op);
-        if (op.options.kind !== 'pool') throw new UnsupportedModelError(`${options.source}: pool without options`);
+        if (op.options.kind !== 'pool') throw new UnsupportedModelError(options.source, `pool without options`);
         const [h, w] = staticSpatial(x, op.opName);
         const [fh, fw] = op.options.filter;
         if (k === lastPool) {
@@ -160,7 +169,7 @@ export function convertTflite(
         const target = model.tensors[outIndex]!.shape;
         const spatialOne = x.shape.length === 4 && x.shape[2] === 1 && x.shape[3] === 1;
         if (!spatialOne || target.length !== 2) {
-          throw new UnsupportedModelError(`${options.source}: RESHAPE other than [N,1,1,C] → [N,C] is not supported`);
+          throw new UnsupportedModelError(options.source, `RESHAPE other than [N,1,1,C] → [N,C] is not supported`);
         }
         y = g.op('Reshape', [x, g.ints([-1, target[1]!])]);
         break;
@@ -178,7 +187,7 @@ export function convertTflite(
         y = get(op.inputs[0]!, op);
         break;
       default:
-        throw new UnsupportedModelError(`${options.source}: TFLite op ${op.opName} is not supported`);
+        throw new UnsupportedModelError(options.source, `TFLite op ${op.opName} is not supported`);
     }
     if (op.code !== BUILTIN.SOFTMAX) y = quantiseLike(y, op);
     values.set(outIndex, y);
@@ -187,7 +196,7 @@ export function convertTflite(
       if (options.stopAfterPool) break;
     }
   }
-  if (!features || !pooled) throw new UnsupportedModelError(`${options.source}: the last pool was not reached`);
+  if (!features || !pooled) throw new UnsupportedModelError(options.source, `the last pool was not reached`);
   if (!options.stopAfterPool) {
     output = values.get(model.outputs[0]!);
     if (!logits) logits = output;
@@ -203,7 +212,7 @@ function conv(
   targets: ReadonlyMap<string, LoraTarget>,
   options: ConvertOptions,
 ): Value {
-  if (op.options.kind !== 'conv') throw new UnsupportedModelError(`${options.source}: ${op.opName} without options`);
+  if (op.options.kind !== 'conv') throw new UnsupportedModelError(options.source, `${op.opName} without options`);
   const o = op.options;
   const wt = model.tensors[op.inputs[1]!]!;
   const bt = op.inputs[2] !== undefined && op.inputs[2] >= 0 ? model.tensors[op.inputs[2]]! : undefined;
@@ -261,6 +270,6 @@ function activate(g: GraphBuilder, y: Value, activation: Activation, op: TfliteO
     case 'relu_n1_to_1':
       return g.op('Clip', [y, g.scalar(-1), g.scalar(1)]);
     default:
-      throw new UnsupportedModelError(`${source}: ${op.opName} fused activation ${activation} is not supported`);
+      throw new UnsupportedModelError(source, `${op.opName} fused activation ${activation} is not supported`);
   }
 }

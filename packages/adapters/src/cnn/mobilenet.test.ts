@@ -9,7 +9,7 @@ import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d
 import { InputError } from '@anymc3d/core/util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readBmp } from './bmp.js';
-import { loadMobileNet, type MobileNetBackbone, mobilenetCards, normalisationFor } from './mobilenet.js';
+import { loadMobileNet, MobileNetBackbone, mobilenetCards, normalisationFor } from './mobilenet.js';
 import { normalisePixels, resizeBilinear } from './resize.js';
 
 /**
@@ -129,6 +129,20 @@ describe('MobileNet v1 from TFLite', () => {
       const integer = reference.images[name]!.v1_integer_embedding.map((q) => scale * (q - zero_point));
       expect(cosine(pooled.subarray(k * 1024, (k + 1) * 1024), integer)).toBeGreaterThan(0.9995);
     });
+  });
+
+  it('refuses ops it cannot rebuild and pixels of the wrong size with an InputError', () => {
+    const g = new GraphBuilder('bad');
+    const pixels = g.input('pixels', 'float32', ['N', 3, 224, 224]);
+    expect(() => v1.build(g, pixels, { inputSize: [256, 256] })).toThrow(/expected \[N,3,256,256\]/);
+    const operators = v1.model.operators.map((op, k) => (k === 5 ? { ...op, code: 18, opName: 'MUL' } : op));
+    const altered = new MobileNetBackbone(v1.card, v1.weightHash, { ...v1.model, operators }, 'altered.tflite');
+    const attempt = () => {
+      const fresh = new GraphBuilder('altered');
+      altered.build(fresh, fresh.input('pixels', 'float32', ['N', 3, 224, 224]), { inputSize: [224, 224] });
+    };
+    expect(attempt).toThrow(InputError);
+    expect(attempt).toThrow(/altered\.tflite: TFLite op MUL/);
   });
 
   it('attaches LoRA to the 13 pointwise convolutions and starts as the frozen network', async () => {
