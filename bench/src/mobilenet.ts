@@ -49,22 +49,27 @@ async function mobilenet() {
     const input = join(dir, 'x.f32');
     const output = join(dir, 'y.f32');
     await writeFile(input, new Uint8Array((x.data as Float32Array).buffer));
-    const { stdout } = await run(
-      '/usr/bin/python3',
-      [PEER, v1.source, input, String(batch), '224', String(threads), String(iterations), output],
-      {
-        timeout: 600_000,
-        env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) },
-      },
-    );
-    const seconds = (JSON.parse(stdout.trim().split('\n').pop()!) as { seconds: number[] }).seconds.sort(
-      (a, b) => a - b,
-    );
-    const torchMedian = seconds[Math.floor(seconds.length / 2)]!;
+    // PyTorch gets its better thread setting (1 or `threads`): on a shared machine its
+    // multi-threaded convolutions can lose to one thread (DEPENDENCIES.md, co-tenant effect).
+    let best = { perSecond: 0, threads: 1 };
+    for (const t of threads > 1 ? [1, threads] : [1]) {
+      const env = { ...process.env, OMP_NUM_THREADS: String(t), OPENBLAS_NUM_THREADS: String(t) };
+      const { stdout } = await run(
+        '/usr/bin/python3',
+        [PEER, v1.source, input, String(batch), '224', String(t), String(iterations), output],
+        { timeout: 600_000, env },
+      );
+      const seconds = (JSON.parse(stdout.trim().split('\n').pop()!) as { seconds: number[] }).seconds.sort(
+        (a, b) => a - b,
+      );
+      const perSecond = batch / seconds[Math.floor(seconds.length / 2)]!;
+      if (perSecond > best.perSecond) best = { perSecond, threads: t };
+    }
     const peerOut = new Float32Array((await readFile(output)).buffer.slice(0));
     return {
       ortPerSecond: batch / ort.median,
-      torchPerSecond: batch / torchMedian,
+      torchPerSecond: best.perSecond,
+      torchThreads: best.threads,
       agreement: cosine(ort.first.cls!.data as Float32Array, peerOut),
     };
   } finally {
@@ -92,7 +97,7 @@ const table = markdownTable(
   [
     [
       `MobileNet v1 224², ORT fp32, batch ${batch}`,
-      'PyTorch 1.13, same float network',
+      `PyTorch 1.13, same float network, ${mn.torchThreads} thread(s)`,
       mn.ortPerSecond,
       mn.torchPerSecond,
       mn.ortPerSecond / mn.torchPerSecond,
@@ -113,10 +118,11 @@ const report = {
   command: `node bench/dist/mobilenet.js --threads ${threads} --batch ${batch} --iterations ${iterations} --vit-batch ${vitBatch}`,
   table,
   ratios: [
-    `MobileNet v1 ORT / PyTorch: ${(mn.ortPerSecond / mn.torchPerSecond).toFixed(2)}× (${threads} threads each; slices/s, median of ${iterations})`,
+    `MobileNet v1 ORT / PyTorch: ${(mn.ortPerSecond / mn.torchPerSecond).toFixed(2)}× (ORT ${threads} threads, PyTorch its better of 1/${threads}: ${mn.torchThreads}; slices/s, median of ${iterations})`,
     `int8 / fp32 on the ViT-S-shaped encoder: ${(vit.int8PerSecond / vit.fp32PerSecond).toFixed(2)}× (goal ≥ 2×), output cosine ${vit.cosine.toFixed(6)} (goal ≥ 0.999), max |Δ| ${vit.maxAbsDiff.toPrecision(3)}`,
   ],
   notes: [
+    "The peer is Debian's python3-torch 1.13 (generic BLAS); its CPU depthwise convolutions are slow, which dominates MobileNet there.",
     'MobileNet convolutions stay fp32 under the int8 pass (it rewrites weight MatMuls only); slices/s are items per second of the frozen backbone.',
     'Random ViT weights lack the activation outliers of trained DINOv2; re-check int8 accuracy on the real ViT-S (pass its graph to int8VersusFp32).',
   ],
