@@ -13,3 +13,4 @@ export {
   resolveBackbone,
   weightsRoot,
 } from './registry/index.js';
+export * from './cnn/index.js';

@@ -11,6 +11,15 @@ export {
 export { availableDevices, type Device, DeviceUnavailableError, type EngineOptions, OnnxSession } from './engine.js';
 export { gelu, layerNorm, linear, reshape, sliceAxis, softmax, transpose } from './nn.js';
 export { type OnnxExportOptions, toOnnx } from './onnx.js';
+export {
+  INT8_METHOD,
+  type Precision,
+  type PrecisionProvenance,
+  type QuantizeOptions,
+  quantizeColumns,
+  quantizeDynamicInt8,
+  withPrecision,
+} from './quantize.js';
 export { broadcast, type InputInfo, inferOutputs, type OutputInfo, ShapeError } from './shapes.js';
 export {
   allocate,

@@ -1,0 +1,162 @@
+import {
+  type Graph,
+  GraphBuilder,
+  gelu,
+  layerNorm,
+  linear,
+  OnnxSession,
+  softmax,
+  type Tensor,
+  tensor,
+  toOnnx,
+  withPrecision,
+} from '@anymc3d/core/graph';
+
+/**
+ * int8 vs fp32 on any frozen graph: build both sessions, time them on the same feeds, compare
+ * outputs. A real backbone plugs in by passing the graph its `build()` makes.
+ */
+
+export interface PrecisionResult {
+  label: string;
+  fp32PerSecond: number;
+  int8PerSecond: number;
+  cosine: number;
+  maxAbsDiff: number;
+  quantizedMatMuls: number;
+  floatMatMuls: number;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/** Median seconds per run over `iterations` after one warm-up. */
+export async function timeRuns(session: OnnxSession, feeds: Record<string, Tensor>, iterations: number) {
+  const first = await session.run(feeds);
+  const seconds: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    seconds.push((performance.now() - t) / 1000);
+  }
+  seconds.sort((a, b) => a - b);
+  return { median: seconds[Math.floor(seconds.length / 2)]!, first };
+}
+
+export async function int8VersusFp32(
+  label: string,
+  graph: Graph,
+  feeds: Record<string, Tensor>,
+  items: number,
+  options: { threads: number; iterations: number },
+): Promise<PrecisionResult> {
+  const output = graph.outputs[0]!.name;
+  const { graph: int8, provenance } = withPrecision(graph, 'int8');
+  const fp32Session = await OnnxSession.create(toOnnx(graph), { threads: options.threads });
+  const fp32 = await timeRuns(fp32Session, feeds, options.iterations);
+  await fp32Session.release();
+  const int8Session = await OnnxSession.create(toOnnx(int8), { threads: options.threads });
+  const q = await timeRuns(int8Session, feeds, options.iterations);
+  await int8Session.release();
+  const a = fp32.first[output]!.data as Float32Array;
+  const b = q.first[output]!.data as Float32Array;
+  let maxAbsDiff = 0;
+  for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i]! - b[i]!));
+  return {
+    label,
+    fp32PerSecond: items / fp32.median,
+    int8PerSecond: items / q.median,
+    cosine: cosine(a, b),
+    maxAbsDiff,
+    quantizedMatMuls: provenance.quantizedMatMuls,
+    floatMatMuls: provenance.floatMatMuls,
+  };
+}
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+
+function random(dims: number[], seed: number, scale: number): Tensor {
+  const r = seeded(seed);
+  return tensor(
+    'float32',
+    dims,
+    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r() * scale),
+  );
+}
+
+export interface VitLikeShape {
+  tokens: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+}
+
+/** ViT-S/16 at 224² by default: 197 tokens, width 384, 12 blocks, 6 heads, MLP ×4; random weights. */
+export const VIT_S: VitLikeShape = { tokens: 197, dim: 384, depth: 12, heads: 6, mlpRatio: 4 };
+
+/** A pre-norm ViT encoder (fused qkv, multi-head attention, GELU MLP) in the graph IR. */
+export function vitLikeStack(shape: VitLikeShape = VIT_S, seed = 1): Graph {
+  const { tokens, dim, depth, heads, mlpRatio } = shape;
+  const hd = dim / heads;
+  const g = new GraphBuilder('vit_like');
+  let x = g.input('tokens', 'float32', ['N', tokens, dim]);
+  const ones = tensor('float32', [dim], new Float32Array(dim).fill(1));
+  const w = (name: string, dims: [number, number], k: number) =>
+    g.param(name, random(dims, seed * 1000 + k, 2 * Math.sqrt(3 / dims[0])));
+  const zeros = (name: string, n: number) => g.param(name, tensor('float32', [n]));
+  for (let b = 0; b < depth; b++) {
+    x = g.scope(`blocks.${b}`, () => {
+      const h = layerNorm(g, x, g.param('norm1.weight', ones), zeros('norm1.bias', dim), 1e-6);
+      const qkv = linear(g, h, w('attn.qkv.weightT', [dim, 3 * dim], 10 * b + 1), zeros('attn.qkv.bias', 3 * dim));
+      const split = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([-1, tokens, 3, heads, hd])])], {
+        perm: [2, 0, 3, 1, 4],
+      });
+      const part = (i: number) =>
+        g.op('Squeeze', [g.op('Slice', [split, g.ints([i]), g.ints([i + 1]), g.ints([0])]), g.ints([0])]);
+      const [q, k, v] = [part(0), part(1), part(2)];
+      const scores = g.op('Mul', [
+        g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]),
+        g.scalar(1 / Math.sqrt(hd)),
+      ]);
+      const ctx = g.op('MatMul', [softmax(g, scores), v]);
+      const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.ints([-1, tokens, dim])]);
+      const x1 = g.op('Add', [
+        x,
+        linear(g, merged, w('attn.proj.weightT', [dim, dim], 10 * b + 2), zeros('attn.proj.bias', dim)),
+      ]);
+      const h2 = layerNorm(g, x1, g.param('norm2.weight', ones), zeros('norm2.bias', dim), 1e-6);
+      const m = linear(
+        g,
+        gelu(
+          g,
+          linear(g, h2, w('mlp.fc1.weightT', [dim, mlpRatio * dim], 10 * b + 3), zeros('mlp.fc1.bias', mlpRatio * dim)),
+        ),
+        w('mlp.fc2.weightT', [mlpRatio * dim, dim], 10 * b + 4),
+        zeros('mlp.fc2.bias', dim),
+      );
+      return g.op('Add', [x1, m]);
+    });
+  }
+  g.output(layerNorm(g, x, g.param('norm.weight', ones), zeros('norm.bias', dim), 1e-6), 'out');
+  return g.build();
+}
+
+export function vitLikeInput(batch: number, shape: VitLikeShape = VIT_S): Tensor {
+  return random([batch, shape.tokens, shape.dim], 7, 2);
+}

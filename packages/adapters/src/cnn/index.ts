@@ -1,0 +1,22 @@
+export { type Rgb8Image, readBmp } from './bmp.js';
+export {
+  type ConvertedNetwork,
+  type ConvertOptions,
+  convertTflite,
+  layerName,
+  pointwiseTargets,
+  UnsupportedModelError,
+} from './convert.js';
+export {
+  loadMobileNet,
+  loadTfliteBackbone,
+  MOBILENET_ASSETS,
+  MOBILENET_NAMES,
+  MobileNetBackbone,
+  type MobileNetName,
+  mobilenetCardPath,
+  mobilenetCards,
+  type NetworkOptions,
+  normalisationFor,
+} from './mobilenet.js';
+export { normalisePixels, resizeBilinear } from './resize.js';
