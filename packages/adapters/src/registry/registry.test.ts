@@ -31,7 +31,9 @@ describe('backbone registry', () => {
       'dinov3_vits16plus',
     ]);
     const l = backboneCard('dinov3_vitl16');
-    expect([l.embedDim, l.depth, l.heads, l.patchSize, l.registers, ...l.inputSize]).toEqual([1024, 24, 16, 16, 4, 224, 224]);
+    expect([l.embedDim, l.depth, l.heads, l.patchSize, l.registers, ...l.inputSize]).toEqual([
+      1024, 24, 16, 16, 4, 224, 224,
+    ]);
     expect(l.architecture).toBe('DINOv3ViTModel');
     expect(l.source).toBe('https://huggingface.co/facebook/dinov3-vitl16-pretrain-lvd1689m');
     expect(() => backboneCard('dinov2_vitx14')).toThrow(/unknown backbone.*dinov2_vitb14/);

@@ -48,13 +48,17 @@ export function parseDinov3Config(raw: Record<string, unknown>, source: string):
   };
   const flag = (key: string, fallback: boolean): boolean => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'boolean') throw new InputError(source, `"${key}" must be true or false (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'boolean')
+      throw new InputError(source, `"${key}" must be true or false (got ${JSON.stringify(v)})`);
     return v;
   };
   const act = String(raw.hidden_act ?? 'gelu');
   const activation = ACTIVATIONS[act];
   if (!activation) {
-    throw new InputError(source, `hidden_act "${act}" is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+    throw new InputError(
+      source,
+      `hidden_act "${act}" is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`,
+    );
   }
   // Early transformers releases named the gated MLP `use_swiglu_ffn`.
   const gated = flag('use_gated_mlp', raw.use_swiglu_ffn === true);
@@ -85,7 +89,10 @@ export function parseDinov3Config(raw: Record<string, unknown>, source: string):
   }
   if ((config.hiddenSize / config.heads) % 4 !== 0) {
     // RoPE splits each head into (y, x) × (cos, sin) quarters.
-    throw new InputError(source, `head size ${config.hiddenSize / config.heads} is not a multiple of 4 (RoPE needs it)`);
+    throw new InputError(
+      source,
+      `head size ${config.hiddenSize / config.heads} is not a multiple of 4 (RoPE needs it)`,
+    );
   }
   if (config.patchSize === 0) throw new InputError(source, '"patch_size" must be positive');
   return config;

@@ -35,6 +35,9 @@ export function assertCardMatchesConfig(
     ] as const
   ).find(([, a, b]) => a !== undefined && a !== b);
   if (mismatch) {
-    throw new InputError(configPath, `${mismatch[0]} is ${mismatch[2]} but backbone ${card.name} expects ${mismatch[1]}`);
+    throw new InputError(
+      configPath,
+      `${mismatch[0]} is ${mismatch[2]} but backbone ${card.name} expects ${mismatch[1]}`,
+    );
   }
 }

@@ -13,7 +13,12 @@ export interface RopeTables {
   sinSigned: Tensor;
 }
 
-export function ropeTables(grid: readonly [number, number], headDim: number, theta: number, prefix: number): RopeTables {
+export function ropeTables(
+  grid: readonly [number, number],
+  headDim: number,
+  theta: number,
+  prefix: number,
+): RopeTables {
   const [gh, gw] = grid;
   const quarter = headDim / 4;
   const half = headDim / 2;

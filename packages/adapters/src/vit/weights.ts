@@ -1,5 +1,4 @@
 import { InputError } from '@anymc3d/core';
-import type { Tensor } from '@anymc3d/core/graph';
 import type { SafetensorsFile } from '../weights/index.js';
 import { type Dinov2Config, ffnHidden } from './config.js';
 import type { BlockWeights, EncoderWeights, Ffn } from './encoder.js';
