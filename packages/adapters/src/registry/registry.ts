@@ -19,7 +19,7 @@ const loadVit = (dir: string, card: BackboneCard) =>
   card.architecture === 'DINOv3ViTModel' ? loadDinov3(dir, card) : loadDinov2(dir, card);
 for (const card of BUILTIN_CARDS) ENTRIES.set(card.name, { card, load: loadVit });
 
-/** Adds (or replaces) an entry — how other families (CNNs, DINOv3 …) join the registry. */
+/** Adds (or replaces) an entry — how other families (CNNs …) join the registry. */
 export function registerBackbone(entry: RegistryEntry): void {
   ENTRIES.set(entry.card.name, entry);
 }
