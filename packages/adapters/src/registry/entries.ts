@@ -1,5 +1,5 @@
 import type { BackboneCard } from '@anymc3d/core/backbone';
-import { DINOV2_WEIGHT_FILES } from '../vit/index.js';
+import { DINOV2_WEIGHT_FILES, DINOV3_WEIGHT_FILES } from '../vit/index.js';
 
 /**
  * Built-in registry entries: one name = architecture + weights + preprocessing. Numbers follow
@@ -46,8 +46,36 @@ function dinov2Card(size: VitSize, registers: boolean): BackboneCard {
   };
 }
 
+/** DINOv3 ViTs distilled from the 7B teacher on LVD-1689M (the "plus" sizes use a gated SiLU MLP). */
+const DINOV3_SIZES: VitSize[] = [
+  { suffix: 's16', hf: 'vits16', dim: 384, depth: 12, heads: 6 },
+  { suffix: 's16plus', hf: 'vits16plus', dim: 384, depth: 12, heads: 6 },
+  { suffix: 'b16', hf: 'vitb16', dim: 768, depth: 12, heads: 12 },
+  { suffix: 'l16', hf: 'vitl16', dim: 1024, depth: 24, heads: 16 },
+];
+
+function dinov3Card(size: VitSize): BackboneCard {
+  return {
+    name: `dinov3_vit${size.suffix}`,
+    family: 'vit',
+    architecture: 'DINOv3ViTModel',
+    embedDim: size.dim,
+    patchSize: 16,
+    depth: size.depth,
+    heads: size.heads,
+    registers: 4,
+    // RoPE positions: any multiple of 16 runs as is; 224 is the processor's size.
+    inputSize: [224, 224],
+    ...IMAGENET,
+    licence: 'DINOv3 License (custom, gated)',
+    source: `https://huggingface.co/facebook/dinov3-${size.hf}-pretrain-lvd1689m`,
+    weightFiles: [...DINOV3_WEIGHT_FILES],
+  };
+}
+
 export const BUILTIN_CARDS: BackboneCard[] = [
   ...DINOV2_SIZES.flatMap((s) => [dinov2Card(s, false), dinov2Card(s, true)]),
+  ...DINOV3_SIZES.map(dinov3Card),
   {
     name: 'rad_dino',
     family: 'vit',
@@ -68,8 +96,5 @@ export const BUILTIN_CARDS: BackboneCard[] = [
 
 /** Names the project knows but whose family is not in this build, with the reason. */
 export const NOT_IMPLEMENTED: Record<string, string> = {
-  dinov3_vits16: 'the DINOv3 ViT family is not implemented yet',
-  dinov3_vitb16: 'the DINOv3 ViT family is not implemented yet',
-  dinov3_vitl16: 'the DINOv3 ViT family is not implemented yet',
   mobilenet_v1_224: 'the MobileNet (TFLite) family is not registered in this build',
 };

@@ -24,7 +24,18 @@ describe('backbone registry', () => {
     const b = backboneCard('dinov2_vitb14');
     expect([b.embedDim, b.depth, b.heads, b.patchSize, b.registers]).toEqual([768, 12, 12, 14, 0]);
     expect(backboneCard('rad_dino').architecture).toBe('Dinov2Model');
-    expect(() => backboneCard('dinov3_vits16')).toThrow(/not implemented/);
+    expect(listBackbones('dinov3_*').map((c) => c.name)).toEqual([
+      'dinov3_vitb16',
+      'dinov3_vitl16',
+      'dinov3_vits16',
+      'dinov3_vits16plus',
+    ]);
+    const l = backboneCard('dinov3_vitl16');
+    expect([l.embedDim, l.depth, l.heads, l.patchSize, l.registers, ...l.inputSize]).toEqual([
+      1024, 24, 16, 16, 4, 224, 224,
+    ]);
+    expect(l.architecture).toBe('DINOv3ViTModel');
+    expect(l.source).toBe('https://huggingface.co/facebook/dinov3-vitl16-pretrain-lvd1689m');
     expect(() => backboneCard('dinov2_vitx14')).toThrow(/unknown backbone.*dinov2_vitb14/);
   });
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
-import { loadDinov2 } from '../vit/index.js';
+import { DINOV3_MODEL_TYPE, loadDinov2, loadDinov3 } from '../vit/index.js';
 import { readHfConfig } from '../weights/index.js';
 import { BUILTIN_CARDS, NOT_IMPLEMENTED } from './entries.js';
 
@@ -15,10 +15,11 @@ export interface RegistryEntry {
 
 const ENTRIES = new Map<string, RegistryEntry>();
 
-const loadVit = (dir: string, card: BackboneCard) => loadDinov2(dir, card);
+const loadVit = (dir: string, card: BackboneCard) =>
+  card.architecture === 'DINOv3ViTModel' ? loadDinov3(dir, card) : loadDinov2(dir, card);
 for (const card of BUILTIN_CARDS) ENTRIES.set(card.name, { card, load: loadVit });
 
-/** Adds (or replaces) an entry — how other families (CNNs, DINOv3 …) join the registry. */
+/** Adds (or replaces) an entry — how other families (CNNs …) join the registry. */
 export function registerBackbone(entry: RegistryEntry): void {
   ENTRIES.set(entry.card.name, entry);
 }
@@ -121,8 +122,9 @@ export async function loadFolder(dir: string): Promise<Backbone> {
   if (modelType === 'dinov2' || modelType === 'dinov2_with_registers') {
     return loadDinov2(dir, card, raw);
   }
+  if (modelType === DINOV3_MODEL_TYPE) return loadDinov3(dir, card, raw);
   throw new InputError(
     join(dir, 'config.json'),
-    `model_type "${String(modelType)}" is not supported (supported: dinov2, dinov2_with_registers)`,
+    `model_type "${String(modelType)}" is not supported (supported: dinov2, dinov2_with_registers, ${DINOV3_MODEL_TYPE})`,
   );
 }

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { InputError } from '@anymc3d/core';
 import type { BackboneCard } from '@anymc3d/core/backbone';
 import { parseSafetensors, readHfConfig } from '../weights/index.js';
 import type { Dinov2Config } from './config.js';
 import { parseDinov2Config } from './config.js';
 import { Dinov2Backbone } from './dinov2.js';
+import { assertCardMatchesConfig, readWeightsFile } from './folder.js';
 import { loadDinov2Weights } from './weights.js';
 
 export const DINOV2_WEIGHT_FILES = ['config.json', 'model.safetensors'];
@@ -31,21 +30,6 @@ export function dinov2CardFromConfig(name: string, c: Dinov2Config, source: stri
   };
 }
 
-async function readWeightsFile(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(
-      path,
-      code === 'ENOENT'
-        ? 'file is missing (a DINOv2 folder holds config.json + model.safetensors, as downloaded from Hugging Face)'
-        : `cannot read (${code ?? String(error)})`,
-      { cause: error },
-    );
-  }
-}
-
 /**
  * Loads a Hugging Face DINOv2 folder (`config.json` + `model.safetensors`). `card` overrides the
  * derived card (registry entries carry their own name, preprocessing and licence); its
@@ -60,23 +44,9 @@ export async function loadDinov2(
   const rawConfig = raw ?? (await readHfConfig(configPath));
   const config = parseDinov2Config(rawConfig, configPath);
   const finalCard = card ?? dinov2CardFromConfig(basename(dir), config, dir);
-  const mismatch = (
-    [
-      ['embedDim', finalCard.embedDim, config.hiddenSize],
-      ['depth', finalCard.depth, config.layers],
-      ['heads', finalCard.heads, config.heads],
-      ['patchSize', finalCard.patchSize, config.patchSize],
-      ['registers', finalCard.registers ?? 0, config.registers],
-    ] as const
-  ).find(([, a, b]) => a !== undefined && a !== b);
-  if (mismatch) {
-    throw new InputError(
-      configPath,
-      `${mismatch[0]} is ${mismatch[2]} but backbone ${finalCard.name} expects ${mismatch[1]}`,
-    );
-  }
+  assertCardMatchesConfig(finalCard, config, configPath);
   const path = join(dir, 'model.safetensors');
-  const bytes = await readWeightsFile(path);
+  const bytes = await readWeightsFile(path, 'DINOv2');
   const weightHash = createHash('sha256').update(bytes).digest('hex');
   const weights = loadDinov2Weights(parseSafetensors(bytes, path), config);
   return new Dinov2Backbone(finalCard, config, weights, weightHash);

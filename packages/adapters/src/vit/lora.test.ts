@@ -6,7 +6,13 @@ import { OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
 import { Random } from '@anymc3d/core/util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadFolder } from '../registry/index.js';
-import { maxRelativeError, randomDinov2Tensors, tinyDinov2Config, writeTinyDinov2 } from '../testing/index.js';
+import {
+  maxRelativeError,
+  mergeLora as merge,
+  randomDinov2Tensors,
+  tinyDinov2Config,
+  writeTinyDinov2,
+} from '../testing/index.js';
 import { writeSafetensors } from '../weights/index.js';
 import { parseDinov2Config } from './config.js';
 import { dinov2LoraTargets } from './dinov2.js';
@@ -24,21 +30,6 @@ const random = (dims: number[], seed: number, std: number): Tensor => {
     Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => std * r.normal()),
   );
 };
-
-/** W [out, in…] + (α/r)·B·A, with A [r, in…] and B [out, r(,1,1)]. */
-function merge(w: Tensor, a: Tensor, b: Tensor, scale: number): Tensor {
-  const [out, r] = [b.dims[0]!, b.dims[1]!];
-  const inner = a.data.length / r;
-  const data = Float32Array.from(w.data as Float32Array);
-  for (let o = 0; o < out; o++)
-    for (let i = 0; i < inner; i++) {
-      let acc = 0;
-      for (let k = 0; k < r; k++)
-        acc += (b.data as Float32Array)[o * r + k]! * (a.data as Float32Array)[k * inner + i]!;
-      data[o * inner + i]! += scale * acc;
-    }
-  return { ...w, data };
-}
 
 describe('DINOv2 LoRA attachment points', () => {
   it('targets the patch embedding, fused qkv and out-projection (≈0.47M for ViT-B/14 with 18 labels)', () => {

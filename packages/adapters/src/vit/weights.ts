@@ -1,7 +1,10 @@
 import { InputError } from '@anymc3d/core';
-import type { Tensor } from '@anymc3d/core/graph';
 import type { SafetensorsFile } from '../weights/index.js';
 import { type Dinov2Config, ffnHidden } from './config.js';
+import type { BlockWeights, EncoderWeights, Ffn } from './encoder.js';
+import { concat0, rows, shapeCheckedReader, transpose2d } from './tensors.js';
+
+export { transpose2d };
 
 /**
  * DINOv2 weights in the layout the graph wants: linear weights transposed to [in, out] once at
@@ -9,66 +12,13 @@ import { type Dinov2Config, ffnHidden } from './config.js';
  * pair (A d→r, B r→3d) attaches to it as in the paper.
  */
 
-export type Ffn =
-  | { kind: 'mlp'; fc1T: Tensor; fc1B: Tensor; fc2T: Tensor; fc2B: Tensor }
-  | { kind: 'swiglu'; gateT: Tensor; gateB: Tensor; upT: Tensor; upB: Tensor; outT: Tensor; outB: Tensor };
-
-export interface BlockWeights {
-  norm1W: Tensor;
-  norm1B: Tensor;
-  qkvT: Tensor;
-  qkvB?: Tensor;
-  projT: Tensor;
-  projB: Tensor;
-  scale1: Tensor;
-  norm2W: Tensor;
-  norm2B: Tensor;
-  ffn: Ffn;
-  scale2: Tensor;
-}
-
-export interface Dinov2Weights {
-  patchW: Tensor;
-  patchB: Tensor;
+export interface Dinov2Weights extends EncoderWeights {
   cls: Float32Array;
   /** [R, d] register tokens, R = 0 without registers. */
   registers: Float32Array;
   /** [1 + g², d]: the CLS position and a g×g grid. */
   positions: Float32Array;
   positionGrid: number;
-  blocks: BlockWeights[];
-  normW: Tensor;
-  normB: Tensor;
-}
-
-/** [rows, cols] row-major → its transpose. */
-export function transpose2d(t: Tensor): Tensor {
-  const [rows, cols] = t.dims as [number, number];
-  const src = t.data as Float32Array;
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c]!;
-  return { dtype: 'float32', dims: [cols, rows], data: out };
-}
-
-function concat0(parts: Tensor[]): Tensor {
-  const total = parts.reduce((n, p) => n + p.data.length, 0);
-  const out = new Float32Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p.data as Float32Array, at);
-    at += p.data.length;
-  }
-  const rest = parts[0]!.dims.slice(1);
-  return { dtype: 'float32', dims: [parts.reduce((n, p) => n + p.dims[0]!, 0), ...rest], data: out };
-}
-
-function rows(t: Tensor, from: number, to: number): Tensor {
-  const width = t.dims.slice(1).reduce((a, b) => a * b, 1);
-  return {
-    dtype: 'float32',
-    dims: [to - from, ...t.dims.slice(1)],
-    data: (t.data as Float32Array).slice(from * width, to * width),
-  };
 }
 
 /** Finds the key prefix: bare `Dinov2Model` keys, or nested under `dinov2.` (classification checkpoints). */
@@ -83,18 +33,7 @@ function keyPrefix(file: SafetensorsFile): string {
 export function loadDinov2Weights(file: SafetensorsFile, c: Dinov2Config): Dinov2Weights {
   const prefix = keyPrefix(file);
   const d = c.hiddenSize;
-  const get = (key: string, shape: number[]): Tensor => {
-    const full = prefix + key;
-    const entry = file.entries.get(full);
-    if (!entry) throw new InputError(file.source, `tensor "${full}" is missing (expected shape [${shape.join(', ')}])`);
-    if (entry.shape.length !== shape.length || entry.shape.some((s, i) => s !== shape[i])) {
-      throw new InputError(
-        file.source,
-        `tensor "${full}" has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}] (from config.json)`,
-      );
-    }
-    return file.float32(full);
-  };
+  const get = shapeCheckedReader(file, prefix);
   const posEntry = file.entries.get(`${prefix}embeddings.position_embeddings`);
   const numPositions = (posEntry?.shape[1] ?? 0) - 1;
   const positionGrid = Math.round(Math.sqrt(Math.max(numPositions, 0)));
@@ -122,7 +61,8 @@ export function loadDinov2Weights(file: SafetensorsFile, c: Dinov2Config): Dinov
       const wIn = get(b('mlp.weights_in.weight'), [2 * hidden, d]);
       const bIn = get(b('mlp.weights_in.bias'), [2 * hidden]);
       ffn = {
-        kind: 'swiglu',
+        kind: 'gated',
+        act: 'silu',
         gateT: transpose2d(rows(wIn, 0, hidden)),
         gateB: rows(bIn, 0, hidden),
         upT: transpose2d(rows(wIn, hidden, 2 * hidden)),
@@ -133,6 +73,7 @@ export function loadDinov2Weights(file: SafetensorsFile, c: Dinov2Config): Dinov
     } else {
       ffn = {
         kind: 'mlp',
+        act: 'gelu',
         fc1T: transpose2d(get(b('mlp.fc1.weight'), [hidden, d])),
         fc1B: get(b('mlp.fc1.bias'), [hidden]),
         fc2T: transpose2d(get(b('mlp.fc2.weight'), [d, hidden])),

@@ -67,7 +67,7 @@ describe('anymc3d backbones', () => {
     ).toEqual(['dinov2_vitb14', 'dinov2_vitb14_reg']);
     const all = await cli(['backbones', 'list']);
     expect(all.out).toMatch(/rad_dino .*MSRLA/);
-    expect(all.out).toMatch(/dinov3_vits16 .*not available/);
+    expect(all.out).toMatch(/dinov3_vits16plus .*DINOv3 License/);
     const json = JSON.parse((await cli(['backbones', 'list', '*_reg', '--json'])).out) as { registers: number }[];
     expect(json.every((c) => c.registers === 4)).toBe(true);
   });
@@ -94,7 +94,8 @@ describe('anymc3d backbones', () => {
     expect(wrong.err).toBe(
       `anymc3d: ${empty}: config.json is missing (a backbone folder holds config.json + model.safetensors, as downloaded from Hugging Face)\n`,
     );
-    expect((await cli(['backbones', 'info', 'dinov3_vitl16'])).err).toMatch(/not implemented/);
+    const v3 = JSON.parse((await cli(['backbones', 'info', 'dinov3_vitl16', '--json'])).out) as Record<string, unknown>;
+    expect(v3).toMatchObject({ architecture: 'DINOv3ViTModel', embedDim: 1024, registers: 4, patchSize: 16 });
   });
 
   it('embed refuses bad input with one clear line', async () => {
