@@ -5,6 +5,7 @@ export const ADAPTERS_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
+export * from './cnn/index.js';
 export {
   backboneCard,
   listBackbones,
@@ -13,4 +14,3 @@ export {
   resolveBackbone,
   weightsRoot,
 } from './registry/index.js';
-export * from './cnn/index.js';

@@ -96,5 +96,6 @@ export const BUILTIN_CARDS: BackboneCard[] = [
 
 /** Names the project knows but whose family is not in this build, with the reason. */
 export const NOT_IMPLEMENTED: Record<string, string> = {
-  mobilenet_v1_224: 'the MobileNet (TFLite) family is not registered in this build',
+  medimageinsight: 'the DaViT family (MedImageInsight) is not implemented',
+  medgemma_siglip: 'the SigLIP vision tower (MedGemma) is not implemented',
 };

@@ -80,3 +80,16 @@ describe('backbone registry', () => {
     await expect(resolveBackbone(noWeights)).rejects.toThrow('has shape [32, 16], expected [32, 32]');
   });
 });
+
+describe('embedded MobileNets', () => {
+  it('are listed and load without a weights folder', async () => {
+    expect(listBackbones('mobilenet*').map((c) => c.name)).toEqual(['mobilenet_v1_224', 'mobilenet_v2_224']);
+    const b = await resolveBackbone('mobilenet_v1_224');
+    expect(b.card.embedDim).toBe(1024);
+    expect(b.weightHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a known but unimplemented family says so', async () => {
+    await expect(resolveBackbone('medimageinsight')).rejects.toThrow(/not implemented/);
+  });
+});

@@ -1,8 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
+import { loadMobileNet, MOBILENET_NAMES, mobilenetCardPath } from '../cnn/index.js';
 import { DINOV3_MODEL_TYPE, loadDinov2, loadDinov3 } from '../vit/index.js';
 import { readHfConfig } from '../weights/index.js';
 import { BUILTIN_CARDS, NOT_IMPLEMENTED } from './entries.js';
@@ -11,6 +12,8 @@ import { BUILTIN_CARDS, NOT_IMPLEMENTED } from './entries.js';
 export interface RegistryEntry {
   card: BackboneCard;
   load(dir: string, card: BackboneCard): Promise<Backbone>;
+  /** Weights shipped inside the product: loads without a weights folder. */
+  embedded?: () => Promise<Backbone>;
 }
 
 const ENTRIES = new Map<string, RegistryEntry>();
@@ -18,6 +21,12 @@ const ENTRIES = new Map<string, RegistryEntry>();
 const loadVit = (dir: string, card: BackboneCard) =>
   card.architecture === 'DINOv3ViTModel' ? loadDinov3(dir, card) : loadDinov2(dir, card);
 for (const card of BUILTIN_CARDS) ENTRIES.set(card.name, { card, load: loadVit });
+// The ImageNet MobileNets ship with the product (the demo's embedded default); their cards are
+// small JSON files beside the weights, read once here so listing stays synchronous.
+for (const name of MOBILENET_NAMES) {
+  const card = JSON.parse(readFileSync(mobilenetCardPath(name), 'utf8')) as BackboneCard;
+  ENTRIES.set(name, { card, load: () => loadMobileNet(name), embedded: () => loadMobileNet(name) });
+}
 
 /** Adds (or replaces) an entry — how other families (CNNs …) join the registry. */
 export function registerBackbone(entry: RegistryEntry): void {
@@ -89,6 +98,7 @@ export interface ResolveOptions {
 export async function resolveBackbone(spec: string, options: ResolveOptions = {}): Promise<Backbone> {
   if (looksLikePath(spec)) return loadFolder(resolve(spec));
   const e = entry(spec);
+  if (e.embedded && !options.weightsRoot) return e.embedded();
   const root = weightsRoot(options.weightsRoot);
   if (!root) {
     throw new InputError(

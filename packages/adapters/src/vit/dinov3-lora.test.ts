@@ -1,11 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LORA, loraParamCount } from '@anymc3d/core/backbone';
+import { backboneGraph, DEFAULT_LORA, loraParamCount } from '@anymc3d/core/backbone';
 import { OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
 import { Random } from '@anymc3d/core/util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backboneGraph } from '../embed/index.js';
 import { loadFolder, resolveBackbone } from '../registry/index.js';
 import {
   maxRelativeError,

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { readNpy } from '@anymc3d/core/io';
 import { describe, expect, it } from 'vitest';
-import { FrozenEmbedder } from '../embed/index.js';
 import { loadFolder } from '../registry/index.js';
 import { maxRelativeError } from '../testing/index.js';
 import { readSafetensors } from '../weights/index.js';
@@ -33,6 +33,7 @@ describe('DINOv3 against the PyTorch reference (fixtures/dinov3_reference.py)', 
           ['attention', out.attention],
         ] as const) {
           const expected = ref.float32(name);
+          if (!got) throw new Error(`${name} missing from the DINOv3 embedding`);
           expect(got.dims, `${variant} ${size} ${name}`).toEqual(expected.dims);
           const err = maxRelativeError(got.data as Float32Array, expected.data as Float32Array);
           expect(err, `${variant} ${size} ${name}`).toBeLessThanOrEqual(1e-4);

@@ -1,0 +1,1 @@
+export { embedVolume, type ViewInput, type VolumeEmbedding } from './embed-volume.js';
