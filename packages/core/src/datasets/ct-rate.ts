@@ -105,7 +105,8 @@ export async function readCtRate(root: string, card: TaskCard, options: CtRateOp
       }
     }
     const rows = table.rows.map((row, r) => {
-      const where = `${path}: line ${table.lines[r]}`;
+      // problems are reported under the first table's name; rows of the other table name theirs
+      const where = path === source ? `line ${table.lines[r]}` : `${path}: line ${table.lines[r]}`;
       const volume = row[name]!.trim();
       const m = VOLUME.exec(volume);
       if (m === null) {

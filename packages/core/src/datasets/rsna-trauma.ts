@@ -46,13 +46,19 @@ interface Series {
 }
 
 /** Series per patient from `train_series_meta.csv`. */
-function seriesFromMeta(meta: CsvTable, patients: Set<string>, problems: Problems): Map<string, Series[]> {
+function seriesFromMeta(
+  meta: CsvTable,
+  patients: Set<string>,
+  needIncomplete: boolean,
+  problems: Problems,
+): Map<string, Series[]> {
   const bySeries = new Map<string, Series[]>();
   const col = (name: string) => meta.header.indexOf(name);
   const [p, s, inc] = [col('patient_id'), col('series_id'), col('incomplete_organ')];
   for (const [name, k] of [
     ['patient_id', p],
     ['series_id', s],
+    ...(needIncomplete ? ([['incomplete_organ', inc]] as const) : []),
   ] as const) {
     if (k < 0) problems.add(`${meta.source}: the header has no "${name}" column`);
   }
@@ -119,6 +125,7 @@ export async function readRsnaTrauma(root: string, card: TaskCard, options: Rsna
   const at = (row: string[], name: string) => row[table.header.indexOf(name)]!.trim();
 
   const patients = new Map<string, { labels: Uint8Array; line: number }>();
+  const listed = new Set<string>();
   for (const [r, row] of table.rows.entries()) {
     const line = table.lines[r]!;
     const patient = at(row, 'patient_id');
@@ -127,6 +134,7 @@ export async function readRsnaTrauma(root: string, card: TaskCard, options: Rsna
       continue;
     }
     const where = `line ${line} (patient "${patient}")`;
+    listed.add(patient);
     if (patients.has(patient)) {
       problems.add(`${where}: the patient was already listed on line ${patients.get(patient)!.line}`);
       continue;
@@ -158,7 +166,7 @@ export async function readRsnaTrauma(root: string, card: TaskCard, options: Rsna
   const metaPath = join(root, 'train_series_meta.csv');
   let series: Map<string, Series[]>;
   if ((await kindOf(metaPath)) === 'file') {
-    series = seriesFromMeta(await readCsv(metaPath), new Set(patients.keys()), problems);
+    series = seriesFromMeta(await readCsv(metaPath), listed, options.excludeIncompleteOrgan === true, problems);
   } else {
     if (options.excludeIncompleteOrgan) problems.add(`excludeIncompleteOrgan needs ${metaPath}, which is missing`);
     if ((await kindOf(images)) !== 'folder') problems.add(`the image folder ${images} is missing`);
