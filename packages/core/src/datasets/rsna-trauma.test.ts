@@ -45,7 +45,7 @@ async function replica(rows: Record<string, string> = ROWS, meta = true): Promis
       const folder = join(dir, 'train_images', patient, series);
       await mkdir(folder, { recursive: true });
       for (const n of ['1', '2']) await copyFile(join(FIXTURES, 'series', `${n}.dcm`), join(folder, `${n}.dcm`));
-      metaRows.push(`${patient},${series},${series === '18667' ? 311 : 140}.0,${series === '51033' ? 1 : 0}`);
+      metaRows.push(`${patient},${series},${series === '18667' ? 311 : 140}.0,${series === '51033' ? 'True' : 0}`);
     }
   }
   if (meta) await writeFile(join(dir, 'train_series_meta.csv'), `${metaRows.join('\n')}\n`);
@@ -72,8 +72,9 @@ describe('readRsnaTrauma', () => {
     bowel = await taskCard('rsna-bowel');
   });
 
-  it('gives one case per series with its patient labels, masks where segmented', async () => {
-    const m = await readRsnaTrauma(root, liver);
+  it('gives one case per series with its patient labels, organ masks on request', async () => {
+    expect((await readRsnaTrauma(root, liver)).cases.every((c) => c.mask === null)).toBe(true);
+    const m = await readRsnaTrauma(root, liver, { organMasks: true });
     expect(m.source).toBe(join(root, 'train.csv'));
     expect(m.cases.map((c) => c.id)).toEqual([
       '10004_21057',
@@ -143,13 +144,24 @@ describe('readRsnaTrauma', () => {
     expect(text).toContain(`series folder holds no .dcm files: ${join(gone, 'train_images', '10007', '47578')}`);
   });
 
+  it('names malformed rows of the series table', async () => {
+    const dir = await replica();
+    const meta = join(dir, 'train_series_meta.csv');
+    const text = await readFile(meta, 'utf8');
+    await writeFile(meta, `${text}10009,777,150.0,0\n10008,6294,150.0,0\n10007,47579,150.0,maybe\n`);
+    const error = await message(readRsnaTrauma(dir, liver));
+    expect(error).toContain(`${meta}: line 7: patient "10009" is not in train.csv`);
+    expect(error).toContain(`${meta}: line 8: series "6294" is listed twice`);
+    expect(error).toContain(`${meta}: line 9: incomplete_organ must be 0 or 1, got "maybe"`);
+  });
+
   it('refuses a card of another reader and a template card', async () => {
     await expect(readRsnaTrauma(root, await taskCard('ct-rate'))).rejects.toThrow(/read by the "ct-rate" reader/);
     await expect(readRsnaTrauma(root, await taskCard('head-ct'))).rejects.toThrow(/lists no labels: it is a template/);
   });
 
   it('writes a manifest that readManifest reads back, and each series reads as the DICOM volume', async () => {
-    const m = await readRsnaTrauma(root, liver, { split: { val: 0.4, test: 0.2 } });
+    const m = await readRsnaTrauma(root, liver, { split: { val: 0.4, test: 0.2 }, organMasks: true });
     const out = join(root, 'manifests', 'liver.csv');
     await writeManifestCsv(m, out);
     const back = await readManifest(out, liver, { requireSplits: [] });

@@ -34,10 +34,19 @@ export interface RsnaTraumaOptions {
   excludeIncompleteOrgan?: boolean;
   /** Check that every series folder holds .dcm files (default true). */
   checkFiles?: boolean;
+  /**
+   * Give each series that has one its `segmentations/<series_id>.nii[.gz]` as the case's mask
+   * (default false). These are model-generated organ masks (liver, spleen, kidneys, bowel) for a
+   * subset of series, not injury masks.
+   */
+  organMasks?: boolean;
 }
 
 const groupOf = (column: string) =>
   Object.entries(RSNA_TRAUMA_GROUPS).find(([, columns]) => columns.includes(column))?.[0];
+
+/** incomplete_organ as pandas may write it. */
+const FLAGS: Record<string, boolean> = { '0': false, '1': true, '0.0': false, '1.0': true, False: false, True: true };
 
 interface Series {
   patient: string;
@@ -68,7 +77,7 @@ function seriesFromMeta(
     const where = `${meta.source}: line ${meta.lines[r]}`;
     const patient = row[p]!.trim();
     const series = row[s]!.trim();
-    const flag = inc < 0 ? '0' : row[inc]!.trim();
+    const flag = FLAGS[inc < 0 ? '0' : row[inc]!.trim()];
     if (patient === '' || series === '') {
       problems.add(`${where}: patient_id and series_id must not be empty`);
       continue;
@@ -81,13 +90,13 @@ function seriesFromMeta(
       problems.add(`${where}: series "${series}" is listed twice`);
       continue;
     }
-    if (flag !== '0' && flag !== '1') {
-      problems.add(`${where}: incomplete_organ must be 0 or 1, got "${flag}"`);
+    if (flag === undefined) {
+      problems.add(`${where}: incomplete_organ must be 0 or 1, got "${row[inc]!.trim()}"`);
       continue;
     }
     seen.add(series);
     const list = bySeries.get(patient) ?? [];
-    list.push({ patient, series, incomplete: flag === '1' });
+    list.push({ patient, series, incomplete: flag });
     bySeries.set(patient, list);
   }
   return bySeries;
@@ -97,8 +106,8 @@ function seriesFromMeta(
  * Reads RSNA 2023 Abdominal Trauma Detection as downloaded from Kaggle into a manifest for one
  * of its tasks: `<root>/train.csv` (patient_id, the one-hot organ columns, any_injury),
  * `<root>/train_images/<patient_id>/<series_id>/<instance>.dcm`, and when present
- * `<root>/train_series_meta.csv` (patient_id, series_id, aortic_hu, incomplete_organ) and the
- * organ masks `<root>/segmentations/<series_id>.nii[.gz]`.
+ * `<root>/train_series_meta.csv` (patient_id, series_id, aortic_hu, incomplete_organ) and, on
+ * request, the organ masks `<root>/segmentations/<series_id>.nii[.gz]`.
  *
  * Labels are per patient, volumes per series: each series is one case (id
  * `<patient_id>_<series_id>`, image its DICOM folder) carrying its patient's labels, read through
@@ -204,7 +213,7 @@ export async function readRsnaTrauma(root: string, card: TaskCard, options: Rsna
       }
     }
     let mask: string | null = null;
-    for (const name of [`${s.series}.nii`, `${s.series}.nii.gz`]) {
+    for (const name of options.organMasks ? [`${s.series}.nii`, `${s.series}.nii.gz`] : []) {
       const path = join(root, 'segmentations', name);
       if ((await kindOf(path)) === 'file') mask = path;
     }
