@@ -9,6 +9,7 @@
  * - `readMedMnistDataset(npz, card)`: a MedMNIST 3D archive; images are `<file.npz>#<split>/<index>`,
  *   resolved by `readNpzVolume` (or `readCaseImage`, which reads any manifest image path).
  *
+ * `readDataset(card, input)` picks the reader a card names in `data.reader`.
  * `writeManifestCsv` saves a manifest as the CSV `readManifest` reads.
  */
 
@@ -17,5 +18,6 @@ export { type CtRateOptions, readCtRate } from './ct-rate.js';
 export { readCaseImage } from './image.js';
 export { readMedMnistDataset, readNpzVolume } from './medmnist.js';
 export { type PanoramaOptions, readPanorama } from './panorama.js';
+export { DATASET_READERS, type DatasetInput, type DatasetReader, readDataset } from './read.js';
 export { RSNA_TRAUMA_GROUPS, type RsnaTraumaOptions, readRsnaTrauma } from './rsna-trauma.js';
 export { writeManifestCsv } from './write.js';

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { DATASET_READERS } from '../datasets/read.js';
 import { RSNA_TRAUMA_GROUPS } from '../datasets/rsna-trauma.js';
 import { readManifest } from '../task/manifest.js';
 import { listTaskCards, TASK_CARDS_DIR, taskCard } from './catalogue.js';
 
-const READERS = ['rsna-trauma', 'panorama', 'ct-rate', 'medmnist'];
+const READERS: readonly string[] = DATASET_READERS;
 
 describe('benchmark task catalogue', () => {
   it('holds the public tasks and templates for the non-public ones, all valid cards', async () => {
