@@ -77,7 +77,7 @@ describe('readCtRate', () => {
     expect(asVal.cases.filter((c) => c.id.startsWith('valid')).map((c) => c.split)).toEqual(['val', 'val', 'val']);
   });
 
-  it('reads label columns in any order and the validation set under either prefix', async () => {
+  it('reads label columns in any order, the validation set under either prefix, and the _fixed copies', async () => {
     const shuffled = [...card.labels].reverse();
     const other = await replica(shuffled);
     const m = await readCtRate(other, card);
@@ -91,6 +91,12 @@ describe('readCtRate', () => {
     );
     const renamed = await readCtRate(join(other, 'dataset'), card);
     expect(renamed.cases.at(-1)!.images[0]).toBe(join(d, 'validation', 'valid_2', 'valid_2_a', 'valid_2_a_2.nii.gz'));
+    await rename(join(d, 'train'), join(d, 'train_fixed'));
+    await rename(join(d, 'validation'), join(d, 'valid_fixed'));
+    await expect(readCtRate(other, card)).rejects.toThrow(/image not found/);
+    const fixed = await readCtRate(other, card, { fixed: true });
+    expect(fixed.cases[0]!.images[0]).toBe(join(d, 'train_fixed', 'train_1', 'train_1_a', 'train_1_a_1.nii.gz'));
+    expect(fixed.cases.at(-1)!.images[0]).toBe(join(d, 'valid_fixed', 'valid_2', 'valid_2_a', 'valid_2_a_2.nii.gz'));
   });
 
   it('names the file, line and volume of malformed rows and missing volumes', async () => {
