@@ -53,10 +53,6 @@ export class Problems {
     this.list.push(problem);
   }
 
-  get count(): number {
-    return this.list.length;
-  }
-
   /** Throws one InputError naming the source and the first problems, if there are any. */
   throwIfAny(): void {
     if (this.list.length === 0) return;
