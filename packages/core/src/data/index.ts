@@ -4,6 +4,7 @@
  */
 
 export { type CsvOptions, type CsvTable, parseCsv, readCsv } from './csv.js';
+export { imageFileOf, type NpzVolumeRef, npzRef, parseNpzRef } from './image-ref.js';
 export { alignPredictions, type LabelTable, type LabelValues, labelTableFromCsv } from './label-table.js';
 export { type NpyArray, parseNpy } from './npy.js';
 export { type MedMnistSet, type MedMnistSplit, medMnistVolume, readMedMnist, readNpz } from './npz.js';

@@ -20,10 +20,32 @@ export interface TaskView {
 /** MRI intensities have no absolute scale: z-score per volume, or clip to percentiles and rescale. */
 export type MriNormalisation = { method: 'zscore' } | { method: 'percentile'; range: [number, number] };
 
+/** Where a task's data comes from, under which terms, and how its own layout maps to the card. */
+export interface TaskData {
+  /** Where the data comes from (site, record, repository) and what the card's facts rest on. */
+  source: string;
+  licence: string;
+  /** False for data the paper used that is not public: the card is then a template (see `TaskCard`). Default true. */
+  public?: boolean;
+  /** The reference to cite when using the data. */
+  citation?: string;
+  /** The dataset reader (in `@anymc3d/core/datasets`) that turns the data's own layout into a manifest. */
+  reader?: string;
+  /**
+   * How the dataset's own columns give each card label: label → the source columns of which any
+   * being 1 makes the label 1 (e.g. RSNA's `liver_low`, `liver_high` → "liver injury").
+   * A label without an entry is read from the column of the same name.
+   */
+  labelColumns?: Record<string, string[]>;
+}
+
 /**
  * What a task is: its labels in order, how volumes become slices (views, CT windows or MRI
  * normalisation, input size), the metric it is judged by, and where its data comes from.
  * Exactly one of `windows` (CT, Hounsfield units, one per channel) and `normalisation` (MRI).
+ *
+ * A card for data that is not public (`data.public: false`) may list no labels: it is a template
+ * that a user with such data copies and completes; a manifest cannot be read against it as is.
  */
 export interface TaskCard {
   id: string;
@@ -35,7 +57,9 @@ export interface TaskCard {
   normalisation?: MriNormalisation;
   inputSize: { height: number; width: number; slices: number };
   metric: TaskMetric;
-  data: { source: string; licence: string };
+  data: TaskData;
+  /** What on the card comes from the paper and what is this project's choice, where that matters. */
+  notes?: string;
 }
 
 const VIEW_NAME = /^[A-Za-z0-9_-]+$/;
@@ -65,7 +89,8 @@ export function validateTaskCard(value: unknown, source: string): TaskCard {
     `"metric" must be one of ${TASK_METRICS.join(', ')}, got ${show(v.metric)}`,
   );
 
-  if (!Array.isArray(v.labels) || v.labels.length === 0) {
+  const template = isObject(v.data) && v.data.public === false;
+  if (!Array.isArray(v.labels) || (v.labels.length === 0 && !template)) {
     problems.push(`"labels" must be a non-empty list of label names, got ${show(v.labels)}`);
   } else {
     const seen = new Set<string>();
@@ -74,10 +99,11 @@ export function validateTaskCard(value: unknown, source: string): TaskCard {
       else if (seen.has(label)) problems.push(`label "${label}" is listed twice`);
       else seen.add(label);
     });
-    if (v.kind === 'binary' && v.labels.length !== 1) {
+    // An empty list is only reachable for a template card: its user names the labels.
+    if (v.kind === 'binary' && v.labels.length > 1) {
       problems.push(`a binary task has exactly one label (the positive finding), got ${v.labels.length}`);
     }
-    if (v.kind === 'multi-class' && v.labels.length < 2) {
+    if (v.kind === 'multi-class' && v.labels.length === 1) {
       problems.push(`a multi-class task needs at least two classes, got ${v.labels.length}`);
     }
   }
@@ -149,7 +175,33 @@ export function validateTaskCard(value: unknown, source: string): TaskCard {
   else {
     need(isText(data.source), `data.source must say where the data comes from, got ${show(data.source)}`);
     need(isText(data.licence), `data.licence must name the data's licence, got ${show(data.licence)}`);
+    need(
+      data.public === undefined || typeof data.public === 'boolean',
+      `data.public must be true or false, got ${show(data.public)}`,
+    );
+    for (const key of ['citation', 'reader'] as const) {
+      need(
+        data[key] === undefined || isText(data[key]),
+        `data.${key} must be a non-empty string, got ${show(data[key])}`,
+      );
+    }
+    const columns = data.labelColumns;
+    if (columns !== undefined) {
+      if (!isObject(columns))
+        problems.push(`data.labelColumns must map labels to lists of columns, got ${show(columns)}`);
+      else {
+        const labels = Array.isArray(v.labels) ? v.labels : [];
+        for (const [label, list] of Object.entries(columns)) {
+          need(labels.includes(label), `data.labelColumns names "${label}", which is not a label of the card`);
+          need(
+            Array.isArray(list) && list.length > 0 && list.every(isText),
+            `data.labelColumns["${label}"] must be a non-empty list of column names, got ${show(list)}`,
+          );
+        }
+      }
+    }
   }
+  need(v.notes === undefined || isText(v.notes), `"notes" must be a non-empty string, got ${show(v.notes)}`);
 
   if (problems.length > 0) throw new InputError(source, `invalid task card: ${problems.join('; ')}`);
   return value as unknown as TaskCard;

@@ -6,6 +6,7 @@ export {
   TASK_KINDS,
   TASK_METRICS,
   type TaskCard,
+  type TaskData,
   type TaskKind,
   type TaskMetric,
   type TaskView,

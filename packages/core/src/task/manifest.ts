@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { parseCsv } from '../data/csv.js';
+import { imageFileOf } from '../data/image-ref.js';
 import { InputError } from '../util/errors.js';
 import type { TaskCard } from './card.js';
 
@@ -202,7 +203,10 @@ function checkCase(raw: RawCase, card: TaskCard, folder: string, problems: strin
   return { id: name!, split: split as Split, images, mask, labels, classIndex };
 }
 
-/** Looks up every distinct file once, a bounded number at a time. */
+/**
+ * Looks up every distinct path once, a bounded number at a time. A folder counts (a DICOM
+ * series), and `<file.npz>#<split>/<index>` is looked up as its archive.
+ */
 async function missingFiles(paths: string[]): Promise<Set<string>> {
   const missing = new Set<string>();
   const unique = [...new Set(paths)];
@@ -210,7 +214,8 @@ async function missingFiles(paths: string[]): Promise<Set<string>> {
     await Promise.all(
       unique.slice(k, k + 64).map(async (p) => {
         try {
-          if (!(await stat(p)).isFile()) missing.add(p);
+          const s = await stat(imageFileOf(p));
+          if (!s.isFile() && !s.isDirectory()) missing.add(p);
         } catch {
           missing.add(p);
         }
@@ -224,14 +229,20 @@ async function missingFiles(paths: string[]): Promise<Set<string>> {
  * Reads a dataset manifest (CSV, or JSON by the .json extension) and checks all of it against
  * the task card before any heavy work: ids present and unique, valid splits and no required split
  * empty, one image per card view, labels exactly the card's (0/1 columns, or a 'label' column
- * naming the class of a multi-class task), and every image and mask file present. Paths are
- * relative to the manifest's folder. All problems are listed in one InputError naming the file.
+ * naming the class of a multi-class task), and every image and mask present (a file, a DICOM
+ * series folder, or `<file.npz>#<split>/<index>`). Paths are relative to the manifest's folder. All problems are listed in one InputError naming the file.
  *
  * CSV columns: id, split, image (one volume for every view) or image_<view> per view, optional
  * mask, then one column per label (or 'label' for multi-class). JSON: a list of
  * {id, split, image | images: {view: path}, mask?, labels: {label: 0|1} | label: "class"}.
  */
 export async function readManifest(path: string, card: TaskCard, options: ManifestOptions = {}): Promise<Manifest> {
+  if (card.labels.length === 0) {
+    throw new InputError(
+      path,
+      `task card "${card.id}" lists no labels: it is a template for data that is not public; copy it and list your labels`,
+    );
+  }
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -75,6 +75,61 @@ describe('task card', () => {
     }
   });
 
+  it('accepts the optional data fields and a template card for non-public data', () => {
+    const rsna = {
+      ...structuredClone(chest),
+      kind: 'binary',
+      labels: ['liver injury'],
+      data: {
+        source: 'Kaggle',
+        licence: 'non-commercial',
+        citation: 'RATIC',
+        reader: 'rsna-trauma',
+        labelColumns: { 'liver injury': ['liver_low', 'liver_high'] },
+      },
+      notes: 'windows are our choice',
+    };
+    expect(validateTaskCard(structuredClone(rsna), 'r.json')).toEqual(rsna);
+    const template = {
+      ...structuredClone(chest),
+      labels: [],
+      data: { source: 'in-house', licence: 'not public', public: false },
+    };
+    expect(validateTaskCard(template, 't.json').labels).toEqual([]);
+    expect(() => validateTaskCard({ ...structuredClone(chest), labels: [] }, 'e.json')).toThrow(
+      /"labels" must be a non-empty list/,
+    );
+  });
+
+  it('names bad optional data fields', () => {
+    const bad = {
+      ...structuredClone(chest),
+      data: {
+        source: 's',
+        licence: 'l',
+        public: 'no',
+        reader: '',
+        labelColumns: { Cardiomegaly: [], Emphysema: ['emphysema'] },
+      },
+      notes: 3,
+    };
+    let message = '';
+    try {
+      validateTaskCard(bad, 'b.json');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    for (const part of [
+      'data.public must be true or false, got "no"',
+      'data.reader must be a non-empty string',
+      'data.labelColumns["Cardiomegaly"] must be a non-empty list of column names',
+      'data.labelColumns names "Emphysema", which is not a label of the card',
+      '"notes" must be a non-empty string, got 3',
+    ]) {
+      expect(message).toContain(part);
+    }
+  });
+
   it('reads a card file and names bad JSON', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'anymc3d-card-'));
     await writeFile(join(dir, 'card.json'), JSON.stringify(chest));
@@ -221,6 +276,24 @@ describe('dataset manifest', () => {
     );
     const empty = await write('empty.csv', csv([]));
     await expect(readManifest(empty, chest)).rejects.toThrow(/the manifest lists no cases/);
+  });
+
+  it('accepts a DICOM series folder and an .npz archive entry as images', async () => {
+    await mkdir(join(dir, 'series'), { recursive: true });
+    await writeFile(join(dir, 'img', 'set.npz'), '');
+    const path = await write(
+      'kinds.csv',
+      'id,split,image,Cardiomegaly,Lung nodule\ns1,train,series,1,0\ns2,val,img/set.npz#val/3,0,1\n',
+    );
+    const m = await readManifest(path, chest);
+    expect(m.cases.map((c) => c.images[0])).toEqual([join(dir, 'series'), join(dir, 'img/set.npz#val/3')]);
+    const missing = await write(
+      'kinds-missing.csv',
+      'id,split,image,Cardiomegaly,Lung nodule\ns1,train,img/other.npz#train/0,1,0\n',
+    );
+    await expect(readManifest(missing, chest, { requireSplits: [] })).rejects.toThrow(
+      `line 2 (case "s1"): image for view "axial" not found: ${join(dir, 'img/other.npz#train/0')}`,
+    );
   });
 
   it('reports many problems at once, listing the first ten', async () => {
