@@ -50,7 +50,7 @@ export async function viewTokens(
       let cls: { dims: readonly number[]; data: Float32Array };
       if (cache.has(c.id, view.name)) {
         const stored = (await cache.read(c.id, view.name)).get('cls');
-        if (!stored || stored.dims.length !== 2) {
+        if (stored?.dims.length !== 2) {
           throw new InputError(cache.dir, `cached entry for case ${c.id}, view ${view.name} has no [S, d] cls tensor`);
         }
         cls = { dims: stored.dims, data: stored.data as Float32Array };
