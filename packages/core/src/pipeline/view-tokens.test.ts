@@ -34,7 +34,13 @@ describe('viewTokens', () => {
       std: [1, 1, 1],
     }));
     let loads = 0;
-    const cases = [0, 1, 2].map((k) => ({ id: `c${k}`, load: async () => (loads++, cube(k)) }));
+    const cases = [0, 1, 2].map((k) => ({
+      id: `c${k}`,
+      load: async () => {
+        loads++;
+        return cube(k);
+      },
+    }));
     const progress: number[] = [];
     const first = await viewTokens(cases, views, embedder, cache, (p) => progress.push(p.computed));
     expect(loads).toBe(6);
