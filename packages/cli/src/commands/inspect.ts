@@ -40,6 +40,7 @@ export interface InspectReport {
     unevenSpacing: boolean;
     gaps: number[];
     maxPositionError: number;
+    regularized: boolean;
   };
 }
 
@@ -67,6 +68,7 @@ function dicomSummary(d: DicomSeriesReport): NonNullable<InspectReport['dicom']>
     unevenSpacing: d.unevenSpacing,
     gaps: d.gaps.map(round),
     maxPositionError: round(d.maxPositionError),
+    regularized: d.regularized,
   };
 }
 

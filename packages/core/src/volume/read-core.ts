@@ -5,7 +5,9 @@ import { readImageNode } from '@itk-wasm/image-io';
 import type { Image } from 'itk-wasm';
 import { InputError } from '../util/errors.js';
 import { parseDicomHeader } from './dicom-parse.js';
+import { regularizeSeries } from './dicom-regularize.js';
 import { type DicomSeriesReport, inspectDicomSeries } from './dicom-series.js';
+import { indexToWorld } from './geometry.js';
 import { checkNifti } from './nifti-header.js';
 import type { Vec3, Volume, VoxelArray } from './types.js';
 import { checkFinite, checkGeometry } from './validate.js';
@@ -14,6 +16,12 @@ export interface ReadRequest {
   path: string;
   /** For a 4D file: which volume along the 4th axis to take (0-based). */
   volume?: number;
+  /**
+   * For a DICOM series whose slices are not on a regular grid (gantry tilt, uneven gaps):
+   * 'regular' (default) resamples onto one so every voxel is where it was measured; 'stored'
+   * keeps the slices as stored, stacked on ITK's grid (voxels exact, positions approximate).
+   */
+  dicomGrid?: 'regular' | 'stored';
 }
 
 export type VolumeFormat = 'nifti' | 'nrrd' | 'metaimage' | 'dicom' | 'dicom-series' | 'other';
@@ -56,7 +64,7 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
   } catch {
     throw new InputError(source, 'no such file or folder');
   }
-  if (info.isDirectory()) return readSeries(source, path);
+  if (info.isDirectory()) return readSeries(source, path, request.dicomGrid ?? 'regular');
   if (info.size === 0) throw new InputError(source, 'file is empty');
   let format = formatOf(path);
   const head = await sniff(path);
@@ -89,7 +97,10 @@ function rename(source: string, path: string) {
   };
 }
 
-async function readSeries(source: string, path: string): Promise<ReadResult> {
+/** Slices off their grid by more than this (mm) are resampled onto a regular one. */
+const POSITION_TOLERANCE_MM = 0.01;
+
+async function readSeries(source: string, path: string, grid: 'regular' | 'stored'): Promise<ReadResult> {
   const dicom = await inspectDicomSeries(path).catch(rename(source, resolve(path)));
   let image: Image;
   try {
@@ -100,7 +111,15 @@ async function readSeries(source: string, path: string): Promise<ReadResult> {
   const { volume } = toVolume(source, image, undefined);
   if (volume.size[2] !== dicom.slices)
     throw new InputError(source, `assembled ${volume.size[2]} slices from ${dicom.slices} files`);
-  return { volume: { ...volume, data: narrowIntegers(volume.data) }, format: 'dicom-series', dicom };
+  const stacked = { ...volume, data: narrowIntegers(volume.data) };
+  // How far the stored slices are from the grid ITK put them on.
+  dicom.maxPositionError = Math.max(
+    ...dicom.positions.map((p, k) => Math.hypot(...indexToWorld(stacked, [0, 0, k]).map((w, i) => w - p[i]!))),
+  );
+  if (grid === 'stored' || dicom.maxPositionError <= POSITION_TOLERANCE_MM)
+    return { volume: stacked, format: 'dicom-series', dicom };
+  dicom.regularized = true;
+  return { volume: regularizeSeries(stacked, dicom), format: 'dicom-series', dicom };
 }
 
 function describe(error: unknown): string {
