@@ -87,7 +87,9 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
       `cannot read as an image (unknown format, wrong magic or corrupt data): ${describe(error)}`,
     );
   }
-  return { ...toVolume(source, image, request.volume), format: format === 'other' ? 'other' : format };
+  const read = toVolume(source, image, request.volume);
+  if (format === 'dicom') read.volume.data = narrowIntegers(read.volume.data);
+  return { ...read, format };
 }
 
 function rename(source: string, path: string) {

@@ -111,6 +111,16 @@ describe('readVolume: DICOM against pydicom', () => {
     expect(Math.abs(indexToWorld(g, [0, 0, 27])[1] - stored.dicom!.positions[27]![1]!)).toBeGreaterThan(5);
   });
 
+  it('one slice of a rescaled CT read on its own equals its slice in the series, as int16', async () => {
+    const series = (await readVolume(join(FIXTURES, 'dicom_series'))).volume;
+    const one = await readVolume(join(FIXTURES, 'dicom_series', 's003.dcm'));
+    expect(one.format).toBe('dicom');
+    expect(one.volume.data).toBeInstanceOf(Int16Array);
+    expect(one.volume.size).toEqual([20, 16, 1]);
+    expect(one.volume.data).toEqual(series.data.subarray(0, 20 * 16));
+    expect(one.volume.origin).toEqual(series.origin);
+  });
+
   it('all nine transfer syntaxes decode to identical voxels equal to pydicom', async () => {
     const ref = REFERENCE['shared:dicom/transfer-syntaxes/1.dcm']!;
     const first = await readVolume(join(SHARED_DATA, 'dicom/transfer-syntaxes/1.dcm'));
