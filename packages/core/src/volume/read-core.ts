@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { readImageDicomFileSeriesNode } from '@itk-wasm/dicom';
 import { readImageNode } from '@itk-wasm/image-io';
@@ -75,7 +75,6 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
   if (format === 'metaimage' && !/^\s*[A-Za-z]+\s*=/.test(head.toString('latin1', 0, 64)))
     throw new InputError(source, 'not a MetaImage file: no "Key = value" header (wrong magic)');
   if (format === 'dicom') {
-    const { readFile } = await import('node:fs/promises');
     parseDicomHeader(source, await readFile(path));
   }
   let image: Image;
