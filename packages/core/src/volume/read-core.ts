@@ -8,7 +8,8 @@ import { parseDicomHeader } from './dicom-parse.js';
 import { regularizeSeries } from './dicom-regularize.js';
 import { type DicomSeriesReport, inspectDicomSeries } from './dicom-series.js';
 import { indexToWorld } from './geometry.js';
-import { checkNifti } from './nifti-header.js';
+import { readNiftiFast } from './nifti-fast.js';
+import { checkFloatsFinite, checkNifti } from './nifti-header.js';
 import type { Vec3, Volume, VoxelArray } from './types.js';
 import { checkFinite, checkGeometry } from './validate.js';
 
@@ -69,7 +70,13 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
   let format = formatOf(path);
   const head = await sniff(path);
   if (format === 'other' && head.length >= 132 && head.toString('latin1', 128, 132) === 'DICM') format = 'dicom';
-  if (format === 'nifti') await checkNifti(path).catch(rename(source, path));
+  if (format === 'nifti') {
+    const header = await checkNifti(path, { scanFloats: false }).catch(rename(source, path));
+    const fast = await readNiftiFast(path, header);
+    if (fast) return { ...toVolume(source, fast, request.volume), format };
+    // ITK turns NaN into 0 silently, so float files are scanned before it reads them.
+    await checkFloatsFinite(path, header).catch(rename(source, path));
+  }
   if (format === 'nrrd' && !head.toString('latin1', 0, 4).startsWith('NRRD'))
     throw new InputError(source, 'not an NRRD file: it does not start with "NRRD" (wrong magic)');
   if (format === 'metaimage' && !/^\s*[A-Za-z]+\s*=/.test(head.toString('latin1', 0, 64)))

@@ -1,11 +1,14 @@
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readImageNode } from '@itk-wasm/image-io';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../util/errors.js';
 import { regularizeSeries } from './dicom-regularize.js';
 import { expectAffine, expectVoxels, FIXTURES, REFERENCE, SHARED_DATA } from './fixtures.test-helpers.js';
 import { indexToWorld } from './geometry.js';
+import { readNiftiFast } from './nifti-fast.js';
+import { checkNifti } from './nifti-header.js';
 import { readVolume } from './read.js';
 import { voxelType } from './types.js';
 
@@ -20,6 +23,35 @@ describe('readVolume against nibabel', () => {
       expectAffine(volume, ref.affineRAS!);
     });
   }
+
+  it('a scaled NIfTI (scl_slope/scl_inter) is read through ITK with the scaling applied', async () => {
+    const ref = REFERENCE['scaled_int16.nii.gz']!;
+    const { volume } = await readVolume(join(FIXTURES, 'scaled_int16.nii.gz'));
+    expectVoxels(volume, ref);
+    expectAffine(volume, ref.affineRAS!);
+  });
+
+  it('the native-zlib NIfTI path gives exactly what a full ITK read gives', async () => {
+    for (const path of [
+      join(FIXTURES, 'oblique_int16.nii.gz'),
+      join(FIXTURES, 'aniso_float32.nii'),
+      join(FIXTURES, 'small_4d.nii.gz'),
+      join(SHARED_DATA, 'mri/FLAIR.nii.gz'),
+    ]) {
+      const header = await checkNifti(path);
+      const fast = await readNiftiFast(path, header);
+      expect(fast, path).not.toBeNull();
+      const full = await readImageNode(path);
+      expect(fast!.size).toEqual(full.size);
+      expect(fast!.spacing).toEqual(full.spacing);
+      expect(fast!.origin).toEqual(full.origin);
+      expect(Array.from(fast!.direction)).toEqual(Array.from(full.direction));
+      expect(fast!.imageType).toEqual(full.imageType);
+      expect(fast!.data).toEqual(full.data);
+    }
+    const scaled = join(FIXTURES, 'scaled_int16.nii.gz');
+    expect(await readNiftiFast(scaled, await checkNifti(scaled))).toBeNull();
+  });
 
   it('real MRI (FLAIR and its lesion mask) match nibabel', async () => {
     for (const name of ['mri/FLAIR.nii.gz', 'mri/lesion.nii.gz']) {
