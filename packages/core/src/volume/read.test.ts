@@ -45,9 +45,9 @@ describe('readVolume against nibabel', () => {
       expect(fast!.size).toEqual(full.size);
       expect(fast!.spacing).toEqual(full.spacing);
       expect(fast!.origin).toEqual(full.origin);
-      expect(Array.from(fast!.direction)).toEqual(Array.from(full.direction));
+      expect(Array.from(fast!.direction as Float64Array)).toEqual(Array.from(full.direction as Float64Array));
       expect(fast!.imageType).toEqual(full.imageType);
-      expect(fast!.data).toEqual(full.data);
+      expect(fast!.data as unknown).toEqual(full.data as unknown);
     }
     const scaled = join(FIXTURES, 'scaled_int16.nii.gz');
     expect(await readNiftiFast(scaled, await checkNifti(scaled))).toBeNull();
