@@ -19,6 +19,12 @@ export interface NiftiHeaderInfo {
   sformCode: number;
   sclSlope: number;
   sclInter: number;
+  /** pixdim[0]: the qform's handedness factor. */
+  qfac: number;
+  quatern: [number, number, number];
+  qoffset: [number, number, number];
+  /** srow_x, srow_y, srow_z (RAS). */
+  srow: number[][];
   /** The fixed header bytes (348 or 540), for a header-only copy. */
   header: Buffer;
   /** Whether the file is gzip-compressed. */
@@ -53,6 +59,10 @@ export function parseNiftiHeader(source: string, h: Buffer): NiftiHeaderInfo {
           sformCode: i16(254),
           sclSlope: f32(112),
           sclInter: f32(116),
+          qfac: f32(76),
+          quatern: [f32(256), f32(260), f32(264)],
+          qoffset: [f32(268), f32(272), f32(276)],
+          srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f32(280 + 16 * r + 4 * c))),
           header: Buffer.from(h.subarray(0, 348)),
           gz: false,
         },
@@ -80,6 +90,10 @@ export function parseNiftiHeader(source: string, h: Buffer): NiftiHeaderInfo {
           sformCode: i32b(348),
           sclSlope: f64(176),
           sclInter: f64(184),
+          qfac: f64(104),
+          quatern: [f64(352), f64(360), f64(368)],
+          qoffset: [f64(376), f64(384), f64(392)],
+          srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f64(400 + 32 * r + 8 * c))),
           header: Buffer.from(h.subarray(0, 540)),
           gz: false,
         },
