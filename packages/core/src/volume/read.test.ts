@@ -48,10 +48,9 @@ describe('readVolume against nibabel', () => {
       expect(fast!.imageType).toEqual(full.imageType);
       expect(fast!.data as unknown).toEqual(full.data as unknown);
       // ITK computes in float32 (nifti1_io), the header path in float64: equal to 1e-6.
-      const close = (a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>) =>
-        Array.from(a as ArrayLike<number>).forEach((v, i) =>
-          expect(v).toBeCloseTo(Number((b as ArrayLike<number>)[i]), 5),
-        );
+      const close = (a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>) => {
+        for (let i = 0; i < a.length; i++) expect(Number(a[i])).toBeCloseTo(Number(b[i]), 5);
+      };
       close(fast!.spacing, full.spacing);
       close(fast!.origin, full.origin);
       close(fast!.direction, full.direction);
