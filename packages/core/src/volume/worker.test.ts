@@ -22,7 +22,8 @@ describe('readVolume in a worker_thread', () => {
     ]);
     expect(a.volume.data).toBeInstanceOf(Int16Array);
     expect(a.volume.data).toEqual(inThread.data);
-    expect(a.volume.data.byteLength).toBe(a.volume.data.buffer.byteLength);
+    // The voxels may be a view past the NIfTI header on the inflated file, never a much larger buffer.
+    expect(a.volume.data.buffer.byteLength).toBeLessThanOrEqual(a.volume.data.byteLength + 70_000);
     expect(a.volume.direction).toEqual(inThread.direction);
     expect(a.volume.origin).toEqual(inThread.origin);
     expect(b.dicom?.slices).toBe(6);
