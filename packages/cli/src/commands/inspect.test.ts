@@ -53,6 +53,7 @@ describe('anymc3d inspect', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/tilt\s+18\.50°/);
     expect(out).toMatch(/slice gaps UNEVEN/);
+    expect(out).toMatch(/resampled {2}onto a regular grid/);
     expect(out).toMatch(/size\s+512 × 512 × 28/);
   });
 

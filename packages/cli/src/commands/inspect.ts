@@ -40,6 +40,7 @@ export interface InspectReport {
     unevenSpacing: boolean;
     gaps: number[];
     maxPositionError: number;
+    regularized: boolean;
   };
 }
 
@@ -67,6 +68,7 @@ function dicomSummary(d: DicomSeriesReport): NonNullable<InspectReport['dicom']>
     unevenSpacing: d.unevenSpacing,
     gaps: d.gaps.map(round),
     maxPositionError: round(d.maxPositionError),
+    regularized: d.regularized,
   };
 }
 
@@ -118,10 +120,10 @@ function printText(r: InspectReport): void {
     ]);
     const distinct = [...new Set(d.gaps.map((g) => g.toFixed(2)))];
     lines.push(['slice gaps', `${d.unevenSpacing ? 'UNEVEN' : 'even'}: ${distinct.join(', ')} mm`]);
-    if (d.maxPositionError > 1e-3)
+    if (d.regularized)
       lines.push([
-        'warning',
-        `the regular grid misplaces slices by up to ${d.maxPositionError.toFixed(2)} mm (tilt or uneven spacing)`,
+        'resampled',
+        `onto a regular grid: the stored slices were off one by up to ${d.maxPositionError.toFixed(2)} mm`,
       ]);
   }
   for (const [key, value] of lines) process.stdout.write(`${key!.padEnd(10)} ${value}\n`);

@@ -22,10 +22,15 @@ export interface DicomSeriesReport {
   /** GantryDetectorTilt (0018,1120) as written in the files, if any. */
   gantryTiltTag: number | null;
   /**
-   * Largest distance (mm) between a slice's true position and where the assembled regular grid
-   * puts it. Zero for a regular, untilted series; non-zero means the grid only approximates it.
+   * Largest distance (mm) between a slice's true position (its ImagePositionPatient) and where a
+   * regular stack of the stored slices puts it. Zero for a regular, untilted series.
    */
   maxPositionError: number;
+  /**
+   * True when the reader resampled the slices onto a regular grid perpendicular to the slice
+   * normal (see `regularizeSeries`), because the stored slices were not on one.
+   */
+  regularized: boolean;
 }
 
 const cross = (a: number[], b: number[]) => [
@@ -128,5 +133,6 @@ export async function inspectDicomSeries(folder: string): Promise<DicomSeriesRep
     tiltDegrees,
     gantryTiltTag: first.gantryTilt,
     maxPositionError,
+    regularized: false,
   };
 }

@@ -7,7 +7,8 @@
  *
  * Reading: `readVolume(path, {volume?})` takes .nii/.nii.gz, .nrrd, .mha/.mhd, one DICOM file or a
  * DICOM series folder (sorted along the slice normal, rescale applied, tilt and uneven spacing
- * reported in `result.dicom`). It runs in a worker thread once the package is built; bad input
+ * reported in `result.dicom`; a series off a regular grid is resampled onto one unless
+ * `dicomGrid: 'stored'`). It runs in a worker thread once the package is built; bad input
  * is an `InputError` naming the file. `writeVolume` writes .nii.gz/.nii/.mha/.nrrd atomically
  * with the exact geometry. `readMask(path, image)` refuses a label map off the image's grid.
  *
@@ -30,6 +31,7 @@
  * `normalizeChannels`) do not change the grid and need no record.
  */
 
+export { regularizeSeries } from './dicom-regularize.js';
 export type { DicomSeriesReport } from './dicom-series.js';
 export { inspectDicomSeries } from './dicom-series.js';
 export {

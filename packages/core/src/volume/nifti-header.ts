@@ -17,6 +17,18 @@ export interface NiftiHeaderInfo {
   voxOffset: number;
   qformCode: number;
   sformCode: number;
+  sclSlope: number;
+  sclInter: number;
+  /** pixdim[0]: the qform's handedness factor. */
+  qfac: number;
+  quatern: [number, number, number];
+  qoffset: [number, number, number];
+  /** srow_x, srow_y, srow_z (RAS). */
+  srow: number[][];
+  /** The fixed header bytes (348 or 540), for a header-only copy. */
+  header: Buffer;
+  /** Whether the file is gzip-compressed. */
+  gz: boolean;
 }
 
 const BYTES: Record<number, number> = { 2: 1, 4: 2, 8: 4, 16: 4, 64: 8, 256: 1, 512: 2, 768: 4, 1024: 8, 1280: 8 };
@@ -45,6 +57,14 @@ export function parseNiftiHeader(source: string, h: Buffer): NiftiHeaderInfo {
           voxOffset: f32(108),
           qformCode: i16(252),
           sformCode: i16(254),
+          sclSlope: f32(112),
+          sclInter: f32(116),
+          qfac: f32(76),
+          quatern: [f32(256), f32(260), f32(264)],
+          qoffset: [f32(268), f32(272), f32(276)],
+          srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f32(280 + 16 * r + 4 * c))),
+          header: Buffer.from(h.subarray(0, 348)),
+          gz: false,
         },
         ndim,
       );
@@ -68,6 +88,14 @@ export function parseNiftiHeader(source: string, h: Buffer): NiftiHeaderInfo {
           voxOffset: i64(168),
           qformCode: i32b(344),
           sformCode: i32b(348),
+          sclSlope: f64(176),
+          sclInter: f64(184),
+          qfac: f64(104),
+          quatern: [f64(352), f64(360), f64(368)],
+          qoffset: [f64(376), f64(384), f64(392)],
+          srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f64(400 + 32 * r + 8 * c))),
+          header: Buffer.from(h.subarray(0, 540)),
+          gz: false,
         },
         ndim,
       );
@@ -97,7 +125,8 @@ export function niftiExpectedBytes(info: NiftiHeaderInfo): number {
  * stream) holds all the voxels the header promises. ITK silently zero-fills a truncated gzip
  * stream, so the gzip trailer's ISIZE (uncompressed length mod 2³²) is compared with the header.
  */
-export async function checkNifti(path: string): Promise<NiftiHeaderInfo> {
+export async function checkNifti(path: string, options: { scanFloats?: boolean } = {}): Promise<NiftiHeaderInfo> {
+  const scan = options.scanFloats ?? true;
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
@@ -110,18 +139,18 @@ export async function checkNifti(path: string): Promise<NiftiHeaderInfo> {
       const expected = niftiExpectedBytes(info);
       if (size < expected)
         throw new InputError(path, `file is truncated: ${size} bytes, the header promises ${expected}`);
-      await checkFloatsFinite(path, info, false);
+      if (scan) await checkFloatsFinite(path, info);
       return info;
     }
     if (size < 18) throw new InputError(path, 'truncated gzip stream (shorter than a gzip header and trailer)');
     const header = gunzipPrefix(path, head, 540);
-    const info = parseNiftiHeader(path, header);
+    const info = { ...parseNiftiHeader(path, header), gz: true };
     const trailer = Buffer.alloc(4);
     await handle.read(trailer, 0, 4, size - 4);
     const isize = trailer.readUInt32LE(0);
     const expected = niftiExpectedBytes(info);
     if (isize === expected % 2 ** 32) {
-      await checkFloatsFinite(path, info, true);
+      if (scan) await checkFloatsFinite(path, info);
       return info;
     }
     // A truncated stream ends in compressed bytes, not a trailer; inflate it all to be sure.
@@ -170,7 +199,8 @@ async function gzipComplete(path: string): Promise<boolean> {
  * ITK turns NaN voxels of a float NIfTI into 0 without a word, so float files are scanned here,
  * streaming, before ITK reads them (integer files cannot hold non-finite values).
  */
-async function checkFloatsFinite(path: string, info: NiftiHeaderInfo, gz: boolean): Promise<void> {
+export async function checkFloatsFinite(path: string, info: NiftiHeaderInfo): Promise<void> {
+  const gz = info.gz;
   const width = info.datatype === 16 ? 4 : info.datatype === 64 ? 8 : 0;
   if (width === 0) return;
   const start = Math.max(info.voxOffset, info.version === 1 ? 348 : 540);

@@ -147,3 +147,35 @@ describe('the spatial record maps results back onto the source grid', () => {
     ).toThrow(/multiple of the backbone's patch size 14/);
   });
 });
+
+describe('slice batches stream a long volume chunk by chunk', () => {
+  it('a 1000-slice volume comes out in batches of at most `chunk` slices, in order', () => {
+    const size: Vec3 = [32, 24, 1000];
+    const data = new Int16Array(32 * 24 * 1000);
+    for (let k = 0; k < 1000; k++) data.fill(k - 500, k * 768, (k + 1) * 768);
+    const volume: Volume = {
+      data,
+      size,
+      spacing: [1, 1, 1],
+      origin: [0, 0, 0],
+      direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+    };
+    const views = sliceBatches(volume, {
+      axis: 'axial',
+      size: [28, 28],
+      channels: { replicate: true, range: [-500, 499] },
+      chunk: 16,
+    });
+    expect(views.slices).toBe(1000);
+    let next = 0;
+    for (const batch of views) {
+      expect(batch.start).toBe(next);
+      expect(batch.data.length).toBe(batch.count * 3 * 28 * 28);
+      expect(batch.count).toBeLessThanOrEqual(16);
+      // Every pixel of slice s carries (s − 500) mapped from [−500, 499] to [0, 1].
+      expect(batch.data[0]).toBeCloseTo(next / 999, 5);
+      next += batch.count;
+    }
+    expect(next).toBe(1000);
+  });
+});

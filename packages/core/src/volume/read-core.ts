@@ -1,12 +1,15 @@
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { readImageDicomFileSeriesNode } from '@itk-wasm/dicom';
 import { readImageNode } from '@itk-wasm/image-io';
 import type { Image } from 'itk-wasm';
 import { InputError } from '../util/errors.js';
 import { parseDicomHeader } from './dicom-parse.js';
+import { regularizeSeries } from './dicom-regularize.js';
 import { type DicomSeriesReport, inspectDicomSeries } from './dicom-series.js';
-import { checkNifti } from './nifti-header.js';
+import { indexToWorld } from './geometry.js';
+import { readNiftiFast } from './nifti-fast.js';
+import { checkFloatsFinite, checkNifti } from './nifti-header.js';
 import type { Vec3, Volume, VoxelArray } from './types.js';
 import { checkFinite, checkGeometry } from './validate.js';
 
@@ -14,6 +17,12 @@ export interface ReadRequest {
   path: string;
   /** For a 4D file: which volume along the 4th axis to take (0-based). */
   volume?: number;
+  /**
+   * For a DICOM series whose slices are not on a regular grid (gantry tilt, uneven gaps):
+   * 'regular' (default) resamples onto one so every voxel is where it was measured; 'stored'
+   * keeps the slices as stored, stacked on ITK's grid (voxels exact, positions approximate).
+   */
+  dicomGrid?: 'regular' | 'stored';
 }
 
 export type VolumeFormat = 'nifti' | 'nrrd' | 'metaimage' | 'dicom' | 'dicom-series' | 'other';
@@ -56,18 +65,23 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
   } catch {
     throw new InputError(source, 'no such file or folder');
   }
-  if (info.isDirectory()) return readSeries(source, path);
+  if (info.isDirectory()) return readSeries(source, path, request.dicomGrid ?? 'regular');
   if (info.size === 0) throw new InputError(source, 'file is empty');
   let format = formatOf(path);
   const head = await sniff(path);
   if (format === 'other' && head.length >= 132 && head.toString('latin1', 128, 132) === 'DICM') format = 'dicom';
-  if (format === 'nifti') await checkNifti(path).catch(rename(source, path));
+  if (format === 'nifti') {
+    const header = await checkNifti(path, { scanFloats: false }).catch(rename(source, path));
+    const fast = await readNiftiFast(path, header);
+    if (fast) return { ...toVolume(source, fast, request.volume), format };
+    // ITK turns NaN into 0 silently, so float files are scanned before it reads them.
+    await checkFloatsFinite(path, header).catch(rename(source, path));
+  }
   if (format === 'nrrd' && !head.toString('latin1', 0, 4).startsWith('NRRD'))
     throw new InputError(source, 'not an NRRD file: it does not start with "NRRD" (wrong magic)');
   if (format === 'metaimage' && !/^\s*[A-Za-z]+\s*=/.test(head.toString('latin1', 0, 64)))
     throw new InputError(source, 'not a MetaImage file: no "Key = value" header (wrong magic)');
   if (format === 'dicom') {
-    const { readFile } = await import('node:fs/promises');
     parseDicomHeader(source, await readFile(path));
   }
   let image: Image;
@@ -79,7 +93,9 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
       `cannot read as an image (unknown format, wrong magic or corrupt data): ${describe(error)}`,
     );
   }
-  return { ...toVolume(source, image, request.volume), format: format === 'other' ? 'other' : format };
+  const read = toVolume(source, image, request.volume);
+  if (format === 'dicom') read.volume.data = narrowIntegers(read.volume.data);
+  return { ...read, format };
 }
 
 function rename(source: string, path: string) {
@@ -89,7 +105,10 @@ function rename(source: string, path: string) {
   };
 }
 
-async function readSeries(source: string, path: string): Promise<ReadResult> {
+/** Slices off their grid by more than this (mm) are resampled onto a regular one. */
+const POSITION_TOLERANCE_MM = 0.01;
+
+async function readSeries(source: string, path: string, grid: 'regular' | 'stored'): Promise<ReadResult> {
   const dicom = await inspectDicomSeries(path).catch(rename(source, resolve(path)));
   let image: Image;
   try {
@@ -100,7 +119,15 @@ async function readSeries(source: string, path: string): Promise<ReadResult> {
   const { volume } = toVolume(source, image, undefined);
   if (volume.size[2] !== dicom.slices)
     throw new InputError(source, `assembled ${volume.size[2]} slices from ${dicom.slices} files`);
-  return { volume: { ...volume, data: narrowIntegers(volume.data) }, format: 'dicom-series', dicom };
+  const stacked = { ...volume, data: narrowIntegers(volume.data) };
+  // How far the stored slices are from the grid ITK put them on.
+  dicom.maxPositionError = Math.max(
+    ...dicom.positions.map((p, k) => Math.hypot(...indexToWorld(stacked, [0, 0, k]).map((w, i) => w - p[i]!))),
+  );
+  if (grid === 'stored' || dicom.maxPositionError <= POSITION_TOLERANCE_MM)
+    return { volume: stacked, format: 'dicom-series', dicom };
+  dicom.regularized = true;
+  return { volume: regularizeSeries(stacked, dicom), format: 'dicom-series', dicom };
 }
 
 function describe(error: unknown): string {

@@ -1,9 +1,15 @@
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readImageNode } from '@itk-wasm/image-io';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../util/errors.js';
+import { regularizeSeries } from './dicom-regularize.js';
 import { expectAffine, expectVoxels, FIXTURES, REFERENCE, SHARED_DATA } from './fixtures.test-helpers.js';
+import { indexToWorld } from './geometry.js';
+import { readNiftiFast } from './nifti-fast.js';
+import { niftiGeometry } from './nifti-geometry.js';
+import { checkNifti } from './nifti-header.js';
 import { readVolume } from './read.js';
 import { voxelType } from './types.js';
 
@@ -19,6 +25,40 @@ describe('readVolume against nibabel', () => {
     });
   }
 
+  it('a scaled NIfTI (scl_slope/scl_inter) is read through ITK with the scaling applied', async () => {
+    const ref = REFERENCE['scaled_int16.nii.gz']!;
+    const { volume } = await readVolume(join(FIXTURES, 'scaled_int16.nii.gz'));
+    expectVoxels(volume, ref);
+    expectAffine(volume, ref.affineRAS!);
+  });
+
+  it('the native-zlib NIfTI path gives exactly what a full ITK read gives', async () => {
+    for (const path of [
+      join(FIXTURES, 'oblique_int16.nii.gz'),
+      join(FIXTURES, 'aniso_float32.nii'),
+      join(FIXTURES, 'small_4d.nii.gz'),
+      join(SHARED_DATA, 'mri/FLAIR.nii.gz'),
+    ]) {
+      const header = await checkNifti(path);
+      expect(niftiGeometry(header), `${path}: geometry from the header`).not.toBeNull();
+      const fast = await readNiftiFast(path, header);
+      expect(fast, path).not.toBeNull();
+      const full = await readImageNode(path);
+      expect(fast!.size).toEqual(full.size);
+      expect(fast!.imageType).toEqual(full.imageType);
+      expect(fast!.data as unknown).toEqual(full.data as unknown);
+      // ITK computes in float32 (nifti1_io), the header path in float64: equal to 1e-6.
+      const close = (a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>) => {
+        for (let i = 0; i < a.length; i++) expect(Number(a[i])).toBeCloseTo(Number(b[i]), 5);
+      };
+      close(fast!.spacing, full.spacing);
+      close(fast!.origin, full.origin);
+      close(fast!.direction, full.direction);
+    }
+    const scaled = join(FIXTURES, 'scaled_int16.nii.gz');
+    expect(await readNiftiFast(scaled, await checkNifti(scaled))).toBeNull();
+  });
+
   it('real MRI (FLAIR and its lesion mask) match nibabel', async () => {
     for (const name of ['mri/FLAIR.nii.gz', 'mri/lesion.nii.gz']) {
       const ref = REFERENCE[`shared:${name}`]!;
@@ -29,6 +69,12 @@ describe('readVolume against nibabel', () => {
     }
   });
 });
+
+let tilt: ReturnType<typeof readVolume> | undefined;
+const storedTilt = () => {
+  tilt ??= readVolume(join(SHARED_DATA, 'dicom/ct-gantry-tilt'), { dicomGrid: 'stored' });
+  return tilt;
+};
 
 describe('readVolume: DICOM against pydicom', () => {
   it('assembles a shuffled oblique series in position order with the rescale applied', async () => {
@@ -53,9 +99,9 @@ describe('readVolume: DICOM against pydicom', () => {
     }
   });
 
-  it('the tilted, unevenly spaced CT series assembles at the right slice positions and is reported', async () => {
+  it('the tilted, unevenly spaced CT series: stored slices equal pydicom, in position order', async () => {
     const ref = REFERENCE['shared:dicom/ct-gantry-tilt']!;
-    const { volume, dicom } = await readVolume(join(SHARED_DATA, 'dicom/ct-gantry-tilt'));
+    const { volume, dicom } = await storedTilt();
     expectVoxels(volume, ref);
     expect(dicom!.positions).toEqual(ref.positions);
     expect(volume.origin[0]).toBeCloseTo(ref.positions![0]![0]!, 4);
@@ -63,6 +109,54 @@ describe('readVolume: DICOM against pydicom', () => {
     expect(dicom!.tiltDegrees).toBeCloseTo(18.5, 0);
     expect(dicom!.gantryTiltTag).toBeCloseTo(18.5, 5);
     expect(dicom!.maxPositionError).toBeGreaterThan(1);
+    expect(dicom!.regularized).toBe(false);
+  });
+
+  it('by default the tilted series is resampled so every voxel sits at its measured position', async () => {
+    const stored = await storedTilt();
+    const regular = await readVolume(join(SHARED_DATA, 'dicom/ct-gantry-tilt'));
+    expect(regular.dicom!.regularized).toBe(true);
+    expect(regular.volume.data).toBeInstanceOf(Int16Array);
+    expect(regular.volume.origin).toEqual(stored.dicom!.positions[0]);
+    // The first slice is the first stored slice, untouched.
+    const plane = 512 * 512;
+    expect(regular.volume.data.subarray(0, plane)).toEqual(stored.volume.data.subarray(0, plane));
+    // A field equal to each stored voxel's true world y (from its own ImagePositionPatient) must
+    // come out equal to each regular voxel's world y: the geometry is right, slice by slice.
+    const g = stored.volume;
+    const r = [g.direction[0]!, g.direction[3]!, g.direction[6]!];
+    const c = [g.direction[1]!, g.direction[4]!, g.direction[7]!];
+    const field = new Float32Array(g.data.length);
+    stored.dicom!.positions.forEach((p, k) => {
+      for (let j = 0; j < 512; j++)
+        for (let i = 0; i < 512; i++)
+          field[k * plane + j * 512 + i] = p[1]! + i * g.spacing[0] * r[1]! + j * g.spacing[1] * c[1]!;
+    });
+    const out = regularizeSeries({ ...g, data: field }, stored.dicom!);
+    let fill = Number.POSITIVE_INFINITY;
+    for (const v of field) fill = Math.min(fill, v);
+    let checked = 0;
+    for (let t = 0; t < 28; t += 3)
+      for (let j = 0; j < 512; j += 17)
+        for (let i = 0; i < 512; i += 31) {
+          const v = out.data[t * plane + j * 512 + i]!;
+          if (v === fill) continue;
+          expect(v).toBeCloseTo(indexToWorld(out, [i, j, t])[1], 2);
+          checked++;
+        }
+    expect(checked).toBeGreaterThan(1000);
+    // The stored stack's own grid is wrong by tens of mm for late slices; the regular grid is not.
+    expect(Math.abs(indexToWorld(g, [0, 0, 27])[1] - stored.dicom!.positions[27]![1]!)).toBeGreaterThan(5);
+  });
+
+  it('one slice of a rescaled CT read on its own equals its slice in the series, as int16', async () => {
+    const series = (await readVolume(join(FIXTURES, 'dicom_series'))).volume;
+    const one = await readVolume(join(FIXTURES, 'dicom_series', 's003.dcm'));
+    expect(one.format).toBe('dicom');
+    expect(one.volume.data).toBeInstanceOf(Int16Array);
+    expect(one.volume.size).toEqual([20, 16, 1]);
+    expect(one.volume.data).toEqual(series.data.subarray(0, 20 * 16));
+    expect(one.volume.origin).toEqual(series.origin);
   });
 
   it('all nine transfer syntaxes decode to identical voxels equal to pydicom', async () => {
@@ -131,5 +225,20 @@ describe('readVolume: bad input is a clear InputError naming the file', () => {
     const dir = await mkdtemp(join(tmpdir(), 'anymc3d-read-'));
     await copyFile(join(FIXTURES, 'dicom_series', 's000.dcm'), join(dir, 'only.dcm'));
     await expectInputError(readVolume(dir), dir, /single DICOM file, not a series/);
+  });
+});
+
+describe('readVolume: other formats with a wrong magic', () => {
+  it('an .nrrd or .mha that is not one names the file and the magic', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-read-'));
+    for (const [name, problem] of [
+      ['x.nrrd', /not an NRRD file/],
+      ['x.mha', /not a MetaImage file/],
+      ['x.dcm', /no "DICM" magic/],
+    ] as const) {
+      const path = join(dir, name);
+      await writeFile(path, Buffer.alloc(300, 0x41));
+      await expectInputError(readVolume(path), path, problem);
+    }
   });
 });

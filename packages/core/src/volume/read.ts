@@ -7,6 +7,8 @@ import { type ReadRequest, type ReadResult, readInThread } from './read-core.js'
 export interface ReadOptions {
   /** For a 4D file: which volume to take (0-based); without it a 4D file is an error. */
   volume?: number;
+  /** DICOM series off a regular grid: resample onto one ('regular', default) or keep as stored. */
+  dicomGrid?: 'regular' | 'stored';
   /**
    * Where reading runs. 'worker' (the default when the compiled worker exists) keeps the event
    * loop free; 'thread' reads in the calling thread (used when running from TypeScript sources).
@@ -84,7 +86,9 @@ export function workerAvailable(url: URL = DEFAULT_WORKER): boolean {
  * `InputError` naming the file and the problem.
  */
 export async function readVolume(path: string, options: ReadOptions = {}): Promise<ReadResult> {
-  const request: ReadRequest = options.volume === undefined ? { path } : { path, volume: options.volume };
+  const request: ReadRequest = { path };
+  if (options.volume !== undefined) request.volume = options.volume;
+  if (options.dicomGrid !== undefined) request.dicomGrid = options.dicomGrid;
   const url = options.workerUrl ?? DEFAULT_WORKER;
   const mode = options.in ?? (workerAvailable(url) ? 'worker' : 'thread');
   if (mode === 'thread') return readInThread(request);

@@ -186,6 +186,8 @@ export function reorient(input: Volume | Processed, target = 'LPS'): Processed {
       'not an orientation code: use three letters, one of L/R, P/A, S/I each (e.g. LPS, RAS)',
     );
   const current = orientationCode(volume.direction);
+  if (new Set([...current].map((l) => LETTER_ROW[l]![0])).size !== 3)
+    throw new RangeError(`reorient: the direction is too oblique to name its axes (${current}); resample it instead`);
   const map = new Float64Array(16);
   map[15] = 1;
   const size = [0, 0, 0] as Vec3;

@@ -99,19 +99,7 @@ export function sliceBatches(input: Volume | Processed, options: SliceOptions): 
   const chunk = Math.max(1, options.chunk ?? 16);
   const mean = options.mean ?? [0, 0, 0];
   const std = options.std ?? [1, 1, 1];
-  const spec = options.channels;
-  const mapValue: ((x: number) => number)[] =
-    'windows' in spec
-      ? spec.windows.length === 1
-        ? [0, 0, 0].map(() => (x: number) => applyWindow(x, spec.windows[0]!))
-        : spec.windows.length === 3
-          ? spec.windows.map((w) => (x: number) => applyWindow(x, w))
-          : (() => {
-              throw new RangeError(`give 1 or 3 windows for 3 channels, got ${spec.windows.length}`);
-            })()
-      : spec.range
-        ? [0, 0, 0].map(() => (x: number) => applyWindow(x, { name: 'range', lo: spec.range![0], hi: spec.range![1] }))
-        : [0, 0, 0].map(() => (x: number) => x);
+  const mapValue = channelMappers(options.channels);
   const stride = [1, volume.size[0], volume.size[0] * volume.size[1]];
   // Per-output-column and per-output-row source positions (bilinear within the plane).
   const table = (n: number, axisIdx: number, col: number) => {
@@ -158,6 +146,23 @@ export function sliceBatches(input: Volume | Processed, options: SliceOptions): 
     }
   }
   return { slices, height: H, width: W, record: extended, [Symbol.iterator]: batches };
+}
+
+/** One value → [0, 1] (or identity) function per output channel. */
+function channelMappers(spec: ChannelSpec): ((x: number) => number)[] {
+  if ('windows' in spec) {
+    const ws = spec.windows;
+    if (ws.length !== 1 && ws.length !== 3)
+      throw new RangeError(`give 1 or 3 windows for 3 channels, got ${ws.length}`);
+    return [0, 1, 2].map((c) => {
+      const w = ws[ws.length === 1 ? 0 : c]!;
+      return (x: number) => applyWindow(x, w);
+    });
+  }
+  const range = spec.range;
+  if (!range) return [0, 1, 2].map(() => (x: number) => x);
+  const w: Window = { name: 'range', lo: range[0], hi: range[1] };
+  return [0, 1, 2].map(() => (x: number) => applyWindow(x, w));
 }
 
 /** The largest multiple of `patch` not above `target` (at least one patch): a valid view side. */

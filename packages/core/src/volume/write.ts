@@ -27,7 +27,9 @@ export function toItkImage(v: Volume): Image {
   image.spacing = [...v.spacing];
   image.origin = [...v.origin];
   image.direction = new Float64Array(v.direction);
-  image.data = v.data;
+  // itk-wasm reads `data.buffer` whole, so a view at an offset must become an array of its own.
+  const whole = v.data.byteOffset === 0 && v.data.byteLength === v.data.buffer.byteLength;
+  image.data = whole ? v.data : v.data.slice();
   image.metadata = new Map();
   return image;
 }
