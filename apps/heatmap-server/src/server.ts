@@ -145,8 +145,10 @@ async function handle(app: AppContext, req: IncomingMessage, res: ServerResponse
     const url = new URL(req.url ?? '/', 'http://server.invalid');
     const role = roleOf(req, app.config.tokens);
     // Every API path asks for a token before anything about it is told (even that it exists).
-    if (url.pathname.startsWith('/v1/') || url.pathname === '/v1') authorize('reviewer', role);
-    const segments = pathSegments(url.pathname);
+    if (/^\/v1(\/|$)/.test(url.pathname) || /^\/v1(\/|$)/i.test(req.url ?? '')) authorize('reviewer', role);
+    // The raw path, not url.pathname: the URL parser would quietly resolve `..` segments.
+    const rawPath = (req.url ?? '/').split('?')[0] as string;
+    const segments = rawPath.startsWith('/') ? pathSegments(rawPath) : null;
     const match = segments ? matchRoute(ROUTES, req.method ?? 'GET', segments) : null;
     if (match === null) throw new HttpError(404, 'not_found', 'not found');
     if (match === 'method') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here`);
