@@ -113,7 +113,7 @@ describe('uploads', () => {
 
 describe('paths', () => {
   it.each([
-    (id: string) => `/v1/cases/..%2F..%2Fanymc3d.sqlite`,
+    (_id: string) => '/v1/cases/..%2F..%2Fanymc3d.sqlite',
     (id: string) => `/v1/cases/${id}/../../anymc3d.sqlite`,
     (id: string) => `/v1/cases/${id}/heatmaps/..%2F..%2F/x.nii.gz`,
     (id: string) => `/v1/cases/${id}/heatmaps/nodule/..%2F..%2Finput.nii.gz`,
