@@ -60,10 +60,12 @@ async function signIn(page: Page, url: string): Promise<void> {
 
 /** Interval polling: a page busy drawing WebGL in software can starve animation-frame polling. */
 async function waitForBody(page: Page, key: string, value: string): Promise<void> {
-  await page.waitForFunction(`document.body.dataset[${JSON.stringify(key)}] === ${JSON.stringify(value)}`, null, {
-    polling: 100,
-    timeout: 60_000,
-  });
+  type Dom = { document: { body: { dataset: Record<string, string | undefined> } } };
+  await page.waitForFunction(
+    ([k, v]) => (globalThis as unknown as Dom).document.body.dataset[k as string] === v,
+    [key, value],
+    { polling: 100, timeout: 60_000 },
+  );
 }
 
 async function canvasPixels(page: Page): Promise<PNG> {
