@@ -44,6 +44,9 @@ describe('detectVolumeFormat (by content)', () => {
     expect(detectVolumeFormat(gz)).toBe('nifti-gz');
     const big = gzipSync(Buffer.concat([niftiHeader(true, 'n+1\0'), Buffer.alloc(1 << 20, 7)]));
     expect(detectVolumeFormat(big.subarray(0, 200))).toBe('nifti-gz');
+    // A very compressible volume: its first 64 KiB inflate to far more than any sniff should hold.
+    const flat = gzipSync(Buffer.concat([niftiHeader(true, 'n+1\0'), Buffer.alloc(32 << 20)]));
+    expect(detectVolumeFormat(flat.subarray(0, 64 * 1024))).toBe('nifti-gz');
     expect(detectVolumeFormat(gzipSync(Buffer.from('hello world, not a volume')))).toBeNull();
   });
 

@@ -48,10 +48,14 @@ function isMetaImageHeader(text: string): boolean {
   return lines.some((l) => /^\s*ObjectType\s*=\s*Image\s*$/i.test(l));
 }
 
-/** Inflates as much of a gzip prefix as the bytes allow (a truncated stream is expected here). */
+/**
+ * Inflates the start of a gzip stream (a truncated stream is expected here). Only the first
+ * 4 KiB go in: deflate expands at most ~1032×, so the output stays under 8 MiB however
+ * compressible the volume is, and is far more than the 348 header bytes needed.
+ */
 function gunzipPrefix(head: Uint8Array): Uint8Array {
   try {
-    return gunzipSync(head, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+    return gunzipSync(head.subarray(0, 4096), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 8 << 20 });
   } catch {
     return new Uint8Array(0);
   }
