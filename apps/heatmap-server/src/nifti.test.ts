@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { encodeNiftiFloat32, readNifti } from './nifti.js';
+import { encodeNiftiFloat32, encodeNiftiUnitUint8, readNifti } from './nifti.js';
 
 // Written and read back by nibabel: fixtures/make_nifti.py.
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtures/${name}`, import.meta.url)));
@@ -33,6 +33,16 @@ describe('readNifti against nibabel', () => {
     expect(back.affine).toEqual(source.affine);
     expect(Array.from(back.data)).toEqual(Array.from(values));
     expect([back.calMin, back.calMax, back.description]).toEqual([0, 1, 'heat']);
+  });
+
+  it('writes a [0, 1] volume as uint8 with slope 1/255 that reads back within half a step', async () => {
+    const source = await readNifti(fixture('le_int16_scaled.nii.gz'), 'src');
+    const values = new Float32Array(source.data.length).map((_, i) => (i % 17) / 16);
+    const back = await readNifti(encodeNiftiUnitUint8(source, values, { calMin: 0, calMax: 1 }), 'u8');
+    expect(back.affine).toEqual(source.affine);
+    values.forEach((v, i) => {
+      expect(Math.abs((back.data[i] as number) - v)).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
+    });
   });
 
   it('refuses a file that is not NIfTI, and a truncated one, naming it', async () => {

@@ -144,21 +144,50 @@ export function affineOf(g: NiftiGeometry): number[] {
 export function encodeNiftiFloat32(
   like: Pick<NiftiVolume, 'dims' | 'geometry'>,
   data: Float32Array,
-  options: { calMin: number; calMax: number; description?: string; intentName?: string },
+  options: NiftiWriteOptions,
+): Uint8Array {
+  return encodeNifti(like, data, options, 'float32');
+}
+
+/**
+ * The same as a uint8 volume with scl_slope 1/255: values in [0, 1] stored in a quarter of the
+ * bytes (the heatmap form CONVENTIONS.md §4.2 suggests); readers apply the slope.
+ */
+export function encodeNiftiUnitUint8(
+  like: Pick<NiftiVolume, 'dims' | 'geometry'>,
+  data: Float32Array,
+  options: NiftiWriteOptions,
+): Uint8Array {
+  return encodeNifti(like, data, options, 'uint8');
+}
+
+export interface NiftiWriteOptions {
+  calMin: number;
+  calMax: number;
+  description?: string;
+  intentName?: string;
+}
+
+function encodeNifti(
+  like: Pick<NiftiVolume, 'dims' | 'geometry'>,
+  data: Float32Array,
+  options: NiftiWriteOptions,
+  type: 'float32' | 'uint8',
 ): Uint8Array {
   const count = like.dims[0] * like.dims[1] * like.dims[2];
-  if (data.length !== count) throw new Error(`encodeNiftiFloat32: ${data.length} values for ${count} voxels`);
-  const out = new Uint8Array(352 + count * 4);
+  if (data.length !== count) throw new Error(`encodeNifti: ${data.length} values for ${count} voxels`);
+  const bytesPer = type === 'float32' ? 4 : 1;
+  const out = new Uint8Array(352 + count * bytesPer);
   const view = new DataView(out.buffer);
   view.setInt32(0, 348, true);
   const dim = [3, like.dims[0], like.dims[1], like.dims[2], 1, 1, 1, 1];
   for (const [i, d] of dim.entries()) view.setInt16(40 + 2 * i, d, true);
-  view.setInt16(70, 16, true);
-  view.setInt16(72, 32, true);
+  view.setInt16(70, type === 'float32' ? 16 : 2, true);
+  view.setInt16(72, 8 * bytesPer, true);
   const g = like.geometry;
   for (const [i, p] of g.pixdim.entries()) view.setFloat32(76 + 4 * i, i >= 4 ? 0 : p, true);
   view.setFloat32(108, 352, true);
-  view.setFloat32(112, 1, true);
+  view.setFloat32(112, type === 'float32' ? 1 : 1 / 255, true);
   view.setFloat32(116, 0, true);
   out[123] = g.xyztUnits;
   view.setFloat32(124, options.calMax, true);
@@ -171,6 +200,7 @@ export function encodeNiftiFloat32(
   for (const [i, s] of g.srow.entries()) view.setFloat32(280 + 4 * i, s, true);
   out.set(Buffer.from((options.intentName ?? '').slice(0, 15), 'latin1'), 328);
   out.set(Buffer.from('n+1\0', 'latin1'), 344);
-  new Float32Array(out.buffer, 352, count).set(data);
+  if (type === 'float32') new Float32Array(out.buffer, 352, count).set(data);
+  else for (let i = 0; i < count; i++) out[352 + i] = Math.round(Math.min(1, Math.max(0, data[i] as number)) * 255);
   return gzipSync(out, { level: 6 });
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
 import type { AnalysisRequest, AnalysisResult, CaseAnalyzer, PluginInfo } from '../analyzer.js';
-import { encodeNiftiFloat32, type NiftiVolume, readNifti } from '../nifti.js';
+import { encodeNiftiFloat32, encodeNiftiUnitUint8, type NiftiVolume, readNifti } from '../nifti.js';
 
 /**
  * A TEST DOUBLE of the inference engine, for the server's tests, the browser test and the load
