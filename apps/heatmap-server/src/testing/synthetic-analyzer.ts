@@ -75,7 +75,7 @@ export class SyntheticAnalyzer implements CaseAnalyzer {
         const path = join(request.outDir, 'heatmaps', `${pi}-${li}.nii.gz`);
         await writeFileAtomic(
           path,
-          encodeNiftiFloat32(image, heat.values, { calMin: 0, calMax: 1, description: label }),
+          encodeNiftiUnitUint8(image, heat.values, { calMin: 0, calMax: 1, description: label }),
         );
         (predictions[plugin.id] as Record<string, number>)[label] = heat.score;
         (heatmaps[plugin.id] as Record<string, string>)[label] = path;
