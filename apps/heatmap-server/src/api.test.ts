@@ -171,7 +171,7 @@ describe('heatmap server API (real listener)', () => {
     expect(metrics).toMatch(/^anymc3d_jobs_running 1$/m);
 
     current = await current.restart();
-    release(); // the old process's analysis finishes after its server is gone: nothing is written
+    release();
     const doneA = await waitForCase(current.url, a.id);
     const doneB = await waitForCase(current.url, b.id);
     expect(doneA).toMatchObject({ status: 'done', attempts: 2 });
@@ -235,6 +235,18 @@ describe('heatmap server API (real listener)', () => {
     const created = await upload(current, syntheticVolume([10, 10, 5]), '?plugins=fracture');
     const done = (await waitForCase(current.url, ((await created.json()) as { id: string }).id)) as unknown as CaseBody;
     expect(done.predictions.fracture?.labels[0]?.label).toBe('Rib fracture');
+  });
+
+  it('accepts every one of many small uploads (the last write is on disk before the sniff)', async () => {
+    current = await startTestServer();
+    const body = syntheticVolume([16, 16, 8]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = await upload(current, body, '?plugins=nodule');
+      await r.arrayBuffer();
+      statuses.push(r.status);
+    }
+    expect(statuses.filter((s) => s !== 202)).toEqual([]);
   });
 
   it('answers /healthz without a token', async () => {

@@ -55,12 +55,21 @@ export class JobQueue {
   }
 
   /**
-   * Stops taking jobs and abandons the running ones: their rows stay 'running', which the next
-   * start re-queues. Nothing they finish afterwards is written.
+   * Stops taking jobs and aborts the running ones: their rows stay 'running', which the next
+   * start re-queues, and nothing they finish afterwards is written. Waits (at most `graceMs`)
+   * for the analyzer to let go, so the caller may close the database and remove files.
    */
-  close(): void {
+  async close(graceMs = 5_000): Promise<void> {
     this.abort.abort();
     this.waiting.length = 0;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.running.values()]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private pump(): void {

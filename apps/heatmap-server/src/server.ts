@@ -118,7 +118,7 @@ export async function createServer({
       return url;
     },
     async close() {
-      queue.close();
+      await queue.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -26,21 +26,27 @@ export async function receiveVolume(
         failed = true;
         reject(error);
       };
+      // Writes are chained, so they land in order, and 'end' (which can come while the last
+      // write is still in flight) waits for the chain.
+      let written: Promise<unknown> = Promise.resolve();
       req.on('data', (chunk: Buffer) => {
         if (failed) return;
         received += chunk.length;
         if (received > maxBytes) return fail(tooLarge(maxBytes));
         req.pause();
-        handle.write(chunk).then(
-          () => req.resume(),
-          (error: Error) => {
-            fail(error);
-            req.resume();
-          },
-        );
+        written = written
+          .then(() => handle.write(chunk))
+          .then(
+            () => req.resume(),
+            (error: Error) => {
+              fail(error);
+              req.resume();
+            },
+          );
       });
-      // 'end' comes only after the last resume, that is after the last write finished.
-      req.on('end', () => !failed && resolve(received));
+      req.on('end', () => {
+        written.then(() => !failed && resolve(received));
+      });
       req.on('error', fail);
       req.on('close', () => {
         if (!req.complete) fail(new HttpError(400, 'upload_aborted', 'the upload ended before its last byte'));
