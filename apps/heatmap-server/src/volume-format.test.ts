@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { detectVolumeFormat } from './volume-format.js';
 
+const REAL_DICOM = fileURLToPath(new URL('../../../../shared/data/dicom/transfer-syntaxes/5.dcm', import.meta.url));
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtures/${name}`, import.meta.url)));
 
 function niftiHeader(littleEndian: boolean, magic: string): Uint8Array {
@@ -71,6 +73,17 @@ describe('detectVolumeFormat (by content)', () => {
       zipEntry('series/IM0001', dicomFile(), 8),
     ]);
     expect(detectVolumeFormat(nested)).toBe('dicom-zip');
+    // A large, very compressible file: its first 64 KiB inflate to megabytes.
+    const big = zipEntry('IM0002.dcm', Buffer.concat([dicomFile(), Buffer.alloc(8 << 20)]), 8);
+    expect(detectVolumeFormat(big.subarray(0, 64 * 1024))).toBe('dicom-zip');
+  });
+
+  it.skipIf(!existsSync(REAL_DICOM))('a zip of a real DICOM file from shared/data', () => {
+    const zip = Buffer.concat([
+      zipEntry('series/5.dcm', readFileSync(REAL_DICOM), 8),
+      zipEntry('series/6.dcm', readFileSync(REAL_DICOM), 8),
+    ]);
+    expect(detectVolumeFormat(zip.subarray(0, 64 * 1024))).toBe('dicom-zip');
   });
 
   it('refuses a zip of something else, PNG, PDF, text and short input', () => {

@@ -79,7 +79,8 @@ function zipHoldsDicom(head: Uint8Array): boolean {
     const dataStart = offset + 30 + nameLength + extraLength;
     const isFolder = name.endsWith('/');
     if (!isFolder && (flags & 1) === 0) {
-      const content = entryPrefix(head.subarray(dataStart), method);
+      const known = (flags & 8) === 0 && compressedSize > 0 ? compressedSize : Number.POSITIVE_INFINITY;
+      const content = entryPrefix(head.subarray(dataStart, dataStart + Math.min(known, 4096)), method);
       if (content === null) return false;
       // The first file long enough to hold a preamble decides; shorter ones (a note) are skipped.
       if (content.length >= 132) return ascii(content, 128, 132) === 'DICM';
@@ -92,11 +93,12 @@ function zipHoldsDicom(head: Uint8Array): boolean {
   return false;
 }
 
+/** The start of an entry's content from (at most 4 KiB of) its stored or deflated bytes. */
 function entryPrefix(data: Uint8Array, method: number): Uint8Array | null {
   if (method === 0) return data.subarray(0, 132);
   if (method !== 8) return null;
   try {
-    return inflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 1 << 16 });
+    return inflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 8 << 20 });
   } catch {
     return null;
   }
