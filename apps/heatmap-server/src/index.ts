@@ -1,1 +1,15 @@
-export { configFromEnv, type Role, type ServerConfig } from './config.js';
+export type {
+  AnalysisProgress,
+  AnalysisRequest,
+  AnalysisResult,
+  AnalyzerFactory,
+  AnalyzerOptions,
+  CaseAnalyzer,
+  PluginInfo,
+} from './analyzer.js';
+export { configFromArgs, configFromEnv, type Role, type ServerConfig } from './config.js';
+export { createDefaultAnalyzer } from './default-analyzer.js';
+export { encodeNiftiFloat32, encodeNiftiUnitUint8, type NiftiVolume, parseNifti, readNifti } from './nifti.js';
+export { type CreateServerOptions, createServer, type HeatmapServer } from './server.js';
+export { renderSlicePng, type SliceAxis, type SliceRequest } from './slice-png.js';
+export { detectVolumeFormat, type VolumeFormat } from './volume-format.js';

@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CaseAnalyzer } from './analyzer.js';
+import type { Role, ServerConfig } from './config.js';
+import type { Metrics } from './metrics.js';
+import type { JobQueue } from './queue.js';
+import type { Store } from './store.js';
+import type { BytesCache, VolumeCache } from './volume-cache.js';
+
+/** What every route handler may use; built once by createServer. */
+export interface AppContext {
+  config: ServerConfig;
+  store: Store;
+  analyzer: CaseAnalyzer;
+  queue: JobQueue;
+  metrics: Metrics;
+  casesDir: string;
+  tmpDir: string;
+  volumes: VolumeCache;
+  pngs: BytesCache;
+  log: (message: string) => void;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: Record<string, string>;
+  role: Role | null;
+}
+
+export type Access = 'public' | 'reviewer' | 'admin';
+
+export interface Route {
+  method: 'GET' | 'POST';
+  /** Literal segments, `:name` or `:name.ext` (the extension is required and stripped). */
+  pattern: string;
+  access: Access;
+  handle(app: AppContext, ctx: RequestContext): Promise<void> | void;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { isInputError } from '@anymc3d/core/util';
+import { configFromArgs } from './config.js';
+import { createDefaultAnalyzer } from './default-analyzer.js';
+import { createServer } from './server.js';
+
+async function main(): Promise<void> {
+  const config = configFromArgs(process.argv.slice(2), process.env);
+  const analyzer = await createDefaultAnalyzer({ backbone: config.backbone, plugins: config.plugins });
+  const server = await createServer({ config, analyzer });
+  const url = await server.listen();
+  process.stderr.write(
+    `anymc3d-server: listening on ${url} (data ${config.dataDir}, ${analyzer.plugins.length} plugin(s))\n`,
+  );
+  if (config.tokens.size === 0)
+    process.stderr.write('anymc3d-server: ANYMC3D_TOKENS is empty: every API call gets 401\n');
+  const stop = () => {
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${isInputError(error) ? error.message : ((error as Error).stack ?? String(error))}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+export { SyntheticAnalyzer } from './synthetic-analyzer.js';
+export { syntheticVolume } from './synthetic-volume.js';
