@@ -45,7 +45,7 @@ describe('LoRA', () => {
     const A = graph.params.get('lora.fc.A')!;
     expect(A.role).toBe('trainable');
     expect(A.group).toBe('lora');
-    expect(Array.from(graph.params.get('lora.fc.B')!.value.data).every((v) => v === 0)).toBe(true);
+    expect(Array.from(graph.params.get('lora.fc.B')!.value.data as Float32Array).every((v) => v === 0)).toBe(true);
     const s = await OnnxSession.create(toOnnx(graph), { threads: 1 });
 
     const B = Float32Array.from({ length: O * 8 }, () => r.normal());
