@@ -43,10 +43,16 @@ export class GradContext {
     return out;
   }
 
-  /** Reshapes to `shape`, with -1 standing for at most one symbolic dimension. */
-  reshape(x: Value, shape: Shape): Value {
+  /**
+   * Reshapes to `shape`, with -1 standing for one symbolic dimension; with more, the target shape
+   * is read at run time from `like` (a value of that shape).
+   */
+  reshape(x: Value, shape: Shape, like?: Value): Value {
     const symbolic = shape.filter((d) => typeof d !== 'number');
-    if (symbolic.length > 1) throw new Error(`gradient: cannot reshape to [${shape.join(',')}] (two symbolic dims)`);
+    if (symbolic.length > 1) {
+      if (!like) throw new Error(`gradient: cannot reshape to [${shape.join(',')}] (two symbolic dims)`);
+      return this.g.op('Reshape', [x, this.g.op('Shape', [like])], {}, { outputs: [{ dtype: x.dtype, shape }] });
+    }
     const target = shape.map((d) => (typeof d === 'number' ? d : -1));
     const out = this.g.op('Reshape', [x, this.g.ints(target)]);
     return sameShape(out.shape, shape) ? out : retag(this.g, out, shape);

@@ -11,8 +11,11 @@ function constInts(c: GradContext, name: string | undefined): number[] | undefin
   return t ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
 }
 
-const reshapeBack: GradRule = (c, node, [dy]) =>
-  dy && c.needs(node, 0) ? [c.reshape(dy, c.value(node.inputs[0]!).shape)] : [];
+const reshapeBack: GradRule = (c, node, [dy]) => {
+  if (!dy || !c.needs(node, 0)) return [];
+  const x = c.value(node.inputs[0]!);
+  return [c.reshape(dy, x.shape, x)];
+};
 
 function reduceGrad(c: GradContext, node: Node, dy: Value, axes: number[] | undefined, mean: boolean): Value {
   const x = c.value(node.inputs[0]!);
