@@ -1,3 +1,10 @@
 export { checkGradients, type GradCheckResult } from './gradcheck.js';
 export { pythonHas, pythonReferenceAvailable, runPython, SYSTEM_PYTHON } from './python.js';
-export { randomTinyVitWeights, TinyVit, type TinyVitSpec, tinyVitWeightShapes, type Weights } from './tiny-vit.js';
+export {
+  randomTinyVitWeights,
+  TinyVit,
+  type TinyVitSpec,
+  tinyVitLoraTargets,
+  tinyVitWeightShapes,
+  type Weights,
+} from './tiny-vit.js';

@@ -72,6 +72,26 @@ export function randomTinyVitWeights(s: TinyVitSpec, seed: number): Map<string, 
   return out;
 }
 
+/** LoRA attachment points: patch embedding, fused qkv and out-proj of every block. */
+export function tinyVitLoraTargets(spec: Pick<TinyVitSpec, 'dim' | 'depth' | 'patch'>): LoraTarget[] {
+  const { dim, patch } = spec;
+  const t: LoraTarget[] = [
+    {
+      name: 'patch_embed.proj',
+      kind: 'conv',
+      inFeatures: 3,
+      outFeatures: dim,
+      kernel: [patch, patch],
+      stride: [patch, patch],
+    },
+  ];
+  for (let b = 0; b < spec.depth; b++) {
+    t.push({ name: `blocks.${b}.attn.qkv`, kind: 'linear', inFeatures: dim, outFeatures: 3 * dim });
+    t.push({ name: `blocks.${b}.attn.proj`, kind: 'linear', inFeatures: dim, outFeatures: dim });
+  }
+  return t;
+}
+
 function castTo(t: Tensor, dtype: 'float32' | 'float64'): Tensor {
   if (t.dtype === dtype) return t;
   return tensor(
@@ -126,22 +146,7 @@ export class TinyVit implements Backbone {
   }
 
   loraTargets(): LoraTarget[] {
-    const { dim, patch } = this.spec;
-    const t: LoraTarget[] = [
-      {
-        name: 'patch_embed.proj',
-        kind: 'conv',
-        inFeatures: 3,
-        outFeatures: dim,
-        kernel: [patch, patch],
-        stride: [patch, patch],
-      },
-    ];
-    for (let b = 0; b < this.spec.depth; b++) {
-      t.push({ name: `blocks.${b}.attn.qkv`, kind: 'linear', inFeatures: dim, outFeatures: 3 * dim });
-      t.push({ name: `blocks.${b}.attn.proj`, kind: 'linear', inFeatures: dim, outFeatures: dim });
-    }
-    return t;
+    return tinyVitLoraTargets(this.spec);
   }
 
   private w(g: GraphBuilder, name: string, transposed = false): Value {

@@ -16,7 +16,7 @@ export interface AdamWState {
  * denominator √v̂ + ε) so a seeded run matches the PyTorch reference step for step.
  */
 export class AdamW {
-  readonly state: AdamWState = { step: 0, m: new Map(), v: new Map() };
+  state: AdamWState = { step: 0, m: new Map(), v: new Map() };
 
   constructor(
     private readonly betas: [number, number] = [0.9, 0.999],
