@@ -71,11 +71,17 @@ function patchWeightGrad(c: GradContext, x: Value, w: Value, dy: Value, kernel: 
   const grid = dy.shape.slice(2) as number[];
   const out = w.shape[0] as number;
   // x [N,C,g1·k1,…] → [N,C,g1,k1,…] → [N,g…,C,k…] → [N·G, C·K]
-  const split = [-1, cin, ...grid.flatMap((gk, s) => [gk, kernel[s]!])];
-  const x6 = c.op('Reshape', [x, c.g.ints(split)]);
-  const perm = [0, ...range(spatial).map((s) => 2 + 2 * s), 1, ...range(spatial).map((s) => 3 + 2 * s)];
   const kSize = kernel.reduce((p, q) => p * q, 1);
-  const x2 = c.op('Reshape', [c.op('Transpose', [x6], { perm }), c.g.ints([-1, cin * kSize])]);
+  let x2: Value;
+  if (kSize === 1) {
+    // 1×1: channels last, every position a row (symbolic spatial dims allowed).
+    x2 = c.op('Reshape', [c.op('Transpose', [x], { perm: [0, ...range(spatial, 2), 1] }), c.g.ints([-1, cin])]);
+  } else {
+    const split = [-1, cin, ...grid.flatMap((gk, s) => [gk, kernel[s]!])];
+    const x6 = c.op('Reshape', [x, c.g.ints(split)]);
+    const perm = [0, ...range(spatial).map((s) => 2 + 2 * s), 1, ...range(spatial).map((s) => 3 + 2 * s)];
+    x2 = c.op('Reshape', [c.op('Transpose', [x6], { perm }), c.g.ints([-1, cin * kSize])]);
+  }
   // dy [N,O,g…] → [N,g…,O] → [N·G, O]
   const dy2 = c.op('Reshape', [c.op('Transpose', [dy], { perm: [0, ...range(spatial, 2), 1] }), c.g.ints([-1, out])]);
   const dw = c.op('MatMul', [c.op('Transpose', [dy2], { perm: [1, 0] }), x2]);
@@ -88,8 +94,18 @@ function generalWeightGrad(c: GradContext, x: Value, w: Value, dy: Value, stride
   const swap = [1, 0, ...range(spatial, 2)];
   const xt = c.op('Transpose', [x], { perm: swap });
   const dyt = c.op('Transpose', [dy], { perm: swap });
-  const corr = c.op('Conv', [xt, dyt], { pads, dilations: strides });
   const kernel = w.shape.slice(2) as number[];
+  const symbolic = dy.shape.slice(2).some((d) => typeof d !== 'number');
+  if (symbolic && strides.some((st) => st !== 1)) throw new Error('gradient: strided Conv with symbolic spatial dims');
+  // With stride 1 the correlation's output is exactly the kernel, whatever the (symbolic) sizes.
+  const corr = symbolic
+    ? c.g.op(
+        'Conv',
+        [xt, dyt],
+        { pads, dilations: strides },
+        { outputs: [{ dtype: x.dtype, shape: [x.shape[1]!, w.shape[0]!, ...kernel] }] },
+      )
+    : c.op('Conv', [xt, dyt], { pads, dilations: strides });
   let dw = c.op('Transpose', [corr], { perm: swap });
   if (dw.shape.slice(2).some((d, s) => d !== kernel[s])) {
     dw = c.op('Slice', [dw, c.g.ints(kernel.map(() => 0)), c.g.ints(kernel), c.g.ints(range(spatial, 2))]);
@@ -106,6 +122,7 @@ function convGrad(c: GradContext, node: Node, dy: Value): (Value | undefined)[] 
   let dx: Value | undefined;
   if (c.needs(node, 0)) {
     const outPad = range(spatial).map((s) => {
+      if (strides[s] === 1) return 0;
       const size = x.shape[2 + s];
       const n = dy.shape[2 + s];
       if (typeof size !== 'number' || typeof n !== 'number')
@@ -116,9 +133,11 @@ function convGrad(c: GradContext, node: Node, dy: Value): (Value | undefined)[] 
   }
   let dw: Value | undefined;
   if (c.needs(node, 1)) {
+    const pointwise = kernel.every((k, s) => k === 1 && strides[s] === 1);
     const tiles =
       pads.every((p) => p === 0) &&
-      kernel.every((k, s) => k === strides[s] && (x.shape[2 + s] as number) === k * (dy.shape[2 + s] as number));
+      (pointwise ||
+        kernel.every((k, s) => k === strides[s] && (x.shape[2 + s] as number) === k * (dy.shape[2 + s] as number)));
     dw = tiles ? patchWeightGrad(c, x, w, dy, kernel) : generalWeightGrad(c, x, w, dy, strides, pads);
   }
   const db =

@@ -28,8 +28,12 @@ function reduceGrad(c: GradContext, node: Node, dy: Value, axes: number[] | unde
       const d = x.shape[a];
       return p !== undefined && typeof d === 'number' ? p * d : undefined;
     }, 1);
-    if (count === undefined) throw new Error('gradient: ReduceMean over a symbolic axis');
-    g = c.op('Mul', [g, c.scalar(1 / count, g)]);
+    if (count !== undefined) g = c.op('Mul', [g, c.scalar(1 / count, g)]);
+    else {
+      // A symbolic reduced axis: count the elements at run time.
+      const ones = c.op('Add', [c.op('Mul', [x, c.scalar(0, x)]), c.scalar(1, x)]);
+      g = c.op('Div', [g, c.op('ReduceSum', [ones, c.g.ints(all)], { keepdims: 1 })]);
+    }
   }
   return c.expandTo(g, x);
 }
