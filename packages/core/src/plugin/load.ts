@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import type { Backbone } from '../backbone/index.js';
 import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '../graph/index.js';
+import { InputError } from '../util/errors.js';
 import type { PluginCard } from './card.js';
 import { pluginHead } from './plugin-graph.js';
 import { readPlugin } from './store.js';
@@ -29,6 +31,12 @@ export async function loadPlugin(
 ): Promise<LoadedPlugin> {
   const id = 'card' in backbone ? { name: backbone.card.name, weightHash: backbone.weightHash } : backbone;
   const { card, weights } = await readPlugin(dir, id);
+  if (card.views.length > 1) {
+    throw new InputError(
+      join(dir, 'plugin.json'),
+      `multi-view plugins (${card.views.join(', ')}) cannot be loaded for prediction yet`,
+    );
+  }
   const engine = options.threads ? { threads: options.threads } : {};
   const hg = new GraphBuilder('plugin.predict');
   const tokens = hg.input('tokens', 'float32', [1, 'S', card.dim]);

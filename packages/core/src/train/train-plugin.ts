@@ -3,7 +3,7 @@ import type { Backbone, LoraConfig } from '../backbone/index.js';
 import { DEFAULT_LORA } from '../backbone/lora.js';
 import type { Tensor } from '../graph/index.js';
 import type { PluginCard, TaskCard } from '../plugin/card.js';
-import { initPluginWeights, type PluginSpec, pluginParamCount } from '../plugin/plugin-graph.js';
+import { initPluginWeights, type PluginSpec } from '../plugin/plugin-graph.js';
 import { savePlugin } from '../plugin/store.js';
 import { InputError } from '../util/errors.js';
 import { AdamW } from './adamw.js';
@@ -14,7 +14,15 @@ import { DEFAULT_OPTIM, type OptimOptions, type Progress, runTraining, type Trai
 
 export type TrainSource =
   | { features: FeatureCase[]; backbone: { name: string; weightHash: string } }
-  | { backbone: Backbone; cases: VolumeCase[]; lora?: LoraConfig; chunk?: number };
+  | {
+      backbone: Backbone;
+      cases: VolumeCase[];
+      lora?: LoraConfig;
+      /** Slices per recompute chunk (bounded memory on any slice count). */
+      chunk?: number;
+      /** The train-only seg decoder on cases with `segMask`. */
+      seg?: { hidden: number; lambda: number };
+    };
 
 export interface TrainPluginArgs {
   source: TrainSource;
@@ -102,6 +110,8 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
       lora,
       plugin,
       ...(source.chunk ? { chunk: source.chunk } : {}),
+      ...(task.views.length > 1 ? { views: task.views.length } : {}),
+      ...(source.seg ? { seg: source.seg } : {}),
       ...(args.threads ? { threads: args.threads } : {}),
     });
     gradient = t.gradient(source.cases);
@@ -140,7 +150,9 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
     await release();
   }
   const loraCount = [...groups].filter(([, g]) => g === 'lora').reduce((n, [k]) => n + params.get(k)!.data.length, 0);
-  const headCount = pluginParamCount(plugin);
+  // The seg decoder is train-only: neither counted nor saved with the plugin.
+  const inference = new Map([...params].filter(([k]) => !k.startsWith('plugin.seg.')));
+  const headCount = [...inference].filter(([k]) => groups.get(k) !== 'lora').reduce((n, [, t]) => n + t.data.length, 0);
   const card: PluginCard = {
     format: 'anymc3d-plugin',
     version: 1,
@@ -155,7 +167,7 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
           alpha: lora.alpha,
           targets: [...groups]
             .filter(([, g]) => g === 'lora')
-            .map(([k]) => k.replace(/^lora\.|\.[AB]$/g, ''))
+            .map(([k]) => k.replace(/^(view\d+\.)?lora\.|\.[AB]$/g, ''))
             .filter((v, i, a) => a.indexOf(v) === i),
         }
       : null,
@@ -163,6 +175,6 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
     training: { cases: caseCount, ...(args.data ? { data: args.data } : {}), steps: state.step, options: { ...o } },
     metrics: {},
   };
-  if (state.step >= o.steps) await savePlugin(args.outDir, card, params);
+  if (state.step >= o.steps) await savePlugin(args.outDir, card, inference);
   return { card, weights: params, losses, resumedFrom };
 }
