@@ -30,20 +30,27 @@ export function loraParamCount(targets: readonly LoraTarget[], rank: number): nu
  * A's init follows PEFT (kaiming-uniform with a=√5 ⇒ U(±1/√fan_in)); B is zero. Params are
  * named `lora.<target>.A` / `.B`, trainable, in `config.group`.
  */
-function loraParams(g: GraphBuilder, target: LoraTarget, config: LoraConfig, aDims: number[], bDims: number[]) {
+function loraParams(
+  g: GraphBuilder,
+  target: LoraTarget,
+  config: LoraConfig,
+  aDims: number[],
+  bDims: number[],
+  dtype: 'float32' | 'float64',
+) {
   const fanIn = aDims.slice(1).reduce((p, q) => p * q, 1);
   const bound = 1 / Math.sqrt(fanIn);
   const rand = Random.fromString(config.seed, target.name);
-  const a = tensor(
-    'float32',
-    aDims,
-    Float32Array.from({ length: aDims.reduce((p, q) => p * q, 1) }, () => rand.uniform(-bound, bound)),
-  );
+  const values = Float32Array.from({ length: aDims.reduce((p, q) => p * q, 1) }, () => rand.uniform(-bound, bound));
+  const a = tensor(dtype, aDims, dtype === 'float64' ? Float64Array.from(values) : values);
   const group = config.group ?? 'lora';
   const A = g.param(`lora.${target.name}.A`, a, { role: 'trainable', group, scoped: false });
-  const B = g.param(`lora.${target.name}.B`, tensor('float32', bDims), { role: 'trainable', group, scoped: false });
+  const B = g.param(`lora.${target.name}.B`, tensor(dtype, bDims), { role: 'trainable', group, scoped: false });
   return { A, B };
 }
+
+/** LoRA weights follow the activations' precision (float64 for gradient checks). */
+const floatType = (x: Value): 'float32' | 'float64' => (x.dtype === 'float64' ? 'float64' : 'float32');
 
 /**
  * x·Wᵀ + b, plus (α/r)·(x·Aᵀ)·Bᵀ when the target is adapted. `weightT` is W transposed ([in,out]).
@@ -60,9 +67,16 @@ export function loraLinear(
   let y = g.op('MatMul', [x, weightT]);
   if (bias) y = g.op('Add', [y, bias]);
   if (!config || (config.include && !config.include(target))) return y;
-  const { A, B } = loraParams(g, target, config, [config.rank, target.inFeatures], [target.outFeatures, config.rank]);
+  const { A, B } = loraParams(
+    g,
+    target,
+    config,
+    [config.rank, target.inFeatures],
+    [target.outFeatures, config.rank],
+    floatType(x),
+  );
   const xa = g.op('MatMul', [x, g.op('Transpose', [A], { perm: [1, 0] })]);
-  const scaled = g.op('Mul', [xa, g.scalar(config.alpha / config.rank)]);
+  const scaled = g.op('Mul', [xa, g.scalar(config.alpha / config.rank, x.dtype)]);
   return g.op('Add', [y, g.op('MatMul', [scaled, g.op('Transpose', [B], { perm: [1, 0] })])]);
 }
 
@@ -94,8 +108,9 @@ export function loraConv(
     config,
     [config.rank, target.inFeatures, kh, kw],
     [target.outFeatures, config.rank, 1, 1],
+    floatType(x),
   );
   const low = g.op('Conv', [x, A], { strides: convAttrs.strides, ...(convAttrs.pads ? { pads: convAttrs.pads } : {}) });
-  const up = g.op('Conv', [g.op('Mul', [low, g.scalar(config.alpha / config.rank)]), B]);
+  const up = g.op('Conv', [g.op('Mul', [low, g.scalar(config.alpha / config.rank, x.dtype)]), B]);
   return g.op('Add', [y, up]);
 }

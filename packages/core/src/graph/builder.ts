@@ -73,6 +73,21 @@ export class GraphBuilder {
     this.name = name;
   }
 
+  /**
+   * A builder that continues `graph`: same inputs, params, constants and nodes, no outputs yet
+   * (the differentiator appends a backward pass to a forward graph this way).
+   */
+  static extend(graph: Graph, name = graph.name): GraphBuilder {
+    const b = new GraphBuilder(name);
+    b.inputList.push(...graph.inputs);
+    b.nodeList.push(...graph.nodes);
+    for (const [k, v] of graph.params) b.paramMap.set(k, v);
+    for (const [k, v] of graph.constants) b.constantMap.set(k, v);
+    for (const [k, v] of graph.values) b.valueMap.set(k, v);
+    b.counter = graph.nodes.length + graph.constants.size;
+    return b;
+  }
+
   /** Prefixes names created inside `fn` with `prefix.` (e.g. 'blocks.3'). */
   scope<T>(prefix: string, fn: () => T): T {
     this.scopes.push(prefix);

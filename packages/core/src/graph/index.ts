@@ -1,5 +1,13 @@
 export { type Attributes, type AttrValue, f, fs, t } from './attributes.js';
 export {
+  buildGradientGraph,
+  DIFFERENTIABLE_OPS,
+  type GradientSpec,
+  gradName,
+  pruneGraph,
+  seedName,
+} from './autodiff.js';
+export {
   type Graph,
   GraphBuilder,
   type Node,

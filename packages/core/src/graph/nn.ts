@@ -18,9 +18,9 @@ export function layerNorm(g: GraphBuilder, x: Value, scale: Value, bias: Value, 
 
 /** Exact GELU, 0.5·x·(1+erf(x/√2)), in the form ONNX Runtime fuses into one kernel. */
 export function gelu(g: GraphBuilder, x: Value): Value {
-  const e = g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]);
-  const one = g.op('Add', [e, g.scalar(1)]);
-  return g.op('Mul', [g.op('Mul', [x, one]), g.scalar(0.5)]);
+  const e = g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2, x.dtype)])]);
+  const one = g.op('Add', [e, g.scalar(1, x.dtype)]);
+  return g.op('Mul', [g.op('Mul', [x, one]), g.scalar(0.5, x.dtype)]);
 }
 
 export function softmax(g: GraphBuilder, x: Value, axis = -1): Value {

@@ -1,2 +1,11 @@
+export { checkGradients, type GradCheckResult } from './gradcheck.js';
 export { pythonHas, pythonReferenceAvailable, runPython, SYSTEM_PYTHON } from './python.js';
 export { tinyCnnBackbone } from './tiny-cnn.js';
+export {
+  randomTinyVitWeights,
+  TinyVit,
+  type TinyVitSpec,
+  tinyVitLoraTargets,
+  tinyVitWeightShapes,
+  type Weights,
+} from './tiny-vit.js';

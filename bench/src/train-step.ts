@@ -1,0 +1,180 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DEFAULT_LORA } from '@anymc3d/core/backbone';
+import { initPluginWeights, type PluginSpec } from '@anymc3d/core/plugin';
+import { randomTinyVitWeights, SYSTEM_PYTHON, TinyVit } from '@anymc3d/core/testing';
+import { AdamW, type FeatureCase, featureGradient, LoraTrainer, type VolumeCase } from '@anymc3d/core/train';
+import { Random } from '@anymc3d/core/util';
+import { appendResults, markdownTable, measureLoad } from './harness.js';
+
+/**
+ * LoRA training step on a ViT-S/14 (random weights, 224², one case of 32 slices), plugin-only
+ * step on cached tokens, and peak RSS of a 300-slice chunked step — against the PyTorch peer
+ * (bench/python/train_step.py) in the same run.
+ * Run: node bench/dist/train-step.js [threads] [repeats]
+ */
+const run = promisify(execFile);
+const VIT_S = { dim: 384, depth: 12, heads: 6, mlp: 1536, patch: 14, image: 224 };
+const SLICES = 32;
+const spec: PluginSpec = { dim: 384, labels: ['finding'], kind: 'multilabel', loss: 'focal' };
+
+function volume(slices: number, seed: number): VolumeCase {
+  const r = new Random(seed);
+  return {
+    id: `v${seed}`,
+    slices,
+    labels: [1],
+    pixels: Float32Array.from({ length: slices * 3 * 224 * 224 }, () => r.normal()),
+  };
+}
+
+async function median(n: number, warm: number, fn: () => Promise<void>): Promise<number> {
+  for (let k = 0; k < warm; k++) await fn();
+  const times: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const t0 = performance.now();
+    await fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(n / 2)]!;
+}
+
+async function loraStepTime(vit: TinyVit, threads: number, repeats: number, chunk?: number): Promise<number> {
+  const t = await LoraTrainer.create(vit, spec, {
+    inputSize: [224, 224],
+    lora: DEFAULT_LORA,
+    plugin: initPluginWeights(spec, 0),
+    threads,
+    ...(chunk ? { chunk } : {}),
+  });
+  const c = volume(SLICES, 1);
+  const opt = new AdamW();
+  const group = (name: string) =>
+    t.groups.get(name) === 'lora' ? { lr: 1e-4, weightDecay: 1e-5 } : { lr: 1e-3, weightDecay: 1e-4 };
+  const s = await median(repeats, 1, async () => {
+    const { grads } = await t.caseGradient(c, 1);
+    opt.step(t.params, grads, group, 1);
+  });
+  await t.release();
+  return s;
+}
+
+async function headStepTime(threads: number): Promise<number> {
+  const r = new Random(2);
+  const cases: FeatureCase[] = Array.from({ length: 8 }, (_, k) => ({
+    id: `f${k}`,
+    slices: SLICES,
+    labels: [1],
+    tokens: Float32Array.from({ length: SLICES * 384 }, () => r.normal()),
+  }));
+  const weights = initPluginWeights(spec, 0);
+  const { session, gradient } = await featureGradient(spec, weights, cases, threads);
+  const opt = new AdamW();
+  const all = cases.map((_, k) => k);
+  const s = await median(50, 5, async () => {
+    const { grads } = await gradient(
+      all,
+      all.map(() => 1 / 8),
+    );
+    opt.step(weights, grads, () => ({ lr: 1e-3, weightDecay: 1e-4 }), 1);
+  });
+  await session.release();
+  return s;
+}
+
+async function rssChild(slices: number, threads: number): Promise<void> {
+  const vit = new TinyVit({ ...VIT_S, dtype: 'float32' }, randomTinyVitWeights(VIT_S, 0), 'vit_s14_random');
+  const t = await LoraTrainer.create(vit, spec, {
+    inputSize: [224, 224],
+    lora: DEFAULT_LORA,
+    plugin: initPluginWeights(spec, 0),
+    threads,
+    chunk: 8,
+  });
+  const t0 = performance.now();
+  await t.caseGradient(volume(slices, 3), 1);
+  process.stdout.write(
+    JSON.stringify({ seconds: (performance.now() - t0) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 }),
+  );
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--rss') return rssChild(Number(process.argv[3]), Number(process.argv[4]));
+  const threads = Number(process.argv[2] ?? 2);
+  const repeats = Number(process.argv[3] ?? 3);
+  const withRss = !process.argv.includes('--no-rss');
+  const { result, load } = await measureLoad(async () => {
+    const env = {
+      ...process.env,
+      OMP_NUM_THREADS: String(threads),
+      OPENBLAS_NUM_THREADS: String(threads),
+      OMP_WAIT_POLICY: 'PASSIVE',
+      MALLOC_MMAP_MAX_: '0',
+      MALLOC_TRIM_THRESHOLD_: '100000000000',
+      ATEN_CPU_CAPABILITY: 'avx512',
+    };
+    const script = fileURLToPath(new URL('../python/train_step.py', import.meta.url));
+    type Peer = { loraStep: number; headStep: number; maxRssMiB: number };
+    const runPeer = async (): Promise<Peer> => {
+      const args = [script, String(SLICES), String(threads), String(repeats)];
+      return JSON.parse((await run(SYSTEM_PYTHON, args, { env, maxBuffer: 2 ** 20 })).stdout) as Peer;
+    };
+    // The peer runs before and after the subject so a drifting co-tenant load hits both sides alike.
+    const before = await runPeer();
+    const vit = new TinyVit(VIT_S, randomTinyVitWeights(VIT_S, 0), 'vit_s14_random');
+    const oneShot = await loraStepTime(vit, threads, repeats);
+    const chunked = await loraStepTime(vit, threads, repeats, 8);
+    const head = await headStepTime(threads);
+    const after = await runPeer();
+    const peer: Peer = {
+      loraStep: (before.loraStep + after.loraStep) / 2,
+      headStep: (before.headStep + after.headStep) / 2,
+      maxRssMiB: Math.max(before.maxRssMiB, after.maxRssMiB),
+    };
+    const self = fileURLToPath(import.meta.url);
+    type Rss = { seconds: number; maxRssMiB: number };
+    const rss = withRss
+      ? (JSON.parse(
+          (await run(process.execPath, [self, '--rss', '300', String(threads)], { maxBuffer: 2 ** 20 })).stdout,
+        ) as Rss)
+      : undefined;
+    return { oneShot, chunked, head, rss, peer, peerRuns: [before.loraStep, after.loraStep] };
+  });
+  const { oneShot, chunked, head, rss, peer, peerRuns } = result;
+  const table = markdownTable(
+    ['measure', 'anymc3d (ORT)', 'PyTorch', 'ratio'],
+    [
+      [`LoRA step, ${SLICES} slices, one graph (s)`, oneShot, peer.loraStep, oneShot / peer.loraStep],
+      [`LoRA step, ${SLICES} slices, chunked recompute of 8 (s)`, chunked, peer.loraStep, chunked / peer.loraStep],
+      ['plugin-only step, 8 cases × 32 cached tokens (ms)', head * 1000, peer.headStep * 1000, head / peer.headStep],
+      ...(rss ? [['peak RSS, 300-slice chunked step (MiB)', rss.maxRssMiB, '—', '—']] : []),
+      [`peak RSS, PyTorch process incl. ${SLICES}-slice step (MiB)`, '—', peer.maxRssMiB, '—'],
+    ],
+  );
+  const section = await appendResults(
+    {
+      title: 'Training step: ViT-S/14 LoRA + plugin vs PyTorch',
+      command: `node bench/dist/train-step.js ${threads} ${repeats}${withRss ? '' : ' --no-rss'}`,
+      table,
+      ratios: [
+        `LoRA step ORT ÷ PyTorch = ${(oneShot / peer.loraStep).toFixed(2)} (goal ≤ 0.8)`,
+        `plugin-only step ORT ÷ PyTorch = ${(head / peer.headStep).toFixed(2)} (goal ≤ 1.0)`,
+        ...(rss
+          ? [
+              `300-slice chunked step peak RSS ${(rss.maxRssMiB / 1024).toFixed(2)} GiB (goal ≤ 4 GiB), ${rss.seconds.toFixed(1)} s`,
+            ]
+          : []),
+      ],
+      notes: [
+        `${threads} threads each side; medians of ${repeats} steps after 1 warm-up (plugin-only: 50 after 5). Random weights, batch 1.`,
+        `PyTorch LoRA step before / after the subject: ${peerRuns.map((x) => x.toFixed(2)).join(' / ')} s (the table shows their mean).`,
+        'PyTorch: Debian 1.13 (OpenBLAS) with OMP_WAIT_POLICY=PASSIVE, no-trim malloc, ATEN_CPU_CAPABILITY=avx512 (its best config per ORT-BACKWARD.md).',
+      ],
+    },
+    load,
+  );
+  process.stdout.write(`${section}\n`);
+}
+
+await main();

@@ -1,0 +1,32 @@
+import type { ClassificationLoss } from './losses.js';
+import type { TaskKind } from './plugin-graph.js';
+
+/** What the user says about a task when training (the CLI reads it from a task file). */
+export interface TaskCard {
+  task: string;
+  kind: TaskKind;
+  loss?: ClassificationLoss;
+  /** Labels in output order. */
+  labels: string[];
+  /** View names (one for a single-view task). */
+  views: string[];
+  axis: 'axial' | 'coronal' | 'sagittal';
+  /** Intensity windows mapped to the three input channels. */
+  windows: { center: number; width: number }[];
+  inputSize: [number, number];
+  /** Decision thresholds per label (default 0.5). */
+  thresholds?: number[];
+}
+
+/** `plugin.json`: everything needed to use the plugin, and where it came from. */
+export interface PluginCard extends Required<TaskCard> {
+  format: 'anymc3d-plugin';
+  version: 1;
+  dim: number;
+  backbone: { name: string; weightHash: string };
+  /** Null for a plugin trained on cached frozen tokens (no LoRA). */
+  lora: { rank: number; alpha: number; targets: string[] } | null;
+  parameters: { lora: number; head: number; total: number };
+  training: { cases: number; data?: string; steps: number; options: Record<string, number | boolean> };
+  metrics: Record<string, number>;
+}

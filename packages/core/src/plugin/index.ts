@@ -1,0 +1,26 @@
+export type { PluginCard, TaskCard } from './card.js';
+export { type LoadedPlugin, loadPlugin, type Prediction } from './load.js';
+export {
+  bceLoss,
+  type ClassificationLoss,
+  crossEntropyLoss,
+  DEFAULT_FOCAL,
+  diceBceLoss,
+  type FocalOptions,
+  focalLoss,
+} from './losses.js';
+export {
+  classificationLoss,
+  HEAD_BIAS,
+  HEAD_WEIGHT,
+  initPluginWeights,
+  type PluginSpec,
+  type PluginWeights,
+  pluginHead,
+  pluginParamCount,
+  QUERY,
+  type TaskKind,
+} from './plugin-graph.js';
+export { queryPool } from './pooling.js';
+export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './safetensors.js';
+export { PLUGIN_CARD, PLUGIN_WEIGHTS, readPlugin, savePlugin } from './store.js';

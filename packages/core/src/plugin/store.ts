@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Tensor } from '../graph/index.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { InputError } from '../util/errors.js';
+import type { PluginCard } from './card.js';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+
+export const PLUGIN_WEIGHTS = 'plugin.safetensors';
+export const PLUGIN_CARD = 'plugin.json';
+
+export async function savePlugin(dir: string, card: PluginCard, weights: ReadonlyMap<string, Tensor>): Promise<void> {
+  await writeSafetensors(join(dir, PLUGIN_WEIGHTS), weights, {
+    format: 'anymc3d-plugin',
+    backbone: card.backbone.weightHash,
+  });
+  await writeFileAtomic(join(dir, PLUGIN_CARD), `${JSON.stringify(card, null, 2)}\n`);
+}
+
+/**
+ * Reads a plugin and refuses it unless it was trained on this very backbone (same weight hash):
+ * LoRA deltas and a query tuned on other weights would give wrong answers without any error.
+ */
+export async function readPlugin(
+  dir: string,
+  backbone: { name: string; weightHash: string },
+): Promise<{ card: PluginCard; weights: Map<string, Tensor> }> {
+  const cardPath = join(dir, PLUGIN_CARD);
+  let card: PluginCard;
+  try {
+    card = JSON.parse(await readFile(cardPath, 'utf8')) as PluginCard;
+  } catch (error) {
+    throw new InputError(cardPath, 'cannot read the plugin card (missing or not JSON)', { cause: error });
+  }
+  if (card.format !== 'anymc3d-plugin') throw new InputError(cardPath, 'not an anymc3d plugin card');
+  if (card.backbone?.weightHash !== backbone.weightHash) {
+    throw new InputError(
+      cardPath,
+      `plugin was trained on backbone ${card.backbone?.name} (weights ${card.backbone?.weightHash?.slice(0, 12)}…), ` +
+        `not on ${backbone.name} (weights ${backbone.weightHash.slice(0, 12)}…)`,
+    );
+  }
+  const { tensors } = await readSafetensors(join(dir, PLUGIN_WEIGHTS));
+  return { card, weights: tensors };
+}

@@ -1,0 +1,15 @@
+export { AdamW, type AdamWState, type ParamGroup } from './adamw.js';
+export { LoraTrainer, type LoraTrainerOptions, type VolumeCase } from './backbone-trainer.js';
+export { CHECKPOINT, resumeCheckpoint, saveCheckpoint } from './checkpoint.js';
+export { buildHeadTrainGraph, type FeatureCase, featureGradient, labelTensor, padBatch } from './features.js';
+export {
+  type BatchGradient,
+  batchCases,
+  DEFAULT_OPTIM,
+  type OptimOptions,
+  type Progress,
+  runTraining,
+  type TrainState,
+} from './loop.js';
+export { clipGradNorm, cosineWithWarmup } from './schedule.js';
+export { type TrainedPlugin, type TrainPluginArgs, type TrainSource, trainPlugin } from './train-plugin.js';
