@@ -80,7 +80,7 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
     const heatPath = result.heatmaps['task-a']!.blob!;
     const heat = await readNifti(new Uint8Array(await readFile(heatPath)), heatPath);
     expect(heat.dims).toEqual(image.dims);
-    heat.affine.forEach((v, k) => expect(v).toBeCloseTo(image.affine[k]!, 6));
+    for (const [k, v] of heat.affine.entries()) expect(v).toBeCloseTo(image.affine[k]!, 6);
     expect(Math.max(...heat.data)).toBeCloseTo(1, 2);
     await analyzer.close();
   });
