@@ -151,8 +151,10 @@ export class EngineAnalyzer implements CaseAnalyzer {
     const S = pass.cls.dims[0]!;
     const out: Record<string, string> = {};
     const write = async (maps: SliceMaps, name: string) => {
-      const stack = upsampleSliceMaps(maps, l.view.size, sliceWeights);
-      const onSource = mapToSource(stack, sliceBatches(volume, { ...l.view, chunk: 1 }).record);
+      // Mapped straight from the patch grid: the slice stack at grid resolution has its own record,
+      // and mapToSource's trilinear sampling does the upsampling on the input grid only.
+      const weighted = upsampleSliceMaps(maps, maps.grid, sliceWeights);
+      const onSource = mapToSource(weighted, sliceBatches(volume, { ...l.view, size: maps.grid, chunk: 1 }).record);
       const unit = normalizeUnit(onSource.data as Float32Array);
       const path = join(outDir, `heatmap-${l.info.id}-${name}.nii.gz`);
       await writeFileAtomic(
