@@ -1,4 +1,5 @@
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
@@ -51,6 +52,17 @@ export async function chooseThresholds(
   return selectThresholds(scored.data, criterion);
 }
 
+/** The preprocessing `vlm3d train` recorded beside the plugin, if any. */
+async function trainedSettings(pluginDir: string): Promise<Vlm3dSettings | undefined> {
+  const path = join(pluginDir, SETTINGS_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Vlm3dSettings;
+  } catch (error) {
+    throw new InputError(path, `not JSON (${(error as Error).message})`, { cause: error });
+  }
+}
+
 async function isEmptyOrMissing(dir: string): Promise<boolean> {
   try {
     if (!(await stat(dir)).isDirectory()) return false;
@@ -87,11 +99,23 @@ export async function packageWeights(options: PackageOptions): Promise<PackagedW
   }
   const problems = checkChallengeCard(card);
   if (problems.length > 0) throw new InputError(join(options.plugin, PLUGIN_CARD), problems.join('; '));
+  const trained = await trainedSettings(options.plugin);
   const settings: Vlm3dSettings = {
     ...defaultSettings({ name: backbone.card.name, weightHash: backbone.weightHash }),
+    ...(trained ? { orientation: trained.orientation, spacing: trained.spacing } : {}),
     ...(options.orientation ? { orientation: options.orientation.toUpperCase() } : {}),
     ...(options.spacing ? { spacing: options.spacing } : {}),
   };
+  if (
+    trained &&
+    (settings.orientation !== trained.orientation || settings.spacing.some((x, i) => x !== trained.spacing[i]))
+  ) {
+    throw new InputError(
+      join(options.plugin, SETTINGS_FILE),
+      `the plugin was trained with ${trained.orientation} at ${trained.spacing.join('×')} mm; ` +
+        `packaging it for ${settings.orientation} at ${settings.spacing.join('×')} mm would feed it other slices`,
+    );
+  }
   const staging = join(dirname(output), `.${basename(output)}.partial-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   try {
