@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { foldThreshold } from '@anymc3d/core/metrics';
+import { foldThreshold, selectThresholds } from '@anymc3d/core/metrics';
+import type { PluginCard } from '@anymc3d/core/plugin';
 import { writeVolume } from '@anymc3d/core/volume';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runVlm3d } from './cli.js';
@@ -106,6 +107,53 @@ describe('vlm3d run', () => {
         const q = calibrated.get(name)![label]!;
         expect(q).toBeCloseTo(foldThreshold(raw[label]!, THRESHOLDS[l]!), 12);
         expect(q >= 0.5).toBe(raw[label]! >= THRESHOLDS[l]!);
+      });
+    }
+  });
+
+  it('package --calibrate chooses each threshold on labelled uncalibrated results, and run folds with it', async () => {
+    const raw = join(root, 'out-raw', 'results.json');
+    const names = ['valid_1_a_1', 'valid_1_a_2', 'valid_2_a_1', '0c6a3e1b-5f1d-4a5e-9d43-2f4c1b7e8a90'];
+    // Label l is positive for the cases whose bit l % 4 is set in a pattern that keeps both classes.
+    const truth = names.map((_, c) => CT_RATE_LABELS.map((_, l) => ((c + l) % 4 < 2 ? 1 : 0)));
+    const gt = join(root, 'tuning.csv');
+    await writeFile(
+      gt,
+      `VolumeName,${CT_RATE_LABELS.join(',')}\n${names.map((n, c) => `${n}.nii.gz,${truth[c]!.join(',')}`).join('\n')}\n`,
+    );
+    const tuned = join(root, 'weights-tuned');
+    const model = join(root, 'model');
+    const p = await vlm3d([
+      'package',
+      '--backbone',
+      join(model, 'backbone'),
+      '--plugin',
+      join(model, 'plugin'),
+      '-o',
+      tuned,
+      '--calibrate',
+      raw,
+      '--gt',
+      gt,
+    ]);
+    expect(p.code, p.err).toBe(0);
+    const scores = byName(await results(join(root, 'out-raw')));
+    const expected = selectThresholds(
+      {
+        scores: CT_RATE_LABELS.map((l) => names.map((n) => scores.get(n)![l]!)),
+        truth: CT_RATE_LABELS.map((_, l) => names.map((_, c) => truth[c]![l]!)),
+      },
+      'f1',
+    );
+    const card = JSON.parse(await readFile(join(tuned, 'plugin', 'plugin.json'), 'utf8')) as PluginCard;
+    expect(card.thresholds).toEqual(expected.map((t, l) => t ?? THRESHOLDS[l]!));
+    expect(card.thresholds).not.toEqual(THRESHOLDS);
+    const output = join(root, 'out-tuned');
+    const r = await vlm3d(['run', '-i', input, '-o', output, '--weights', tuned, '-q']);
+    expect(r.code, r.err).toBe(0);
+    for (const [name, q] of byName(await results(output))) {
+      CT_RATE_LABELS.forEach((label, l) => {
+        expect(q[label]!).toBeCloseTo(foldThreshold(scores.get(name)![label]!, card.thresholds[l]!), 12);
       });
     }
   });
