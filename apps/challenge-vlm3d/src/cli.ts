@@ -15,7 +15,7 @@ import { readGroundTruth, readResults, scoreResults, VLM3D_THRESHOLD } from './s
 import { trainCtRate } from './train.js';
 
 const USAGE = `usage:
-  vlm3d run [-i DIR] [-o DIR] [--weights DIR] [--rescale SLOPE,INTERCEPT] [--uncalibrated] [--threads N]
+  vlm3d run [-i DIR] [-o DIR] [--weights DIR] [--rescale SLOPE,INTERCEPT | --metadata CSV] [--uncalibrated] [--threads N]
                                                    every volume in DIR (default $FORITHMUS_INPUT or /input) →
                                                    DIR/results.json (default $FORITHMUS_OUTPUT or /output),
                                                    weights from $FORITHMUS_WEIGHTS or /weights
@@ -97,6 +97,7 @@ async function run(args: string[]): Promise<number> {
       output: { type: 'string', short: 'o' },
       weights: { type: 'string' },
       rescale: { type: 'string' },
+      metadata: { type: 'string' },
       uncalibrated: { type: 'boolean', default: false },
       threads: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
@@ -114,6 +115,7 @@ async function run(args: string[]): Promise<number> {
   await runChallenge({
     ...paths,
     ...(rescale ? { rescale: { slope: rescale[0]!, intercept: rescale[1]! } } : {}),
+    ...(values.metadata !== undefined ? { metadata: values.metadata } : {}),
     uncalibrated: values.uncalibrated,
     ...(threads ? { threads } : {}),
     log: values.quiet ? () => {} : (line) => process.stderr.write(`vlm3d: ${line}\n`),

@@ -2,6 +2,7 @@ export { runVlm3d } from './cli.js';
 export { detectUnits, type IntensitySummary, type IntensityUnits, rescaleToHounsfield } from './hounsfield.js';
 export { type ChallengePaths, challengePaths, findInputCases, type InputCase } from './inputs.js';
 export { CT_RATE_LABELS, type CtRateLabel } from './labels.js';
+export { readRescaleTable } from './metadata.js';
 export { chooseThresholds, type PackagedWeights, type PackageOptions, packageWeights } from './package.js';
 export { type CaseInput, intensitySummary, prepareCase, type Rescale, readCase, toHounsfield } from './preprocess.js';
 export { type CasePrediction, type ResultsDocument, validateResults } from './results.js';

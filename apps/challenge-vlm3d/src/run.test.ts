@@ -174,11 +174,26 @@ describe('vlm3d run', () => {
     const reference = byName(await results(join(root, 'out-main'))).get('valid_1_a_1')!;
     expectSameProbabilities(byName(await results(output)).get('valid_1_a_1')!, reference);
 
-    // The same --rescale on HU input changes nothing.
+    // Or per volume from a metadata table (CT-RATE's columns).
+    const metadata = join(root, 'metadata.csv');
+    await writeFile(
+      metadata,
+      'VolumeName,RescaleSlope,RescaleIntercept\nvalid_1_a_1.nii.gz,1,-1024\nvalid_1_a_2.nii.gz,1,-1024\n',
+    );
+    const m = await vlm3d(['run', '-i', rawInput, '-o', output, '--weights', weights, '--metadata', metadata, '-q']);
+    expect(m.code, m.err).toBe(0);
+    expectSameProbabilities(byName(await results(output)).get('valid_1_a_1')!, reference);
+
+    // The same rescale on HU input changes nothing (valid_1_a_2's header rescale is not repeated either).
     const again = join(root, 'out-hu-rescale');
-    const h = await vlm3d(['run', '-i', input, '-o', again, '--weights', weights, '--rescale', '1,-1024', '-q']);
-    expect(h.code, h.err).toBe(0);
-    expect(await results(again)).toEqual(await results(join(root, 'out-main')));
+    for (const extra of [
+      ['--rescale', '1,-1024'],
+      ['--metadata', metadata],
+    ]) {
+      const h = await vlm3d(['run', '-i', input, '-o', again, '--weights', weights, ...extra, '-q']);
+      expect(h.code, h.err).toBe(0);
+      expect(await results(again)).toEqual(await results(join(root, 'out-main')));
+    }
   });
 
   it('a corrupt volume fails the whole run, naming the file, and leaves no results.json (not even an old one)', async () => {

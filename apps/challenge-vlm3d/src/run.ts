@@ -4,6 +4,7 @@ import { foldThreshold } from '@anymc3d/core/metrics';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
 import { findInputCases } from './inputs.js';
 import { CT_RATE_LABELS } from './labels.js';
+import { readRescaleTable } from './metadata.js';
 import { type CaseInput, type Rescale, readCase } from './preprocess.js';
 import type { CasePrediction, ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
@@ -17,6 +18,8 @@ export interface RunOptions {
   weights: string;
   /** Slope/intercept for volumes whose voxels are still raw scanner values (never applied to HU). */
   rescale?: Rescale;
+  /** A metadata CSV (VolumeName, RescaleSlope, RescaleIntercept) giving raw volumes their rescale. */
+  metadata?: string;
   /** Write the plugin's raw probabilities, without folding the thresholds (for choosing them on validation). */
   uncalibrated?: boolean;
   threads?: number;
@@ -36,6 +39,7 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
   await mkdir(options.output, { recursive: true });
   await rm(resultsPath, { force: true });
   const cases = findInputCases(options.input);
+  const table = options.metadata ? await readRescaleTable(options.metadata) : undefined;
   log(`${cases.length} volume(s) under ${options.input}`);
   const model = await loadChallengeModel(options.weights, options.threads ? { threads: options.threads } : {});
   const { card } = model.plugin;
@@ -50,7 +54,13 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
       let input: CaseInput;
       let probabilities: number[];
       try {
-        input = await readCase(c.path, card, model.backbone.card, model.settings, options.rescale);
+        input = await readCase(
+          c.path,
+          card,
+          model.backbone.card,
+          model.settings,
+          table?.get(c.name) ?? options.rescale,
+        );
         probabilities = (await model.plugin.predict(input.pixels, input.slices)).probabilities;
       } catch (error) {
         if (error instanceof InputError) throw error;
