@@ -3,6 +3,7 @@ import type { PluginCard } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import {
   checkFinite,
+  orientationCode,
   percentile,
   readVolume,
   reorient,
@@ -37,7 +38,7 @@ export function intensitySummary(data: ArrayLike<number>): IntensitySummary {
 }
 
 /**
- * The volume in Hounsfield units as float32. A header rescale (NIfTI scl_slope, DICOM) is already
+ * The volume in Hounsfield units (float32 when a rescale was applied). A header rescale (NIfTI scl_slope, DICOM) is already
  * applied by the reader; voxels that still look raw need `rescale` (e.g. CT-RATE's metadata), and
  * HU voxels are never rescaled again whatever `rescale` says.
  */
@@ -48,6 +49,8 @@ export function toHounsfield(volume: Volume, source: string, rescale?: Rescale):
   } catch (error) {
     throw new InputError(source, (error as Error).message, { cause: error });
   }
+  // HU voxels go on as they are (no copy of a 150 MB volume); raw ones become float32 HU.
+  if (applied.slope === 1 && applied.intercept === 0) return { volume, applied };
   const out = new Float32Array(volume.data.length);
   for (let i = 0; i < out.length; i++) out[i] = volume.data[i]! * applied.slope + applied.intercept;
   return { volume: { ...volume, data: out }, applied };
@@ -76,7 +79,12 @@ export function prepareCase(
 ): CaseInput {
   checkFinite(source, volume);
   const hu = toHounsfield(volume, source, rescale);
-  const grid = resampleToSpacing(reorient(hu.volume, settings.orientation), settings.spacing);
+  // Most CT is stored in the canonical orientation already: skip the full-size permutation copy.
+  const oriented =
+    orientationCode(hu.volume.direction) === settings.orientation.toUpperCase()
+      ? hu.volume
+      : reorient(hu.volume, settings.orientation);
+  const grid = resampleToSpacing(oriented, settings.spacing);
   const batches = sliceBatches(grid, {
     axis: card.axis,
     size: card.inputSize,
