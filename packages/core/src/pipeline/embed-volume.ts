@@ -36,7 +36,7 @@ export interface VolumeEmbedding {
 export async function embedVolume(
   volume: Volume,
   view: ViewInput,
-  embedder: FrozenEmbedder,
+  embedder: Pick<FrozenEmbedder, 'embed' | 'batchSize'>,
   options: { patchTokens?: boolean; chunk?: number } = {},
 ): Promise<VolumeEmbedding> {
   const batches = sliceBatches(volume, {
