@@ -15,6 +15,7 @@ import { indexToWorld } from '../volume/geometry.js';
 import { readVolume } from '../volume/read.js';
 import type { Vec3, Volume } from '../volume/types.js';
 import { caseHeatmaps } from './case-heatmap.js';
+import { writeHeatmapOutputs } from './outputs.js';
 
 /**
  * The pointing game on real MRI: crops of one FLAIR scan with and without lesion (label 1 of
@@ -123,14 +124,30 @@ describe('pointing game on FLAIR with its lesion mask', () => {
       let near = 0;
       let chance = 0;
       const held = pos.slice(20);
-      for (const c of held) {
-        const { summary } = await caseHeatmaps({
+      for (const [n, c] of held.entries()) {
+        const result = await caseHeatmaps({
           volume: c.image,
           views: [view],
           backbone,
           plugin: { card, weights, source: outDir },
           threads: 1,
         });
+        const { summary } = result;
+        // ANYMC3D_HEATMAP_EXAMPLE=<dir> keeps the first held-out crop's outputs (docs/heatmaps/).
+        const example = process.env.ANYMC3D_HEATMAP_EXAMPLE;
+        if (example && n === 0) {
+          await writeHeatmapOutputs(join(example, 'crop'), result, { image: c.image, view, png: true });
+          // The same plugin over the whole scan at its native 1 mm (a CAM is local, so any slice size works).
+          const whole = { ...view, size: [image.size[1], image.size[0]] as [number, number] };
+          const full = await caseHeatmaps({
+            volume: image,
+            views: [whole],
+            backbone,
+            plugin: { card, weights, source: outDir },
+            threads: 1,
+          });
+          await writeHeatmapOutputs(join(example, 'scan'), full, { image, view: whole, png: true });
+        }
         const [i, j, k] = summary.peak.voxel;
         let nearest = Number.POSITIVE_INFINITY;
         for (let z = 0; z < CROP[2]; z++)
