@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ViewInput } from '../pipeline/embed-volume.js';
 import type { PluginCard } from '../plugin/card.js';
+import { addViewQueries } from '../plugin/multi-view.js';
 import { initPluginWeights } from '../plugin/plugin-graph.js';
 import { pythonReferenceAvailable, runPython } from '../testing/python.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
@@ -133,4 +134,31 @@ describe('heatmap geometry (nibabel)', async () => {
     },
     60_000,
   );
+});
+
+describe('multi-view heatmaps', () => {
+  it('sum the views mapped onto the one input grid with the fusion weights', async () => {
+    const { volume } = await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'));
+    const mv: PluginCard = { ...card, views: ['axial', 'coronal'] };
+    const mvWeights = addViewQueries(weights, 2, 4);
+    const views = [view, { ...view, name: 'coronal', axis: 'coronal' as const }];
+    const { heat, summary } = await caseHeatmaps({
+      volume,
+      views,
+      backbone,
+      plugin: { card: mv, weights: mvWeights, source: 'mv' },
+      threads: 1,
+    });
+    expect(summary.views.map((v) => v.axis)).toEqual(['axial', 'coronal']);
+    expect(summary.views[0]!.weight + summary.views[1]!.weight).toBeCloseTo(1, 6);
+    expect([...heat.size]).toEqual([...volume.size]);
+    expect(
+      heat.data[
+        summary.peak.voxel[0] + volume.size[0] * (summary.peak.voxel[1] + volume.size[1] * summary.peak.voxel[2])
+      ],
+    ).toBe(1);
+    await expect(
+      caseHeatmaps({ volume, views: [view], backbone, plugin: { card: mv, weights: mvWeights, source: 'mv' } }),
+    ).rejects.toThrow(/2 views, 1 were given/);
+  });
 });
