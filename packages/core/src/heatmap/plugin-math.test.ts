@@ -62,8 +62,8 @@ describe('pluginPass (the head in plain arithmetic)', () => {
       await plugin.release();
       const pass = pluginPass(c, weights, [{ tokens: t, slices: 5 }], dir);
       expect(pass.viewWeights).toEqual([1]);
-      pass.probabilities.forEach((p, i) => expect(p).toBeCloseTo(ref.probabilities[i]!, 5));
-      pass.sliceWeights[0]!.forEach((a, s) => expect(a).toBeCloseTo(ref.sliceWeights[s]!, 5));
+      for (const [i, p] of pass.probabilities.entries()) expect(p).toBeCloseTo(ref.probabilities[i]!, 5);
+      for (const [s, a] of pass.sliceWeights[0]!.entries()) expect(a).toBeCloseTo(ref.sliceWeights[s]!, 5);
     }
   });
 
@@ -97,8 +97,8 @@ describe('pluginPass (the head in plain arithmetic)', () => {
       ],
       'mv',
     );
-    pass.probabilities.forEach((p, i) => expect(p).toBeCloseTo((out.p!.data as Float32Array)[i]!, 5));
-    pass.viewWeights.forEach((w, i) => expect(w).toBeCloseTo((out.w!.data as Float32Array)[i]!, 5));
+    for (const [i, p] of pass.probabilities.entries()) expect(p).toBeCloseTo((out.p!.data as Float32Array)[i]!, 5);
+    for (const [i, w] of pass.viewWeights.entries()) expect(w).toBeCloseTo((out.w!.data as Float32Array)[i]!, 5);
     expect(pass.sliceWeights.map((a) => a.length)).toEqual([4, 7]);
   });
 });
