@@ -6,6 +6,7 @@ import { PLUGIN_CARD, type PluginCard, readPlugin } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { readVolume } from '@anymc3d/core/volume';
 import type { Argv, CommandModule } from 'yargs';
+import { createProgress } from '../progress.js';
 
 interface HeatmapArgs {
   input: string;
@@ -18,6 +19,7 @@ interface HeatmapArgs {
   threads?: number;
   json: boolean;
   quiet: boolean;
+  progress: boolean;
 }
 
 /** The plugin card alone, to learn which backbone to load before the weights are checked against it. */
@@ -68,6 +70,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
     const { weights } = await readPlugin(args.plugin, { name: backbone.card.name, weightHash: backbone.weightHash });
     const { volume } = await readVolume(args.input);
     const views = pluginViews(card, backbone.card);
+    const progress = createProgress({ enabled: args.progress, quiet: args.quiet });
     const result = await caseHeatmaps({
       volume,
       views,
@@ -75,7 +78,8 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       plugin: { card, weights, source: args.plugin },
       ...(args.label !== undefined ? { label: args.label } : {}),
       ...(args.threads ? { threads: args.threads } : {}),
-    });
+      onProgress: (p) => progress.report({ stage: `heatmap ${p.view}`, done: p.done, total: p.total }),
+    }).finally(() => progress.stop());
     const files = await writeHeatmapOutputs(args.output, result, {
       image: volume,
       view: views[0]!,

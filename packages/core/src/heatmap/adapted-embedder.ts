@@ -25,11 +25,14 @@ export class AdaptedEmbedder {
       | { rank: number; alpha: number; targets: readonly string[]; weights: ReadonlyMap<string, Tensor> }
       | undefined,
     private readonly source: string,
-    options: { batchSize?: number; threads?: number } = {},
+    options: { batchSize?: number; threads?: number; onSlices?: (count: number) => void } = {},
   ) {
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
     this.threads = options.threads;
+    this.onSlices = options.onSlices;
   }
+
+  private readonly onSlices: ((count: number) => void) | undefined;
 
   private readonly threads: number | undefined;
 
@@ -73,6 +76,7 @@ export class AdaptedEmbedder {
       const count = Math.min(this.batchSize, n - start);
       const data = (pixels.data as Float32Array).subarray(start * per, (start + count) * per);
       parts.push(await session.run({ pixels: { dtype: 'float32', dims: [count, 3, h, w], data } }, outputs));
+      this.onSlices?.(count);
     }
     const join = (name: string): Tensor => {
       const rest = parts[0]![name]!.dims.slice(1);

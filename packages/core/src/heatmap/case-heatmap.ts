@@ -36,6 +36,8 @@ export interface CaseHeatmapArgs {
   label?: string;
   threads?: number;
   batchSize?: number;
+  /** Slices run through the backbone so far, per view (constant slices are run once and not counted again). */
+  onProgress?: (p: { view: string; done: number; total: number }) => void;
 }
 
 export interface HeatmapSummary {
@@ -111,13 +113,21 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
 
   const embeddings: VolumeEmbedding[] = [];
   for (let v = 0; v < args.views.length; v++) {
+    const view = args.views[v]!;
     const lora = card.lora ? { ...card.lora, weights: loraWeights(plugin, v) } : undefined;
+    const total = volume.size[AXIS_INDEX[view.axis]];
+    let done = 0;
     const embedder = new AdaptedEmbedder(backbone, lora, plugin.source, {
       ...(args.threads ? { threads: args.threads } : {}),
       ...(args.batchSize ? { batchSize: args.batchSize } : {}),
+      onSlices: (count) => {
+        done = Math.min(total, done + count);
+        args.onProgress?.({ view: view.name, done, total });
+      },
     });
     try {
-      embeddings.push(await embedVolume(volume, args.views[v]!, embedder, { patchTokens: true }));
+      embeddings.push(await embedVolume(volume, view, embedder, { patchTokens: true }));
+      args.onProgress?.({ view: view.name, done: total, total });
     } finally {
       await embedder.release();
     }
