@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
+import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { pluginViews } from '@anymc3d/core/heatmap';
 import type { PluginCard } from '@anymc3d/core/plugin';
-import { initPluginWeights, savePlugin } from '@anymc3d/core/plugin';
-import { readVolume } from '@anymc3d/core/volume';
+import { initPluginWeights, loadPlugin, savePlugin } from '@anymc3d/core/plugin';
+import { readVolume, sliceBatches } from '@anymc3d/core/volume';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../cli.js';
 
@@ -127,4 +129,68 @@ describe('anymc3d heatmap', () => {
     expect(code).toBe(1);
     expect(err).toMatch(/plugin\.json.*cannot read the plugin card/);
   });
+});
+
+describe('anymc3d heatmap with a LoRA plugin on a DINOv2 folder', () => {
+  it('shows the adapted attention and the probability the plugin predicts through its LoRA', async () => {
+    const weightsDir = join(root, 'tiny_dinov2');
+    await writeTinyDinov2(weightsDir, { registers: 1 });
+    const backbone = await resolveBackbone(weightsDir);
+    const targets = backbone.loraTargets();
+    const weights = initPluginWeights({ dim: 32, labels: ['x'], kind: 'multilabel', loss: 'bce' }, 4);
+    let seed = 1;
+    const noise = (n: number) => Float32Array.from({ length: n }, () => Math.sin(seed++ * 12.9898) * 0.2);
+    for (const t of targets) {
+      const k = t.kind === 'conv' ? t.kernel![0] * t.kernel![1] : 1;
+      const a = t.kind === 'conv' ? [8, t.inFeatures, t.kernel![0], t.kernel![1]] : [8, t.inFeatures];
+      const b = t.kind === 'conv' ? [t.outFeatures, 8, 1, 1] : [t.outFeatures, 8];
+      weights.set(`lora.${t.name}.A`, { dtype: 'float32', dims: a, data: noise(8 * t.inFeatures * k) });
+      weights.set(`lora.${t.name}.B`, { dtype: 'float32', dims: b, data: noise(t.outFeatures * 8) });
+    }
+    const card: PluginCard = {
+      format: 'anymc3d-plugin',
+      version: 1,
+      task: 'lora',
+      kind: 'multilabel',
+      loss: 'bce',
+      labels: ['x'],
+      views: ['axial'],
+      axis: 'axial',
+      windows: [{ center: 0, width: 2000 }],
+      inputSize: [16, 16],
+      thresholds: [0.5],
+      dim: 32,
+      backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
+      lora: { rank: 8, alpha: 16, targets: targets.map((t) => t.name) },
+      parameters: { lora: 0, head: 0, total: 0 },
+      training: { cases: 0, steps: 0, options: {} },
+      metrics: {},
+    };
+    const dir = join(root, 'lora-plugin');
+    await savePlugin(dir, card, weights);
+    const input = join(FIXTURES, 'oblique_int16.nii.gz');
+    const { code, out, err } = await run([
+      'heatmap',
+      '-i',
+      input,
+      '--plugin',
+      dir,
+      '--backbone',
+      weightsDir,
+      '-o',
+      join(root, 'lora-out'),
+      '--json',
+      '--no-progress',
+    ]);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const summary = JSON.parse(out) as { method: string; probability: number };
+    expect(summary.method).toBe('attention');
+    const view = pluginViews(card, backbone.card)[0]!;
+    const [batch] = [...sliceBatches((await readVolume(input)).volume, { ...view, chunk: 1000 })];
+    const plugin = await loadPlugin(dir, backbone, { threads: 1 });
+    const reference = await plugin.predict(batch!.data, batch!.count);
+    await plugin.release();
+    expect(summary.probability).toBeCloseTo(reference.probabilities[0]!, 5);
+  }, 60_000);
 });
