@@ -126,7 +126,9 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
       },
     });
     try {
-      embeddings.push(await embedVolume(volume, view, embedder, { patchTokens: true }));
+      // A ViT's map needs only its attention; patch tokens ([S, P, d], hundreds of MB on a CT) only for a CAM.
+      const vit = backbone.card.family === 'vit';
+      embeddings.push(await embedVolume(volume, view, embedder, vit ? { attention: true } : { patchTokens: true }));
       args.onProgress?.({ view: view.name, done: total, total });
     } finally {
       await embedder.release();
@@ -150,6 +152,7 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
       const maps: SliceMaps = { values: e.attention.data as Float32Array, slices: S, grid: e.grid };
       up = upsampleSliceMaps(maps, view.size, a);
     } else {
+      if (!e.patchTokens) throw new Error(`${backbone.card.name}: a ViT backbone gave no attention output`);
       checkMeanPooled(e, backbone);
       const d = e.cls.dims[1]!;
       const W = pluginTensor(plugin.weights, HEAD_WEIGHT, plugin.source).subarray(labelIndex * d, (labelIndex + 1) * d);
