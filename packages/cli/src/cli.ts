@@ -4,11 +4,12 @@ import yargs from 'yargs';
 import { backbonesCommand } from './commands/backbones.js';
 import { envCommand } from './commands/env.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { heatmapCommand } from './commands/heatmap.js';
 import { inspectCommand } from './commands/inspect.js';
 import { CLI_VERSION } from './version.js';
 
 /** The commands, in the order `--help` lists them. Each lives in its own file under commands/. */
-const commands = [inspectCommand, backbonesCommand, evaluateCommand, envCommand];
+const commands = [inspectCommand, backbonesCommand, evaluateCommand, heatmapCommand, envCommand];
 
 export interface GlobalOptions {
   quiet: boolean;

@@ -1,3 +1,17 @@
+export { AdaptedEmbedder } from './adapted-embedder.js';
+export {
+  type CaseHeatmap,
+  type CaseHeatmapArgs,
+  caseHeatmaps,
+  HEATMAP_POLARITY,
+  type HeatmapMethod,
+  type HeatmapPlugin,
+  type HeatmapSummary,
+  topSlicesAlong,
+} from './case-heatmap.js';
 export { type ColormapName, colormapLut } from './colormap.js';
 export { type MontageOptions, renderMontage, type SliceStack, topSlices } from './montage.js';
+export { displayWindow, type HeatmapFiles, labelSlug, volumeSlices, writeHeatmapOutputs } from './outputs.js';
+export { type PluginPass, pluginPass } from './plugin-math.js';
 export { classActivationMaps, normalizeUnit, type SliceMaps, upsampleSliceMaps } from './slice-maps.js';
+export { pluginViews } from './views.js';

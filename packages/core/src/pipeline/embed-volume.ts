@@ -36,8 +36,9 @@ export interface VolumeEmbedding {
 export async function embedVolume(
   volume: Volume,
   view: ViewInput,
-  embedder: FrozenEmbedder,
-  options: { patchTokens?: boolean; chunk?: number } = {},
+  embedder: Pick<FrozenEmbedder, 'embed' | 'batchSize'>,
+  /** `attention` alone keeps a ViT's [S, P] attention without the much larger patch tokens. */
+  options: { patchTokens?: boolean; attention?: boolean; chunk?: number } = {},
 ): Promise<VolumeEmbedding> {
   const batches = sliceBatches(volume, {
     axis: view.axis,
@@ -63,10 +64,8 @@ export async function embedVolume(
       dims = { d: e.cls.dims[1]!, P: e.patchTokens.dims[1]! };
       grid = e.grid;
       cls = new Float32Array(S * dims.d);
-      if (options.patchTokens) {
-        patch = new Float32Array(S * dims.P * dims.d);
-        if (e.attention) attention = new Float32Array(S * dims.P);
-      }
+      if (options.patchTokens) patch = new Float32Array(S * dims.P * dims.d);
+      if ((options.attention ?? options.patchTokens) && e.attention) attention = new Float32Array(S * dims.P);
     }
     const { d, P } = dims;
     cls.set((e.cls.data as Float32Array).subarray(from * d, (from + count) * d), to * d);

@@ -1,0 +1,196 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveBackbone } from '@anymc3d/adapters/registry';
+import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { pluginViews } from '@anymc3d/core/heatmap';
+import type { PluginCard } from '@anymc3d/core/plugin';
+import { initPluginWeights, loadPlugin, savePlugin } from '@anymc3d/core/plugin';
+import { readVolume, sliceBatches } from '@anymc3d/core/volume';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../cli.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../core/fixtures/volume/', import.meta.url));
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err += String(s);
+    return true;
+  });
+  try {
+    return { code: await runCli(argv), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+const root = mkdtempSync(join(tmpdir(), 'anymc3d-cli-heat-'));
+const pluginDir = join(root, 'plugin');
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+beforeAll(async () => {
+  // A plugin for the shipped MobileNet (no weights folder needed), random head: the command's
+  // plumbing is under test here; localisation is tested in core/heatmap.
+  const backbone = await resolveBackbone('mobilenet_v1_224');
+  const dim = backbone.card.embedDim;
+  const card: PluginCard = {
+    format: 'anymc3d-plugin',
+    version: 1,
+    task: 'cli-heat',
+    kind: 'multilabel',
+    loss: 'bce',
+    labels: ['Pleural effusion', 'Nodule'],
+    views: ['axial'],
+    axis: 'axial',
+    windows: [{ center: 0, width: 2000 }],
+    inputSize: [64, 64],
+    thresholds: [0.5, 0.5],
+    dim,
+    backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
+    lora: null,
+    parameters: { lora: 0, head: 0, total: 0 },
+    training: { cases: 0, steps: 0, options: {} },
+    metrics: {},
+  };
+  await savePlugin(
+    pluginDir,
+    card,
+    initPluginWeights({ dim, labels: card.labels, kind: 'multilabel', loss: 'bce' }, 1),
+  );
+});
+
+describe('anymc3d heatmap', () => {
+  it('writes a float32 NIfTI on the input grid, a JSON summary and a PNG montage', async () => {
+    const out = join(root, 'out');
+    const input = join(FIXTURES, 'oblique_int16.nii.gz');
+    const {
+      code,
+      out: stdout,
+      err,
+    } = await run([
+      'heatmap',
+      '-i',
+      input,
+      '--plugin',
+      pluginDir,
+      '-o',
+      out,
+      '--label',
+      'Pleural effusion',
+      '--png',
+      '--json',
+      '--threads',
+      '1',
+    ]);
+    expect(err).toMatch(/^heatmap axial: \d+\/16 /m); // plain progress lines off a TTY
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout) as { label: string; method: string; files: { nifti: string; png: string } };
+    expect(summary.label).toBe('Pleural effusion');
+    expect(summary.method).toBe('cam');
+    expect(summary.files.nifti).toBe(join(out, 'pleural-effusion.nii.gz'));
+    const [heat, image] = await Promise.all([readVolume(summary.files.nifti), readVolume(input)]);
+    expect(heat.volume.data).toBeInstanceOf(Float32Array);
+    expect([...heat.volume.size]).toEqual([...image.volume.size]);
+    expect([...heat.volume.origin]).toEqual([...image.volume.origin]);
+    const png = readFileSync(summary.files.png);
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(png.readUInt32BE(16)).toBeGreaterThan(100); // IHDR width
+    expect(JSON.parse(readFileSync(join(out, 'pleural-effusion.json'), 'utf8')).montage.slices.length).toBe(8);
+  }, 60_000);
+
+  it('refuses an unknown label with one clear line', async () => {
+    const out = join(root, 'bad');
+    const input = join(FIXTURES, 'oblique_int16.nii.gz');
+    const { code, err } = await run(['heatmap', '-i', input, '--plugin', pluginDir, '-o', out, '--label', 'Nope']);
+    expect(code).toBe(1);
+    expect(err).toMatch(/no label "Nope".*Pleural effusion, Nodule/);
+    expect(existsSync(join(out, 'nope.nii.gz'))).toBe(false);
+  });
+
+  it('refuses a folder that is not a plugin', async () => {
+    const { code, err } = await run([
+      'heatmap',
+      '-i',
+      join(FIXTURES, 'oblique_int16.nii.gz'),
+      '--plugin',
+      root,
+      '-o',
+      root,
+    ]);
+    expect(code).toBe(1);
+    expect(err).toMatch(/plugin\.json.*cannot read the plugin card/);
+  });
+});
+
+describe('anymc3d heatmap with a LoRA plugin on a DINOv2 folder', () => {
+  it('shows the adapted attention and the probability the plugin predicts through its LoRA', async () => {
+    const weightsDir = join(root, 'tiny_dinov2');
+    await writeTinyDinov2(weightsDir, { registers: 1 });
+    const backbone = await resolveBackbone(weightsDir);
+    const targets = backbone.loraTargets();
+    const weights = initPluginWeights({ dim: 32, labels: ['x'], kind: 'multilabel', loss: 'bce' }, 4);
+    let seed = 1;
+    const noise = (n: number) => Float32Array.from({ length: n }, () => Math.sin(seed++ * 12.9898) * 0.2);
+    for (const t of targets) {
+      const k = t.kind === 'conv' ? t.kernel![0] * t.kernel![1] : 1;
+      const a = t.kind === 'conv' ? [8, t.inFeatures, t.kernel![0], t.kernel![1]] : [8, t.inFeatures];
+      const b = t.kind === 'conv' ? [t.outFeatures, 8, 1, 1] : [t.outFeatures, 8];
+      weights.set(`lora.${t.name}.A`, { dtype: 'float32', dims: a, data: noise(8 * t.inFeatures * k) });
+      weights.set(`lora.${t.name}.B`, { dtype: 'float32', dims: b, data: noise(t.outFeatures * 8) });
+    }
+    const card: PluginCard = {
+      format: 'anymc3d-plugin',
+      version: 1,
+      task: 'lora',
+      kind: 'multilabel',
+      loss: 'bce',
+      labels: ['x'],
+      views: ['axial'],
+      axis: 'axial',
+      windows: [{ center: 0, width: 2000 }],
+      inputSize: [16, 16],
+      thresholds: [0.5],
+      dim: 32,
+      backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
+      lora: { rank: 8, alpha: 16, targets: targets.map((t) => t.name) },
+      parameters: { lora: 0, head: 0, total: 0 },
+      training: { cases: 0, steps: 0, options: {} },
+      metrics: {},
+    };
+    const dir = join(root, 'lora-plugin');
+    await savePlugin(dir, card, weights);
+    const input = join(FIXTURES, 'oblique_int16.nii.gz');
+    const { code, out, err } = await run([
+      'heatmap',
+      '-i',
+      input,
+      '--plugin',
+      dir,
+      '--backbone',
+      weightsDir,
+      '-o',
+      join(root, 'lora-out'),
+      '--json',
+      '--no-progress',
+    ]);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const summary = JSON.parse(out) as { method: string; probability: number };
+    expect(summary.method).toBe('attention');
+    const view = pluginViews(card, backbone.card)[0]!;
+    const [batch] = [...sliceBatches((await readVolume(input)).volume, { ...view, chunk: 1000 })];
+    const plugin = await loadPlugin(dir, backbone, { threads: 1 });
+    const reference = await plugin.predict(batch!.data, batch!.count);
+    await plugin.release();
+    expect(summary.probability).toBeCloseTo(reference.probabilities[0]!, 5);
+  }, 60_000);
+});

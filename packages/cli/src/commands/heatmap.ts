@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveBackbone } from '@anymc3d/adapters/registry';
+import { caseHeatmaps, pluginViews, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
+import { PLUGIN_CARD, type PluginCard, readPlugin } from '@anymc3d/core/plugin';
+import { InputError } from '@anymc3d/core/util';
+import { readVolume } from '@anymc3d/core/volume';
+import type { Argv, CommandModule } from 'yargs';
+import { createProgress } from '../progress.js';
+
+interface HeatmapArgs {
+  input: string;
+  output: string;
+  plugin: string;
+  label?: string;
+  png: boolean;
+  backbone?: string;
+  'weights-root'?: string;
+  threads?: number;
+  json: boolean;
+  quiet: boolean;
+  progress: boolean;
+}
+
+/** The plugin card alone, to learn which backbone to load before the weights are checked against it. */
+async function readCard(dir: string): Promise<PluginCard> {
+  const path = join(dir, PLUGIN_CARD);
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as PluginCard;
+  } catch (error) {
+    throw new InputError(path, 'cannot read the plugin card (missing or not JSON)', { cause: error });
+  }
+}
+
+export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
+  command: 'heatmap',
+  describe: 'Heatmap of one volume for a plugin label: float32 NIfTI on the input grid, JSON summary, optional PNG',
+  builder: (y) =>
+    y
+      .option('input', {
+        alias: 'i',
+        type: 'string',
+        demandOption: true,
+        describe: 'Volume (NIfTI, NRRD, MHA, DICOM file or series folder)',
+      })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' })
+      .option('plugin', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Plugin folder (plugin.json + plugin.safetensors)',
+      })
+      .option('label', { type: 'string', describe: "Label to explain (default: the plugin's first)" })
+      .option('png', { type: 'boolean', default: false, describe: 'Also write a PNG montage of the top slices' })
+      .option('backbone', { type: 'string', describe: "Backbone name or weights folder (default: the plugin's)" })
+      .option('weights-root', {
+        type: 'string',
+        describe: 'Folder holding <name>/ weight folders (default $ANYMC3D_WEIGHTS)',
+      })
+      .option('threads', { type: 'number', describe: 'ONNX Runtime intra-op threads' })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: 'Print the summary as JSON on stdout',
+      }) as unknown as Argv<HeatmapArgs>,
+  handler: async (args) => {
+    const card = await readCard(args.plugin);
+    const backbone = await resolveBackbone(args.backbone ?? card.backbone?.name ?? '', {
+      ...(args['weights-root'] ? { weightsRoot: args['weights-root'] } : {}),
+    });
+    const { weights } = await readPlugin(args.plugin, { name: backbone.card.name, weightHash: backbone.weightHash });
+    const { volume } = await readVolume(args.input);
+    const views = pluginViews(card, backbone.card);
+    const progress = createProgress({ enabled: args.progress, quiet: args.quiet });
+    const result = await caseHeatmaps({
+      volume,
+      views,
+      backbone,
+      plugin: { card, weights, source: args.plugin },
+      ...(args.label !== undefined ? { label: args.label } : {}),
+      ...(args.threads ? { threads: args.threads } : {}),
+      onProgress: (p) => progress.report({ stage: `heatmap ${p.view}`, done: p.done, total: p.total }),
+    }).finally(() => progress.stop());
+    const files = await writeHeatmapOutputs(args.output, result, {
+      image: volume,
+      view: views[0]!,
+      png: args.png,
+      provenance: { input: args.input, plugin: args.plugin },
+    });
+    if (args.json) process.stdout.write(`${JSON.stringify({ ...result.summary, files }, null, 2)}\n`);
+    else if (!args.quiet) {
+      const s = result.summary;
+      process.stdout.write(
+        `${s.label}: p=${s.probability.toFixed(4)} (${s.method}); peak at voxel ${s.peak.voxel.join(',')} ` +
+          `= RAS ${s.peak.worldRAS.map((x) => x.toFixed(1)).join(', ')} mm\n` +
+          `${[files.nifti, files.json, files.png].filter(Boolean).join('\n')}\n`,
+      );
+    }
+  },
+};

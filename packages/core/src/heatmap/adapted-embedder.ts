@@ -1,0 +1,104 @@
+import { buildBackboneGraph, type Embedding } from '../backbone/embedder.js';
+import type { Backbone } from '../backbone/types.js';
+import { OnnxSession, type Tensor, toOnnx } from '../graph/index.js';
+import { InputError } from '../util/errors.js';
+
+/**
+ * The backbone as a plugin sees it: its LoRA deltas baked into the graph, so the CLS→patch
+ * attention is recomputed from the adapted qkv (a frozen backbone's attention would show what the
+ * pretrained network looks at, not what the tuned one does). Without LoRA it is the frozen backbone.
+ */
+export class AdaptedEmbedder {
+  private readonly sessions = new Map<
+    string,
+    Promise<{ session: OnnxSession; grid: [number, number]; outputs: string[] }>
+  >();
+  readonly batchSize: number;
+
+  /**
+   * `lora`: rank, α, the adapted targets and their `lora.<target>.A/B` tensors (names without any
+   * per-view prefix); `source` names the plugin in errors.
+   */
+  constructor(
+    readonly backbone: Backbone,
+    private readonly lora:
+      | { rank: number; alpha: number; targets: readonly string[]; weights: ReadonlyMap<string, Tensor> }
+      | undefined,
+    private readonly source: string,
+    options: { batchSize?: number; threads?: number; onSlices?: (count: number) => void } = {},
+  ) {
+    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
+    this.threads = options.threads;
+    this.onSlices = options.onSlices;
+  }
+
+  private readonly onSlices: ((count: number) => void) | undefined;
+
+  private readonly threads: number | undefined;
+
+  private prepared(size: [number, number]) {
+    const key = size.join('x');
+    let s = this.sessions.get(key);
+    if (!s) {
+      const lora = this.lora;
+      const targets = new Set(lora?.targets ?? []);
+      const built = buildBackboneGraph(
+        this.backbone,
+        size,
+        lora
+          ? { rank: lora.rank, alpha: lora.alpha, seed: 0, group: 'lora', include: (t) => targets.has(t.name) }
+          : undefined,
+      );
+      for (const p of built.graph.params.values()) {
+        if (p.role === 'trainable' && !lora?.weights.has(p.name)) {
+          // Baking in the initial value would silently give the un-adapted network (B starts at zero).
+          throw new InputError(this.source, `the plugin has no tensor ${p.name} for its LoRA target`);
+        }
+      }
+      const bytes = toOnnx(built.graph, { trainable: 'initializers', trainableValues: lora?.weights ?? new Map() });
+      s = OnnxSession.create(bytes, this.threads ? { threads: this.threads } : {}).then((session) => ({
+        session,
+        grid: built.grid,
+        outputs: built.outputs,
+      }));
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** Normalised pixels [N,3,H,W] → cls, patch tokens and (ViTs) attention, batch by batch. */
+  async embed(pixels: Tensor): Promise<Embedding> {
+    const [n, , h, w] = pixels.dims as [number, number, number, number];
+    const { session, grid, outputs } = await this.prepared([h, w]);
+    const per = 3 * h * w;
+    const parts: Record<string, Tensor>[] = [];
+    for (let start = 0; start < n; start += this.batchSize) {
+      const count = Math.min(this.batchSize, n - start);
+      const data = (pixels.data as Float32Array).subarray(start * per, (start + count) * per);
+      parts.push(await session.run({ pixels: { dtype: 'float32', dims: [count, 3, h, w], data } }, outputs));
+      this.onSlices?.(count);
+    }
+    const join = (name: string): Tensor => {
+      const rest = parts[0]![name]!.dims.slice(1);
+      const out = new Float32Array(n * rest.reduce((a, b) => a * b, 1));
+      let at = 0;
+      for (const p of parts) {
+        const t = p[name]!.data as Float32Array;
+        out.set(t, at);
+        at += t.length;
+      }
+      return { dtype: 'float32', dims: [n, ...rest], data: out };
+    };
+    return {
+      cls: join('cls'),
+      patchTokens: join('patch_tokens'),
+      ...(outputs.includes('attention') ? { attention: join('attention') } : {}),
+      grid,
+    };
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).session.release();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,157 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FrozenEmbedder } from '../backbone/embedder.js';
+import { tensor } from '../graph/index.js';
+import type { Tensor } from '../graph/tensor.js';
+import type { ViewInput } from '../pipeline/embed-volume.js';
+import type { PluginCard } from '../plugin/card.js';
+import { loadPlugin } from '../plugin/load.js';
+import { initPluginWeights } from '../plugin/plugin-graph.js';
+import { savePlugin } from '../plugin/store.js';
+import { randomTinyVitWeights, TinyVit, tinyVitLoraTargets } from '../testing/tiny-vit.js';
+import { InputError } from '../util/errors.js';
+import { Random } from '../util/random.js';
+import type { Volume } from '../volume/types.js';
+import { sliceBatches } from '../volume/views.js';
+import { AdaptedEmbedder } from './adapted-embedder.js';
+import { caseHeatmaps } from './case-heatmap.js';
+import { pluginViews } from './views.js';
+
+const spec = { dim: 16, depth: 2, heads: 2, mlp: 32, patch: 4, image: 16 };
+const vit = new TinyVit(spec, randomTinyVitWeights(spec, 5));
+const targets = tinyVitLoraTargets(spec);
+const r = new Random(4);
+
+/** LoRA tensors for every target, B non-zero so the adapted network differs from the frozen one. */
+function loraTensors(scaleB: number): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const t of targets) {
+    const k = t.kind === 'conv' ? (t.kernel?.[0] ?? 1) * (t.kernel?.[1] ?? 1) : 1;
+    const aDims = t.kind === 'conv' ? [8, t.inFeatures, t.kernel![0], t.kernel![1]] : [8, t.inFeatures];
+    const bDims = t.kind === 'conv' ? [t.outFeatures, 8, 1, 1] : [t.outFeatures, 8];
+    out.set(
+      `lora.${t.name}.A`,
+      tensor(
+        'float32',
+        aDims,
+        Float32Array.from({ length: 8 * t.inFeatures * k }, () => r.normal() * 0.3),
+      ),
+    );
+    out.set(
+      `lora.${t.name}.B`,
+      tensor(
+        'float32',
+        bDims,
+        Float32Array.from({ length: t.outFeatures * 8 }, () => r.normal() * scaleB),
+      ),
+    );
+  }
+  return out;
+}
+
+const card: PluginCard = {
+  format: 'anymc3d-plugin',
+  version: 1,
+  task: 'lora-heat',
+  kind: 'multilabel',
+  loss: 'bce',
+  labels: ['x', 'y'],
+  views: ['axial'],
+  axis: 'axial',
+  windows: [{ center: 0.5, width: 1 }],
+  inputSize: [16, 16],
+  thresholds: [0.5, 0.5],
+  dim: 16,
+  backbone: { name: vit.card.name, weightHash: vit.weightHash },
+  lora: { rank: 8, alpha: 16, targets: targets.map((t) => t.name) },
+  parameters: { lora: 0, head: 0, total: 0 },
+  training: { cases: 0, steps: 0, options: {} },
+  metrics: {},
+};
+const head = initPluginWeights({ dim: 16, labels: ['x', 'y'], kind: 'multilabel', loss: 'bce' }, 2);
+for (const t of head.values())
+  (t.data as Float32Array).forEach((_, i, a) => {
+    a[i] = r.normal() * 0.5;
+  });
+const volume: Volume = {
+  size: [20, 18, 5],
+  spacing: [0.9, 1.1, 3],
+  origin: [1, 2, 3],
+  direction: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+  data: Float32Array.from({ length: 20 * 18 * 5 }, () => r.next()),
+};
+const view: ViewInput = pluginViews(card, vit.card)[0]!;
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('heatmaps of LoRA plugins', () => {
+  it('use the adapted backbone: its probabilities equal the plugin prediction through LoRA', async () => {
+    const weights = new Map([...head, ...loraTensors(0.3)]);
+    const dir = mkdtempSync(join(tmpdir(), 'anymc3d-lora-heat-'));
+    dirs.push(dir);
+    await savePlugin(dir, card, weights);
+    const { summary } = await caseHeatmaps({
+      volume,
+      views: [view],
+      backbone: vit,
+      plugin: { card, weights, source: dir },
+      threads: 1,
+    });
+    expect(summary.method).toBe('attention');
+    const batches = sliceBatches(volume, { ...view, chunk: 100 });
+    const [batch] = [...batches];
+    const plugin = await loadPlugin(dir, vit, { threads: 1 });
+    const reference = await plugin.predict(batch!.data, batch!.count);
+    await plugin.release();
+    for (let l = 0; l < 2; l++)
+      expect(summary.probabilities[card.labels[l]!]).toBeCloseTo(reference.probabilities[l]!, 5);
+    const top = summary.views[0]!.topSlices[0]!;
+    expect(top.weight).toBeCloseTo(Math.max(...reference.sliceWeights), 5);
+  });
+
+  it('give the frozen attention when B is zero and a different one otherwise', async () => {
+    const pixels = tensor(
+      'float32',
+      [2, 3, 16, 16],
+      Float32Array.from({ length: 2 * 3 * 256 }, () => r.normal()),
+    );
+    const frozen = await new FrozenEmbedder(vit, { threads: 1 }).embed(pixels);
+    const lora = { rank: 8, alpha: 16, targets: targets.map((t) => t.name) };
+    const zero = await new AdaptedEmbedder(vit, { ...lora, weights: loraTensors(0) }, 'p', { threads: 1 }).embed(
+      pixels,
+    );
+    const tuned = await new AdaptedEmbedder(vit, { ...lora, weights: loraTensors(0.3) }, 'p', { threads: 1 }).embed(
+      pixels,
+    );
+    const a = frozen.attention!.data as Float32Array;
+    const z = zero.attention!.data as Float32Array;
+    const t = tuned.attention!.data as Float32Array;
+    let same = 0;
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) {
+      same = Math.max(same, Math.abs(a[i]! - z[i]!));
+      diff = Math.max(diff, Math.abs(a[i]! - t[i]!));
+    }
+    expect(same).toBeLessThan(1e-6);
+    expect(diff).toBeGreaterThan(1e-3);
+  });
+
+  it('refuse a plugin that lacks one of its LoRA tensors', async () => {
+    const weights = new Map([...head, ...loraTensors(0.3)]);
+    weights.delete(`lora.${targets[1]!.name}.B`);
+    await expect(
+      caseHeatmaps({
+        volume,
+        views: [view],
+        backbone: vit,
+        plugin: { card, weights, source: 'plugin-dir' },
+        threads: 1,
+      }),
+    ).rejects.toThrow(InputError);
+  });
+});

@@ -1,0 +1,227 @@
+import type { Backbone } from '../backbone/types.js';
+import type { Tensor } from '../graph/index.js';
+import { embedVolume, type VolumeEmbedding } from '../pipeline/embed-volume.js';
+import type { ViewInput } from '../pipeline/index.js';
+import type { PluginCard } from '../plugin/card.js';
+import { HEAD_WEIGHT } from '../plugin/plugin-graph.js';
+import { InputError } from '../util/errors.js';
+import { indexToWorld } from '../volume/geometry.js';
+import { mapToSource } from '../volume/record.js';
+import type { Vec3, Volume } from '../volume/types.js';
+import { AdaptedEmbedder } from './adapted-embedder.js';
+import { pluginPass, pluginTensor } from './plugin-math.js';
+import { classActivationMaps, type SliceMaps, upsampleSliceMaps } from './slice-maps.js';
+
+/** What the heatmap's values mean; written into every summary. */
+export const HEATMAP_POLARITY =
+  '0 = no attention (or no positive evidence), 1 = the most in this volume; negative CAM evidence is clipped to 0';
+
+export type HeatmapMethod = 'attention' | 'cam';
+
+export interface HeatmapPlugin {
+  card: PluginCard;
+  weights: ReadonlyMap<string, Tensor>;
+  /** The plugin folder, named in errors. */
+  source: string;
+}
+
+export interface CaseHeatmapArgs {
+  /** The volume as read; the heatmap is returned on exactly its grid. */
+  volume: Volume;
+  /** How the volume becomes backbone input, one per plugin view in the card's order (`pluginViews`). */
+  views: readonly ViewInput[];
+  backbone: Backbone;
+  plugin: HeatmapPlugin;
+  /** The label whose evidence a CAM shows (attention maps are the same for every label). Default: the first. */
+  label?: string;
+  threads?: number;
+  batchSize?: number;
+  /** Slices run through the backbone so far, per view (constant slices are run once and not counted again). */
+  onProgress?: (p: { view: string; done: number; total: number }) => void;
+}
+
+export interface HeatmapSummary {
+  label: string;
+  method: HeatmapMethod;
+  probability: number;
+  threshold: number;
+  probabilities: Record<string, number>;
+  range: [0, 1];
+  polarity: string;
+  /** Index axis (0 = i, 1 = j, 2 = k) the top slices run along: that of the most-weighted view. */
+  sliceAxis: 0 | 1 | 2;
+  topSlices: { index: number; meanHeat: number }[];
+  peak: { voxel: Vec3; worldLPS: Vec3; worldRAS: Vec3; value: 1 };
+  views: { name: string; axis: string; weight: number; topSlices: { slice: number; weight: number }[] }[];
+  geometry: { size: Vec3; spacing: Vec3; origin: Vec3; direction: number[] };
+  backbone: { name: string; weightHash: string };
+  /** Set when a PNG montage was written: its file, the slices shown (along `sliceAxis`) and the grey window. */
+  montage?: { file: string; slices: number[]; window: [number, number] };
+}
+
+export interface CaseHeatmap {
+  /** float32 in [0, 1] on the input's grid (same size, spacing, origin, direction). */
+  heat: Volume;
+  summary: HeatmapSummary;
+}
+
+const AXIS_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const;
+
+/** The adapter tensors of view `v` with any per-view prefix removed. */
+function loraWeights(plugin: HeatmapPlugin, view: number): Map<string, Tensor> {
+  const prefix = plugin.card.views.length > 1 ? `view${view}.lora.` : 'lora.';
+  const out = new Map<string, Tensor>();
+  for (const [k, t] of plugin.weights) if (k.startsWith(prefix)) out.set(k.slice(prefix.length - 5), t);
+  return out;
+}
+
+/** A CAM is exact only when the pooled embedding is the mean of the patch tokens; check slice 0. */
+function checkMeanPooled(e: VolumeEmbedding, backbone: Backbone): void {
+  const [S, P, d] = e.patchTokens!.dims as [number, number, number];
+  if (S === 0) return;
+  const tokens = e.patchTokens!.data as Float32Array;
+  const cls = e.cls.data as Float32Array;
+  for (let c = 0; c < d; c++) {
+    let mean = 0;
+    for (let p = 0; p < P; p++) mean += tokens[p * d + c]! / P;
+    if (Math.abs(mean - cls[c]!) > 1e-3 * (1 + Math.abs(cls[c]!))) {
+      throw new InputError(
+        backbone.card.name,
+        'this backbone gives no attention and its embedding is not the mean of its feature map, so no exact class activation map exists',
+      );
+    }
+  }
+}
+
+/**
+ * Heatmap of one case for one plugin label (METHOD.md §4). Per view and slice: the last layer's
+ * CLS→patch attention of the LoRA-adapted backbone (ViTs), or the class activation map of the
+ * label's head row on the last feature map (CNNs); upsampled to the slice, weighted by the slice's
+ * pooling weight a_s, mapped through the recorded preprocessing onto the input voxels, summed over
+ * views with the fusion weights, clipped at 0 and divided by its maximum.
+ */
+export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> {
+  const { plugin, backbone, volume } = args;
+  const { card } = plugin;
+  if (args.views.length !== card.views.length) {
+    throw new InputError(plugin.source, `the plugin has ${card.views.length} views, ${args.views.length} were given`);
+  }
+  const label = args.label ?? card.labels[0]!;
+  const labelIndex = card.labels.indexOf(label);
+  if (labelIndex < 0)
+    throw new InputError(plugin.source, `no label "${label}"; the plugin has ${card.labels.join(', ')}`);
+
+  const embeddings: VolumeEmbedding[] = [];
+  for (let v = 0; v < args.views.length; v++) {
+    const view = args.views[v]!;
+    const lora = card.lora ? { ...card.lora, weights: loraWeights(plugin, v) } : undefined;
+    const total = volume.size[AXIS_INDEX[view.axis]];
+    let done = 0;
+    const embedder = new AdaptedEmbedder(backbone, lora, plugin.source, {
+      ...(args.threads ? { threads: args.threads } : {}),
+      ...(args.batchSize ? { batchSize: args.batchSize } : {}),
+      onSlices: (count) => {
+        done = Math.min(total, done + count);
+        args.onProgress?.({ view: view.name, done, total });
+      },
+    });
+    try {
+      // A ViT's map needs only its attention; patch tokens ([S, P, d], hundreds of MB on a CT) only for a CAM.
+      const vit = backbone.card.family === 'vit';
+      embeddings.push(await embedVolume(volume, view, embedder, vit ? { attention: true } : { patchTokens: true }));
+      args.onProgress?.({ view: view.name, done: total, total });
+    } finally {
+      await embedder.release();
+    }
+  }
+  const pass = pluginPass(
+    card,
+    plugin.weights,
+    embeddings.map((e) => ({ tokens: e.cls.data as Float32Array, slices: e.cls.dims[0]! })),
+    plugin.source,
+  );
+  const method: HeatmapMethod = embeddings[0]!.attention ? 'attention' : 'cam';
+  const n = volume.data.length;
+  const sum = new Float32Array(n);
+  embeddings.forEach((e, v) => {
+    const view = args.views[v]!;
+    const a = pass.sliceWeights[v]!;
+    const S = e.cls.dims[0]!;
+    let up: Float32Array;
+    if (e.attention) {
+      const maps: SliceMaps = { values: e.attention.data as Float32Array, slices: S, grid: e.grid };
+      up = upsampleSliceMaps(maps, view.size, a);
+    } else {
+      if (!e.patchTokens) throw new Error(`${backbone.card.name}: a ViT backbone gave no attention output`);
+      checkMeanPooled(e, backbone);
+      const d = e.cls.dims[1]!;
+      const W = pluginTensor(plugin.weights, HEAD_WEIGHT, plugin.source).subarray(labelIndex * d, (labelIndex + 1) * d);
+      const maps = classActivationMaps(e.patchTokens!.data as Float32Array, S, e.grid, d, W, a);
+      up = upsampleSliceMaps(maps, view.size);
+    }
+    const onSource = mapToSource(up, e.record, { interpolation: 'linear' }).data as Float32Array;
+    const w = pass.viewWeights[v]!;
+    for (let i = 0; i < n; i++) sum[i]! += w * onSource[i]!;
+  });
+
+  let peak = 0;
+  for (let i = 0; i < n; i++) if (sum[i]! > sum[peak]!) peak = i;
+  const max = sum[peak]!;
+  const heat = new Float32Array(n);
+  if (max > 0) for (let i = 0; i < n; i++) heat[i] = sum[i]! > 0 ? sum[i]! / max : 0;
+
+  const [nx, ny] = volume.size;
+  const voxel: Vec3 = [peak % nx, Math.floor(peak / nx) % ny, Math.floor(peak / (nx * ny))];
+  const lps = indexToWorld(volume, voxel);
+  const main = pass.viewWeights.indexOf(Math.max(...pass.viewWeights));
+  const sliceAxis = AXIS_INDEX[args.views[main]!.axis];
+  const heatVolume: Volume = {
+    size: [...volume.size],
+    spacing: [...volume.spacing],
+    origin: [...volume.origin],
+    direction: Float64Array.from(volume.direction),
+    data: heat,
+  };
+  const summary: HeatmapSummary = {
+    label,
+    method,
+    probability: pass.probabilities[labelIndex]!,
+    threshold: card.thresholds[labelIndex] ?? 0.5,
+    probabilities: Object.fromEntries(card.labels.map((l, i) => [l, pass.probabilities[i]!])),
+    range: [0, 1],
+    polarity: HEATMAP_POLARITY,
+    sliceAxis,
+    topSlices: topSlicesAlong(heatVolume, sliceAxis, 8),
+    peak: { voxel, worldLPS: lps, worldRAS: [-lps[0], -lps[1], lps[2]], value: 1 },
+    views: args.views.map((view, v) => ({
+      name: view.name,
+      axis: view.axis,
+      weight: pass.viewWeights[v]!,
+      topSlices: Array.from(pass.sliceWeights[v]!, (weight, slice) => ({ slice, weight }))
+        .sort((x, y) => y.weight - x.weight)
+        .slice(0, 5),
+    })),
+    geometry: {
+      size: [...volume.size],
+      spacing: [...volume.spacing],
+      origin: [...volume.origin],
+      direction: Array.from(volume.direction),
+    },
+    backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
+  };
+  return { heat: heatVolume, summary };
+}
+
+/** The `count` slices along index axis `axis` with the most total heat, most heat first. */
+export function topSlicesAlong(heat: Volume, axis: 0 | 1 | 2, count: number): { index: number; meanHeat: number }[] {
+  const [nx, ny, nz] = heat.size;
+  const mass = new Float64Array(heat.size[axis]);
+  let p = 0;
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, p++) mass[axis === 0 ? i : axis === 1 ? j : k]! += Number(heat.data[p]);
+  const area = (nx * ny * nz) / heat.size[axis];
+  return Array.from(mass, (m, index) => ({ index, meanHeat: m / area }))
+    .sort((a, b) => b.meanHeat - a.meanHeat || a.index - b.index)
+    .slice(0, count);
+}

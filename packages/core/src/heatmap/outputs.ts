@@ -1,0 +1,96 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ViewInput } from '../pipeline/embed-volume.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { percentile } from '../volume/intensity.js';
+import type { Volume } from '../volume/types.js';
+import { writeVolume } from '../volume/write.js';
+import type { HeatmapSummary } from './case-heatmap.js';
+import { type MontageOptions, renderMontage, type SliceStack } from './montage.js';
+
+/**
+ * The slices of a volume along index axis `axis` as [S, H, W] tiles, oriented as the slicing of
+ * core/volume does it: axial planes (i, j); coronal (i, k) and sagittal (j, k) with k upwards.
+ * `lo..hi` maps values to [0, 1] (clamped).
+ */
+export function volumeSlices(v: Volume, axis: 0 | 1 | 2, lo = 0, hi = 1): SliceStack {
+  const [nx, ny] = v.size;
+  const [wAxis, hAxis, flip] = axis === 2 ? [0, 1, false] : axis === 1 ? [0, 2, true] : [1, 2, true];
+  const W = v.size[wAxis]!;
+  const H = v.size[hAxis]!;
+  const S = v.size[axis];
+  const data = new Float32Array(S * H * W);
+  const scale = hi > lo ? 1 / (hi - lo) : 0;
+  const idx: [number, number, number] = [0, 0, 0];
+  for (let s = 0; s < S; s++)
+    for (let h = 0; h < H; h++)
+      for (let w = 0; w < W; w++) {
+        idx[axis] = s;
+        idx[hAxis] = flip ? H - 1 - h : h;
+        idx[wAxis] = w;
+        const x = (Number(v.data[idx[0] + nx * (idx[1] + ny * idx[2])]) - lo) * scale;
+        data[(s * H + h) * W + w] = Math.min(1, Math.max(0, x));
+      }
+  return { data, slices: S, height: H, width: W };
+}
+
+/** The grey window of the montage: the view's first intensity window, else the 1st–99th percentile. */
+export function displayWindow(v: Volume, view?: ViewInput): [number, number] {
+  const ch = view?.channels;
+  if (ch && 'windows' in ch && ch.windows[0]) return [ch.windows[0].lo, ch.windows[0].hi];
+  if (ch && 'replicate' in ch && ch.range) return ch.range;
+  const step = Math.max(1, Math.floor(v.data.length / 200_000));
+  const sample = new Float32Array(Math.ceil(v.data.length / step));
+  for (let i = 0, k = 0; i < v.data.length; i += step, k++) sample[k] = Number(v.data[i]);
+  sample.sort();
+  return [percentile(sample, 1), percentile(sample, 99)];
+}
+
+/** A file-name-safe form of a label ("Pleural effusion" → "pleural-effusion"). */
+export function labelSlug(label: string): string {
+  return (
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'label'
+  );
+}
+
+export interface HeatmapFiles {
+  nifti: string;
+  json: string;
+  png?: string;
+}
+
+/**
+ * Writes `<label>.nii.gz` (float32, exactly the input's affine), `<label>.json` (the summary)
+ * and with `png` a montage of the top slices over the windowed image — each atomically.
+ */
+export async function writeHeatmapOutputs(
+  dir: string,
+  result: { heat: Volume; summary: HeatmapSummary },
+  options: { image?: Volume; view?: ViewInput; png?: boolean; montage?: MontageOptions; provenance?: object } = {},
+): Promise<HeatmapFiles> {
+  await mkdir(dir, { recursive: true });
+  const slug = labelSlug(result.summary.label);
+  const files: HeatmapFiles = { nifti: join(dir, `${slug}.nii.gz`), json: join(dir, `${slug}.json`) };
+  await writeVolume(result.heat, files.nifti);
+  if (options.png) {
+    if (!options.image) throw new Error('a PNG montage needs the image the heatmap was computed on');
+    const axis = result.summary.sliceAxis;
+    const [lo, hi] = displayWindow(options.image, options.view);
+    const { png, slices } = renderMontage(volumeSlices(options.image, axis, lo, hi), volumeSlices(result.heat, axis), {
+      count: 8,
+      columns: 4,
+      ...options.montage,
+    });
+    files.png = join(dir, `${slug}.png`);
+    await writeFileAtomic(files.png, png);
+    result.summary.montage = { file: `${slug}.png`, slices, window: [lo, hi] };
+  }
+  await writeFileAtomic(
+    files.json,
+    `${JSON.stringify({ ...result.summary, ...(options.provenance ? { provenance: options.provenance } : {}) }, null, 2)}\n`,
+  );
+  return files;
+}
