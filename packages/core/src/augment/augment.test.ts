@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { assertSameArray } from '../testing/arrays.js';
 import { Random } from '../util/random.js';
 import { FIXTURES } from '../volume/fixtures.test-helpers.js';
 import { readVolume } from '../volume/read.js';
@@ -37,8 +38,8 @@ describe('augment3d', () => {
     const a = augment3d(image, mask, new Random(7), config);
     const b = augment3d(image, mask, new Random(7), config);
     const c = augment3d(image, mask, new Random(8), config);
-    expect(a.image.data).toEqual(b.image.data);
-    expect(a.mask!.data).toEqual(b.mask!.data);
+    assertSameArray(a.image.data, b.image.data);
+    assertSameArray(a.mask!.data, b.mask!.data);
     expect(a.applied).toEqual(b.applied);
     expect(a.image.data).not.toEqual(c.image.data);
     expect(a.image.size).toEqual(image.size);

@@ -1,3 +1,4 @@
+export { assertSameArray } from './arrays.js';
 export { checkGradients, type GradCheckResult } from './gradcheck.js';
 export { pythonHas, pythonReferenceAvailable, runPython, SYSTEM_PYTHON } from './python.js';
 export { tinyCnnBackbone } from './tiny-cnn.js';

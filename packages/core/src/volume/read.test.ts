@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImageNode } from '@itk-wasm/image-io';
 import { describe, expect, it } from 'vitest';
+import { assertSameArray } from '../testing/arrays.js';
 import { InputError } from '../util/errors.js';
 import { regularizeSeries } from './dicom-regularize.js';
 import { expectAffine, expectVoxels, FIXTURES, REFERENCE, SHARED_DATA } from './fixtures.test-helpers.js';
@@ -46,7 +47,7 @@ describe('readVolume against nibabel', () => {
       const full = await readImageNode(path);
       expect(fast!.size).toEqual(full.size);
       expect(fast!.imageType).toEqual(full.imageType);
-      expect(fast!.data as unknown).toEqual(full.data as unknown);
+      assertSameArray(fast!.data as Uint8Array, full.data as unknown as Uint8Array, path);
       // ITK computes in float32 (nifti1_io), the header path in float64: equal to 1e-6.
       const close = (a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>) => {
         for (let i = 0; i < a.length; i++) expect(Number(a[i])).toBeCloseTo(Number(b[i]), 5);
@@ -155,7 +156,7 @@ describe('readVolume: DICOM against pydicom', () => {
     expect(one.format).toBe('dicom');
     expect(one.volume.data).toBeInstanceOf(Int16Array);
     expect(one.volume.size).toEqual([20, 16, 1]);
-    expect(one.volume.data).toEqual(series.data.subarray(0, 20 * 16));
+    assertSameArray(one.volume.data, series.data.subarray(0, 20 * 16));
     expect(one.volume.origin).toEqual(series.origin);
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { assertSameArray } from '../testing/arrays.js';
 import { InputError } from '../util/errors.js';
 import { FIXTURES } from './fixtures.test-helpers.js';
 import { readVolume } from './read.js';
@@ -24,7 +25,7 @@ describe('readVolume in a worker_thread', () => {
       readVolume(join(FIXTURES, 'dicom_series'), { in: 'worker', workerUrl: BUILT_WORKER }),
     ]);
     expect(a.volume.data).toBeInstanceOf(Int16Array);
-    expect(a.volume.data).toEqual(inThread.data);
+    assertSameArray(a.volume.data, inThread.data);
     // The voxels may be a view past the NIfTI header on the inflated file, never a much larger buffer.
     expect(a.volume.data.buffer.byteLength).toBeLessThanOrEqual(a.volume.data.byteLength + 70_000);
     expect(a.volume.direction).toEqual(inThread.direction);
@@ -33,7 +34,7 @@ describe('readVolume in a worker_thread', () => {
     // A view at an offset writes correctly (itk-wasm reads `.buffer` whole, so the writer copies).
     const out = join(await mkdtemp(join(tmpdir(), 'anymc3d-worker-')), 'copy.nii.gz');
     await writeVolume(a.volume, out);
-    expect((await readVolume(out, { in: 'thread' })).volume.data).toEqual(inThread.data);
+    assertSameArray((await readVolume(out, { in: 'thread' })).volume.data, inThread.data);
     const error = await readVolume(join(FIXTURES, 'truncated.nii.gz'), { in: 'worker', workerUrl: BUILT_WORKER }).catch(
       (e: unknown) => e,
     );

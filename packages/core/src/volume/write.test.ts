@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { assertSameArray } from '../testing/arrays.js';
 import { pythonReferenceAvailable, runPython } from '../testing/python.js';
 import { expectAffine, FIXTURES, REFERENCE } from './fixtures.test-helpers.js';
 import { readVolume } from './read.js';
@@ -22,7 +23,7 @@ describe('writeVolume', () => {
       const back = (await readVolume(out)).volume;
       expect(voxelType(back.data)).toBe('int16');
       expect(back.size).toEqual(volume.size);
-      expect(back.data).toEqual(volume.data);
+      assertSameArray(back.data, volume.data);
       // NIfTI stores geometry as float32, the others as text: exact to float32 precision.
       for (let i = 0; i < 3; i++) {
         expect(back.spacing[i]!).toBeCloseTo(volume.spacing[i]!, 6);
