@@ -19,6 +19,8 @@ interface DemoArgs extends GlobalFlags {
   'input-size': number;
   steps: string;
   criterion: string;
+  lr: number;
+  'batch-size': number;
   threads?: number;
 }
 
@@ -64,6 +66,8 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         choices: ['f1', 'youden'],
         describe: 'Threshold criterion on val',
       })
+      .option('lr', { type: 'number', default: 3e-2, describe: 'Learning rate of the plugin (AdamW, cosine schedule)' })
+      .option('batch-size', { type: 'number', default: 32, describe: 'Cases per optimiser step' })
       .option('threads', { type: 'number', describe: 'ONNX Runtime threads (default: all cores)' }),
   handler: async (args) => {
     const started = Date.now();
@@ -95,7 +99,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         outDir,
         cacheRoot,
         steps,
-        optim: { batchSize: 32, warmup: 20 },
+        optim: { batchSize: args['batch-size'], warmup: 20, lrHead: args.lr },
         criterion: args.criterion as 'f1' | 'youden',
         bootstrap: 1000,
         device: args.device as 'cpu' | 'cuda',

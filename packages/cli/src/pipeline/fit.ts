@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '@anymc3d/core/plugin';
@@ -68,7 +69,12 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
     L,
   );
   for (const steps of o.steps) {
-    const dir = join(o.outDir, 'candidates', `steps-${steps}`);
+    // Settings in the folder name: a rerun with other settings trains anew instead of meeting a foreign checkpoint.
+    const settings = createHash('sha256')
+      .update(JSON.stringify({ optim: o.optim ?? {}, loss: o.task.loss ?? null }))
+      .digest('hex')
+      .slice(0, 8);
+    const dir = join(o.outDir, 'candidates', `steps-${steps}-${settings}`);
     await trainPlugin({
       source: { features: o.train, backbone: o.backbone },
       task: o.task,
