@@ -5,11 +5,23 @@ import { backbonesCommand } from './commands/backbones.js';
 import { demoCommand } from './commands/demo.js';
 import { envCommand } from './commands/env.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { featuresCommand } from './commands/features.js';
 import { inspectCommand } from './commands/inspect.js';
+import { predictCommand } from './commands/predict.js';
+import { trainCommand } from './commands/train.js';
 import { CLI_VERSION } from './version.js';
 
 /** The commands, in the order `--help` lists them. Each lives in its own file under commands/. */
-const commands = [demoCommand, inspectCommand, backbonesCommand, evaluateCommand, envCommand];
+const commands = [
+  demoCommand,
+  featuresCommand,
+  trainCommand,
+  predictCommand,
+  inspectCommand,
+  backbonesCommand,
+  evaluateCommand,
+  envCommand,
+];
 
 export interface GlobalOptions {
   quiet: boolean;

@@ -5,12 +5,7 @@ import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
 import { runTask } from '../pipeline/run-task.js';
 import { createProgress } from '../progress.js';
-
-/** The global flags every command sees (cli.ts). */
-interface GlobalFlags {
-  quiet: boolean;
-  progress: boolean;
-}
+import type { GlobalFlags } from './task-flags.js';
 
 interface DemoArgs extends GlobalFlags {
   output: string;
