@@ -65,7 +65,7 @@ describe('multi-view plugin training on cached tokens', () => {
     const w = addViewQueries(initPluginWeights(spec, 2), 3, 2);
     // Queries large enough to weigh slices and views unevenly.
     for (const [name, t] of w)
-      if (name.endsWith('query')) (t.data as Float32Array).set(Array.from(t.data, () => r.normal()));
+      if (name.endsWith('query')) (t.data as Float32Array).set(Array.from(t.data as Float32Array, () => r.normal()));
     const weights = [0.5, 0.3, 0.2];
     const { session, gradient } = await featureGradient(spec, w, cases, 1, 3);
     const { loss, grads } = await gradient([0, 1, 2], weights);
