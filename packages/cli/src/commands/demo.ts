@@ -5,7 +5,7 @@ import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
 import { runTask } from '../pipeline/run-task.js';
 import { createProgress } from '../progress.js';
-import type { GlobalFlags } from './task-flags.js';
+import { type GlobalFlags, parseCounts } from './task-flags.js';
 
 interface DemoArgs extends GlobalFlags {
   output: string;
@@ -69,9 +69,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
     const say = (line: string) => {
       if (!args.quiet) process.stdout.write(`${line}\n`);
     };
-    const steps = args.steps.split(',').map(Number);
-    if (steps.some((s) => !(Number.isInteger(s) && s > 0)))
-      throw new Error(`--steps must be whole numbers > 0, got ${args.steps}`);
+    const steps = parseCounts(args.steps, '--steps');
     const resolution = args.resolution as DemoResolution;
     const outDir = resolve(args.output);
     const cacheRoot = process.env.ANYMC3D_CACHE ? resolve(process.env.ANYMC3D_CACHE) : resolve(outDir, 'cache');
@@ -111,8 +109,8 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         ` → ${fitted.chosen.steps} steps; threshold (${args.criterion}) ${fitted.thresholds.map((t) => fmt(t, 3)).join(', ')}`,
     );
     process.stdout.write(
-      `test AUC=${fmt(e?.macro.auroc, 3)} ${ci(intervals?.macro.auroc, 2)} ACC=${fmt(e?.macro.accuracy, 2)} ${ci(intervals?.macro.accuracy, 2)}` +
-        ` (${e?.cases} cases, 95% bootstrap intervals, 1000 resamples)\n`,
+      `test AUC=${fmt(e.macro.auroc, 3)} ${ci(intervals?.macro.auroc, 2)} ACC=${fmt(e.macro.accuracy, 2)} ${ci(intervals?.macro.accuracy, 2)}` +
+        ` (${e.cases} cases, 95% bootstrap intervals, 1000 resamples)\n`,
     );
     say('published, MedMNIST v2 test split at 28³ (Yang et al., Scientific Data 10:41, 2023):');
     for (const p of PUBLISHED)

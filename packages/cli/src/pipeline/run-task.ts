@@ -35,7 +35,7 @@ export interface RunTaskOptions {
 
 export interface TaskRun {
   fitted: Fitted;
-  evaluation: Evaluation | null;
+  evaluation: Evaluation;
   intervals: EvaluationIntervals | null;
   predictionFiles: string[];
   seconds: { features: number; train: number; predict: number; total: number };
