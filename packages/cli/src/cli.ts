@@ -2,14 +2,28 @@ import { isInputError } from '@anymc3d/core';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { backbonesCommand } from './commands/backbones.js';
+import { demoCommand } from './commands/demo.js';
 import { envCommand } from './commands/env.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { featuresCommand } from './commands/features.js';
 import { heatmapCommand } from './commands/heatmap.js';
 import { inspectCommand } from './commands/inspect.js';
+import { predictCommand } from './commands/predict.js';
+import { trainCommand } from './commands/train.js';
 import { CLI_VERSION } from './version.js';
 
 /** The commands, in the order `--help` lists them. Each lives in its own file under commands/. */
-const commands = [inspectCommand, backbonesCommand, evaluateCommand, heatmapCommand, envCommand];
+const commands = [
+  demoCommand,
+  featuresCommand,
+  trainCommand,
+  predictCommand,
+  heatmapCommand,
+  inspectCommand,
+  backbonesCommand,
+  evaluateCommand,
+  envCommand,
+];
 
 export interface GlobalOptions {
   quiet: boolean;

@@ -3,6 +3,7 @@ import type { Backbone } from '../backbone/index.js';
 import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '../graph/index.js';
 import { InputError } from '../util/errors.js';
 import type { PluginCard } from './card.js';
+import { multiViewHead } from './multi-view.js';
 import { pluginHead } from './plugin-graph.js';
 import { readPlugin } from './store.js';
 
@@ -11,6 +12,8 @@ export interface Prediction {
   probabilities: number[];
   /** Pooling weight of each slice (the slice importance used for heatmaps). */
   sliceWeights: number[];
+  /** Multi-view plugins: the fusion weight of each view, and each view's slice weights (view 0's are `sliceWeights`). */
+  views?: { weight: number; sliceWeights: number[] }[];
 }
 
 export interface LoadedPlugin {
@@ -18,6 +21,8 @@ export interface LoadedPlugin {
   weights: Map<string, Tensor>;
   /** From CLS tokens [slices, d] (cached features). */
   predictTokens(tokens: Float32Array, slices: number): Promise<Prediction>;
+  /** From CLS tokens of every view, in the card's view order (one entry for a single-view plugin). */
+  predictViews(views: readonly { tokens: Float32Array; slices: number }[]): Promise<Prediction>;
   /** From backbone-ready pixels [slices,3,H,W]; needs the Backbone the plugin was trained on. */
   predict(pixels: Float32Array, slices: number): Promise<Prediction>;
   release(): Promise<void>;
@@ -31,31 +36,61 @@ export async function loadPlugin(
 ): Promise<LoadedPlugin> {
   const id = 'card' in backbone ? { name: backbone.card.name, weightHash: backbone.weightHash } : backbone;
   const { card, weights } = await readPlugin(dir, id);
-  if (card.views.length > 1) {
-    throw new InputError(
-      join(dir, 'plugin.json'),
-      `multi-view plugins (${card.views.join(', ')}) cannot be loaded for prediction yet`,
-    );
-  }
+  const V = card.views.length;
   const engine = options.threads ? { threads: options.threads } : {};
   const hg = new GraphBuilder('plugin.predict');
-  const tokens = hg.input('tokens', 'float32', [1, 'S', card.dim]);
-  const { logits, sliceWeights } = pluginHead(hg, tokens, undefined, weights);
+  const inputs = Array.from({ length: V }, (_, v) => hg.input(`tokens${v}`, 'float32', [1, `S${v}`, card.dim]));
+  const head =
+    V === 1
+      ? { ...pluginHead(hg, inputs[0]!, undefined, weights), viewWeights: undefined }
+      : (() => {
+          const h = multiViewHead(hg, inputs, weights);
+          return {
+            logits: h.logits,
+            sliceWeights: h.sliceWeights[0]!,
+            viewWeights: h.viewWeights,
+            all: h.sliceWeights,
+          };
+        })();
   hg.output(
-    hg.op(card.kind === 'multiclass' ? 'Softmax' : 'Sigmoid', [logits], card.kind === 'multiclass' ? { axis: 1 } : {}),
+    hg.op(
+      card.kind === 'multiclass' ? 'Softmax' : 'Sigmoid',
+      [head.logits],
+      card.kind === 'multiclass' ? { axis: 1 } : {},
+    ),
     'probabilities',
   );
-  hg.output(sliceWeights, 'sliceWeights');
-  const head = await OnnxSession.create(toOnnx(hg.build()), engine);
+  const perView = 'all' in head ? head.all : [head.sliceWeights];
+  perView.forEach((w, v) => {
+    hg.output(w, `sliceWeights${v}`);
+  });
+  if (head.viewWeights) hg.output(head.viewWeights, 'viewWeights');
+  const session = await OnnxSession.create(toOnnx(hg.build()), engine);
   const headFeeds: Record<string, Tensor> = {};
   for (const [k, v] of weights) if (k.startsWith('plugin.')) headFeeds[k] = v;
-  const predictTokens = async (t: Float32Array, slices: number): Promise<Prediction> => {
-    const out = await head.run({ tokens: tensor('float32', [1, slices, card.dim], t), ...headFeeds });
-    return {
+  const predictViews = async (views: readonly { tokens: Float32Array; slices: number }[]): Promise<Prediction> => {
+    if (views.length !== V)
+      throw new InputError(
+        join(dir, 'plugin.json'),
+        `the plugin takes ${V} views (${card.views.join(', ')}), got ${views.length}`,
+      );
+    const feeds: Record<string, Tensor> = { ...headFeeds };
+    views.forEach((t, v) => {
+      feeds[`tokens${v}`] = tensor('float32', [1, t.slices, card.dim], t.tokens);
+    });
+    const out = await session.run(feeds);
+    const slice = (v: number) => Array.from(out[`sliceWeights${v}`]!.data as Float32Array);
+    const prediction: Prediction = {
       probabilities: Array.from(out.probabilities!.data as Float32Array),
-      sliceWeights: Array.from(out.sliceWeights!.data as Float32Array),
+      sliceWeights: slice(0),
     };
+    if (V > 1) {
+      const vw = out.viewWeights!.data as Float32Array;
+      prediction.views = views.map((_, v) => ({ weight: vw[v]!, sliceWeights: slice(v) }));
+    }
+    return prediction;
   };
+  const predictTokens = (t: Float32Array, slices: number): Promise<Prediction> => predictViews([{ tokens: t, slices }]);
   let cls: OnnxSession | undefined;
   const loraFeeds: Record<string, Tensor> = {};
   for (const [k, v] of weights) if (k.startsWith('lora.')) loraFeeds[k] = v;
@@ -63,7 +98,9 @@ export async function loadPlugin(
     card,
     weights,
     predictTokens,
+    predictViews,
     async predict(pixels, slices) {
+      if (V > 1) throw new Error('a multi-view plugin predicts from per-view tokens (predictViews)');
       if (!('card' in backbone))
         throw new Error('predict needs the Backbone itself; predictTokens works from cached tokens');
       const [h, w] = card.inputSize;
@@ -88,7 +125,7 @@ export async function loadPlugin(
       return predictTokens(t, slices);
     },
     async release() {
-      await head.release();
+      await session.release();
       await cls?.release();
     },
   };

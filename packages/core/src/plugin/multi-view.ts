@@ -24,20 +24,29 @@ export function addViewQueries(weights: PluginWeights, views: number, seed: numb
   return out;
 }
 
-/** View tokens [1,S_v,d] each → per-view pooled [1,d] → fusion pooling over views → logits. */
+/**
+ * View tokens [B,S_v,d] each (with optional [B,S_v] padding masks) → per-view pooled [B,d] →
+ * fusion pooling over views → logits [B,L].
+ */
 export function multiViewHead(
   g: GraphBuilder,
   views: readonly Value[],
   weights: PluginWeights,
-): { logits: Value; viewWeights: Value } {
+  masks?: readonly Value[],
+): { logits: Value; viewWeights: Value; sliceWeights: Value[] } {
   const queries = pluginParams(
     g,
     weights,
     views.map((_, v) => viewQuery(v)),
   );
-  const pooled = views.map((t, v) => g.op('Unsqueeze', [queryPool(g, t, queries[v]!).pooled, g.ints([1])]));
+  const pools = views.map((t, v) => queryPool(g, t, queries[v]!, masks?.[v]));
+  const pooled = pools.map((p) => g.op('Unsqueeze', [p.pooled, g.ints([1])]));
   const stacked = views.length === 1 ? pooled[0]! : g.op('Concat', pooled, { axis: 1 });
   const [fusion, w, b] = pluginParams(g, weights, [FUSION_QUERY, HEAD_WEIGHT, HEAD_BIAS]);
   const { pooled: v, weights: viewWeights } = queryPool(g, stacked, fusion!);
-  return { logits: g.op('Gemm', [v, w!, b!], { transB: 1 }), viewWeights };
+  return {
+    logits: g.op('Gemm', [v, w!, b!], { transB: 1 }),
+    viewWeights,
+    sliceWeights: pools.map((p) => p.weights),
+  };
 }

@@ -1,7 +1,16 @@
 export { AdamW, type AdamWState, type ParamGroup } from './adamw.js';
 export { LoraTrainer, type LoraTrainerOptions, type VolumeCase } from './backbone-trainer.js';
 export { CHECKPOINT, resumeCheckpoint, saveCheckpoint } from './checkpoint.js';
-export { buildHeadTrainGraph, type FeatureCase, featureGradient, labelTensor, padBatch } from './features.js';
+export {
+  buildHeadTrainGraph,
+  caseView,
+  type FeatureCase,
+  type FeatureView,
+  featureGradient,
+  labelTensor,
+  padBatch,
+  viewInputs,
+} from './features.js';
 export {
   type BatchGradient,
   batchCases,

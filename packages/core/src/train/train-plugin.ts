@@ -3,6 +3,7 @@ import type { Backbone, LoraConfig } from '../backbone/index.js';
 import { DEFAULT_LORA } from '../backbone/lora.js';
 import type { Tensor } from '../graph/index.js';
 import type { PluginCard, TaskCard } from '../plugin/card.js';
+import { addViewQueries } from '../plugin/multi-view.js';
 import { initPluginWeights, type PluginSpec } from '../plugin/plugin-graph.js';
 import { savePlugin } from '../plugin/store.js';
 import { InputError } from '../util/errors.js';
@@ -72,7 +73,12 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
     kind: task.kind,
     loss: task.loss ?? (task.kind === 'multiclass' ? 'ce' : 'focal'),
   };
-  const plugin = initPluginWeights(spec, o.seed);
+  const views = task.views.length;
+  // Feature mode adds the view and fusion queries here; LoraTrainer adds them itself.
+  const plugin =
+    featureMode && views > 1
+      ? addViewQueries(initPluginWeights(spec, o.seed), views, o.seed)
+      : initPluginWeights(spec, o.seed);
   let gradient: Parameters<typeof runTraining>[0]['gradient'];
   let params: Map<string, Tensor>;
   let groups: Map<string, string>;
@@ -88,7 +94,14 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
       source.features.map((c) => c.labels),
       args.data ?? 'features',
     );
-    const f = await featureGradient(spec, plugin, source.features, args.threads);
+    source.features.forEach((c, k) => {
+      if (1 + (c.moreViews?.length ?? 0) !== views)
+        throw new InputError(
+          args.data ?? 'features',
+          `case ${k} (${c.id}) has ${1 + (c.moreViews?.length ?? 0)} views, the task has ${views} (${task.views.join(', ')})`,
+        );
+    });
+    const f = await featureGradient(spec, plugin, source.features, args.threads, views);
     gradient = f.gradient;
     params = plugin;
     groups = new Map([...plugin.keys()].map((k) => [k, 'head']));
@@ -96,7 +109,8 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
     release = () => f.session.release();
     backboneId = source.backbone;
     for (const c of source.features)
-      dataHash.update(c.id).update(new Uint8Array(c.tokens.buffer, c.tokens.byteOffset, c.tokens.byteLength));
+      for (const v of [c, ...(c.moreViews ?? [])])
+        dataHash.update(c.id).update(new Uint8Array(v.tokens.buffer, v.tokens.byteOffset, v.tokens.byteLength));
   } else {
     if (!source.cases.length) throw new InputError(args.data ?? 'cases', 'no training cases');
     checkLabels(

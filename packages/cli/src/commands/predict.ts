@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import { readPlugin } from '@anymc3d/core/plugin';
+import { casesOf, SPLITS, type Split } from '@anymc3d/core/task';
+import { InputError } from '@anymc3d/core/util';
+import type { CommandModule } from 'yargs';
+import { extractTokens, featureCases } from '../pipeline/extract.js';
+import { foldRows, predictCases } from '../pipeline/fit.js';
+import { pluginHash, writePredictions } from '../pipeline/outputs.js';
+import { viewInputs } from '../pipeline/views.js';
+import { createProgress } from '../progress.js';
+import { loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
+
+interface PredictArgs extends TaskFlags {
+  plugin: string;
+  split: string;
+}
+
+export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
+  command: 'predict',
+  describe: 'Predict the cases of a manifest with a trained plugin: predictions.json, predictions.csv, provenance.json',
+  builder: (y) =>
+    taskFlags(y)
+      .option('plugin', {
+        alias: 'p',
+        type: 'string',
+        demandOption: true,
+        describe: 'Plugin folder (plugin.json + plugin.safetensors)',
+      })
+      .option('split', {
+        type: 'string',
+        default: 'all',
+        choices: ['all', ...SPLITS],
+        describe: 'Which cases of the manifest',
+      }),
+  handler: async (a) => {
+    const started = Date.now();
+    const t = await loadTaskInputs(a, { requireSplits: [] });
+    const backboneId = { name: t.backbone.card.name, weightHash: t.backbone.weightHash };
+    const { card: pluginCard } = await readPlugin(a.plugin, backboneId);
+    const card = t.manifest.card;
+    const cardLabels = JSON.stringify(card.labels);
+    if (
+      JSON.stringify(pluginCard.labels) !== cardLabels ||
+      pluginCard.views.join() !== card.views.map((v) => v.name).join()
+    )
+      throw new InputError(
+        join(a.plugin, 'plugin.json'),
+        `plugin predicts ${JSON.stringify(pluginCard.labels)} from views ${pluginCard.views.join(', ')}; the task card has ${cardLabels} from ${card.views.map((v) => v.name).join(', ')}`,
+      );
+    const cases = a.split === 'all' ? t.manifest.cases : casesOf(t.manifest, a.split as Split);
+    if (cases.length === 0) throw new InputError(a.manifest, `has no ${a.split} cases`);
+    // The plugin's own input size: tokens at another size would not be what it was trained on.
+    const inputSize = pluginCard.inputSize;
+    const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
+    try {
+      const extracted = await extractTokens(cases, {
+        card,
+        views: viewInputs(card, t.backbone, inputSize),
+        backbone: t.backbone,
+        cacheRoot: t.cacheRoot,
+        device: a.device as 'cpu' | 'cuda',
+        ...(a.threads ? { threads: a.threads } : {}),
+        report: progress.report,
+      });
+      const t1 = Date.now();
+      const rows = foldRows(
+        await predictCases(a.plugin, backboneId, featureCases(cases, extracted.tokens, card), a.threads),
+        pluginCard.thresholds,
+      );
+      progress.stop();
+      const files = await writePredictions(
+        t.outDir,
+        { labels: card.labels, ids: cases.map((c) => c.id), probabilities: rows },
+        {
+          task: card.id,
+          manifest: t.manifest.source,
+          split: a.split,
+          backbone: { ...backboneId, inputSize },
+          plugin: { dir: a.plugin, sha256: await pluginHash(a.plugin), thresholds: pluginCard.thresholds },
+          featureCache: extracted.cacheDir,
+          timing: {
+            seconds: { features: (t1 - started) / 1000, total: (Date.now() - started) / 1000 },
+            backboneEntriesComputed: extracted.computed,
+          },
+        },
+      );
+      if (!a.quiet) process.stdout.write(`${cases.length} cases → ${files.join(', ')}\n`);
+    } finally {
+      progress.stop();
+    }
+  },
+};

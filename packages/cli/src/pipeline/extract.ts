@@ -1,0 +1,89 @@
+import type { Backbone } from '@anymc3d/core/backbone';
+import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { readCaseImage } from '@anymc3d/core/datasets';
+import { FeatureCache } from '@anymc3d/core/features';
+import { type ViewInput, type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
+import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
+import type { FeatureCase } from '@anymc3d/core/train';
+import type { ProgressSink } from '../progress.js';
+import { prepareVolume } from './views.js';
+
+export interface ExtractOptions {
+  card: TaskCard;
+  views: ViewInput[];
+  backbone: Backbone;
+  /** Root of the feature cache (entries are keyed by backbone weights and preprocessing). */
+  cacheRoot: string;
+  threads?: number;
+  device?: 'cpu' | 'cuda';
+  report?: ProgressSink;
+}
+
+export interface Extracted {
+  tokens: Map<string, Map<string, ViewTokens>>;
+  /** (case, view) entries run through the backbone in this call (0 when all came from the cache). */
+  computed: number;
+  cacheDir: string;
+}
+
+/**
+ * Frozen-backbone CLS tokens of every case and view, from the cache where present. The backbone
+ * session is only built when a case is missing from the cache, so a repeated run never runs it.
+ */
+export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOptions): Promise<Extracted> {
+  const cache = new FeatureCache(o.cacheRoot, {
+    backboneHash: o.backbone.weightHash,
+    preprocessing: { views: o.views, normalisation: o.card.normalisation ?? null },
+  });
+  const embedder = new FrozenEmbedder(o.backbone, {
+    batchSize: 32,
+    ...(o.threads ? { threads: o.threads } : {}),
+    ...(o.device ? { device: o.device } : {}),
+  });
+  const viewIndex = new Map(o.card.views.map((v, k) => [v.name, k]));
+  let computed = 0;
+  try {
+    const tokens = await viewTokens(
+      cases.map((c) => ({
+        id: c.id,
+        load: async (view: string) => prepareVolume(o.card, await readCaseImage(c.images[viewIndex.get(view)!]!)),
+      })),
+      o.views,
+      embedder,
+      cache,
+      (p) => {
+        computed = p.computed;
+        o.report?.({
+          stage: 'features',
+          done: p.done,
+          total: p.total,
+          detail: p.computed > 0 ? `${p.slicesPerSecond.toFixed(0)} slices/s, ${p.fromCache} cached` : 'from cache',
+        });
+      },
+    );
+    return { tokens, computed, cacheDir: cache.dir };
+  } finally {
+    await embedder.release();
+  }
+}
+
+/** Feature cases for plugin training/prediction: view tokens in the card's view order, labels as numbers. */
+export function featureCases(
+  cases: readonly ManifestCase[],
+  tokens: Extracted['tokens'],
+  card: TaskCard,
+): FeatureCase[] {
+  return cases.map((c) => {
+    const views = card.views.map((v) => {
+      const t = tokens.get(c.id)?.get(v.name);
+      if (!t) throw new Error(`no tokens for case ${c.id}, view ${v.name}`);
+      return { tokens: t.tokens, slices: t.slices };
+    });
+    return {
+      id: c.id,
+      ...views[0]!,
+      ...(views.length > 1 ? { moreViews: views.slice(1) } : {}),
+      labels: Array.from(c.labels),
+    };
+  });
+}

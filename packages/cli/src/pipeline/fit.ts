@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
+import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '@anymc3d/core/plugin';
+import { type FeatureCase, type OptimOptions, trainPlugin } from '@anymc3d/core/train';
+import type { ProgressSink } from '../progress.js';
+
+export interface FitOptions {
+  task: PluginTask;
+  backbone: { name: string; weightHash: string };
+  train: FeatureCase[];
+  val: FeatureCase[];
+  /** Candidate step counts; the one with the best validation AUROC is kept. */
+  steps: number[];
+  optim?: Partial<OptimOptions>;
+  criterion: ThresholdCriterion;
+  outDir: string;
+  threads?: number;
+  data?: string;
+  report?: ProgressSink;
+}
+
+export interface Attempt {
+  steps: number;
+  valAuroc: number | null;
+  dir: string;
+}
+
+export interface Fitted {
+  attempts: Attempt[];
+  chosen: Attempt;
+  /** Per-label operating points chosen on validation (null: one class there, 0.5 kept). */
+  thresholds: (number | null)[];
+  pluginDir: string;
+}
+
+/** Raw probabilities [case][label] of cases through a saved plugin (per-view tokens). */
+export async function predictCases(
+  dir: string,
+  backbone: { name: string; weightHash: string },
+  cases: readonly FeatureCase[],
+  threads?: number,
+): Promise<number[][]> {
+  const plugin = await loadPlugin(dir, backbone, threads ? { threads } : {});
+  try {
+    const out: number[][] = [];
+    for (const c of cases) out.push((await plugin.predictViews([c, ...(c.moreViews ?? [])])).probabilities);
+    return out;
+  } finally {
+    await plugin.release();
+  }
+}
+
+/** Column-major scores/truth for core/metrics from per-case rows. */
+export function byLabel(rows: readonly (readonly number[])[], labels: number): Float64Array[] {
+  return Array.from({ length: labels }, (_, l) => Float64Array.from(rows, (r) => r[l]!));
+}
+
+/**
+ * Trains one plugin per candidate step count on `train`, keeps the one with the best macro
+ * AUROC on `val` (fewer steps on a tie), picks per-label thresholds on `val` and writes the kept
+ * plugin to `<outDir>/plugin` with those thresholds on its card. Test data never enters here.
+ */
+export async function fitPlugin(o: FitOptions): Promise<Fitted> {
+  const attempts: Attempt[] = [];
+  const L = o.task.labels.length;
+  const valTruth = byLabel(
+    o.val.map((c) => c.labels),
+    L,
+  );
+  for (const steps of o.steps) {
+    // Settings in the folder name: a rerun with other settings trains anew instead of meeting a foreign checkpoint.
+    const settings = createHash('sha256')
+      .update(JSON.stringify({ optim: o.optim ?? {}, loss: o.task.loss ?? null }))
+      .digest('hex')
+      .slice(0, 8);
+    const dir = join(o.outDir, 'candidates', `steps-${steps}-${settings}`);
+    await trainPlugin({
+      source: { features: o.train, backbone: o.backbone },
+      task: o.task,
+      outDir: dir,
+      options: { ...o.optim, steps },
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.data ? { data: o.data } : {}),
+      onProgress: (p) =>
+        o.report?.({
+          stage: `train ${steps}`,
+          done: p.step,
+          total: p.totalSteps,
+          detail: `loss ${p.loss.toFixed(4)}`,
+        }),
+    });
+    const scores = byLabel(await predictCases(dir, o.backbone, o.val, o.threads), L);
+    const valAuroc = evaluate({ labels: o.task.labels, scores, truth: valTruth }).macro.auroc;
+    attempts.push({ steps, valAuroc, dir });
+  }
+  const chosen = attempts.reduce((best, a) => ((a.valAuroc ?? -1) > (best.valAuroc ?? -1) ? a : best));
+  const valScores = byLabel(await predictCases(chosen.dir, o.backbone, o.val, o.threads), L);
+  const thresholds = selectThresholds({ scores: valScores, truth: valTruth }, o.criterion);
+  const { card, weights } = await readPlugin(chosen.dir, o.backbone);
+  const pluginDir = join(o.outDir, 'plugin');
+  await savePlugin(
+    pluginDir,
+    {
+      ...card,
+      thresholds: thresholds.map((t) => t ?? 0.5),
+      metrics: chosen.valAuroc === null ? {} : { val_auroc: chosen.valAuroc },
+    },
+    weights,
+  );
+  return { attempts, chosen, thresholds, pluginDir };
+}
+
+/** Probabilities with each label's threshold folded to 0.5 (ranking unchanged), per case. */
+export function foldRows(rows: readonly (readonly number[])[], thresholds: readonly number[]): number[][] {
+  const folded = foldAll(byLabel(rows, thresholds.length), thresholds);
+  return rows.map((_, i) => folded.map((f) => f[i]!));
+}

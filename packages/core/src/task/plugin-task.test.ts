@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { taskCard } from '../tasks/catalogue.js';
+import { pluginTaskOf } from './plugin-task.js';
+
+describe('pluginTaskOf', () => {
+  it("maps a catalogue card to the plugin's task: kinds, views, windows as centre/width, input size", async () => {
+    const adrenal = pluginTaskOf(await taskCard('medmnist-adrenal'), [64, 64]);
+    expect(adrenal).toEqual({
+      task: 'medmnist-adrenal',
+      kind: 'multilabel',
+      labels: ['hyperplasia'],
+      views: ['axial'],
+      axis: 'axial',
+      windows: [{ center: 127.5, width: 255 }],
+      inputSize: [64, 64],
+    });
+    const cards = await import('../tasks/catalogue.js').then((m) => m.listTaskCards());
+    const multiClass = cards.find((c) => c.kind === 'multi-class');
+    if (multiClass) expect(pluginTaskOf(multiClass).kind).toBe('multiclass');
+  });
+});
