@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,8 +93,28 @@ describe('anymc3d end to end on a new task given by a manifest', () => {
     expect(card.labels).toEqual(['blob']);
 
     const pred = join(dir, 'pred');
-    const predict = await cli(['predict', ...common, '-p', join(out, 'plugin'), '--split', 'test', '-o', pred, '-q']);
+    const predict = await cli([
+      'predict',
+      ...common,
+      '-p',
+      join(out, 'plugin'),
+      '--split',
+      'test',
+      '-o',
+      pred,
+      '-q',
+      '--heatmaps',
+      '--heatmap-limit',
+      '2',
+    ]);
     expect(predict.code, predict.stderr).toBe(0);
+    // predict --heatmaps: a NIfTI on the input grid, a PNG montage and a JSON summary per case.
+    const heatDirs = await readdir(join(pred, 'heatmaps'));
+    expect(heatDirs).toHaveLength(2);
+    const heatFiles = await readdir(join(pred, 'heatmaps', heatDirs[0]!));
+    expect(heatFiles.some((f) => f.endsWith('.nii.gz'))).toBe(true);
+    expect(heatFiles.some((f) => f.endsWith('.png'))).toBe(true);
+    expect(heatFiles.some((f) => f.endsWith('.json'))).toBe(true);
     const csv = (await readFile(join(pred, 'predictions.csv'), 'utf8')).trim().split('\n');
     expect(csv[0]).toBe('case_id,blob');
     expect(csv).toHaveLength(1 + 8);

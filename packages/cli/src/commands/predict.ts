@@ -1,4 +1,7 @@
 import { join } from 'node:path';
+import { readCaseImage } from '@anymc3d/core/datasets';
+import { safeName } from '@anymc3d/core/features';
+import { caseHeatmaps, pluginViews, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import { readPlugin } from '@anymc3d/core/plugin';
 import { casesOf, SPLITS, type Split } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
@@ -6,13 +9,15 @@ import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { foldRows, predictCases } from '../pipeline/fit.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
-import { viewInputs } from '../pipeline/views.js';
+import { prepareVolume, viewInputs } from '../pipeline/views.js';
 import { createProgress } from '../progress.js';
 import { loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
 interface PredictArgs extends TaskFlags {
   plugin: string;
   split: string;
+  heatmaps: boolean;
+  'heatmap-limit'?: number;
 }
 
 export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
@@ -31,7 +36,13 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         default: 'all',
         choices: ['all', ...SPLITS],
         describe: 'Which cases of the manifest',
-      }),
+      })
+      .option('heatmaps', {
+        type: 'boolean',
+        default: false,
+        describe: 'Also write heatmaps (NIfTI on the input grid, PNG montage, JSON) under OUTPUT/heatmaps/<case>/',
+      })
+      .option('heatmap-limit', { type: 'number', describe: 'Heatmaps for at most this many cases (default: all)' }),
   handler: async (a) => {
     const started = Date.now();
     const t = await loadTaskInputs(a, { requireSplits: [] });
@@ -84,6 +95,31 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           },
         },
       );
+      if (a.heatmaps) {
+        const { weights } = await readPlugin(a.plugin, backboneId);
+        const views = pluginViews(pluginCard, t.backbone.card);
+        const chosen = cases.slice(0, a['heatmap-limit'] ?? cases.length);
+        for (const [k, c] of chosen.entries()) {
+          progress.report({ stage: 'heatmaps', done: k, total: chosen.length, detail: c.id });
+          // The first view's image: the one the reviewer overlays the map on.
+          const volume = prepareVolume(card, await readCaseImage(c.images[0]!));
+          const result = await caseHeatmaps({
+            volume,
+            views,
+            backbone: t.backbone,
+            plugin: { card: pluginCard, weights, source: a.plugin },
+            ...(a.threads ? { threads: a.threads } : {}),
+          });
+          await writeHeatmapOutputs(join(t.outDir, 'heatmaps', safeName(c.id)), result, {
+            image: volume,
+            view: views[0]!,
+            png: true,
+            provenance: { input: c.images[0]!, plugin: a.plugin },
+          });
+        }
+        progress.report({ stage: 'heatmaps', done: chosen.length, total: chosen.length });
+        files.push(join(t.outDir, 'heatmaps'));
+      }
       if (!a.quiet) process.stdout.write(`${cases.length} cases → ${files.join(', ')}\n`);
     } finally {
       progress.stop();
