@@ -9,3 +9,17 @@ export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<
   }
   return scale === 0 ? diff : diff / scale;
 }
+
+/** Cosine similarity of two vectors of equal length. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} ≠ ${b.length}`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}
