@@ -66,7 +66,7 @@ describe('buildGradientGraph', () => {
     for (const [name, r] of res) expect(r.relError, `${name}: ${JSON.stringify(r)}`).toBeLessThan(1e-5);
   });
 
-  it('matches float64 finite differences through constant Pad (prefix tokens, a crop, a symbolic batch)', async () => {
+  it('matches float64 finite differences through constant Pad (prefix tokens, a crop) and Gather, with a symbolic batch', async () => {
     const d = 'float64';
     const g = new GraphBuilder('pad64');
     const x = g.input('x', d, ['N', 3, 4]);
@@ -78,7 +78,14 @@ describe('buildGradientGraph', () => {
     const cropped = g.op('Pad', [prefixed, g.ints([0, 0, -1, 0, 1, 1])], { mode: 'constant' });
     expect(cropped.shape).toEqual(['N', 6, 4]);
     const r = g.constant(randomTensor(d, [1, 6, 4], 2));
-    const loss = g.op('ReduceSum', [g.op('Mul', [g.op('Tanh', [cropped]), r])], { keepdims: 0 });
+    // Gather along a leading axis with the symbolic batch after it (as the encoder picks q, k, v).
+    const picked = g.op('Gather', [g.op('Transpose', [h], { perm: [1, 0, 2] }), g.constant(tensor('int64', [], [1]))], {
+      axis: 0,
+    });
+    const loss = g.op('Add', [
+      g.op('ReduceSum', [g.op('Mul', [g.op('Tanh', [cropped]), r])], { keepdims: 0 }),
+      g.op('ReduceSum', [g.op('Mul', [picked, picked])], { keepdims: 0 }),
+    ]);
     g.output(loss, 'loss');
     const graph = g.build();
     const feeds = { x: randomTensor(d, [2, 3, 4], 3), w: randomTensor(d, [3, 4], 4) };

@@ -131,7 +131,11 @@ export const SHAPE_RULES: Record<string, GradRule> = {
     const sliced = axes.length ? c.op('Slice', [dy, c.g.ints(starts), c.g.ints(ends), c.g.ints(axes)]) : dy;
     return [crop.some((v) => v > 0) ? c.op('Pad', [sliced, c.g.ints(crop)]) : sliced];
   },
-  /** Gather with constant indices: the gradient scatters through a one-hot matrix product. */
+  /**
+   * Gather with constant indices: the gradient scatters through a one-hot matrix product. One
+   * symbolic dim before or after the axis becomes -1 in the reshapes (e.g. picking q/k/v from
+   * [3,N,H,T,hd] along axis 0).
+   */
   Gather: (c, node, [dy]) => {
     if (!dy || !c.needs(node, 0)) return [];
     const x = c.value(node.inputs[0]!);
@@ -151,15 +155,14 @@ export const SHAPE_RULES: Record<string, GradRule> = {
     );
     const pre = x.shape.slice(0, axis);
     const post = x.shape.slice(axis + 1);
-    const postSize = post.reduce<number>((p, d) => p * (d as number), 1);
-    const preDim =
-      pre.length === 0
-        ? 1
-        : pre.every((d) => typeof d === 'number')
-          ? pre.reduce<number>((p, d) => p * (d as number), 1)
-          : -1;
-    const dy3 = c.op('Reshape', [dy, c.g.ints([preDim, indices.length, postSize])]);
+    const flat = (dims: typeof pre) =>
+      dims.every((d) => typeof d === 'number') ? dims.reduce<number>((p, d) => p * (d as number), 1) : -1;
+    const preDim = flat(pre);
+    const postDim = flat(post);
+    if (preDim === -1 && postDim === -1)
+      throw new Error('gradient: Gather with symbolic dims both before and after the axis');
+    const dy3 = c.op('Reshape', [dy, c.g.ints([preDim, indices.length, postDim])]);
     const dx3 = c.op('MatMul', [m, dy3]);
-    return [c.reshape(dx3, x.shape)];
+    return [c.reshape(dx3, x.shape, x)];
   },
 };
