@@ -8,7 +8,7 @@ import { DEFAULT_LORA } from '@anymc3d/core/backbone';
 import { GraphBuilder, type Tensor, tensor } from '@anymc3d/core/graph';
 import type { TaskCard } from '@anymc3d/core/plugin';
 import { initPluginWeights, type PluginSpec } from '@anymc3d/core/plugin';
-import { checkGradients } from '@anymc3d/core/testing';
+import { checkGradients, relativeL2Error as relError } from '@anymc3d/core/testing';
 import { LoraTrainer, trainPlugin, type VolumeCase } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -60,17 +60,6 @@ function randomTensor(dims: number[], seed: number, scale = 1): Tensor {
     dims,
     Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => scale * r.normal()),
   );
-}
-
-/** Relative L2 distance of two gradients. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
 async function trainer(backbone: Backbone, chunk?: number): Promise<LoraTrainer> {

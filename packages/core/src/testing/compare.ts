@@ -10,6 +10,18 @@ export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<
   return scale === 0 ? diff : diff / scale;
 }
 
+/** ‖a − b‖₂ / ‖b‖₂: the error of a whole vector (a gradient) relative to the reference's norm. */
+export function relativeL2Error(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num += (actual[i]! - expected[i]!) ** 2;
+    den += expected[i]! ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
 /** Cosine similarity of two vectors of equal length. */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} ≠ ${b.length}`);
