@@ -1,10 +1,31 @@
 import { parseArgs } from 'node:util';
-import { bootstrapIntervals, formatEvaluationTable } from '@anymc3d/core/metrics';
+import {
+  bootstrapIntervals,
+  formatEvaluationTable,
+  THRESHOLD_CRITERIA,
+  type ThresholdCriterion,
+} from '@anymc3d/core/metrics';
 import { writeFileAtomic } from '@anymc3d/core/util';
+import type { Vec3 } from '@anymc3d/core/volume';
+import { challengePaths } from './inputs.js';
+import { packageWeights } from './package.js';
 import { validateResults } from './results.js';
+import { runChallenge } from './run.js';
 import { readGroundTruth, readResults, scoreResults, VLM3D_THRESHOLD } from './score.js';
+import { trainCtRate } from './train.js';
 
 const USAGE = `usage:
+  vlm3d run [-i DIR] [-o DIR] [--weights DIR] [--rescale SLOPE,INTERCEPT | --metadata CSV] [--uncalibrated] [--threads N]
+                                                   every volume in DIR (default $FORITHMUS_INPUT or /input) →
+                                                   DIR/results.json (default $FORITHMUS_OUTPUT or /output),
+                                                   weights from $FORITHMUS_WEIGHTS or /weights
+  vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--cache DIR] [--input-size N] [--spacing X,Y,Z]
+              [--steps N] [--batch N] [--lr-head X] [--criterion f1|youden] [--limit N] [--device cpu|cuda] [--threads N]
+                                                   train the 18-label plugin on frozen tokens of CT-RATE,
+                                                   thresholds chosen on its val split
+  vlm3d package --backbone DIR --plugin DIR -o WEIGHTS [--spacing X,Y,Z] [--orientation LPS]
+                [--calibrate RAW_RESULTS.json --gt LABELS.csv [--criterion f1|youden]]
+                                                   build the weights folder to upload
   vlm3d validate RESULTS.json [--gt LABELS.csv]   check a submission (and that it covers every case)
   vlm3d score --pred RESULTS.json --gt LABELS.csv [--json] [-o METRICS.json] [--bootstrap N] [--seed S]
                                                    score it as the challenge does (probabilities >= 0.5)`;
@@ -61,12 +82,147 @@ async function score(args: string[], out: Write): Promise<number> {
   return 0;
 }
 
+function numbers(text: string, count: number, flag: string): number[] {
+  const values = text.split(',').map((v) => Number(v.trim()));
+  if (values.length !== count || values.some((v) => !Number.isFinite(v)))
+    throw new UsageError(`${flag} takes ${count} comma-separated numbers, got "${text}"`);
+  return values;
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      input: { type: 'string', short: 'i' },
+      output: { type: 'string', short: 'o' },
+      weights: { type: 'string' },
+      rescale: { type: 'string' },
+      metadata: { type: 'string' },
+      uncalibrated: { type: 'boolean', default: false },
+      threads: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+    },
+  });
+  const paths = challengePaths(process.env, {
+    ...(values.input !== undefined ? { input: values.input } : {}),
+    ...(values.output !== undefined ? { output: values.output } : {}),
+    ...(values.weights !== undefined ? { weights: values.weights } : {}),
+  });
+  const rescale = values.rescale === undefined ? undefined : numbers(values.rescale, 2, '--rescale');
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0))
+    throw new UsageError('--threads must be a positive whole number');
+  await runChallenge({
+    ...paths,
+    ...(rescale ? { rescale: { slope: rescale[0]!, intercept: rescale[1]! } } : {}),
+    ...(values.metadata !== undefined ? { metadata: values.metadata } : {}),
+    uncalibrated: values.uncalibrated,
+    ...(threads ? { threads } : {}),
+    log: values.quiet ? () => {} : (line) => process.stderr.write(`vlm3d: ${line}\n`),
+  });
+  return 0;
+}
+
+async function pack(args: string[], out: Write): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      backbone: { type: 'string' },
+      plugin: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      spacing: { type: 'string' },
+      orientation: { type: 'string' },
+      calibrate: { type: 'string' },
+      gt: { type: 'string' },
+      criterion: { type: 'string', default: 'f1' },
+    },
+  });
+  if (values.backbone === undefined || values.plugin === undefined || values.output === undefined)
+    throw new UsageError('package needs --backbone, --plugin and -o');
+  if ((values.calibrate === undefined) !== (values.gt === undefined))
+    throw new UsageError('--calibrate and --gt go together');
+  const criterion = values.criterion as ThresholdCriterion;
+  if (!THRESHOLD_CRITERIA.includes(criterion))
+    throw new UsageError(`--criterion must be one of ${THRESHOLD_CRITERIA.join(', ')}`);
+  const result = await packageWeights({
+    backbone: values.backbone,
+    plugin: values.plugin,
+    output: values.output,
+    ...(values.spacing ? { spacing: numbers(values.spacing, 3, '--spacing') as Vec3 } : {}),
+    ...(values.orientation ? { orientation: values.orientation } : {}),
+    ...(values.calibrate && values.gt ? { calibrate: { results: values.calibrate, gt: values.gt, criterion } } : {}),
+    log: (line) => out(`${line}\n`),
+  });
+  if (result.uncalibrated.length > 0)
+    out(`kept the card's threshold for ${result.uncalibrated.join(', ')} (one class only in the validation truth)\n`);
+  return 0;
+}
+
+function positiveInt(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(Number.isInteger(n) && n > 0)) throw new UsageError(`${flag} must be a positive whole number`);
+  return n;
+}
+
+async function train(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'ct-rate': { type: 'string' },
+      backbone: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      cache: { type: 'string' },
+      'input-size': { type: 'string' },
+      spacing: { type: 'string' },
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      'lr-head': { type: 'string' },
+      criterion: { type: 'string', default: 'f1' },
+      limit: { type: 'string' },
+      device: { type: 'string', short: 'd', default: 'cpu' },
+      threads: { type: 'string' },
+    },
+  });
+  if (values['ct-rate'] === undefined || values.backbone === undefined || values.output === undefined)
+    throw new UsageError('train needs --ct-rate, --backbone and -o');
+  const criterion = values.criterion as ThresholdCriterion;
+  if (!THRESHOLD_CRITERIA.includes(criterion))
+    throw new UsageError(`--criterion must be one of ${THRESHOLD_CRITERIA.join(', ')}`);
+  if (values.device !== 'cpu' && values.device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
+  const lrHead = values['lr-head'] === undefined ? undefined : Number(values['lr-head']);
+  if (lrHead !== undefined && !(lrHead > 0)) throw new UsageError('--lr-head must be a positive number');
+  const optional = {
+    inputSize: positiveInt(values['input-size'], '--input-size'),
+    steps: positiveInt(values.steps, '--steps'),
+    batchSize: positiveInt(values.batch, '--batch'),
+    limit: positiveInt(values.limit, '--limit'),
+    threads: positiveInt(values.threads, '--threads'),
+    lrHead,
+    cache: values.cache,
+    spacing: values.spacing === undefined ? undefined : (numbers(values.spacing, 3, '--spacing') as Vec3),
+  };
+  await trainCtRate({
+    ctRate: values['ct-rate'],
+    backbone: values.backbone,
+    output: values.output,
+    criterion,
+    device: values.device,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+    log: (line) => process.stderr.write(`vlm3d: ${line}\n`),
+  });
+  return 0;
+}
+
 /** Runs `vlm3d <command>` and returns the exit code; bad input is one line on stderr. */
 export async function runVlm3d(argv: string[], out: Write = (t) => process.stdout.write(t)): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === 'validate') return await validate(rest, out);
     if (command === 'score') return await score(rest, out);
+    if (command === 'run') return await run(rest);
+    if (command === 'train') return await train(rest);
+    if (command === 'package') return await pack(rest, out);
     if (command === undefined || command === '--help' || command === '-h') {
       out(`${USAGE}\n`);
       return command === undefined ? 2 : 0;

@@ -2,7 +2,11 @@ export { runVlm3d } from './cli.js';
 export { detectUnits, type IntensitySummary, type IntensityUnits, rescaleToHounsfield } from './hounsfield.js';
 export { type ChallengePaths, challengePaths, findInputCases, type InputCase } from './inputs.js';
 export { CT_RATE_LABELS, type CtRateLabel } from './labels.js';
+export { readRescaleTable } from './metadata.js';
+export { chooseThresholds, type PackagedWeights, type PackageOptions, packageWeights } from './package.js';
+export { type CaseInput, intensitySummary, prepareCase, type Rescale, readCase, toHounsfield } from './preprocess.js';
 export { type CasePrediction, type ResultsDocument, validateResults } from './results.js';
+export { RESULTS_FILE, type RunOptions, runChallenge } from './run.js';
 export {
   bareCaseId,
   type PathologyScores,
@@ -13,3 +17,16 @@ export {
   type Vlm3dMetrics,
   type Vlm3dScore,
 } from './score.js';
+export { type TrainOptions, trainCtRate } from './train.js';
+export {
+  BACKBONE_DIR,
+  CHEST_WINDOWS_CW,
+  type ChallengeModel,
+  checkChallengeCard,
+  DEFAULT_SPACING,
+  defaultSettings,
+  loadChallengeModel,
+  PLUGIN_DIR,
+  SETTINGS_FILE,
+  type Vlm3dSettings,
+} from './weights.js';

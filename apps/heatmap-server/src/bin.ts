@@ -25,6 +25,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${isInputError(error) ? error.message : ((error as Error).stack ?? String(error))}\n`);
+  process.stderr.write(
+    `${isInputError(error) ? `anymc3d-server: ${error.message}` : ((error as Error).stack ?? String(error))}\n`,
+  );
   process.exit(1);
 });

@@ -40,14 +40,14 @@ describe('configFromArgs', () => {
 });
 
 describe('anymc3d-server', () => {
-  it('refuses to start, with one clear line, until an inference engine is connected', () => {
+  it('refuses to start, with one clear line, when the backbone has no weights here', () => {
     const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
     const run = spawnSync(process.execPath, [bin, '--data', tmpdir(), '--backbone', 'dinov2_vits14'], {
       encoding: 'utf8',
-      env: { ...process.env, ANYMC3D_TOKENS: '' },
+      env: { ...process.env, ANYMC3D_TOKENS: '', ANYMC3D_WEIGHTS: '' },
     });
     expect(run.status).toBe(1);
-    expect(run.stderr.trim()).toMatch(/^anymc3d-server: no inference engine is connected to the server yet/);
+    expect(run.stderr.trim()).toMatch(/^anymc3d-server: dinov2_vits14: no weights folder/);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

@@ -9,6 +9,7 @@ export type {
 } from './analyzer.js';
 export { configFromArgs, configFromEnv, type Role, type ServerConfig } from './config.js';
 export { createDefaultAnalyzer } from './default-analyzer.js';
+export { EngineAnalyzer } from './engine-analyzer.js';
 export { encodeNiftiFloat32, encodeNiftiUnitUint8, type NiftiVolume, parseNifti, readNifti } from './nifti.js';
 export { type CreateServerOptions, createServer, type HeatmapServer } from './server.js';
 export { renderSlicePng, type SliceAxis, type SliceRequest } from './slice-png.js';

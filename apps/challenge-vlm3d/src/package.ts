@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { resolveBackbone } from '@anymc3d/adapters';
+import { selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
+import { loadPlugin, PLUGIN_CARD, PLUGIN_WEIGHTS, type PluginCard } from '@anymc3d/core/plugin';
+import { InputError, writeFileAtomic } from '@anymc3d/core/util';
+import type { Vec3 } from '@anymc3d/core/volume';
+import { CT_RATE_LABELS } from './labels.js';
+import { readGroundTruth, readResults, scoreResults } from './score.js';
+import {
+  BACKBONE_DIR,
+  checkChallengeCard,
+  defaultSettings,
+  loadChallengeModel,
+  PLUGIN_DIR,
+  SETTINGS_FILE,
+  type Vlm3dSettings,
+} from './weights.js';
+
+export interface PackageOptions {
+  /** A backbone folder (config.json + model.safetensors [+ backbone.json]). */
+  backbone: string;
+  /** A plugin folder trained on that backbone with the 18 CT-RATE labels. */
+  plugin: string;
+  /** The weights folder to create (must not exist, or be empty). */
+  output: string;
+  spacing?: Vec3;
+  orientation?: string;
+  /**
+   * Choose each label's threshold on validation: `vlm3d run --uncalibrated` results on the
+   * validation volumes and their ground truth. Without it the plugin card's thresholds are kept.
+   */
+  calibrate?: { results: string; gt: string; criterion: ThresholdCriterion };
+  log?: (line: string) => void;
+}
+
+export interface PackagedWeights {
+  settings: Vlm3dSettings;
+  thresholds: number[];
+  /** Labels whose validation truth had one class only (threshold kept from the card). */
+  uncalibrated: string[];
+}
+
+/** Per-label thresholds chosen on validation from uncalibrated results; null where one class only. */
+export async function chooseThresholds(
+  results: string,
+  gt: string,
+  criterion: ThresholdCriterion,
+): Promise<(number | null)[]> {
+  const scored = scoreResults(await readResults(results), results, await readGroundTruth(gt));
+  return selectThresholds(scored.data, criterion);
+}
+
+/** The preprocessing `vlm3d train` recorded beside the plugin, if any. */
+async function trainedSettings(pluginDir: string): Promise<Vlm3dSettings | undefined> {
+  const path = join(pluginDir, SETTINGS_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Vlm3dSettings;
+  } catch (error) {
+    throw new InputError(path, `not JSON (${(error as Error).message})`, { cause: error });
+  }
+}
+
+async function isEmptyOrMissing(dir: string): Promise<boolean> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return false;
+    return (await readdir(dir)).length === 0;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Builds the weights folder to upload: backbone/ (copied), plugin/ (copied, thresholds set),
+ * vlm3d.json (preprocessing). Written beside the target and renamed into place, then loaded
+ * back exactly as the container will load it.
+ */
+export async function packageWeights(options: PackageOptions): Promise<PackagedWeights> {
+  const log = options.log ?? (() => {});
+  const output = resolve(options.output);
+  if (!(await isEmptyOrMissing(output))) throw new InputError(output, 'already exists and is not empty');
+  const backbone = await resolveBackbone(resolve(options.backbone));
+  const plugin = await loadPlugin(options.plugin, backbone);
+  const card: PluginCard = { ...plugin.card, thresholds: [...plugin.card.thresholds] };
+  await plugin.release();
+  const uncalibrated: string[] = [];
+  if (options.calibrate) {
+    const chosen = await chooseThresholds(options.calibrate.results, options.calibrate.gt, options.calibrate.criterion);
+    chosen.forEach((t, l) => {
+      if (t === null) uncalibrated.push(CT_RATE_LABELS[l]!);
+      else card.thresholds[l] = t;
+    });
+    log(
+      `thresholds (${options.calibrate.criterion} on ${options.calibrate.gt}): ` +
+        CT_RATE_LABELS.map((l, i) => `${l} ${card.thresholds[i]!.toFixed(3)}`).join(', '),
+    );
+  }
+  const problems = checkChallengeCard(card);
+  if (problems.length > 0) throw new InputError(join(options.plugin, PLUGIN_CARD), problems.join('; '));
+  const trained = await trainedSettings(options.plugin);
+  const settings: Vlm3dSettings = {
+    ...defaultSettings({ name: backbone.card.name, weightHash: backbone.weightHash }),
+    ...(trained ? { orientation: trained.orientation, spacing: trained.spacing } : {}),
+    ...(options.orientation ? { orientation: options.orientation.toUpperCase() } : {}),
+    ...(options.spacing ? { spacing: options.spacing } : {}),
+  };
+  if (
+    trained &&
+    (settings.orientation !== trained.orientation || settings.spacing.some((x, i) => x !== trained.spacing[i]))
+  ) {
+    throw new InputError(
+      join(options.plugin, SETTINGS_FILE),
+      `the plugin was trained with ${trained.orientation} at ${trained.spacing.join('×')} mm; ` +
+        `packaging it for ${settings.orientation} at ${settings.spacing.join('×')} mm would feed it other slices`,
+    );
+  }
+  const staging = join(dirname(output), `.${basename(output)}.partial-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  try {
+    await mkdir(join(staging, BACKBONE_DIR), { recursive: true });
+    await mkdir(join(staging, PLUGIN_DIR), { recursive: true });
+    for (const entry of await readdir(options.backbone, { withFileTypes: true })) {
+      if (entry.isFile()) await copyFile(join(options.backbone, entry.name), join(staging, BACKBONE_DIR, entry.name));
+    }
+    await copyFile(join(options.plugin, PLUGIN_WEIGHTS), join(staging, PLUGIN_DIR, PLUGIN_WEIGHTS));
+    await writeFileAtomic(join(staging, PLUGIN_DIR, PLUGIN_CARD), `${JSON.stringify(card, null, 2)}\n`);
+    await writeFileAtomic(join(staging, SETTINGS_FILE), `${JSON.stringify(settings, null, 2)}\n`);
+    // Load it back as the container will: a folder that does not load is never handed over.
+    const check = await loadChallengeModel(staging);
+    await check.plugin.release();
+    await rm(output, { recursive: true, force: true });
+    await rename(staging, output);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+  log(`wrote ${output}: ${BACKBONE_DIR}/ (${backbone.card.name}), ${PLUGIN_DIR}/ (${card.task}), ${SETTINGS_FILE}`);
+  return { settings, thresholds: card.thresholds, uncalibrated };
+}

@@ -1,0 +1,99 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { foldThreshold } from '@anymc3d/core/metrics';
+import { InputError, writeFileAtomic } from '@anymc3d/core/util';
+import { findInputCases } from './inputs.js';
+import { CT_RATE_LABELS } from './labels.js';
+import { readRescaleTable } from './metadata.js';
+import { type CaseInput, type Rescale, readCase } from './preprocess.js';
+import type { CasePrediction, ResultsDocument } from './results.js';
+import { validateResults } from './results.js';
+import { loadChallengeModel } from './weights.js';
+
+export const RESULTS_FILE = 'results.json';
+
+export interface RunOptions {
+  input: string;
+  output: string;
+  weights: string;
+  /** Slope/intercept for volumes whose voxels are still raw scanner values (never applied to HU). */
+  rescale?: Rescale;
+  /** A metadata CSV (VolumeName, RescaleSlope, RescaleIntercept) giving raw volumes their rescale. */
+  metadata?: string;
+  /** Write the plugin's raw probabilities, without folding the thresholds (for choosing them on validation). */
+  uncalibrated?: boolean;
+  threads?: number;
+  /** Progress lines (stderr in the container). */
+  log?: (line: string) => void;
+}
+
+/**
+ * The container's whole job: every volume under the input folder through the backbone and the
+ * 18-label plugin, thresholds folded so the scorer's fixed 0.5 is each label's operating point,
+ * and `results.json` written once, atomically, after every case succeeded. Any failure throws
+ * (naming the file) and leaves no results.json behind, not even one from an earlier run.
+ */
+export async function runChallenge(options: RunOptions): Promise<ResultsDocument> {
+  const log = options.log ?? (() => {});
+  const resultsPath = join(options.output, RESULTS_FILE);
+  await mkdir(options.output, { recursive: true });
+  await rm(resultsPath, { force: true });
+  const cases = findInputCases(options.input);
+  const table = options.metadata ? await readRescaleTable(options.metadata) : undefined;
+  log(`${cases.length} volume(s) under ${options.input}`);
+  const model = await loadChallengeModel(options.weights, options.threads ? { threads: options.threads } : {});
+  const { card } = model.plugin;
+  log(
+    `backbone ${model.backbone.card.name} (${model.backbone.weightHash.slice(0, 12)}), plugin ${card.task}, ` +
+      `${card.lora ? `LoRA r${card.lora.rank}` : 'frozen'}, spacing ${model.settings.spacing.join('×')} mm`,
+  );
+  const predictions: CasePrediction[] = [];
+  const started = Date.now();
+  try {
+    for (const [k, c] of cases.entries()) {
+      let input: CaseInput;
+      let probabilities: number[];
+      try {
+        input = await readCase(
+          c.path,
+          card,
+          model.backbone.card,
+          model.settings,
+          table?.get(c.name) ?? options.rescale,
+        );
+        probabilities = (await model.plugin.predict(input.pixels, input.slices)).probabilities;
+      } catch (error) {
+        if (error instanceof InputError) throw error;
+        throw new InputError(c.path, (error as Error).message ?? String(error), { cause: error });
+      }
+      const values: Record<string, number> = {};
+      for (const [l, label] of CT_RATE_LABELS.entries()) {
+        const p = probabilities[l]!;
+        if (!(p >= 0 && p <= 1)) throw new InputError(c.path, `the model gave ${p} for "${label}" (not a probability)`);
+        values[label] = options.uncalibrated ? p : foldThreshold(p, card.thresholds[l]!);
+      }
+      predictions.push({ input_image_name: c.name, probabilities: values });
+      const rescaled = input.rescale.slope !== 1 || input.rescale.intercept !== 0;
+      log(
+        `[${k + 1}/${cases.length}] ${c.name}: ${input.slices} slices${rescaled ? `, rescaled ×${input.rescale.slope}+${input.rescale.intercept}` : ''}, ` +
+          `${((Date.now() - started) / 1000 / (k + 1)).toFixed(1)} s/case`,
+      );
+    }
+  } finally {
+    await model.plugin.release();
+  }
+  const doc: ResultsDocument = {
+    name: 'Generated probabilities',
+    type: 'Abnormality Classification',
+    version: { major: 1, minor: 0 },
+    predictions,
+  };
+  const problems = validateResults(
+    doc,
+    cases.map((c) => c.name),
+  );
+  if (problems.length > 0) throw new Error(`results failed validation: ${problems.slice(0, 5).join('; ')}`);
+  await writeFileAtomic(resultsPath, `${JSON.stringify(doc, null, 2)}\n`);
+  log(`wrote ${resultsPath} (${predictions.length} cases)`);
+  return doc;
+}

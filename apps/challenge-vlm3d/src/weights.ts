@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveBackbone } from '@anymc3d/adapters';
+import type { Backbone } from '@anymc3d/core/backbone';
+import { type LoadedPlugin, loadPlugin, type PluginCard } from '@anymc3d/core/plugin';
+import { InputError } from '@anymc3d/core/util';
+import { CHEST_CT_WINDOWS, type Vec3 } from '@anymc3d/core/volume';
+import { CT_RATE_LABELS } from './labels.js';
+
+/**
+ * The weights folder mounted at /weights (never inside the image):
+ *
+ *   backbone/   a backbone folder (config.json + model.safetensors + backbone.json)
+ *   plugin/     plugin.json + plugin.safetensors, trained on that backbone, the 18 CT-RATE labels
+ *   vlm3d.json  how a volume becomes slices for this plugin (orientation, spacing)
+ */
+export const BACKBONE_DIR = 'backbone';
+export const PLUGIN_DIR = 'plugin';
+export const SETTINGS_FILE = 'vlm3d.json';
+
+/** `vlm3d.json`: the preprocessing the plugin was trained with (the plugin card holds the rest). */
+export interface Vlm3dSettings {
+  format: 'anymc3d-vlm3d';
+  version: 1;
+  /** Canonical orientation the volume is permuted/flipped to before slicing. */
+  orientation: string;
+  /** Voxel spacing (mm, x y z) the volume is resampled to before slicing. */
+  spacing: Vec3;
+  backbone: { name: string; weightHash: string };
+}
+
+/** 1.5 mm in plane (the slices are resized to the backbone input anyway), 3 mm between slices. */
+export const DEFAULT_SPACING: Vec3 = [1.5, 1.5, 3];
+
+export function defaultSettings(backbone: { name: string; weightHash: string }): Vlm3dSettings {
+  return { format: 'anymc3d-vlm3d', version: 1, orientation: 'LPS', spacing: [...DEFAULT_SPACING], backbone };
+}
+
+/** The chest window set as the plugin card spells windows (centre/width). */
+export const CHEST_WINDOWS_CW = CHEST_CT_WINDOWS.map((w) => ({ center: (w.lo + w.hi) / 2, width: w.hi - w.lo }));
+
+/**
+ * Everything the challenge needs from a plugin card, as problems (empty when usable): the 18
+ * CT-RATE labels in the scorer's order and spelling, multi-label, one view, the chest window set,
+ * and a threshold in (0,1) per label.
+ */
+export function checkChallengeCard(card: PluginCard): string[] {
+  const problems: string[] = [];
+  const labels = card.labels ?? [];
+  if (labels.length !== CT_RATE_LABELS.length || labels.some((l, i) => l !== CT_RATE_LABELS[i])) {
+    const wrong = labels.findIndex((l, i) => l !== CT_RATE_LABELS[i]);
+    problems.push(
+      `labels must be the 18 CT-RATE labels in CT-RATE's order (${labels.length} given` +
+        `${wrong >= 0 ? `; label ${wrong + 1} is "${labels[wrong]}", expected "${CT_RATE_LABELS[wrong] ?? '(none)'}"` : ''})`,
+    );
+  }
+  if (card.kind !== 'multilabel') problems.push(`kind must be "multilabel", got "${card.kind}"`);
+  if ((card.views ?? []).length !== 1) problems.push(`one view expected, got ${(card.views ?? []).length}`);
+  const windows = card.windows ?? [];
+  if (
+    windows.length !== CHEST_WINDOWS_CW.length ||
+    windows.some((w, i) => w.center !== CHEST_WINDOWS_CW[i]!.center || w.width !== CHEST_WINDOWS_CW[i]!.width)
+  ) {
+    problems.push(`windows must be the chest CT set ${JSON.stringify(CHEST_WINDOWS_CW)}`);
+  }
+  const t = card.thresholds ?? [];
+  if (t.length !== labels.length || t.some((x) => !(typeof x === 'number' && x > 0 && x < 1))) {
+    problems.push('thresholds must give one number in (0,1) per label');
+  }
+  return problems;
+}
+
+function checkSettings(raw: unknown, path: string): Vlm3dSettings {
+  const s = raw as Partial<Vlm3dSettings> | null;
+  if (s?.format !== 'anymc3d-vlm3d' || s.version !== 1) throw new InputError(path, 'not a vlm3d.json (format/version)');
+  if (typeof s.orientation !== 'string' || s.orientation.length !== 3)
+    throw new InputError(path, '"orientation" must be a three-letter code such as "LPS"');
+  if (!Array.isArray(s.spacing) || s.spacing.length !== 3 || s.spacing.some((x) => !(typeof x === 'number' && x > 0)))
+    throw new InputError(path, '"spacing" must be three positive numbers (mm)');
+  if (typeof s.backbone?.weightHash !== 'string') throw new InputError(path, '"backbone.weightHash" is missing');
+  return s as Vlm3dSettings;
+}
+
+export interface ChallengeModel {
+  backbone: Backbone;
+  plugin: LoadedPlugin;
+  settings: Vlm3dSettings;
+}
+
+/**
+ * Loads the weights folder, refusing anything that would give a silently wrong submission: a
+ * plugin for other backbone weights, other labels, other windows, or a settings file for
+ * another backbone.
+ */
+export async function loadChallengeModel(dir: string, options: { threads?: number } = {}): Promise<ChallengeModel> {
+  for (const part of [BACKBONE_DIR, PLUGIN_DIR]) {
+    if (!existsSync(join(dir, part)))
+      throw new InputError(
+        join(dir, part),
+        `missing: a weights folder holds ${BACKBONE_DIR}/, ${PLUGIN_DIR}/ and ${SETTINGS_FILE}`,
+      );
+  }
+  const backbone = await resolveBackbone(join(dir, BACKBONE_DIR));
+  const plugin = await loadPlugin(join(dir, PLUGIN_DIR), backbone, options.threads ? { threads: options.threads } : {});
+  const problems = checkChallengeCard(plugin.card);
+  if (problems.length > 0) {
+    await plugin.release();
+    throw new InputError(join(dir, PLUGIN_DIR, 'plugin.json'), problems.join('; '));
+  }
+  const settingsPath = join(dir, SETTINGS_FILE);
+  let settings: Vlm3dSettings;
+  try {
+    settings = checkSettings(JSON.parse(await readFile(settingsPath, 'utf8')), settingsPath);
+  } catch (error) {
+    await plugin.release();
+    if (error instanceof InputError) throw error;
+    throw new InputError(settingsPath, `cannot read the settings (${(error as Error).message})`, { cause: error });
+  }
+  if (settings.backbone.weightHash !== backbone.weightHash) {
+    await plugin.release();
+    throw new InputError(
+      settingsPath,
+      `written for backbone weights ${settings.backbone.weightHash.slice(0, 12)}…, not these`,
+    );
+  }
+  return { backbone, plugin, settings };
+}

@@ -1,0 +1,97 @@
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveBackbone } from '@anymc3d/adapters';
+import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { trainPlugin } from '@anymc3d/core/train';
+import { writeVolume } from '@anymc3d/core/volume';
+import { describe, expect, it } from 'vitest';
+import { EngineAnalyzer } from './engine-analyzer.js';
+import { readNifti } from './nifti.js';
+
+async function tinyPlugin(root: string, backboneDir: string, task: string, seed: number): Promise<string> {
+  const backbone = await resolveBackbone(backboneDir);
+  const dim = backbone.card.embedDim;
+  const features = [0, 1, 2, 3].map((k) => ({
+    id: `c${k}`,
+    slices: 3,
+    tokens: Float32Array.from({ length: 3 * dim }, (_, i) => Math.sin(i * (k + 1) + seed)),
+    labels: [k % 2],
+  }));
+  const outDir = join(root, task);
+  await trainPlugin({
+    source: { features, backbone: { name: backbone.card.name, weightHash: backbone.weightHash } },
+    task: {
+      task,
+      kind: 'multilabel',
+      labels: ['blob'],
+      views: ['axial'],
+      axis: 'axial',
+      windows: [{ center: 128, width: 256 }],
+      inputSize: [16, 16],
+    },
+    outDir,
+    options: { steps: 2, batchSize: 2, warmup: 0, seed },
+    threads: 1,
+  });
+  return outDir;
+}
+
+describe('EngineAnalyzer (the real predict path behind the server)', () => {
+  it('predicts, writes heatmaps on the input grid, and shares one backbone pass among frozen plugins', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'engine-'));
+    const backboneDir = join(root, 'backbone');
+    await writeTinyDinov2(backboneDir);
+    const a = await tinyPlugin(root, backboneDir, 'task-a', 1);
+    const b = await tinyPlugin(root, backboneDir, 'task-b', 2);
+    const analyzer = await EngineAnalyzer.create({ backbone: backboneDir, plugins: [a, b], threads: 1 });
+    expect(analyzer.plugins.map((p) => p.id)).toEqual(['task-a', 'task-b']);
+    expect(analyzer.plugins.every((p) => p.frozenBackbone)).toBe(true);
+
+    const volumePath = join(root, 'case.nii.gz');
+    const data = Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 13) % 256);
+    await writeVolume(
+      {
+        data,
+        size: [20, 18, 6],
+        spacing: [0.8, 0.9, 2.5],
+        origin: [10, -5, 3],
+        direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      },
+      volumePath,
+    );
+    const outDir = join(root, 'out');
+    await mkdir(outDir);
+    const result = await analyzer.analyze({
+      volumePath,
+      format: 'nifti',
+      pluginIds: ['task-a', 'task-b'],
+      outDir,
+      onProgress: () => {},
+      signal: new AbortController().signal,
+    });
+    expect(analyzer.backbonePasses).toBe(1);
+    for (const id of ['task-a', 'task-b']) {
+      const p = result.predictions[id]!.blob!;
+      expect(p).toBeGreaterThanOrEqual(0);
+      expect(p).toBeLessThanOrEqual(1);
+    }
+    const image = await readNifti(new Uint8Array(await readFile(result.imagePath)), result.imagePath);
+    const heatPath = result.heatmaps['task-a']!.blob!;
+    const heat = await readNifti(new Uint8Array(await readFile(heatPath)), heatPath);
+    expect(heat.dims).toEqual(image.dims);
+    for (const [k, v] of heat.affine.entries()) expect(v).toBeCloseTo(image.affine[k]!, 6);
+    expect(Math.max(...heat.data)).toBeCloseTo(1, 2);
+    await analyzer.close();
+  });
+
+  it('refuses a plugin trained on another backbone', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'engine-'));
+    await writeTinyDinov2(join(root, 'b1'), { seed: 1 });
+    await writeTinyDinov2(join(root, 'b2'), { seed: 2 });
+    const plugin = await tinyPlugin(root, join(root, 'b2'), 'other', 3);
+    await expect(EngineAnalyzer.create({ backbone: join(root, 'b1'), plugins: [plugin], threads: 1 })).rejects.toThrow(
+      /hash|backbone/i,
+    );
+  });
+});
