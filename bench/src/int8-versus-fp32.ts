@@ -11,6 +11,8 @@ import {
   toOnnx,
   withPrecision,
 } from '@anymc3d/core/graph';
+import { cosine } from '@anymc3d/core/testing';
+import { Random } from '@anymc3d/core/util';
 
 /**
  * int8 vs fp32 on any frozen graph: build both sessions, time them on the same feeds, compare
@@ -25,18 +27,6 @@ export interface PrecisionResult {
   maxAbsDiff: number;
   quantizedMatMuls: number;
   floatMatMuls: number;
-}
-
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 /** Median seconds per run over `iterations` after one warm-up. */
@@ -82,20 +72,12 @@ export async function int8VersusFp32(
   };
 }
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
-
 function random(dims: number[], seed: number, scale: number): Tensor {
-  const r = seeded(seed);
+  const r = new Random(seed);
   return tensor(
     'float32',
     dims,
-    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r() * scale),
+    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r.uniform(-0.5, 0.5) * scale),
   );
 }
 

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadMobileNet } from '@anymc3d/adapters';
 import { GraphBuilder, OnnxSession, tensor, toOnnx } from '@anymc3d/core/graph';
+import { cosine } from '@anymc3d/core/testing';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
-import { cosine, int8VersusFp32, timeRuns, VIT_S, vitLikeInput, vitLikeStack } from './int8-versus-fp32.js';
+import { int8VersusFp32, timeRuns, VIT_S, vitLikeInput, vitLikeStack } from './int8-versus-fp32.js';
 
 /**
  * MobileNet v1 (224², frozen, float rebuild of the TFLite file) on ONNX Runtime vs the same

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LORA, loraParamCount } from '@anymc3d/core/backbone';
 import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
+import { cosine } from '@anymc3d/core/testing';
 import { InputError } from '@anymc3d/core/util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readBmp } from './bmp.js';
@@ -35,18 +36,6 @@ interface Reference {
 }
 const reference = JSON.parse(readFileSync(`${FIXTURES}mobilenet_reference.json`, 'utf8')) as Reference;
 const labels = readFileSync(`${SHARED}imagenet_labels.txt`, 'utf8').split('\n');
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 function argsort(x: ArrayLike<number>): number[] {
   return Array.from({ length: x.length }, (_, i) => i).sort((p, q) => x[q]! - x[p]!);

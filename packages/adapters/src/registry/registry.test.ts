@@ -1,10 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeSafetensors } from '@anymc3d/core/io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomDinov2Tensors, tinyDinov2Config, writeTinyDinov2 } from '../testing/index.js';
 import { parseDinov2Config } from '../vit/index.js';
-import { writeSafetensors } from '../weights/index.js';
 import { backboneCard, listBackbones, resolveBackbone } from './registry.js';
 
 let root: string;
@@ -67,7 +67,7 @@ describe('backbone registry', () => {
     const raw = tinyDinov2Config();
     const tensors = randomDinov2Tensors(parseDinov2Config(raw, 'config.json'));
     tensors.delete('encoder.layer.1.attention.attention.key.weight');
-    await writeFile(join(noWeights, 'model.safetensors'), writeSafetensors(tensors));
+    await writeFile(join(noWeights, 'model.safetensors'), encodeSafetensors(tensors));
     await expect(resolveBackbone(noWeights)).rejects.toThrow(
       'tensor "encoder.layer.1.attention.attention.key.weight" is missing (expected shape [32, 32])',
     );
@@ -76,7 +76,7 @@ describe('backbone registry', () => {
       dims: [32, 16],
       data: new Float32Array(512),
     });
-    await writeFile(join(noWeights, 'model.safetensors'), writeSafetensors(tensors));
+    await writeFile(join(noWeights, 'model.safetensors'), encodeSafetensors(tensors));
     await expect(resolveBackbone(noWeights)).rejects.toThrow('has shape [32, 16], expected [32, 32]');
   });
 });

@@ -2,10 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackboneCard } from '@anymc3d/core/backbone';
 import type { Tensor } from '@anymc3d/core/graph';
+import { encodeSafetensors } from '@anymc3d/core/io';
 import { Random } from '@anymc3d/core/util';
 import { type Dinov3Config, parseDinov3Config } from '../vit/dinov3-config.js';
 import { dinov3CardFromConfig } from '../vit/dinov3-load.js';
-import { writeSafetensors } from '../weights/index.js';
 
 /**
  * Tiny deterministic DINOv3 backbones written as real Hugging Face folders (config.json +
@@ -104,7 +104,7 @@ export async function writeTinyDinov3(dir: string, options: TinyDinov3Options = 
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
   await writeFile(
     join(dir, 'model.safetensors'),
-    writeSafetensors(randomDinov3Tensors(config, options.seed ?? 0), { format: 'pt' }),
+    encodeSafetensors(randomDinov3Tensors(config, options.seed ?? 0), { format: 'pt' }),
   );
   await writeFile(join(dir, 'backbone.json'), `${JSON.stringify(card, null, 2)}\n`);
   return card;

@@ -2,10 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackboneCard } from '@anymc3d/core/backbone';
 import type { Tensor } from '@anymc3d/core/graph';
+import { encodeSafetensors } from '@anymc3d/core/io';
 import { Random } from '@anymc3d/core/util';
 import { type Dinov2Config, ffnHidden, parseDinov2Config } from '../vit/config.js';
 import { dinov2CardFromConfig } from '../vit/load.js';
-import { writeSafetensors } from '../weights/index.js';
 
 /**
  * Tiny deterministic DINOv2 backbones written as real Hugging Face folders (config.json +
@@ -109,7 +109,7 @@ export async function writeTinyDinov2(dir: string, options: TinyVitOptions = {})
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
   await writeFile(
     join(dir, 'model.safetensors'),
-    writeSafetensors(randomDinov2Tensors(config, options.seed ?? 0), { format: 'pt' }),
+    encodeSafetensors(randomDinov2Tensors(config, options.seed ?? 0), { format: 'pt' }),
   );
   await writeFile(join(dir, 'backbone.json'), `${JSON.stringify(card, null, 2)}\n`);
   return card;

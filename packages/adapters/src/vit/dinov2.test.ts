@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
-import { readNpy } from '@anymc3d/core/io';
+import { readNpy, readSafetensors } from '@anymc3d/core/io';
 import { describe, expect, it } from 'vitest';
 import { loadFolder } from '../registry/index.js';
 import { maxRelativeError } from '../testing/index.js';
-import { readSafetensors } from '../weights/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/dinov2/', import.meta.url));
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { BackboneCard } from '@anymc3d/core/backbone';
-import { parseSafetensors, readHfConfig } from '../weights/index.js';
+import { parseSafetensors } from '@anymc3d/core/io';
+import { readHfConfig } from '../weights/index.js';
 import { Dinov3Backbone } from './dinov3.js';
 import { type Dinov3Config, parseDinov3Config } from './dinov3-config.js';
 import { loadDinov3Weights } from './dinov3-weights.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backboneGraph, DEFAULT_LORA, loraParamCount } from '@anymc3d/core/backbone';
 import { OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
+import { encodeSafetensors } from '@anymc3d/core/io';
 import { Random } from '@anymc3d/core/util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadFolder, resolveBackbone } from '../registry/index.js';
@@ -13,7 +14,6 @@ import {
   tinyDinov3Config,
   writeTinyDinov3,
 } from '../testing/index.js';
-import { writeSafetensors } from '../weights/index.js';
 import { dinov3LoraTargets } from './dinov3.js';
 import { parseDinov3Config } from './dinov3-config.js';
 
@@ -34,7 +34,7 @@ const random = (dims: number[], seed: number, std: number): Tensor => {
 async function writeFolder(dir: string, raw: Record<string, unknown>, tensors: Map<string, Tensor>) {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(raw));
-  await writeFile(join(dir, 'model.safetensors'), writeSafetensors(tensors));
+  await writeFile(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
 }
 
 const run = async (

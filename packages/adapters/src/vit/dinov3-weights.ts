@@ -1,6 +1,6 @@
 import { InputError } from '@anymc3d/core';
 import type { Tensor } from '@anymc3d/core/graph';
-import type { SafetensorsFile } from '../weights/index.js';
+import type { SafetensorsFile } from '@anymc3d/core/io';
 import type { Dinov3Config } from './dinov3-config.js';
 import type { BlockWeights, EncoderWeights, Ffn } from './encoder.js';
 import { concat0, shapeCheckedReader, transpose2d } from './tensors.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { BackboneCard } from '@anymc3d/core/backbone';
-import { parseSafetensors, readHfConfig } from '../weights/index.js';
+import { parseSafetensors } from '@anymc3d/core/io';
+import { readHfConfig } from '../weights/index.js';
 import type { Dinov2Config } from './config.js';
 import { parseDinov2Config } from './config.js';
 import { Dinov2Backbone } from './dinov2.js';

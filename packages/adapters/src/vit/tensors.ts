@@ -1,6 +1,6 @@
 import { InputError } from '@anymc3d/core';
 import type { Tensor } from '@anymc3d/core/graph';
-import type { SafetensorsFile } from '../weights/index.js';
+import type { SafetensorsFile } from '@anymc3d/core/io';
 
 /** Small host-side tensor helpers the ViT weight loaders share. */
 

@@ -1,5 +1,5 @@
 import { InputError } from '@anymc3d/core';
-import type { SafetensorsFile } from '../weights/index.js';
+import type { SafetensorsFile } from '@anymc3d/core/io';
 import { type Dinov2Config, ffnHidden } from './config.js';
 import type { BlockWeights, EncoderWeights, Ffn } from './encoder.js';
 import { concat0, rows, shapeCheckedReader, transpose2d } from './tensors.js';

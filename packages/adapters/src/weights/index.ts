@@ -1,9 +1,9 @@
-export { readHfConfig } from './hf-config.js';
+// The safetensors reader lives in @anymc3d/core/io; re-exported for this package's public API.
 export {
-  halfToFloat,
+  encodeSafetensors,
   parseSafetensors,
   readSafetensors,
   type SafetensorsEntry,
   type SafetensorsFile,
-  writeSafetensors,
-} from './safetensors.js';
+} from '@anymc3d/core/io';
+export { readHfConfig } from './hf-config.js';

@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { backboneCard, listBackbones, NOT_IMPLEMENTED, resolveBackbone } from '@anymc3d/adapters/registry';
-import { writeSafetensors } from '@anymc3d/adapters/weights';
-import { InputError, writeFileAtomic } from '@anymc3d/core';
+import { InputError } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { availableDevices, type Device, DeviceUnavailableError } from '@anymc3d/core/graph';
-import { NpyFormatError, readNpy } from '@anymc3d/core/io';
+import { NpyFormatError, readNpy, writeSafetensors } from '@anymc3d/core/io';
 import type { Argv, CommandModule } from 'yargs';
 
 interface ListArgs {
@@ -214,12 +213,10 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
       grid: out.grid.join('x'),
       device: embedder.device,
     };
-    await writeFileAtomic(
+    await writeSafetensors(
       args.output,
-      writeSafetensors(
-        { cls: out.cls, patch_tokens: out.patchTokens, ...(out.attention ? { attention: out.attention } : {}) },
-        metadata,
-      ),
+      { cls: out.cls, patch_tokens: out.patchTokens, ...(out.attention ? { attention: out.attention } : {}) },
+      metadata,
     );
     if (!args.quiet) {
       process.stderr.write(

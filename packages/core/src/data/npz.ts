@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
+import { type NpyArray, NpyFormatError, readNpy } from '../io/npy.js';
 import { InputError } from '../util/errors.js';
-import type { Volume } from '../volume/types.js';
-import { type NpyArray, parseNpy } from './npy.js';
+import type { Volume, VoxelArray } from '../volume/types.js';
 
 interface ZipEntry {
   name: string;
@@ -106,7 +106,13 @@ export async function readNpz(path: string, only?: readonly string[]): Promise<M
     } else throw new InputError(path, `member ${entry.name}: unsupported zip compression method ${entry.method}`);
     if (bytes.length !== entry.size)
       throw new InputError(path, `member ${entry.name}: ${bytes.length} bytes, the directory says ${entry.size}`);
-    out.set(name, parseNpy(`${path}:${entry.name}`, bytes));
+    try {
+      out.set(name, readNpy(bytes));
+    } catch (error) {
+      if (error instanceof NpyFormatError)
+        throw new InputError(`${path}:${entry.name}`, error.message, { cause: error });
+      throw error;
+    }
   }
   if (only) for (const name of only) if (!out.has(name)) throw new InputError(path, `has no member "${name}"`);
   return out;
@@ -120,7 +126,7 @@ export interface MedMnistSet {
   count: number;
   side: number;
   labels: Int32Array;
-  images: NpyArray;
+  images: NpyArray & { data: VoxelArray };
 }
 
 /** One split of a MedMNIST 3D `.npz` (`<split>_images` (n, D, H, W) uint8, `<split>_labels` (n, k)). */
@@ -132,10 +138,21 @@ export async function readMedMnist(path: string, split: MedMnistSplit): Promise<
     throw new InputError(path, `${split}_images has shape ${JSON.stringify(images.shape)}, expected (n, N, N, N)`);
   if (labels.shape[0] !== images.shape[0])
     throw new InputError(path, `${split}_labels holds ${labels.shape[0]} labels for ${images.shape[0]} images`);
+  if (images.data instanceof BigInt64Array || images.dtype === 'bool')
+    throw new InputError(
+      path,
+      `${split}_images has dtype ${images.dtype}, expected a voxel type (uint8, int16, float32, …)`,
+    );
   const k = labels.shape[1] ?? 1;
   const first = new Int32Array(labels.shape[0]!);
   for (let i = 0; i < first.length; i++) first[i] = Number(labels.data[i * k]);
-  return { split, count: images.shape[0]!, side: images.shape[1]!, labels: first, images };
+  return {
+    split,
+    count: images.shape[0]!,
+    side: images.shape[1]!,
+    labels: first,
+    images: { ...images, data: images.data },
+  };
 }
 
 /**

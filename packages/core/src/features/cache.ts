@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
-import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 
 /** JSON with object keys sorted, so equal settings always hash the same. */
 export function canonicalJson(value: unknown): string {
@@ -51,12 +49,12 @@ export class FeatureCache {
 
   async read(caseId: string, view: string): Promise<Map<string, Tensor>> {
     const path = this.path(caseId, view);
-    return decodeSafetensors(new Uint8Array(await readFile(path)), path).tensors;
+    return (await readSafetensors(path)).tensors();
   }
 
   /** Written atomically, so an interrupted extraction never leaves a cached entry that looks complete. */
   async write(caseId: string, view: string, tensors: Record<string, Tensor>): Promise<void> {
-    await writeFileAtomic(this.path(caseId, view), encodeSafetensors(tensors, { case: caseId, view }));
+    await writeSafetensors(this.path(caseId, view), tensors, { case: caseId, view });
   }
 }
 

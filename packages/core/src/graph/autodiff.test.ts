@@ -66,6 +66,33 @@ describe('buildGradientGraph', () => {
     for (const [name, r] of res) expect(r.relError, `${name}: ${JSON.stringify(r)}`).toBeLessThan(1e-5);
   });
 
+  it('matches float64 finite differences through constant Pad (prefix tokens, a crop) and Gather, with a symbolic batch', async () => {
+    const d = 'float64';
+    const g = new GraphBuilder('pad64');
+    const x = g.input('x', d, ['N', 3, 4]);
+    const w = g.param('w', randomTensor(d, [3, 4], 1), { role: 'trainable' });
+    const h = g.op('Mul', [x, w]);
+    // As the ViT encoder makes room for CLS/register tokens: two rows in front of the patch tokens.
+    const prefixed = g.op('Pad', [h, g.ints([0, 2, 0, 0, 0, 0])], { mode: 'constant' });
+    // Negative pads crop: drop the first column, add one column and one row behind.
+    const cropped = g.op('Pad', [prefixed, g.ints([0, 0, -1, 0, 1, 1])], { mode: 'constant' });
+    expect(cropped.shape).toEqual(['N', 6, 4]);
+    const r = g.constant(randomTensor(d, [1, 6, 4], 2));
+    // Gather along a leading axis with the symbolic batch after it (as the encoder picks q, k, v).
+    const picked = g.op('Gather', [g.op('Transpose', [h], { perm: [1, 0, 2] }), g.constant(tensor('int64', [], [1]))], {
+      axis: 0,
+    });
+    const loss = g.op('Add', [
+      g.op('ReduceSum', [g.op('Mul', [g.op('Tanh', [cropped]), r])], { keepdims: 0 }),
+      g.op('ReduceSum', [g.op('Mul', [picked, picked])], { keepdims: 0 }),
+    ]);
+    g.output(loss, 'loss');
+    const graph = g.build();
+    const feeds = { x: randomTensor(d, [2, 3, 4], 3), w: randomTensor(d, [3, 4], 4) };
+    const res = await checkGradients(graph, 'loss', feeds, ['w', 'x'], { step: 1e-4 });
+    for (const [name, r2] of res) expect(r2.relError, `${name}: ${JSON.stringify(r2)}`).toBeLessThan(1e-6);
+  });
+
   it('matches float32 finite differences through Conv (patch, 1×1, padded 3-D), LayerNorm and GELU', async () => {
     const d = 'float32';
     const g = new GraphBuilder('conv32');

@@ -1,19 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { Random } from '../util/random.js';
 import { GraphBuilder } from './builder.js';
 import { availableDevices, DeviceUnavailableError, OnnxSession } from './engine.js';
 import { gelu, layerNorm, linear, reshape, sliceAxis, softmax, transpose } from './nn.js';
 import { toOnnx } from './onnx.js';
 import { tensor } from './tensor.js';
 
-/** A small seeded generator so inputs are reproducible without fixtures. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
-const randn = (n: number, seed: number) => Float32Array.from({ length: n }, rng(seed));
+/** Seeded inputs, uniform in [-0.5, 0.5), so runs are reproducible without fixtures. */
+const randn = (n: number, seed: number) => {
+  const r = new Random(seed);
+  return Float32Array.from({ length: n }, () => r.uniform(-0.5, 0.5));
+};
 
 /** Plain-JS references, written independently of the graph code. */
 function refLayerNorm(x: Float32Array, rows: number, d: number, w: Float32Array, b: Float32Array, eps: number) {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { cosine } from '../testing/compare.js';
+import { Random } from '../util/random.js';
 import { GraphBuilder } from './builder.js';
 import { OnnxSession } from './engine.js';
 import { gelu, layerNorm, linear, softmax } from './nn.js';
@@ -6,33 +8,14 @@ import { toOnnx } from './onnx.js';
 import { quantizeColumns, quantizeDynamicInt8, withPrecision } from './quantize.js';
 import { type Tensor, tensor } from './tensor.js';
 
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
 const randn = (dims: number[], seed: number, scale = 1) => {
-  const r = seeded(seed);
+  const r = new Random(seed);
   return tensor(
     'float32',
     dims,
-    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r() * scale),
+    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r.uniform(-0.5, 0.5) * scale),
   );
 };
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 /** A pre-norm transformer block: attention (activation × activation MatMuls) and an MLP. */
 function block(tokens: number, dim: number) {

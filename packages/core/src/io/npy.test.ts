@@ -22,6 +22,17 @@ describe('npy', () => {
     expect(scalar.shape).toEqual([]);
   });
 
+  it('reads an array that sits inside a larger Node Buffer (as a stored .npz member does)', () => {
+    const npy = writeNpy({ dtype: 'uint32', shape: [3], data: Uint32Array.from([1, 2, 4_000_000_000]) });
+    const inside = Buffer.concat([Buffer.from([9, 9, 9]), Buffer.from(npy), Buffer.from([7])]).subarray(
+      3,
+      3 + npy.length,
+    );
+    const back = readNpy(inside);
+    expect(back.dtype).toBe('uint32');
+    expect(Array.from(back.data as Uint32Array)).toEqual([1, 2, 4_000_000_000]);
+  });
+
   it('rejects bad bytes with a reason', () => {
     expect(() => readNpy(new Uint8Array(20))).toThrow(NpyFormatError);
     const ok = writeNpy({ dtype: 'float32', shape: [4], data: new Float32Array(4) });

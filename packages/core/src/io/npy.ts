@@ -3,13 +3,24 @@
  * exchange format for batches and reference outputs between this project, NumPy and PyTorch.
  */
 
-export type NpyDType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'bool';
+export type NpyDType =
+  | 'float32'
+  | 'float64'
+  | 'int64'
+  | 'int32'
+  | 'uint32'
+  | 'uint8'
+  | 'int8'
+  | 'uint16'
+  | 'int16'
+  | 'bool';
 
 export type NpyData =
   | Float32Array
   | Float64Array
   | BigInt64Array
   | Int32Array
+  | Uint32Array
   | Uint8Array
   | Int8Array
   | Uint16Array
@@ -26,6 +37,7 @@ const DESCR: Record<string, NpyDType> = {
   '<f8': 'float64',
   '<i8': 'int64',
   '<i4': 'int32',
+  '<u4': 'uint32',
   '|u1': 'uint8',
   '|i1': 'int8',
   '<u2': 'uint16',
@@ -33,11 +45,15 @@ const DESCR: Record<string, NpyDType> = {
   '|b1': 'bool',
 };
 
+/** Other spellings NumPy accepts for one-byte types (read only; `writeNpy` uses the canonical one). */
+const DESCR_ALIASES: Record<string, NpyDType> = { '<u1': 'uint8', '<i1': 'int8', '<b1': 'bool' };
+
 const BYTES: Record<NpyDType, number> = {
   float32: 4,
   float64: 8,
   int64: 8,
   int32: 4,
+  uint32: 4,
   uint8: 1,
   int8: 1,
   uint16: 2,
@@ -51,8 +67,8 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 export class NpyFormatError extends Error {}
 
 function typed(dtype: NpyDType, bytes: Uint8Array): NpyData {
-  // Copy so the array is aligned and independent of the file buffer.
-  const buf = bytes.slice().buffer;
+  // Copy so the array is aligned and independent of the file buffer (a Node Buffer's own slice is a view).
+  const buf = Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
   switch (dtype) {
     case 'float32':
       return new Float32Array(buf);
@@ -62,6 +78,8 @@ function typed(dtype: NpyDType, bytes: Uint8Array): NpyData {
       return new BigInt64Array(buf);
     case 'int32':
       return new Int32Array(buf);
+    case 'uint32':
+      return new Uint32Array(buf);
     case 'uint16':
       return new Uint16Array(buf);
     case 'int16':
@@ -97,7 +115,7 @@ export function readNpy(bytes: Uint8Array): NpyArray {
   if (start + headerLength > bytes.length) throw new NpyFormatError('truncated header');
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLength));
   const descr = /^['"]([^'"]+)['"]/.exec(field(header, 'descr'))?.[1];
-  const dtype = descr ? DESCR[descr] : undefined;
+  const dtype = descr ? (DESCR[descr] ?? DESCR_ALIASES[descr]) : undefined;
   if (!dtype) throw new NpyFormatError(`unsupported dtype '${descr}' (little-endian numeric arrays only)`);
   if (/^True/.test(field(header, 'fortran_order'))) throw new NpyFormatError('Fortran-order arrays are not supported');
   const shapeText = /^\(([^)]*)\)/.exec(field(header, 'shape'))?.[1];

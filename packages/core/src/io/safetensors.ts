@@ -1,25 +1,42 @@
+import { readFile } from 'node:fs/promises';
 import type { DType, Tensor } from '../graph/tensor.js';
-import { numel } from '../graph/tensor.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 
 /**
- * The safetensors format (Hugging Face): 8-byte little-endian header length, a JSON header
- * mapping names to {dtype, shape, data_offsets}, then the raw little-endian data.
+ * The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
+ * mapping each tensor name to {dtype, shape, data_offsets}, then the raw little-endian data.
+ *
+ * Reading is lazy: `parseSafetensors` only checks the header, and a tensor is decoded (copied into
+ * its own aligned buffer) when asked for, so a large backbone's weights are converted one at a time.
+ * F16 and BF16 arrive as raw 16-bit words in Node 20 and are widened to float32 explicitly.
  */
 
-const TO_ST: Partial<Record<DType, string>> = {
-  float32: 'F32',
-  float64: 'F64',
-  float16: 'F16',
-  int64: 'I64',
-  int32: 'I32',
-  int8: 'I8',
-  uint8: 'U8',
-  bool: 'BOOL',
-};
-const BYTES: Record<string, number> = {
-  F32: 4,
+export interface SafetensorsEntry {
+  /** The dtype code as stored (F32, F16, BF16, I64, …). */
+  dtype: string;
+  shape: number[];
+  /** Byte range in the data section. */
+  offsets: [number, number];
+}
+
+export interface SafetensorsFile {
+  /** The file the tensors came from (for error messages). */
+  source: string;
+  entries: ReadonlyMap<string, SafetensorsEntry>;
+  metadata: Record<string, string>;
+  has(name: string): boolean;
+  /** Tensor `name` in its stored type (F16/BF16 widened to float32, I16 to int32). */
+  tensor(name: string): Tensor;
+  /** Tensor `name` as float32 (F32/F16/BF16/F64); an InputError naming the key otherwise. */
+  float32(name: string): Tensor;
+  /** Every tensor, decoded. */
+  tensors(): Map<string, Tensor>;
+}
+
+const ITEM_BYTES: Record<string, number> = {
   F64: 8,
+  F32: 4,
   F16: 2,
   BF16: 2,
   I64: 8,
@@ -30,124 +47,204 @@ const BYTES: Record<string, number> = {
   BOOL: 1,
 };
 
-export interface SafetensorsFile {
-  tensors: Map<string, Tensor>;
-  metadata: Record<string, string>;
+const FLOAT_CODES = ['F32', 'F16', 'BF16', 'F64'];
+
+const DTYPE_CODE: Partial<Record<DType, string>> = {
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  int64: 'I64',
+  int32: 'I32',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
+};
+
+/** Largest header accepted: a corrupt length must not make us decode gigabytes as JSON. */
+const MAX_HEADER_BYTES = 100 * 2 ** 20;
+
+/** Half-precision bits → number (Node 20 has no Float16Array). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
+  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array {
+/** A copy with its own buffer: offsets in the file need not be aligned for typed arrays. */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  return Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
+}
+
+function widen16(dtype: 'F16' | 'BF16', raw: Uint8Array): Float32Array {
+  const words = new Uint16Array(ownBuffer(raw));
+  if (dtype === 'F16') return Float32Array.from(words, halfToFloat);
+  // bfloat16 is the top half of a float32.
+  const bits = new Uint32Array(words.length);
+  for (let i = 0; i < words.length; i++) bits[i] = words[i]! << 16;
+  return new Float32Array(bits.buffer);
+}
+
+function decode(dtype: string, dims: number[], raw: Uint8Array): Tensor {
+  switch (dtype) {
+    case 'F32':
+      return { dtype: 'float32', dims, data: new Float32Array(ownBuffer(raw)) };
+    case 'F64':
+      return { dtype: 'float64', dims, data: new Float64Array(ownBuffer(raw)) };
+    case 'F16':
+    case 'BF16':
+      return { dtype: 'float32', dims, data: widen16(dtype, raw) };
+    case 'I64':
+      return { dtype: 'int64', dims, data: new BigInt64Array(ownBuffer(raw)) };
+    case 'I32':
+      return { dtype: 'int32', dims, data: new Int32Array(ownBuffer(raw)) };
+    case 'I16':
+      return { dtype: 'int32', dims, data: Int32Array.from(new Int16Array(ownBuffer(raw))) };
+    case 'I8':
+      return { dtype: 'int8', dims, data: new Int8Array(ownBuffer(raw)) };
+    default:
+      return { dtype: dtype === 'BOOL' ? 'bool' : 'uint8', dims, data: new Uint8Array(ownBuffer(raw)) };
+  }
+}
+
+/** Checks the header of a safetensors file; every problem is an InputError naming `source`. */
+export function parseSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
+  if (bytes.length < 8) throw new InputError(source, 'not a safetensors file (shorter than its 8-byte header length)');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength <= 0 || headerLength > bytes.length - 8 || headerLength > MAX_HEADER_BYTES) {
+    throw new InputError(
+      source,
+      `not a safetensors file or truncated (header length ${headerLength}, file ${bytes.length} bytes)`,
+    );
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
+  } catch (error) {
+    throw new InputError(source, 'not a safetensors file (header is not JSON)', { cause: error });
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+    throw new InputError(source, 'not a safetensors file (header is not a JSON object)');
+  }
+  const dataStart = 8 + headerLength;
+  const entries = new Map<string, SafetensorsEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = (raw ?? {}) as Record<string, string>;
+      continue;
+    }
+    const e = (raw ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const shape = e.shape as number[];
+    const offsets = e.data_offsets as [number, number];
+    const dtype = String(e.dtype);
+    const itemBytes = ITEM_BYTES[dtype];
+    if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2 || itemBytes === undefined) {
+      throw new InputError(source, `tensor "${name}": unsupported header entry ${JSON.stringify(raw)}`);
+    }
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (offsets[1] - offsets[0] !== count * itemBytes || offsets[0] < 0 || dataStart + offsets[1] > bytes.length) {
+      throw new InputError(
+        source,
+        `tensor "${name}": data offsets [${offsets.join(', ')}] do not fit ${dtype} [${shape.join(', ')}] or the file (truncated?)`,
+      );
+    }
+    entries.set(name, { dtype, shape: [...shape], offsets: [offsets[0], offsets[1]] });
+  }
+  const entry = (name: string): SafetensorsEntry => {
+    const e = entries.get(name);
+    if (!e) throw new InputError(source, `tensor "${name}" is missing`);
+    return e;
+  };
+  const tensor = (name: string): Tensor => {
+    const e = entry(name);
+    return decode(e.dtype, [...e.shape], bytes.subarray(dataStart + e.offsets[0], dataStart + e.offsets[1]));
+  };
+  return {
+    source,
+    entries,
+    metadata,
+    has: (name) => entries.has(name),
+    tensor,
+    float32(name: string): Tensor {
+      const e = entry(name);
+      if (!FLOAT_CODES.includes(e.dtype)) {
+        throw new InputError(
+          source,
+          `tensor "${name}" has dtype ${e.dtype}; a float type (${FLOAT_CODES.join(', ')}) is expected`,
+        );
+      }
+      const t = tensor(name);
+      return t.dtype === 'float32'
+        ? t
+        : { dtype: 'float32', dims: t.dims, data: Float32Array.from(t.data as Float64Array) };
+    },
+    tensors: () => new Map([...entries.keys()].map((name) => [name, tensor(name)])),
+  };
+}
+
+/** Decodes every tensor at once (small files: features, plugins, checkpoints). */
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  source: string,
+): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  const file = parseSafetensors(bytes, source);
+  return { tensors: file.tensors(), metadata: file.metadata };
+}
+
+/** Serialises tensors sorted by name, the data 8-byte aligned (the header padded with spaces, as the reference writer does). */
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, Tensor> | Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const list = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)) as [string, Tensor][];
+  list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
-  const names = Object.keys(tensors).sort();
-  for (const name of names) {
-    const t = tensors[name]!;
-    const dtype = TO_ST[t.dtype];
-    if (!dtype) throw new Error(`safetensors: dtype ${t.dtype} of ${name} cannot be stored`);
-    header[name] = { dtype, shape: [...t.dims], data_offsets: [offset, offset + t.data.byteLength] };
+  for (const [name, t] of list) {
+    const code = DTYPE_CODE[t.dtype];
+    if (!code) throw new Error(`safetensors: dtype ${t.dtype} of "${name}" cannot be stored`);
+    header[name] = { dtype: code, shape: [...t.dims], data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
-  let json = JSON.stringify(header);
-  // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
-  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += ' ';
-  const headerBytes = Buffer.from(json, 'utf8');
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerBytes = new Uint8Array(Math.ceil(json.length / 8) * 8).fill(0x20);
+  headerBytes.set(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
-  for (const name of names) {
-    const t = tensors[name]!;
+  for (const [, t] of list) {
     out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
     at += t.data.byteLength;
   }
   return out;
 }
 
-/** Half-precision bits → float32 (Node 20 has no Float16Array). */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (m / 1024);
-  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * 2 ** (e - 15) * (1 + m / 1024);
-}
-
-/**
- * Decodes a safetensors file. F16 and BF16 are converted to float32 explicitly; every problem is
- * an InputError naming `source`.
- */
-export function decodeSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
-  if (bytes.length < 8) throw new InputError(source, 'not a safetensors file (shorter than its 8-byte header length)');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength <= 0 || 8 + headerLength > bytes.length) {
+/** Reads `path` and checks its header (tensors are decoded on demand). */
+export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
     throw new InputError(
-      source,
-      `not a safetensors file or truncated (header length ${headerLength}, file ${bytes.length} bytes)`,
+      path,
+      `cannot read safetensors file (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      { cause: error },
     );
   }
-  let header: Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
-  >;
-  try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
-  } catch {
-    throw new InputError(source, 'safetensors header is not valid JSON');
-  }
-  const dataStart = 8 + headerLength;
-  const tensors = new Map<string, Tensor>();
-  let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') {
-      metadata = entry as Record<string, string>;
-      continue;
-    }
-    const { dtype, shape, data_offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const width = BYTES[dtype];
-    if (!width) throw new InputError(source, `tensor ${name} has unsupported dtype ${dtype}`);
-    const [begin, end] = data_offsets;
-    const n = numel(shape);
-    if (end - begin !== n * width || dataStart + end > bytes.length) {
-      throw new InputError(
-        source,
-        `tensor ${name} [${shape.join(',')}] ${dtype}: data range ${begin}..${end} is inconsistent or past the end of the file`,
-      );
-    }
-    // Copy into an aligned buffer: offsets in the file need not be aligned for typed arrays.
-    const raw = bytes.slice(dataStart + begin, dataStart + end);
-    tensors.set(name, toTensor(dtype, shape, raw));
-  }
-  return { tensors, metadata };
+  return parseSafetensors(bytes, path);
 }
 
-function toTensor(dtype: string, dims: number[], raw: Uint8Array): Tensor {
-  const buf = raw.buffer;
-  switch (dtype) {
-    case 'F32':
-      return { dtype: 'float32', dims, data: new Float32Array(buf) };
-    case 'F64':
-      return { dtype: 'float64', dims, data: new Float64Array(buf) };
-    case 'F16': {
-      const h = new Uint16Array(buf);
-      return { dtype: 'float32', dims, data: Float32Array.from(h, halfToFloat) };
-    }
-    case 'BF16': {
-      const h = new Uint16Array(buf);
-      const bits = new Uint32Array(h.length);
-      for (let i = 0; i < h.length; i++) bits[i] = h[i]! << 16;
-      return { dtype: 'float32', dims, data: new Float32Array(bits.buffer) };
-    }
-    case 'I64':
-      return { dtype: 'int64', dims, data: new BigInt64Array(buf) };
-    case 'I32':
-      return { dtype: 'int32', dims, data: new Int32Array(buf) };
-    case 'I16':
-      return { dtype: 'int32', dims, data: Int32Array.from(new Int16Array(buf)) };
-    case 'I8':
-      return { dtype: 'int8', dims, data: new Int8Array(buf) };
-    default:
-      return { dtype: dtype === 'BOOL' ? 'bool' : 'uint8', dims, data: new Uint8Array(buf) };
-  }
+/** Writes `tensors` to `path` atomically (temp file + rename). */
+export async function writeSafetensors(
+  path: string,
+  tensors: ReadonlyMap<string, Tensor> | Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

@@ -22,5 +22,4 @@ export {
   type TaskKind,
 } from './plugin-graph.js';
 export { queryPool } from './pooling.js';
-export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './safetensors.js';
 export { PLUGIN_CARD, PLUGIN_WEIGHTS, readPlugin, savePlugin } from './store.js';

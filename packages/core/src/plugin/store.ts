@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Tensor } from '../graph/index.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import type { PluginCard } from './card.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
 
 export const PLUGIN_WEIGHTS = 'plugin.safetensors';
 export const PLUGIN_CARD = 'plugin.json';
@@ -40,6 +40,6 @@ export async function readPlugin(
         `not on ${backbone.name} (weights ${backbone.weightHash.slice(0, 12)}…)`,
     );
   }
-  const { tensors } = await readSafetensors(join(dir, PLUGIN_WEIGHTS));
-  return { card, weights: tensors };
+  const weights = (await readSafetensors(join(dir, PLUGIN_WEIGHTS))).tensors();
+  return { card, weights };
 }

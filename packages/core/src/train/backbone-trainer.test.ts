@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_LORA } from '../backbone/lora.js';
 import { type Tensor, tensor } from '../graph/index.js';
 import type { PluginSpec } from '../plugin/plugin-graph.js';
+import { relativeL2Error as relError } from '../testing/compare.js';
 import { TinyVit, type TinyVitSpec, tinyVitWeightShapes } from '../testing/tiny-vit.js';
 import { AdamW } from './adamw.js';
 import { LoraTrainer, type VolumeCase } from './backbone-trainer.js';
@@ -23,16 +24,6 @@ interface Fixture {
 const fx = JSON.parse(
   readFileSync(new URL('../../fixtures/train/lora_train.json', import.meta.url), 'utf8'),
 ) as Fixture;
-
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 const spec: PluginSpec = { dim: fx.spec.dim, labels: ['a', 'b'], kind: 'multilabel', loss: 'focal' };
 const cases: VolumeCase[] = fx.cases.map((c, k) => ({

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Tensor, tensor } from '../graph/index.js';
-import { readSafetensors, writeSafetensors } from '../plugin/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { InputError } from '../util/errors.js';
 import { AdamW } from './adamw.js';
 import type { TrainState } from './loop.js';
@@ -30,7 +30,9 @@ export async function saveCheckpoint(dir: string, state: TrainState, runKey: str
 export async function resumeCheckpoint(dir: string, state: TrainState, runKey: string): Promise<boolean> {
   const path = join(dir, CHECKPOINT);
   if (!existsSync(path)) return false;
-  const { tensors, metadata } = await readSafetensors(path);
+  const file = await readSafetensors(path);
+  const { metadata } = file;
+  const tensors = file.tensors();
   if (metadata.run !== runKey) {
     throw new InputError(
       path,

@@ -100,7 +100,42 @@ export const SHAPE_RULES: Record<string, GradRule> = {
     });
     return [c.op('Pad', [dy, c.g.ints(pads)])];
   },
-  /** Gather with constant indices: the gradient scatters through a one-hot matrix product. */
+  /**
+   * Constant-mode Pad with constant pads: the gradient is dy with the padding sliced off (and a
+   * cropped region, from negative pads, padded back with zeros). Ends are taken relative to the
+   * end of dy, so symbolic dims (the batch) need no run-time shape.
+   */
+  Pad: (c, node, [dy]) => {
+    if (!dy || !c.needs(node, 0)) return [];
+    const mode = node.attrs.mode ?? 'constant';
+    if (mode !== 'constant') throw new Error(`gradient: Pad mode "${String(mode)}" (only constant)`);
+    if (node.inputs[3]) throw new Error('gradient: Pad with an axes input');
+    const pads = constInts(c, node.inputs[1]);
+    if (!pads) throw new Error('gradient: Pad needs constant pads');
+    const rank = pads.length / 2;
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const axes: number[] = [];
+    const crop = new Array<number>(2 * rank).fill(0);
+    for (let a = 0; a < rank; a++) {
+      const before = pads[a]!;
+      const after = pads[a + rank]!;
+      if (before > 0 || after > 0) {
+        axes.push(a);
+        starts.push(Math.max(before, 0));
+        ends.push(after > 0 ? -after : Number.MAX_SAFE_INTEGER);
+      }
+      crop[a] = Math.max(-before, 0);
+      crop[a + rank] = Math.max(-after, 0);
+    }
+    const sliced = axes.length ? c.op('Slice', [dy, c.g.ints(starts), c.g.ints(ends), c.g.ints(axes)]) : dy;
+    return [crop.some((v) => v > 0) ? c.op('Pad', [sliced, c.g.ints(crop)]) : sliced];
+  },
+  /**
+   * Gather with constant indices: the gradient scatters through a one-hot matrix product. One
+   * symbolic dim before or after the axis becomes -1 in the reshapes (e.g. picking q/k/v from
+   * [3,N,H,T,hd] along axis 0).
+   */
   Gather: (c, node, [dy]) => {
     if (!dy || !c.needs(node, 0)) return [];
     const x = c.value(node.inputs[0]!);
@@ -120,15 +155,14 @@ export const SHAPE_RULES: Record<string, GradRule> = {
     );
     const pre = x.shape.slice(0, axis);
     const post = x.shape.slice(axis + 1);
-    const postSize = post.reduce<number>((p, d) => p * (d as number), 1);
-    const preDim =
-      pre.length === 0
-        ? 1
-        : pre.every((d) => typeof d === 'number')
-          ? pre.reduce<number>((p, d) => p * (d as number), 1)
-          : -1;
-    const dy3 = c.op('Reshape', [dy, c.g.ints([preDim, indices.length, postSize])]);
+    const flat = (dims: typeof pre) =>
+      dims.every((d) => typeof d === 'number') ? dims.reduce<number>((p, d) => p * (d as number), 1) : -1;
+    const preDim = flat(pre);
+    const postDim = flat(post);
+    if (preDim === -1 && postDim === -1)
+      throw new Error('gradient: Gather with symbolic dims both before and after the axis');
+    const dy3 = c.op('Reshape', [dy, c.g.ints([preDim, indices.length, postDim])]);
     const dx3 = c.op('MatMul', [m, dy3]);
-    return [c.reshape(dx3, x.shape)];
+    return [c.reshape(dx3, x.shape, x)];
   },
 };
