@@ -1,6 +1,12 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
+import type { Backbone } from '@anymc3d/core/backbone';
+import { readCaseImage } from '@anymc3d/core/datasets';
+import { safeName } from '@anymc3d/core/features';
+import { caseHeatmaps, pluginViews, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { Interval } from '@anymc3d/core/metrics';
+import { readPlugin } from '@anymc3d/core/plugin';
+import type { Manifest } from '@anymc3d/core/task';
 import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
 import { runTask } from '../pipeline/run-task.js';
@@ -118,9 +124,43 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         `  ${p.model.padEnd(16)} AUC=${p.auc.toFixed(3)} ACC=${p.acc.toFixed(3)}${p.source === 'recalled' ? "  (recalled from the paper's table, not checked)" : '  (benchmark page)'}`,
       );
     say(`predictions: ${run.predictionFiles.join(', ')}`);
+    const heatmapDir = await demoHeatmaps(manifest, backbone, run.fitted.pluginDir, outDir, args.threads);
+    say(`heatmaps (3 positive test cases: NIfTI on the input grid, PNG montage, JSON): ${heatmapDir}`);
     say(
       `time: features ${run.seconds.features.toFixed(1)}s (${run.computedEntries} case-views through the backbone), ` +
         `train+select ${run.seconds.train.toFixed(1)}s, total ${((Date.now() - started) / 1000).toFixed(1)}s`,
     );
   },
 };
+
+/** Heatmaps of the first three positive test cases: what the plugin looked at, for a person to check. */
+async function demoHeatmaps(
+  manifest: Manifest,
+  backbone: Backbone,
+  pluginDir: string,
+  outDir: string,
+  threads: number | undefined,
+): Promise<string> {
+  const id = { name: backbone.card.name, weightHash: backbone.weightHash };
+  const { card, weights } = await readPlugin(pluginDir, id);
+  const views = pluginViews(card, backbone.card);
+  const dir = join(outDir, 'heatmaps');
+  const positives = manifest.cases.filter((c) => c.split === 'test' && c.labels[0] === 1).slice(0, 3);
+  for (const c of positives) {
+    const volume = await readCaseImage(c.images[0]!);
+    const result = await caseHeatmaps({
+      volume,
+      views,
+      backbone,
+      plugin: { card, weights, source: pluginDir },
+      ...(threads ? { threads } : {}),
+    });
+    await writeHeatmapOutputs(join(dir, safeName(c.id)), result, {
+      image: volume,
+      view: views[0]!,
+      png: true,
+      provenance: { case: c.id, plugin: pluginDir },
+    });
+  }
+  return dir;
+}
