@@ -2,13 +2,14 @@ import { isInputError } from '@anymc3d/core';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { backbonesCommand } from './commands/backbones.js';
+import { benchmarkCommand } from './commands/benchmark.js';
 import { envCommand } from './commands/env.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { CLI_VERSION } from './version.js';
 
 /** The commands, in the order `--help` lists them. Each lives in its own file under commands/. */
-const commands = [inspectCommand, backbonesCommand, evaluateCommand, envCommand];
+const commands = [inspectCommand, backbonesCommand, evaluateCommand, envCommand, benchmarkCommand];
 
 export interface GlobalOptions {
   quiet: boolean;
