@@ -6,6 +6,7 @@ import { foldAll, selectThresholds, type ThresholdCriterion } from '../metrics/c
 import { bootstrapIntervals, evaluate, type LabelledScores } from '../metrics/evaluate.js';
 import type { TaskCard as PluginTask } from '../plugin/card.js';
 import { loadPlugin, type Prediction } from '../plugin/load.js';
+import { QUERY } from '../plugin/plugin-graph.js';
 import { savePlugin } from '../plugin/store.js';
 import type { VolumeCase } from '../train/backbone-trainer.js';
 import type { FeatureCase } from '../train/features.js';
@@ -128,7 +129,8 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
     const weights = new Map<string, Tensor>(
       [...trained.weights].filter(([k]) => !k.startsWith('plugin.seg.')).map(([k, t]) => [k, structuredClone(t)]),
     );
-    trainable = trained.card.parameters.total;
+    // The probe's one-slice cases make its query inert (softmax over one slice is 1): not a parameter it trains.
+    trainable = trained.card.parameters.total - (mode === 'probe' ? (weights.get(QUERY)?.data.length ?? 0) : 0);
     const dir = join(args.dir, `step-${step}`);
     await savePlugin(dir, trained.card, weights);
     const val = labelled(task.labels, args.data.val, await predictAll(dir, args.data.val));
