@@ -95,7 +95,8 @@ class Canvas {
  */
 export function renderDotPlot(plot: DotPlot): Uint8Array {
   const S = Math.max(1, plot.series.length);
-  const column = 18;
+  // Wider columns when there are few, so a one-task plot is still a comfortable size.
+  const column = Math.min(48, Math.max(18, Math.floor(240 / (S * Math.max(1, plot.groups.length)))));
   const groupWidth = S * column + 24;
   const left = 44;
   const top = 16;
@@ -127,7 +128,7 @@ export function renderDotPlot(plot: DotPlot): Uint8Array {
       if (!p) return;
       const rgb = SERIES_COLOURS[s % SERIES_COLOURS.length]!.rgb;
       const x = x0 + s * column + column / 2;
-      c.rect(x - 6, yOf(p.value), x + 6, top + plotHeight - 1, rgb, 0.18);
+      c.rect(x - column / 3, yOf(p.value), x + column / 3, top + plotHeight - 1, rgb, 0.18);
       c.rect(x, yOf(p.hi), x, yOf(p.lo), rgb);
       c.rect(x - 3, yOf(p.hi), x + 3, yOf(p.hi), rgb);
       c.rect(x - 3, yOf(p.lo), x + 3, yOf(p.lo), rgb);
