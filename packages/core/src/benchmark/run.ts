@@ -110,7 +110,9 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
       }
       for (const { mode, key, dir } of pending) {
         let data: CellData;
-        if (mode === 'lora') {
+        if (mode === 'lora' && backbone.loraTargets().length === 0) {
+          data = { train: [], val: [], test: [] }; // trainCell records the mode as not supported.
+        } else if (mode === 'lora') {
           // One split after another: the MedMNIST reader keeps the split it read last.
           const train = await volumeCases(splitCases(manifest, 'train'), view);
           const val = await volumeCases(splitCases(manifest, 'val'), view);
