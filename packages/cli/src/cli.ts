@@ -2,6 +2,7 @@ import { isInputError } from '@anymc3d/core';
 import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { backbonesCommand } from './commands/backbones.js';
+import { benchmarkCommand } from './commands/benchmark.js';
 import { demoCommand } from './commands/demo.js';
 import { envCommand } from './commands/env.js';
 import { evaluateCommand } from './commands/evaluate.js';
@@ -22,6 +23,7 @@ const commands = [
   inspectCommand,
   backbonesCommand,
   evaluateCommand,
+  benchmarkCommand,
   envCommand,
 ];
 

@@ -58,6 +58,17 @@ export const ELEMENTWISE_RULES: Record<string, GradRule> = {
   Tanh: unary((c, _x, y, dy) => c.op('Mul', [dy, c.op('Sub', [c.scalar(1, y), c.op('Mul', [y, y])])])),
   Softplus: unary((c, x, _y, dy) => c.op('Mul', [dy, c.op('Sigmoid', [x])])),
   Relu: unary((c, x, _y, dy) => c.op('Where', [c.op('Greater', [x, c.scalar(0, x)]), dy, c.scalar(0, dy)])),
+  // Passes the gradient where x lies strictly inside [min, max] (ReLU6 is Clip(0, 6)); bounds are constants.
+  Clip: (c, node, [dy]) => {
+    if (!dy || !c.needs(node, 0)) return [];
+    if (c.needs(node, 1) || c.needs(node, 2)) throw new Error('gradient: Clip with trainable bounds is not supported');
+    const x = c.value(node.inputs[0]!);
+    const zero = c.scalar(0, dy);
+    let g = dy;
+    if (node.inputs[1]) g = c.op('Where', [c.op('Greater', [x, c.value(node.inputs[1])]), g, zero]);
+    if (node.inputs[2]) g = c.op('Where', [c.op('Less', [x, c.value(node.inputs[2])]), g, zero]);
+    return [g];
+  },
   // erf′(x) = 2/√π · e^{−x²}
   Erf: unary((c, x, _y, dy) =>
     c.op('Mul', [

@@ -57,11 +57,10 @@ function convAttrs(node: Node, spatial: number) {
   const strides = intsAttr(node.attrs, 'strides') ?? new Array<number>(spatial).fill(1);
   const pads = intsAttr(node.attrs, 'pads') ?? new Array<number>(2 * spatial).fill(0);
   const dilations = intsAttr(node.attrs, 'dilations') ?? new Array<number>(spatial).fill(1);
-  if (intAttr(node.attrs, 'group', 1) !== 1) throw new Error('gradient: grouped Conv is not supported');
   if (dilations.some((d) => d !== 1)) throw new Error('gradient: dilated Conv is not supported');
   if (node.attrs.auto_pad && node.attrs.auto_pad !== 'NOTSET')
     throw new Error('gradient: Conv auto_pad is not supported');
-  return { strides: [...strides], pads: [...pads] };
+  return { strides: [...strides], pads: [...pads], group: intAttr(node.attrs, 'group', 1) };
 }
 
 /** dW for a conv whose windows tile the input exactly (patch embedding, 1×1): one matrix product. */
@@ -117,7 +116,7 @@ function convGrad(c: GradContext, node: Node, dy: Value): (Value | undefined)[] 
   const x = c.value(node.inputs[0]!);
   const w = c.value(node.inputs[1]!);
   const spatial = x.shape.length - 2;
-  const { strides, pads } = convAttrs(node, spatial);
+  const { strides, pads, group } = convAttrs(node, spatial);
   const kernel = w.shape.slice(2) as number[];
   let dx: Value | undefined;
   if (c.needs(node, 0)) {
@@ -129,10 +128,13 @@ function convGrad(c: GradContext, node: Node, dy: Value): (Value | undefined)[] 
         throw new Error('gradient: Conv with symbolic spatial dims');
       return size - (strides[s]! * (n - 1) + kernel[s]! - pads[s]! - pads[s + spatial]!);
     });
-    dx = c.op('ConvTranspose', [dy, w], { strides, pads, output_padding: outPad, kernel_shape: kernel });
+    // W [O, C/g, k…] read as ConvTranspose's [O, C/g, k…] maps O channels back to C, group by group
+    // (a depthwise conv's input gradient is a depthwise transposed conv).
+    dx = c.op('ConvTranspose', [dy, w], { strides, pads, output_padding: outPad, kernel_shape: kernel, group });
   }
   let dw: Value | undefined;
   if (c.needs(node, 1)) {
+    if (group !== 1) throw new Error('gradient: the weight gradient of a grouped Conv is not supported');
     const pointwise = kernel.every((k, s) => k === 1 && strides[s] === 1);
     const tiles =
       pads.every((p) => p === 0) &&

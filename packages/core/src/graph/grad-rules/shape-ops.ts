@@ -57,6 +57,9 @@ export const SHAPE_RULES: Record<string, GradRule> = {
     dy && c.needs(node, 0) ? [reduceGrad(c, node, dy, constInts(c, node.inputs[1]), false)] : [],
   ReduceMean: (c, node, [dy]) =>
     dy && c.needs(node, 0) ? [reduceGrad(c, node, dy, intsAttr(node.attrs, 'axes')?.slice(), true)] : [],
+  // The mean over every spatial axis, dims kept (a CNN's pooled embedding).
+  GlobalAveragePool: (c, node, [dy]) =>
+    dy && c.needs(node, 0) ? [reduceGrad(c, node, dy, range(c.value(node.inputs[0]!).shape.length - 2, 2), true)] : [],
   Expand: (c, node, [dy]) => (dy && c.needs(node, 0) ? [c.unbroadcast(dy, c.value(node.inputs[0]!).shape)] : []),
   Concat: (c, node, [dy]) => {
     if (!dy) return [];

@@ -1,0 +1,121 @@
+import type { FrozenEmbedder } from '../backbone/embedder.js';
+import { readCaseImage } from '../datasets/image.js';
+import type { FeatureCache } from '../features/cache.js';
+import type { ViewInput } from '../pipeline/embed-volume.js';
+import { type ViewTokenProgress, viewTokens } from '../pipeline/view-tokens.js';
+import { type Manifest, type ManifestCase, SPLITS, type Split } from '../task/manifest.js';
+import type { VolumeCase } from '../train/backbone-trainer.js';
+import type { FeatureCase } from '../train/features.js';
+import { InputError } from '../util/errors.js';
+import type { Volume } from '../volume/types.js';
+import { sliceBatches } from '../volume/views.js';
+
+/** The manifest's cases of one split, in manifest order. */
+export function splitCases(manifest: Manifest, split: Split): ManifestCase[] {
+  return manifest.cases.filter((c) => c.split === split);
+}
+
+/** Checks that the protocol can run: every split present, and both classes of every label in train. */
+export function checkSplits(manifest: Manifest): void {
+  for (const split of SPLITS) {
+    if (splitCases(manifest, split).length === 0) {
+      throw new InputError(manifest.source, `the ${split} split has no cases (train, select on val, score test)`);
+    }
+  }
+}
+
+/**
+ * Frozen tokens [slices, d] of every case (one view), from the feature cache where present; only
+ * missing entries reach the backbone. `computed` says how many were extracted in this call.
+ */
+export async function caseTokens(
+  manifest: Manifest,
+  view: ViewInput,
+  embedder: FrozenEmbedder,
+  cache: FeatureCache,
+  onProgress?: (p: ViewTokenProgress) => void,
+): Promise<{ bySplit: Map<Split, FeatureCase[]>; computed: number }> {
+  let computed = 0;
+  const tokens = await viewTokens(
+    manifest.cases.map((c) => ({ id: c.id, load: () => readCaseImage(c.images[0]!) })),
+    [view],
+    embedder,
+    cache,
+    (p) => {
+      computed = p.computed;
+      onProgress?.(p);
+    },
+  );
+  const bySplit = new Map<Split, FeatureCase[]>();
+  for (const split of SPLITS) {
+    bySplit.set(
+      split,
+      splitCases(manifest, split).map((c) => {
+        const t = tokens.get(c.id)!.get(view.name)!;
+        return { id: c.id, tokens: t.tokens, slices: t.slices, labels: Array.from(c.labels) };
+      }),
+    );
+  }
+  return { bySplit, computed };
+}
+
+/** The probe's input: each case's tokens averaged over slices, as a one-slice case. */
+export function meanPooled(cases: readonly FeatureCase[]): FeatureCase[] {
+  return cases.map((c) => {
+    const d = c.tokens.length / c.slices;
+    const mean = new Float32Array(d);
+    for (let s = 0; s < c.slices; s++) for (let j = 0; j < d; j++) mean[j]! += c.tokens[s * d + j]!;
+    for (let j = 0; j < d; j++) mean[j]! /= c.slices;
+    return { id: c.id, tokens: mean, slices: 1, labels: c.labels };
+  });
+}
+
+/** Backbone-ready pixels [slices, 3, H, W] of one view of a volume. */
+export function volumePixels(volume: Volume, view: ViewInput): { pixels: Float32Array; slices: number } {
+  const batches = sliceBatches(volume, {
+    axis: view.axis,
+    size: view.size,
+    channels: view.channels,
+    mean: view.mean,
+    std: view.std,
+    chunk: Number.MAX_SAFE_INTEGER,
+  });
+  const [H, W] = view.size;
+  const pixels = new Float32Array(batches.slices * 3 * H * W);
+  for (const b of batches) pixels.set(b.data, b.start * 3 * H * W);
+  return { pixels, slices: batches.slices };
+}
+
+/**
+ * Cases for LoRA training and prediction. The source voxels are read once and kept; the float
+ * pixels (48× larger at 64² from 28³ uint8) are made on access, with the last few kept, so a
+ * training set never sits in memory as network input all at once.
+ */
+export async function volumeCases(cases: readonly ManifestCase[], view: ViewInput): Promise<VolumeCase[]> {
+  const recent = new Map<string, { pixels: Float32Array; slices: number }>();
+  const pixelsOf = (id: string, volume: Volume) => {
+    let p = recent.get(id);
+    if (p) {
+      recent.delete(id);
+    } else {
+      p = volumePixels(volume, view);
+      if (recent.size >= 8) recent.delete(recent.keys().next().value!);
+    }
+    recent.set(id, p);
+    return p;
+  };
+  const out: VolumeCase[] = [];
+  for (const c of cases) {
+    const volume = await readCaseImage(c.images[0]!);
+    const slices = pixelsOf(c.id, volume).slices;
+    out.push({
+      id: c.id,
+      labels: Array.from(c.labels),
+      slices,
+      get pixels() {
+        return pixelsOf(c.id, volume).pixels;
+      },
+    });
+  }
+  return out;
+}

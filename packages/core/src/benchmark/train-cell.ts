@@ -1,0 +1,181 @@
+import { rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { Backbone } from '../backbone/types.js';
+import type { Tensor } from '../graph/tensor.js';
+import { foldAll, selectThresholds, type ThresholdCriterion } from '../metrics/calibration.js';
+import { bootstrapIntervals, evaluate, type LabelledScores } from '../metrics/evaluate.js';
+import type { TaskCard as PluginTask } from '../plugin/card.js';
+import { loadPlugin, type Prediction } from '../plugin/load.js';
+import { QUERY } from '../plugin/plugin-graph.js';
+import { savePlugin } from '../plugin/store.js';
+import type { VolumeCase } from '../train/backbone-trainer.js';
+import type { FeatureCase } from '../train/features.js';
+import type { OptimOptions, Progress } from '../train/loop.js';
+import { trainPlugin } from '../train/train-plugin.js';
+import type { BenchmarkMode, Candidate, CellPredictions, CellResult, DoneCell } from './results.js';
+
+/** How every cell is trained, selected and scored. */
+export interface CellSettings {
+  /** Optimiser steps at which validation is scored, along one schedule as long as the largest. */
+  steps: number[];
+  /** The same for LoRA (each of its steps runs the backbone, so usually fewer). */
+  loraSteps: number[];
+  optim: Partial<OptimOptions>;
+  criterion: ThresholdCriterion;
+  bootstrap: { iterations: number; seed: number };
+  threads?: number;
+}
+
+/** A split as a cell sees it: for the frozen modes tokens, for LoRA volumes. */
+export interface CellData {
+  train: FeatureCase[] | VolumeCase[];
+  val: FeatureCase[] | VolumeCase[];
+  test: FeatureCase[] | VolumeCase[];
+}
+
+export interface CellArgs {
+  mode: BenchmarkMode;
+  /** The benchmark folder (results name plugins relative to it). */
+  root: string;
+  dir: string;
+  key: string;
+  task: PluginTask;
+  backbone: Backbone;
+  data: CellData;
+  settings: CellSettings;
+  onProgress?: (p: Progress & { candidate: number }) => void;
+}
+
+type Case = FeatureCase | VolumeCase;
+const isVolume = (c: Case): c is VolumeCase => 'pixels' in c;
+
+function labelled(labels: readonly string[], cases: readonly Case[], predictions: readonly Prediction[]) {
+  const scores = labels.map((_, l) => predictions.map((p) => p.probabilities[l]!));
+  const truth = labels.map((_, l) => cases.map((c) => c.labels[l]!));
+  return { labels, scores, truth } satisfies LabelledScores;
+}
+
+/**
+ * Trains one (task, backbone, mode) cell: one schedule, validation scored at every candidate
+ * step, the best candidate's plugin kept, per-label thresholds chosen on validation, and the test
+ * split scored once with bootstrap intervals. Training resumes from the cell's checkpoint.
+ */
+export async function trainCell(args: CellArgs): Promise<CellResult> {
+  const { mode, task, backbone, settings } = args;
+  const common = {
+    format: 'anymc3d-benchmark-cell' as const,
+    version: 1 as const,
+    key: args.key,
+    task: task.task,
+    backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
+    mode,
+  };
+  if (mode === 'lora' && backbone.loraTargets().length === 0) {
+    return { ...common, status: 'not-supported', reason: `${backbone.card.name} has no LoRA targets` };
+  }
+  const candidates = [...new Set(mode === 'lora' ? settings.loraSteps : settings.steps)].sort((a, b) => a - b);
+  const total = candidates[candidates.length - 1]!;
+  const trainDir = join(args.dir, 'train');
+  const source =
+    mode === 'lora'
+      ? { backbone, cases: args.data.train as VolumeCase[] }
+      : {
+          features: args.data.train as FeatureCase[],
+          backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
+        };
+  const scored: Candidate[] = [];
+  let best: { step: number; auroc: number; dir: string; val: ReturnType<typeof labelled> } | null = null;
+  let trainSeconds = 0;
+  let predictSeconds = 0;
+  let trainable = 0;
+  const predictAll = async (dir: string, cases: readonly Case[]): Promise<Prediction[]> => {
+    const started = Date.now();
+    const plugin = await loadPlugin(dir, backbone, settings.threads ? { threads: settings.threads } : {});
+    try {
+      const out: Prediction[] = [];
+      for (const c of cases) {
+        out.push(
+          isVolume(c) ? await plugin.predict(c.pixels, c.slices) : await plugin.predictTokens(c.tokens, c.slices),
+        );
+      }
+      return out;
+    } finally {
+      await plugin.release();
+      predictSeconds += (Date.now() - started) / 1000;
+    }
+  };
+  for (const [index, step] of candidates.entries()) {
+    const started = Date.now();
+    let trained: Awaited<ReturnType<typeof trainPlugin>>;
+    try {
+      trained = await trainPlugin({
+        source,
+        task,
+        outDir: trainDir,
+        options: { ...settings.optim, steps: total },
+        checkpointEvery: 50,
+        ...(step < total ? { stopAfter: step } : {}),
+        ...(settings.threads ? { threads: settings.threads } : {}),
+        ...(args.onProgress ? { onProgress: (p: Progress) => args.onProgress!({ ...p, candidate: index }) } : {}),
+      });
+    } catch (error) {
+      // A backbone whose graph cannot be differentiated yet is a fact to report, not a failed suite.
+      if (mode === 'lora' && index === 0) {
+        return { ...common, status: 'not-supported', reason: error instanceof Error ? error.message : String(error) };
+      }
+      throw error;
+    }
+    trainSeconds += (Date.now() - started) / 1000;
+    const weights = new Map<string, Tensor>(
+      [...trained.weights].filter(([k]) => !k.startsWith('plugin.seg.')).map(([k, t]) => [k, structuredClone(t)]),
+    );
+    // The probe's one-slice cases make its query inert (softmax over one slice is 1): not a parameter it trains.
+    trainable = trained.card.parameters.total - (mode === 'probe' ? (weights.get(QUERY)?.data.length ?? 0) : 0);
+    const dir = join(args.dir, `step-${step}`);
+    await savePlugin(dir, trained.card, weights);
+    const val = labelled(task.labels, args.data.val, await predictAll(dir, args.data.val));
+    const auroc = evaluate(val).macro.auroc;
+    const loss = trained.losses.length ? trained.losses[trained.losses.length - 1]! : Number.NaN;
+    scored.push({ step, valAuroc: auroc, trainLoss: loss });
+    if (best === null || (auroc ?? -1) > best.auroc) {
+      if (best) await rm(best.dir, { recursive: true, force: true });
+      best = { step, auroc: auroc ?? -1, dir, val };
+    } else await rm(dir, { recursive: true, force: true });
+  }
+  const chosen = best!;
+  const thresholds = selectThresholds(chosen.val, settings.criterion);
+  const raw = labelled(task.labels, args.data.test, await predictAll(chosen.dir, args.data.test));
+  const folded = { ...raw, scores: foldAll(raw.scores, thresholds) };
+  const evaluation = evaluate(folded, 0.5);
+  const intervals = bootstrapIntervals(folded, 0.5, settings.bootstrap);
+  const predictions: CellPredictions = {
+    ids: args.data.test.map((c) => c.id),
+    scores: raw.scores,
+    truth: raw.truth,
+  };
+  // The checkpoint is only needed to resume training; the cell keeps the chosen plugin.
+  await rm(trainDir, { recursive: true, force: true });
+  const done: DoneCell = {
+    status: 'done',
+    labels: [...task.labels],
+    selection: {
+      metric: 'auroc',
+      candidates: scored,
+      chosenStep: chosen.step,
+      thresholds,
+      criterion: settings.criterion,
+    },
+    test: {
+      cases: evaluation.cases,
+      positives: evaluation.positives,
+      macro: evaluation.macro,
+      perLabel: evaluation.perLabel,
+      intervals,
+    },
+    predictions,
+    parameters: { trainable },
+    seconds: { train: trainSeconds, predict: predictSeconds },
+    plugin: relative(args.root, chosen.dir),
+  };
+  return { ...common, ...done };
+}
