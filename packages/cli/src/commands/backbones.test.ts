@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maxRelativeError, writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { readSafetensors, writeNpy } from '@anymc3d/core/io';
-import { pythonReferenceAvailable, runPython } from '@anymc3d/core/testing';
+import { cosine, pythonReferenceAvailable, runPython } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../cli.js';
@@ -145,5 +145,35 @@ describe('anymc3d backbones', () => {
       const err = maxRelativeError(got.float32(name).data as Float32Array, ref.float32(name).data as Float32Array);
       expect(err, name).toBeLessThanOrEqual(1e-4);
     }
+  });
+
+  it('embed --precision int8 quantises the weight MatMuls, says so in the metadata, and stays close to fp32', async () => {
+    const fp32 = join(dir, 'fp32.safetensors');
+    const int8 = join(dir, 'int8.safetensors');
+    expect((await cli(['backbones', 'embed', '-b', tiny, '-i', batch, '-o', fp32, '--threads', '1'])).code).toBe(0);
+    const r = await cli([
+      'backbones',
+      'embed',
+      '-b',
+      tiny,
+      '-i',
+      batch,
+      '-o',
+      int8,
+      '--threads',
+      '1',
+      '--precision',
+      'int8',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const a = await readSafetensors(fp32);
+    const b = await readSafetensors(int8);
+    expect(a.metadata.precision).toBe('fp32');
+    expect(b.metadata.precision).toBe('int8');
+    expect(Number(b.metadata.quantized_matmuls)).toBeGreaterThan(0);
+    const x = a.float32('cls').data as Float32Array;
+    const y = b.float32('cls').data as Float32Array;
+    expect(cosine(x, y)).toBeGreaterThan(0.99);
+    expect(maxRelativeError(y, x)).toBeGreaterThan(0);
   });
 });

@@ -3,7 +3,7 @@ import { backboneCard, listBackbones, NOT_IMPLEMENTED, resolveBackbone } from '@
 import { InputError } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
-import { availableDevices, type Device, DeviceUnavailableError } from '@anymc3d/core/graph';
+import { availableDevices, type Device, DeviceUnavailableError, type Precision } from '@anymc3d/core/graph';
 import { NpyFormatError, readNpy, writeSafetensors } from '@anymc3d/core/io';
 import type { Argv, CommandModule } from 'yargs';
 
@@ -25,6 +25,7 @@ interface EmbedArgs {
   device: string;
   threads?: number;
   'batch-size': number;
+  precision: string;
   'allow-spinning': boolean;
   'weights-root'?: string;
   quiet: boolean;
@@ -167,6 +168,12 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
         describe: 'Execution device',
       })
       .option('threads', { type: 'number', describe: 'Intra-op threads (default: all cores)' })
+      .option('precision', {
+        type: 'string',
+        default: 'fp32',
+        choices: ['fp32', 'int8'],
+        describe: 'int8: dynamically quantised weight MatMuls (faster on CPU; recorded in the output metadata)',
+      })
       .option('batch-size', { type: 'number', default: 8, describe: 'Slices per run' })
       .option('allow-spinning', {
         type: 'boolean',
@@ -192,6 +199,7 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
     const batch = await readBatch(args.input, backbone);
     const embedder = new FrozenEmbedder(backbone, {
       device,
+      precision: args.precision as Precision,
       batchSize: args['batch-size'],
       allowSpinning: args['allow-spinning'],
       ...(args.threads !== undefined ? { threads: args.threads } : {}),
@@ -212,6 +220,8 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
       weight_sha256: backbone.weightHash,
       grid: out.grid.join('x'),
       device: embedder.device,
+      precision: embedder.precision,
+      quantized_matmuls: String(embedder.provenance?.quantizedMatMuls ?? 0),
     };
     await writeSafetensors(
       args.output,

@@ -1,4 +1,14 @@
-import { type Device, type Graph, GraphBuilder, OnnxSession, type Tensor, toOnnx } from '../graph/index.js';
+import {
+  type Device,
+  type Graph,
+  GraphBuilder,
+  OnnxSession,
+  type Precision,
+  type PrecisionProvenance,
+  type Tensor,
+  toOnnx,
+  withPrecision,
+} from '../graph/index.js';
 import type { LoraConfig } from './lora.js';
 import type { Backbone } from './types.js';
 
@@ -35,6 +45,11 @@ export interface EmbedderOptions {
   allowSpinning?: boolean;
   /** Slices per ONNX Runtime run (default 8). */
   batchSize?: number;
+  /**
+   * 'int8': the frozen weight MatMuls dynamically quantised (about 2× faster on CPU, CLS cosine
+   * ≈ 0.9998 to fp32 on random ViT-S weights; re-check on trained weights). Default 'fp32'.
+   */
+  precision?: Precision;
 }
 
 export interface Embedding {
@@ -65,6 +80,13 @@ export class FrozenEmbedder {
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
   }
 
+  /** What the last built session ran at ('fp32', or 'int8' with the MatMuls it quantised). */
+  provenance: PrecisionProvenance | undefined;
+
+  get precision(): Precision {
+    return this.options.precision ?? 'fp32';
+  }
+
   get device(): Device {
     return this.options.device ?? 'cpu';
   }
@@ -80,7 +102,9 @@ export class FrozenEmbedder {
     let s = this.sessions.get(key);
     if (!s) {
       const built = buildBackboneGraph(this.backbone, inputSize);
-      s = OnnxSession.create(toOnnx(built.graph), {
+      const { graph, provenance } = withPrecision(built.graph, this.precision);
+      this.provenance = provenance;
+      s = OnnxSession.create(toOnnx(graph), {
         device: this.device,
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
         ...(this.options.allowSpinning !== undefined ? { allowSpinning: this.options.allowSpinning } : {}),
