@@ -117,39 +117,55 @@ export class FrozenEmbedder {
 
   /** Runs normalised pixels [N,3,H,W] through the backbone. */
   async embed(pixels: Tensor): Promise<Embedding> {
-    const [n, c, h, w] = pixels.dims as [number, number, number, number];
+    const [, c, h, w] = pixels.dims as [number, number, number, number];
     if (pixels.dims.length !== 4 || c !== 3)
       throw new Error(`pixels must be [N,3,H,W], got [${pixels.dims.join(',')}]`);
     const { session, grid, outputs } = await this.prepared([h, w]);
-    const per = 3 * h * w;
-    const parts: Record<string, Tensor>[] = [];
-    for (let start = 0; start < n; start += this.batchSize) {
-      const count = Math.min(this.batchSize, n - start);
-      const data = (pixels.data as Float32Array).subarray(start * per, (start + count) * per);
-      parts.push(await session.run({ pixels: { dtype: 'float32', dims: [count, 3, h, w], data } }, outputs));
-    }
-    const join = (name: string): Tensor => {
-      const first = parts[0]?.[name];
-      const rest = first ? first.dims.slice(1) : [];
-      const out = new Float32Array(n * rest.reduce((a, b) => a * b, 1));
-      let at = 0;
-      for (const p of parts) {
-        const t = p[name]!.data as Float32Array;
-        out.set(t, at);
-        at += t.length;
-      }
-      return { dtype: 'float32', dims: [n, ...rest], data: out };
-    };
-    return {
-      cls: join('cls'),
-      patchTokens: join('patch_tokens'),
-      ...(outputs.includes('attention') ? { attention: join('attention') } : {}),
-      grid,
-    };
+    return embedInBatches(session, outputs, grid, pixels, this.batchSize);
   }
 
   async release(): Promise<void> {
     for (const s of this.sessions.values()) await (await s).session.release();
     this.sessions.clear();
   }
+}
+
+/**
+ * Runs pixels [N,3,H,W] through a backbone session `batchSize` slices at a time and joins the
+ * outputs; shared by the frozen and the LoRA-adapted embedders.
+ */
+export async function embedInBatches(
+  session: OnnxSession,
+  outputs: readonly string[],
+  grid: [number, number],
+  pixels: Tensor,
+  batchSize: number,
+  onSlices?: (count: number) => void,
+): Promise<Embedding> {
+  const [n, , h, w] = pixels.dims as [number, number, number, number];
+  const per = 3 * h * w;
+  const parts: Record<string, Tensor>[] = [];
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    const data = (pixels.data as Float32Array).subarray(start * per, (start + count) * per);
+    parts.push(await session.run({ pixels: { dtype: 'float32', dims: [count, 3, h, w], data } }, outputs));
+    onSlices?.(count);
+  }
+  const join = (name: string): Tensor => {
+    const rest = parts[0]?.[name]?.dims.slice(1) ?? [];
+    const out = new Float32Array(n * rest.reduce((a, b) => a * b, 1));
+    let at = 0;
+    for (const p of parts) {
+      const t = p[name]!.data as Float32Array;
+      out.set(t, at);
+      at += t.length;
+    }
+    return { dtype: 'float32', dims: [n, ...rest], data: out };
+  };
+  return {
+    cls: join('cls'),
+    patchTokens: join('patch_tokens'),
+    ...(outputs.includes('attention') ? { attention: join('attention') } : {}),
+    grid,
+  };
 }

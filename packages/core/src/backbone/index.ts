@@ -4,6 +4,7 @@ export {
   EMBED_OUTPUTS,
   type EmbedderOptions,
   type Embedding,
+  embedInBatches,
   FrozenEmbedder,
 } from './embedder.js';
 export { DEFAULT_LORA, type LoraConfig, loraConv, loraLinear, loraParamCount } from './lora.js';

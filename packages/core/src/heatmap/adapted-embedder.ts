@@ -1,4 +1,4 @@
-import { buildBackboneGraph, type Embedding } from '../backbone/embedder.js';
+import { buildBackboneGraph, type Embedding, embedInBatches } from '../backbone/embedder.js';
 import type { Backbone } from '../backbone/types.js';
 import { OnnxSession, type Tensor, toOnnx } from '../graph/index.js';
 import { InputError } from '../util/errors.js';
@@ -68,33 +68,9 @@ export class AdaptedEmbedder {
 
   /** Normalised pixels [N,3,H,W] → cls, patch tokens and (ViTs) attention, batch by batch. */
   async embed(pixels: Tensor): Promise<Embedding> {
-    const [n, , h, w] = pixels.dims as [number, number, number, number];
+    const [, , h, w] = pixels.dims as [number, number, number, number];
     const { session, grid, outputs } = await this.prepared([h, w]);
-    const per = 3 * h * w;
-    const parts: Record<string, Tensor>[] = [];
-    for (let start = 0; start < n; start += this.batchSize) {
-      const count = Math.min(this.batchSize, n - start);
-      const data = (pixels.data as Float32Array).subarray(start * per, (start + count) * per);
-      parts.push(await session.run({ pixels: { dtype: 'float32', dims: [count, 3, h, w], data } }, outputs));
-      this.onSlices?.(count);
-    }
-    const join = (name: string): Tensor => {
-      const rest = parts[0]![name]!.dims.slice(1);
-      const out = new Float32Array(n * rest.reduce((a, b) => a * b, 1));
-      let at = 0;
-      for (const p of parts) {
-        const t = p[name]!.data as Float32Array;
-        out.set(t, at);
-        at += t.length;
-      }
-      return { dtype: 'float32', dims: [n, ...rest], data: out };
-    };
-    return {
-      cls: join('cls'),
-      patchTokens: join('patch_tokens'),
-      ...(outputs.includes('attention') ? { attention: join('attention') } : {}),
-      grid,
-    };
+    return embedInBatches(session, outputs, grid, pixels, this.batchSize, this.onSlices);
   }
 
   async release(): Promise<void> {
