@@ -1,34 +1,5 @@
-import { describe, expect, it, vi } from 'vitest';
-import { runCli } from './cli.js';
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  const log = vi.spyOn(console, 'log').mockImplementation((...s: unknown[]) => {
-    out += `${s.join(' ')}\n`;
-  });
-  const error = vi.spyOn(console, 'error').mockImplementation((...s: unknown[]) => {
-    err += `${s.join(' ')}\n`;
-  });
-  try {
-    const code = await runCli(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    log.mockRestore();
-    error.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+import { describe, expect, it } from 'vitest';
+import { runCliCaptured as capture } from './run-cli.test-helpers.js';
 
 describe('anymc3d CLI', () => {
   it('env --json prints one parseable object with the versions', async () => {

@@ -6,30 +6,10 @@ import { maxRelativeError, writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { readSafetensors, writeNpy } from '@anymc3d/core/io';
 import { cosine, pythonReferenceAvailable, runPython } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli } from '../cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliCaptured as cli } from '../run-cli.test-helpers.js';
 
 const REFERENCE = fileURLToPath(new URL('../../../adapters/fixtures/dinov2_reference.py', import.meta.url));
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await runCli(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 let dir: string;
 let tiny: string;

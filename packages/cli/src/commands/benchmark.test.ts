@@ -4,28 +4,8 @@ import { join } from 'node:path';
 import { type CellResult, cellDir, writeCell } from '@anymc3d/core/benchmark';
 import { bootstrapIntervals, evaluate } from '@anymc3d/core/metrics';
 import { Random } from '@anymc3d/core/util';
-import { describe, expect, it, vi } from 'vitest';
-import { runCli } from '../cli.js';
-
-async function capture(argv: string[]) {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await runCli(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+import { describe, expect, it } from 'vitest';
+import { runCliCaptured as capture } from '../run-cli.test-helpers.js';
 
 /** A finished cell whose test scores separate the classes by `signal` (scored as `benchmark run` does). */
 function cell(mode: 'probe' | 'attn', signal: number, seed: number): CellResult {

@@ -1,8 +1,8 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { runCli } from '../cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCliCaptured as capture } from '../run-cli.test-helpers.js';
 
 interface FixtureSet {
   name: string;
@@ -17,26 +17,6 @@ interface FixtureSet {
 
 // scikit-learn's values on random scores with ties (packages/core/fixtures/metrics/make_metrics.py).
 const fixtureUrl = new URL('../../../core/fixtures/metrics/metrics.json', import.meta.url);
-
-async function capture(argv: string[]) {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await runCli(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
 

@@ -8,30 +8,10 @@ import { pluginViews } from '@anymc3d/core/heatmap';
 import type { PluginCard } from '@anymc3d/core/plugin';
 import { initPluginWeights, loadPlugin, savePlugin } from '@anymc3d/core/plugin';
 import { readVolume, sliceBatches } from '@anymc3d/core/volume';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli } from '../cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliCaptured as run } from '../run-cli.test-helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../core/fixtures/volume/', import.meta.url));
-
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await runCli(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 const root = mkdtempSync(join(tmpdir(), 'anymc3d-cli-heat-'));
 const pluginDir = join(root, 'plugin');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, vi } from 'vitest';
-import { runCli } from '../cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCliCaptured as run } from '../run-cli.test-helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../core/fixtures/volume/', import.meta.url));
 const SHARED = fileURLToPath(new URL('../../../../../shared/data/', import.meta.url));
@@ -9,26 +9,6 @@ const REFERENCE = JSON.parse(readFileSync(`${FIXTURES}reference.json`, 'utf8')) 
   string,
   { affineRAS: number[][]; min: number; max: number; dtype: string; shape: number[] }
 >;
-
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await runCli(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 describe('anymc3d inspect', () => {
   it('--json prints one object whose geometry equals nibabel', async () => {
