@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InputError } from '@anymc3d/core';
 import type { BackboneCard } from '@anymc3d/core/backbone';
+import { parseSafetensors, type SafetensorsFile } from '@anymc3d/core/io';
 
 /** What the ViT folder loaders share: reading the weights file and checking a card against config.json. */
 
@@ -17,6 +20,48 @@ export async function readWeightsFile(path: string, family: string): Promise<Uin
       { cause: error },
     );
   }
+}
+
+/** The files a Hugging Face ViT folder holds. */
+export const VIT_WEIGHT_FILES = ['config.json', 'model.safetensors'];
+
+interface VitShape {
+  hiddenSize: number;
+  layers: number;
+  heads: number;
+  patchSize: number;
+  registers: number;
+  imageSize: number;
+}
+
+/** A card for a ViT folder that is not a registry entry (ImageNet mean/std, as the DINO processors use). */
+export function vitCardFromConfig(name: string, architecture: string, c: VitShape, source: string): BackboneCard {
+  return {
+    name,
+    family: 'vit',
+    architecture,
+    embedDim: c.hiddenSize,
+    patchSize: c.patchSize,
+    depth: c.layers,
+    heads: c.heads,
+    registers: c.registers,
+    inputSize: [c.imageSize, c.imageSize],
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    licence: 'unknown (local folder)',
+    source,
+    weightFiles: [...VIT_WEIGHT_FILES],
+  };
+}
+
+/** `model.safetensors` of a folder, parsed lazily, with the sha256 of its bytes (the plugin-binding hash). */
+export async function readFolderWeights(
+  dir: string,
+  family: string,
+): Promise<{ file: SafetensorsFile; weightHash: string }> {
+  const path = join(dir, 'model.safetensors');
+  const bytes = await readWeightsFile(path, family);
+  return { file: parseSafetensors(bytes, path), weightHash: createHash('sha256').update(bytes).digest('hex') };
 }
 
 /** A registry card's architecture numbers must agree with the folder's config.json. */

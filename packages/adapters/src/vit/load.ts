@@ -1,34 +1,22 @@
-import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { BackboneCard } from '@anymc3d/core/backbone';
-import { parseSafetensors } from '@anymc3d/core/io';
 import { readHfConfig } from '../weights/index.js';
 import type { Dinov2Config } from './config.js';
 import { parseDinov2Config } from './config.js';
 import { Dinov2Backbone } from './dinov2.js';
-import { assertCardMatchesConfig, readWeightsFile } from './folder.js';
+import { assertCardMatchesConfig, readFolderWeights, VIT_WEIGHT_FILES, vitCardFromConfig } from './folder.js';
 import { loadDinov2Weights } from './weights.js';
 
-export const DINOV2_WEIGHT_FILES = ['config.json', 'model.safetensors'];
+export const DINOV2_WEIGHT_FILES = VIT_WEIGHT_FILES;
 
-/** A card for a DINOv2 folder that is not a registry entry (ImageNet mean/std, as DINOv2's processor). */
+/** A card for a DINOv2 folder that is not a registry entry. */
 export function dinov2CardFromConfig(name: string, c: Dinov2Config, source: string): BackboneCard {
-  return {
+  return vitCardFromConfig(
     name,
-    family: 'vit',
-    architecture: c.modelType === 'dinov2_with_registers' ? 'Dinov2WithRegistersModel' : 'Dinov2Model',
-    embedDim: c.hiddenSize,
-    patchSize: c.patchSize,
-    depth: c.layers,
-    heads: c.heads,
-    registers: c.registers,
-    inputSize: [c.imageSize, c.imageSize],
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
-    licence: 'unknown (local folder)',
+    c.modelType === 'dinov2_with_registers' ? 'Dinov2WithRegistersModel' : 'Dinov2Model',
+    c,
     source,
-    weightFiles: [...DINOV2_WEIGHT_FILES],
-  };
+  );
 }
 
 /**
@@ -46,9 +34,6 @@ export async function loadDinov2(
   const config = parseDinov2Config(rawConfig, configPath);
   const finalCard = card ?? dinov2CardFromConfig(basename(dir), config, dir);
   assertCardMatchesConfig(finalCard, config, configPath);
-  const path = join(dir, 'model.safetensors');
-  const bytes = await readWeightsFile(path, 'DINOv2');
-  const weightHash = createHash('sha256').update(bytes).digest('hex');
-  const weights = loadDinov2Weights(parseSafetensors(bytes, path), config);
-  return new Dinov2Backbone(finalCard, config, weights, weightHash);
+  const { file, weightHash } = await readFolderWeights(dir, 'DINOv2');
+  return new Dinov2Backbone(finalCard, config, loadDinov2Weights(file, config), weightHash);
 }
