@@ -8,7 +8,8 @@ import { readVolume } from '@anymc3d/core/volume';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
 
 /**
- * Reading a 512×512×300 int16 .nii.gz: anymc3d (itk-wasm in a worker thread) vs nibabel, in the
+ * Reading a 512×512×300 int16 .nii.gz as nibabel writes it by default (sform only): anymc3d
+ * (header geometry, native zlib, in a worker thread) vs nibabel, in the
  * same run. Reports time per read, the ratio to nibabel (goal ≤ 1.0), peak RSS, and the longest
  * event-loop stall while reading (goal ≤ 50 ms), plus the in-thread read for comparison.
  * Run: node bench/dist/read-volume.js [repeats]

@@ -42,14 +42,61 @@ function toLps(ras: number[][], spacing: Vec3): NiftiGeometry {
   return { spacing, origin: [-ras[0]![3]!, -ras[1]![3]!, ras[2]![3]!], direction };
 }
 
+/** The sform's columns normalised, and how far they are from orthonormal (max |uᵢ·uⱼ − δᵢⱼ|). */
+function sformColumns(h: NiftiHeaderInfo): { unit: number[][]; skew: number } | null {
+  const columns = [0, 1, 2].map((c) => [0, 1, 2].map((r) => h.srow[r]![c]!));
+  const lengths = columns.map((col) => Math.hypot(...col));
+  if (lengths.some((n) => !(n > 0))) return null;
+  const unit = columns.map((col, c) => col.map((v) => v / lengths[c]!));
+  let skew = 0;
+  for (let a = 0; a < 3; a++)
+    for (let b = 0; b < 3; b++) {
+      const dot = unit[a]!.reduce((sum, v, i) => sum + v * unit[b]![i]!, 0);
+      skew = Math.max(skew, Math.abs(dot - (a === b ? 1 : 0)));
+    }
+  return { unit, skew };
+}
+
 /**
- * Geometry from the header alone, where it is unambiguous: a qform without an sform, or a qform
- * and an sform that agree (to 1e-5). Then ITK's answer is this one whichever transform it
- * prefers. Anything else (no qform, qform and sform disagreeing, a non-rigid sform) returns
- * null, and ITK decides.
+ * The sform as ITK reads it when it takes the sform: origin from the translation, direction from
+ * the normalised columns, spacing from pixdim (never from the column lengths). Null unless the
+ * normalised columns are orthonormal to 1e-6, well inside the 1e-4 ITK accepts in float32, so a
+ * borderline sform is left to ITK rather than guessed.
+ */
+function sformGeometry(h: NiftiHeaderInfo): NiftiGeometry | null {
+  const cols = sformColumns(h);
+  if (!cols || cols.skew > 1e-6) return null;
+  const direction = new Float64Array(9);
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) direction[r * 3 + c] = (r < 2 ? -1 : 1) * cols.unit[c]![r]!;
+  const spacing = [0, 1, 2].map((k) => Math.abs(h.pixdim[k] ?? 1) || 1) as Vec3;
+  return { spacing, origin: [-h.srow[0]![3]!, -h.srow[1]![3]!, h.srow[2]![3]!], direction };
+}
+
+/**
+ * Why ITK will refuse this header's geometry, or null: an sform that is sheared (or singular)
+ * beyond ITK's 1e-4 with no qform to fall back on. A Volume, like ITK's image, is a rotated
+ * regular grid, so such a file cannot be represented without resampling.
+ */
+export function unrepresentableGeometry(h: NiftiHeaderInfo): string | null {
+  if (h.qformCode > 0 || h.sformCode <= 0) return null;
+  const cols = sformColumns(h);
+  if (cols && cols.skew <= 1e-3) return null;
+  const how = cols ? `sheared (its axes are off orthogonal by up to ${cols.skew.toExponential(1)})` : 'singular';
+  return (
+    `its sform is ${how} and there is no qform: a sheared voxel grid cannot be held as a rotated regular grid ` +
+    `(as ITK holds images); resample it onto a rigid grid first, or set a qform`
+  );
+}
+
+/**
+ * Geometry from the header alone, where ITK's choice is unambiguous (itkNiftiImageIO,
+ * SetImageIOOrientationFromNIfTI): a qform without an sform; a qform and an sform that agree (to
+ * 1e-5), so either gives this answer; or an orthonormal sform without a qform, which ITK takes
+ * as is (what nibabel writes by default: sform_code 2, qform_code 0). Anything else (neither,
+ * qform and sform disagreeing, a sheared sform) returns null, and ITK decides.
  */
 export function niftiGeometry(h: NiftiHeaderInfo): NiftiGeometry | null {
-  if (h.qformCode <= 0) return null;
+  if (h.qformCode <= 0) return h.sformCode > 0 ? sformGeometry(h) : null;
   const q = qformGeometry(h);
   if (h.sformCode > 0) {
     const agree = h.srow.every((row, r) =>

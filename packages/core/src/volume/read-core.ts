@@ -9,6 +9,7 @@ import { regularizeSeries } from './dicom-regularize.js';
 import { type DicomSeriesReport, inspectDicomSeries } from './dicom-series.js';
 import { indexToWorld } from './geometry.js';
 import { readNiftiFast } from './nifti-fast.js';
+import { unrepresentableGeometry } from './nifti-geometry.js';
 import { checkFloatsFinite, checkNifti } from './nifti-header.js';
 import type { Vec3, Volume, VoxelArray } from './types.js';
 import { checkFinite, checkGeometry } from './validate.js';
@@ -72,6 +73,8 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
   if (format === 'other' && head.length >= 132 && head.toString('latin1', 128, 132) === 'DICM') format = 'dicom';
   if (format === 'nifti') {
     const header = await checkNifti(path, { scanFloats: false }).catch(rename(source, path));
+    const unrepresentable = unrepresentableGeometry(header);
+    if (unrepresentable) throw new InputError(source, unrepresentable);
     const fast = await readNiftiFast(path, header);
     if (fast) return { ...toVolume(source, fast, request.volume), format };
     // ITK turns NaN into 0 silently, so float files are scanned before it reads them.

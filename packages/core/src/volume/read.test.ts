@@ -8,14 +8,20 @@ import { InputError } from '../util/errors.js';
 import { regularizeSeries } from './dicom-regularize.js';
 import { expectAffine, expectVoxels, FIXTURES, REFERENCE, SHARED_DATA } from './fixtures.test-helpers.js';
 import { indexToWorld } from './geometry.js';
-import { readNiftiFast } from './nifti-fast.js';
+import { readNiftiFast, voxelBytes } from './nifti-fast.js';
 import { niftiGeometry } from './nifti-geometry.js';
 import { checkNifti } from './nifti-header.js';
 import { readVolume } from './read.js';
 import { voxelType } from './types.js';
 
 describe('readVolume against nibabel', () => {
-  for (const name of ['oblique_int16.nii.gz', 'oblique_uint8.nii.gz', 'aniso_float32.nii', 'oblique_mask.nii.gz']) {
+  for (const name of [
+    'oblique_int16.nii.gz',
+    'oblique_uint8.nii.gz',
+    'aniso_float32.nii',
+    'oblique_mask.nii.gz',
+    'sform_only_int16.nii.gz',
+  ]) {
     it(`${name}: voxels, dtype and RAS affine equal nibabel's`, async () => {
       const ref = REFERENCE[name]!;
       const { volume, format } = await readVolume(join(FIXTURES, name));
@@ -38,6 +44,7 @@ describe('readVolume against nibabel', () => {
       join(FIXTURES, 'oblique_int16.nii.gz'),
       join(FIXTURES, 'aniso_float32.nii'),
       join(FIXTURES, 'small_4d.nii.gz'),
+      join(FIXTURES, 'sform_only_int16.nii.gz'),
       join(SHARED_DATA, 'mri/FLAIR.nii.gz'),
     ]) {
       const header = await checkNifti(path);
@@ -58,6 +65,31 @@ describe('readVolume against nibabel', () => {
     }
     const scaled = join(FIXTURES, 'scaled_int16.nii.gz');
     expect(await readNiftiFast(scaled, await checkNifti(scaled))).toBeNull();
+  });
+
+  it('voxel bytes inflated in place equal those copied out of small chunks, aligned or not', async () => {
+    const path = join(FIXTURES, 'oblique_int16.nii.gz');
+    const header = await checkNifti(path);
+    const length = header.dims.reduce((a, b) => a * b, 1) * 2;
+    const inPlace = (await voxelBytes(path, true, header.voxOffset, length, 2))!;
+    // In place: a view into zlib's one output buffer, past the header.
+    expect(inPlace.byteOffset).toBe(header.voxOffset);
+    const copied = (await voxelBytes(path, true, header.voxOffset, length, 2, 1000))!;
+    expect(copied.byteOffset).toBe(0);
+    assertSameArray(copied, inPlace, 'chunked copy');
+    const odd = (await voxelBytes(path, true, header.voxOffset + 1, length - 2, 2))!;
+    expect(odd.byteOffset % 2).toBe(0);
+    assertSameArray(odd, inPlace.subarray(1, length - 1), 'misaligned start');
+    expect(await voxelBytes(path, true, header.voxOffset, length + 1, 2)).toBeNull();
+  });
+
+  it('a sheared sform without a qform is a clear error (ITK cannot hold it either)', async () => {
+    const path = join(FIXTURES, 'sform_shear_int16.nii.gz');
+    expect(niftiGeometry(await checkNifti(path))).toBeNull();
+    await expect(readImageNode(path)).rejects.toBeDefined();
+    const error = await readVolume(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toMatch(/sform_shear_int16\.nii\.gz.*sform is sheared .* no qform/);
   });
 
   it('real MRI (FLAIR and its lesion mask) match nibabel', async () => {
