@@ -37,6 +37,22 @@ describe('anymc3d inspect', () => {
     expect(out).toMatch(/size\s+512 × 512 × 28/);
   });
 
+  it('--dicom-grid stored stacks the tilted series as stored, and says nothing was resampled', async () => {
+    const { code, out } = await run([
+      'inspect',
+      '-i',
+      `${SHARED}dicom/ct-gantry-tilt`,
+      '--dicom-grid',
+      'stored',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { size: number[]; dicom: { regularized: boolean; maxPositionError: number } };
+    expect(report.dicom.regularized).toBe(false);
+    expect(report.dicom.maxPositionError).toBeGreaterThan(1);
+    expect(report.size).toEqual([512, 512, 28]);
+  });
+
   it('a bad file exits non-zero with one clear line on stderr', async () => {
     const path = `${FIXTURES}truncated.nii.gz`;
     const { code, out, err } = await run(['inspect', '-i', path]);
