@@ -86,9 +86,30 @@ describe('anymc3d end to end on a new task given by a manifest', () => {
   it('trains, predicts and evaluates through the CLI, well above chance on held-out cases', async () => {
     const common = ['-t', join(dir, 'task.json'), '-m', join(dir, 'manifest.csv'), '-b', 'mobilenet_v1_224'];
     const out = join(dir, 'run');
-    const train = await cli(['train', ...common, '-o', out, '--steps', '60,150', '--batch-size', '8', '--no-progress']);
+    const train = await cli([
+      'train',
+      ...common,
+      '-o',
+      out,
+      '--steps',
+      '60,150',
+      '--lr',
+      '1e-4,3e-2',
+      '--batch-size',
+      '8',
+      '--no-progress',
+    ]);
     expect(train.code, train.stderr).toBe(0);
-    expect(train.stdout).toMatch(/→ (60|150) steps/);
+    // Every (learning rate × steps) candidate is tried on val, and the best one is kept (the first on a tie).
+    const tried = [...train.stdout.matchAll(/lr ([\d.e-]+) × (\d+) steps AUC=([\d.]+)/g)].map((m) => ({
+      lr: Number(m[1]),
+      steps: Number(m[2]),
+      auc: Number(m[3]),
+    }));
+    expect(tried.map((t) => `${t.lr}×${t.steps}`)).toEqual(['0.0001×60', '0.0001×150', '0.03×60', '0.03×150']);
+    const [, lr, steps] = /→ lr ([\d.e-]+), (\d+) steps/.exec(train.stdout) ?? [];
+    const chosen = tried.find((t) => t.lr === Number(lr) && t.steps === Number(steps));
+    expect(chosen?.auc).toBe(Math.max(...tried.map((t) => t.auc)));
     const card = JSON.parse(await readFile(join(out, 'plugin', 'plugin.json'), 'utf8')) as { labels: string[] };
     expect(card.labels).toEqual(['blob']);
 

@@ -11,7 +11,7 @@ import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
 import { runTask } from '../pipeline/run-task.js';
 import { createProgress } from '../progress.js';
-import { type GlobalFlags, parseCounts } from './task-flags.js';
+import { type GlobalFlags, parseCounts, parseRates } from './task-flags.js';
 
 interface DemoArgs extends GlobalFlags {
   output: string;
@@ -20,7 +20,7 @@ interface DemoArgs extends GlobalFlags {
   'input-size': number;
   steps: string;
   criterion: string;
-  lr: number;
+  lr: string;
   'batch-size': number;
   threads?: number;
 }
@@ -67,7 +67,11 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         choices: ['f1', 'youden'],
         describe: 'Threshold criterion on val',
       })
-      .option('lr', { type: 'number', default: 3e-2, describe: 'Learning rate of the plugin (AdamW, cosine schedule)' })
+      .option('lr', {
+        type: 'string',
+        default: '3e-3,1e-2,3e-2',
+        describe: 'Candidate learning rates of the plugin (AdamW, cosine schedule), chosen on val with the steps',
+      })
       .option('batch-size', { type: 'number', default: 32, describe: 'Cases per optimiser step' })
       .option('threads', { type: 'number', describe: 'ONNX Runtime threads (default: all cores)' }),
   handler: async (args) => {
@@ -76,6 +80,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
       if (!args.quiet) process.stdout.write(`${line}\n`);
     };
     const steps = parseCounts(args.steps, '--steps');
+    const lrs = parseRates(args.lr, '--lr');
     const resolution = args.resolution as DemoResolution;
     const outDir = resolve(args.output);
     const cacheRoot = process.env.ANYMC3D_CACHE ? resolve(process.env.ANYMC3D_CACHE) : resolve(outDir, 'cache');
@@ -98,7 +103,8 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         outDir,
         cacheRoot,
         steps,
-        optim: { batchSize: args['batch-size'], warmup: 20, lrHead: args.lr },
+        lrs,
+        optim: { batchSize: args['batch-size'], warmup: 20 },
         criterion: args.criterion as 'f1' | 'youden',
         bootstrap: 1000,
         device: args.device as 'cpu' | 'cuda',
@@ -111,8 +117,8 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
     const { fitted, evaluation: e, intervals } = run;
     say(
       `val (${manifest.cases.filter((c) => c.split === 'val').length} cases) chooses: ` +
-        fitted.attempts.map((a) => `${a.steps} steps AUC=${fmt(a.valAuroc, 3)}`).join(', ') +
-        ` → ${fitted.chosen.steps} steps; threshold (${args.criterion}) ${fitted.thresholds.map((t) => fmt(t, 3)).join(', ')}`,
+        fitted.attempts.map((a) => `lr ${a.lr} × ${a.steps} steps AUC=${fmt(a.valAuroc, 3)}`).join(', ') +
+        ` → lr ${fitted.chosen.lr}, ${fitted.chosen.steps} steps; threshold (${args.criterion}) ${fitted.thresholds.map((t) => fmt(t, 3)).join(', ')}`,
     );
     process.stdout.write(
       `test AUC=${fmt(e.macro.auroc, 3)} ${ci(intervals?.macro.auroc, 2)} ACC=${fmt(e.macro.accuracy, 2)} ${ci(intervals?.macro.accuracy, 2)}` +

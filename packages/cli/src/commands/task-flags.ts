@@ -84,6 +84,14 @@ export async function loadTaskInputs(a: TaskFlags, manifestOptions: ManifestOpti
 }
 
 /** Comma-separated whole numbers > 0 (e.g. candidate step counts). */
+/** Comma-separated positive numbers (learning rates): `3e-3,1e-2`. */
+export function parseRates(text: string, flag: string): number[] {
+  const values = text.split(',').map((s) => Number(s.trim()));
+  if (values.some((s) => !(Number.isFinite(s) && s > 0)))
+    throw new InputError(flag, `must be numbers > 0 separated by commas, got ${text}`);
+  return values;
+}
+
 export function parseCounts(text: string, flag: string): number[] {
   const values = text.split(',').map(Number);
   if (values.length === 0 || values.some((s) => !(Number.isInteger(s) && s > 0)))

@@ -4,11 +4,11 @@ import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { fitPlugin } from '../pipeline/fit.js';
 import { viewInputs } from '../pipeline/views.js';
 import { createProgress } from '../progress.js';
-import { loadTaskInputs, parseCounts, type TaskFlags, taskFlags } from './task-flags.js';
+import { loadTaskInputs, parseCounts, parseRates, type TaskFlags, taskFlags } from './task-flags.js';
 
 interface TrainArgs extends TaskFlags {
   steps: string;
-  lr: number;
+  lr: string;
   'batch-size': number;
   criterion: string;
   seed: number;
@@ -20,7 +20,12 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
   builder: (y) =>
     taskFlags(y)
       .option('steps', { type: 'string', default: '300,1000', describe: 'Candidate step counts, chosen on val' })
-      .option('lr', { type: 'number', default: 3e-2, describe: 'Learning rate of the plugin (AdamW, cosine schedule)' })
+      .option('lr', {
+        type: 'string',
+        default: '3e-2',
+        describe:
+          'Learning rate(s) of the plugin (AdamW, cosine schedule); several, comma-separated, are chosen on val',
+      })
       .option('batch-size', { type: 'number', default: 32, describe: 'Cases per optimiser step' })
       .option('criterion', {
         type: 'string',
@@ -31,6 +36,7 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
       .option('seed', { type: 'number', default: 0, describe: 'Seed of initialisation and batch order' }),
   handler: async (a) => {
     const steps = parseCounts(a.steps, '--steps');
+    const lrs = parseRates(a.lr, '--lr');
     const t = await loadTaskInputs(a);
     const card = t.manifest.card;
     const train = casesOf(t.manifest, 'train');
@@ -53,7 +59,8 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
         train: featureCases(train, extracted.tokens, card),
         val: featureCases(val, extracted.tokens, card),
         steps,
-        optim: { batchSize: a['batch-size'], lrHead: a.lr, warmup: Math.min(20, Math.min(...steps)), seed: a.seed },
+        lrs,
+        optim: { batchSize: a['batch-size'], warmup: Math.min(20, Math.min(...steps)), seed: a.seed },
         criterion: a.criterion as 'f1' | 'youden',
         outDir: t.outDir,
         data: t.manifest.source,
@@ -63,8 +70,8 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
       progress.stop();
       if (!a.quiet)
         process.stdout.write(
-          `val (${val.length} cases): ${fitted.attempts.map((x) => `${x.steps} steps AUC=${x.valAuroc?.toFixed(3) ?? 'n/a'}`).join(', ')}` +
-            ` → ${fitted.chosen.steps} steps; thresholds ${fitted.thresholds.map((x) => x?.toFixed(3) ?? '0.5 (one class in val)').join(', ')}\n` +
+          `val (${val.length} cases): ${fitted.attempts.map((x) => `lr ${x.lr} × ${x.steps} steps AUC=${x.valAuroc?.toFixed(3) ?? 'n/a'}`).join(', ')}` +
+            ` → lr ${fitted.chosen.lr}, ${fitted.chosen.steps} steps; thresholds ${fitted.thresholds.map((x) => x?.toFixed(3) ?? '0.5 (one class in val)').join(', ')}\n` +
             `plugin → ${fitted.pluginDir} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
         );
     } finally {

@@ -12,6 +12,8 @@ export interface FitOptions {
   val: FeatureCase[];
   /** Candidate step counts; the one with the best validation AUROC is kept. */
   steps: number[];
+  /** Candidate head learning rates, crossed with `steps` (default: `optim.lrHead` alone). */
+  lrs?: number[];
   optim?: Partial<OptimOptions>;
   criterion: ThresholdCriterion;
   outDir: string;
@@ -22,6 +24,8 @@ export interface FitOptions {
 
 export interface Attempt {
   steps: number;
+  /** The head learning rate (undefined: the optimiser's default). */
+  lr?: number;
   valAuroc: number | null;
   dir: string;
 }
@@ -57,8 +61,9 @@ export function byLabel(rows: readonly (readonly number[])[], labels: number): F
 }
 
 /**
- * Trains one plugin per candidate step count on `train`, keeps the one with the best macro
- * AUROC on `val` (fewer steps on a tie), picks per-label thresholds on `val` and writes the kept
+ * Trains one plugin per candidate (learning rate × step count) on `train`, keeps the one with
+ * the best macro AUROC on `val` (the earlier candidate on a tie: lower rate, fewer steps, as
+ * listed), picks per-label thresholds on `val` and writes the kept
  * plugin to `<outDir>/plugin` with those thresholds on its card. Test data never enters here.
  */
 export async function fitPlugin(o: FitOptions): Promise<Fitted> {
@@ -68,10 +73,12 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
     o.val.map((c) => c.labels),
     L,
   );
-  for (const steps of o.steps) {
+  const grid = (o.lrs ?? [o.optim?.lrHead]).flatMap((lr) => o.steps.map((steps) => ({ lr, steps })));
+  for (const { lr, steps } of grid) {
+    const optim = lr === undefined ? { ...o.optim } : { ...o.optim, lrHead: lr };
     // Settings in the folder name: a rerun with other settings trains anew instead of meeting a foreign checkpoint.
     const settings = createHash('sha256')
-      .update(JSON.stringify({ optim: o.optim ?? {}, loss: o.task.loss ?? null }))
+      .update(JSON.stringify({ optim, loss: o.task.loss ?? null }))
       .digest('hex')
       .slice(0, 8);
     const dir = join(o.outDir, 'candidates', `steps-${steps}-${settings}`);
@@ -79,12 +86,12 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
       source: { features: o.train, backbone: o.backbone },
       task: o.task,
       outDir: dir,
-      options: { ...o.optim, steps },
+      options: { ...optim, steps },
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.data ? { data: o.data } : {}),
       onProgress: (p) =>
         o.report?.({
-          stage: `train ${steps}`,
+          stage: lr === undefined ? `train ${steps}` : `train lr ${lr} ${steps}`,
           done: p.step,
           total: p.totalSteps,
           detail: `loss ${p.loss.toFixed(4)}`,
@@ -92,7 +99,7 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
     });
     const scores = byLabel(await predictCases(dir, o.backbone, o.val, o.threads), L);
     const valAuroc = evaluate({ labels: o.task.labels, scores, truth: valTruth }).macro.auroc;
-    attempts.push({ steps, valAuroc, dir });
+    attempts.push({ steps, ...(lr === undefined ? {} : { lr }), valAuroc, dir });
   }
   const chosen = attempts.reduce((best, a) => ((a.valAuroc ?? -1) > (best.valAuroc ?? -1) ? a : best));
   const valScores = byLabel(await predictCases(chosen.dir, o.backbone, o.val, o.threads), L);

@@ -23,6 +23,8 @@ export interface RunTaskOptions {
   outDir: string;
   cacheRoot: string;
   steps: number[];
+  /** Candidate head learning rates, chosen on val with the steps (default: `optim.lrHead`). */
+  lrs?: number[];
   optim?: Partial<OptimOptions>;
   criterion: ThresholdCriterion;
   /** The split predicted and scored once at the end (default test). */
@@ -78,6 +80,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
     train: featureCases(train, extracted.tokens, card),
     val: featureCases(val, extracted.tokens, card),
     steps: o.steps,
+    ...(o.lrs ? { lrs: o.lrs } : {}),
     criterion: o.criterion,
     outDir: o.outDir,
     data: o.manifest.source,
@@ -118,8 +121,9 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
       plugin: { dir: fitted.pluginDir, sha256: await pluginHash(fitted.pluginDir) },
       selection: {
         on: 'val',
-        attempts: fitted.attempts.map((a) => ({ steps: a.steps, valAuroc: a.valAuroc })),
+        attempts: fitted.attempts.map((a) => ({ lr: a.lr ?? null, steps: a.steps, valAuroc: a.valAuroc })),
         chosenSteps: fitted.chosen.steps,
+        chosenLr: fitted.chosen.lr ?? null,
         thresholdCriterion: o.criterion,
         thresholds,
       },
