@@ -54,10 +54,7 @@ export function multiplyByQuantizedMultiplier(g: GraphBuilder, x: Value, m: Quan
   // 1 − 2^30 for negative products plus C++'s truncation is a floor). The 2^62 offset makes
   // the dividend non-negative so ONNX's truncating Div floors; it is taken off afterwards.
   const product = g.op('Mul', [shifted, i64(m.multiplier)]);
-  const high = g.op('Sub', [
-    g.op('Div', [g.op('Add', [product, i64(2 ** 30 + 2 ** 62)]), i64(2 ** 31)]),
-    i64(2 ** 31),
-  ]);
+  const high = g.op('Sub', [g.op('Div', [g.op('Add', [product, i64(2 ** 30 + 2 ** 62)]), i64(2 ** 31)]), i64(2 ** 31)]);
   if (right === 0) return high;
   // RoundingDivideByPOT: round to nearest, ties away from zero = sign(x)·⌊(|x| + 2^(e−1)) / 2^e⌋.
   const magnitude = g.op('Div', [g.op('Add', [g.op('Abs', [high]), i64(2 ** (right - 1))]), i64(2 ** right)]);

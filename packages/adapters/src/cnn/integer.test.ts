@@ -84,7 +84,10 @@ describe('MobileNet v1 in its own integer arithmetic', () => {
       for (let c = 0; c < 1024; c++) {
         for (let p = 0; p < 49; p++) hwc[p * 1024 + c] = features[(k * 1024 + c) * 49 + p]!;
       }
-      fractions[`${name} features`] = equalFraction(hwc, referenceFeatures.subarray(k * 49 * 1024, (k + 1) * 49 * 1024));
+      fractions[`${name} features`] = equalFraction(
+        hwc,
+        referenceFeatures.subarray(k * 49 * 1024, (k + 1) * 49 * 1024),
+      );
     });
     console.log('exactly equal uint8 codes, integer graph vs reference:', fractions);
     // Measured 1.0 everywhere; the margin allows a rare tie broken differently, not a drift.

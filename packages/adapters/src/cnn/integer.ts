@@ -1,7 +1,7 @@
 import { type GraphBuilder, tensor, type Value } from '@anymc3d/core/graph';
 import { InputError } from '@anymc3d/core/util';
 import { BUILTIN, integerValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../tflite/index.js';
-import { layerName, lastPoolIndex, samePads, UnsupportedModelError } from './convert.js';
+import { lastPoolIndex, layerName, samePads, UnsupportedModelError } from './convert.js';
 import {
   activationRange,
   dequantizeCodes,
@@ -47,7 +47,7 @@ export function convertTfliteInteger(
   const source = options.source;
   const quant = (t: TfliteTensor): { scale: number; zeroPoint: number } => {
     const q = t.quantization;
-    if (!q || q.scale.length !== 1) {
+    if (q?.scale.length !== 1) {
       throw new UnsupportedModelError(source, `tensor ${t.name} is not quantised per tensor (the uint8 scheme)`);
     }
     return { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0] ?? 0 };
@@ -106,7 +106,10 @@ export function convertTfliteInteger(
         const x = read(op);
         const q = uint8(out);
         if (quant(x.t).scale !== q.scale || quant(x.t).zeroPoint !== q.zeroPoint) {
-          throw new UnsupportedModelError(source, `${op.opName} changes the quantisation; TFLite's uint8 pool does not`);
+          throw new UnsupportedModelError(
+            source,
+            `${op.opName} changes the quantisation; TFLite's uint8 pool does not`,
+          );
         }
         features = withQuant(x.v, x.t);
         y = globalAveragePool(g, x.v, activationRange(op.options.activation, q.scale, q.zeroPoint));
@@ -220,7 +223,11 @@ function integerConv(
     // Padding with 0 in the centred domain is padding with the input zero point, as TFLite does.
     const centred = dequantizeCodes(g, x, 1, xq.zeroPoint);
     const wf = g.constant(
-      tensor('float32', [outC, inPerGroup, kh, kw], Float32Array.from(w, (q) => q - wz)),
+      tensor(
+        'float32',
+        [outC, inPerGroup, kh, kw],
+        Float32Array.from(w, (q) => q - wz),
+      ),
       `${name}.weight_centred`,
     );
     acc = g.op('Cast', [g.op('Conv', [centred, wf], { ...attrs, pads })], { to: 7 /* INT64 */ });

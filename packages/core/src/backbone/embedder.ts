@@ -46,7 +46,7 @@ export function buildBackboneGraph(
   const out: BackboneValues & { method?: string } =
     precision === 'int8' && backbone.buildInteger
       ? backbone.buildInteger(g, pixels, { inputSize, attention: true })
-    : backbone.build(g, pixels, { inputSize, attention: true, ...(lora ? { lora } : {}) });
+      : backbone.build(g, pixels, { inputSize, attention: true, ...(lora ? { lora } : {}) });
   g.output(out.cls, 'cls');
   g.output(out.patchTokens, 'patch_tokens');
   if (out.attention) g.output(out.attention, 'attention');
