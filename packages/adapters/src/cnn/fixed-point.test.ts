@@ -1,7 +1,7 @@
 import { GraphBuilder, OnnxSession, tensor, toOnnx } from '@anymc3d/core/graph';
 import { Random } from '@anymc3d/core/util';
 import { describe, expect, it } from 'vitest';
-import { activationRange, multiplyByQuantizedMultiplier, quantizeMultiplier } from './fixed-point.js';
+import { activationRange, multiplyByQuantizedMultiplier, quantizeMultiplier, requantizeCodes } from './fixed-point.js';
 
 /** gemmlowp / TFLite common.h, literally (nudge, truncating division, mask and threshold). */
 function srdhm(a: bigint, b: bigint): bigint {
@@ -60,6 +60,46 @@ describe('TFLite fixed-point requantisation as int64 graph ops', () => {
       const expected = inputs.map((v) => reference(BigInt(v), m.multiplier, m.shift));
       const wrong = inputs.filter((_, k) => y[k] !== expected[k]);
       expect(wrong, `multiplier ${m.multiplier}·2^${m.shift}`).toEqual([]);
+    }
+  });
+
+  it('requantises biased accumulators to uint8 codes on the cheap path and the general one', async () => {
+    const rand = new Random(9);
+    const channels = 4;
+    const bias = [0, 12345, -54321, 2 ** 20];
+    const n = 3000;
+    const acc = Array.from({ length: n }, (_, i) => Math.round((rand.next() * 2 - 1) * 2 ** (6 + (i % 13))));
+    // The tight bound allows float64; 2^29 forces int64 (2^29·M0 > 2^53).
+    const tight = Math.max(...acc.map(Math.abs)) + Math.max(...bias.map(Math.abs));
+    type Case = { m: ReturnType<typeof quantizeMultiplier>; zeroPoint: number; range: [number, number] };
+    const cases: (Case & { bound: number })[] = (
+      [
+        { m: quantizeMultiplier(0.0213), zeroPoint: 0, range: [0, 255] }, // relu6-like: one floor
+        { m: quantizeMultiplier(0.0007), zeroPoint: 3, range: [3, 200] }, // one floor, zp > 0
+        { m: quantizeMultiplier(0.0213), zeroPoint: 128, range: [0, 255] }, // no activation: general path
+        { m: quantizeMultiplier(1.5), zeroPoint: 0, range: [0, 255] }, // left shift
+      ] as Case[]
+    ).flatMap((c) => [
+      { ...c, bound: tight },
+      { ...c, bound: 2 ** 29 },
+    ]);
+    for (const { m, zeroPoint, range, bound } of cases) {
+      const g = new GraphBuilder('requant_u8');
+      const x = g.input('acc', 'int64', [1, channels, n / channels, 1]);
+      g.output(requantizeCodes(g, x, m, { bias, bound, zeroPoint, range }), 'q');
+      const graph = g.build();
+      const float64 = graph.nodes.some((node) => node.op === 'Floor');
+      expect(float64).toBe(bound === tight && range[0] >= zeroPoint);
+      const session = await OnnxSession.create(toOnnx(graph), { threads: 1 });
+      const q = (await session.run({ acc: tensor('int64', [1, channels, n / channels, 1], acc) })).q!.data;
+      await session.release();
+      const expected = acc.map((a, i) => {
+        const b = bias[Math.floor(i / (n / channels))]!;
+        const v = Number(reference(BigInt(a + b), m.multiplier, m.shift)) + zeroPoint;
+        return Math.min(range[1], Math.max(range[0], v));
+      });
+      const wrong = expected.filter((v, i) => q[i] !== v);
+      expect(wrong, `zp ${zeroPoint} range ${range} bound ${bound}`).toEqual([]);
     }
   });
 

@@ -1,4 +1,4 @@
-import type { GraphBuilder, Value } from '@anymc3d/core/graph';
+import { type GraphBuilder, tensor, type Value } from '@anymc3d/core/graph';
 import type { Activation } from '../tflite/index.js';
 
 /**
@@ -61,6 +61,97 @@ export function multiplyByQuantizedMultiplier(g: GraphBuilder, x: Value, m: Quan
   return g.op('Mul', [g.op('Sign', [high]), magnitude]);
 }
 
+/**
+ * An integer conv accumulator (before its bias) → codes: + bias, ×M, + zero point, clamped
+ * to `range`, exactly as TFLite. `acc` holds integers (float32 from an exact float conv, or
+ * int32); `bound` bounds |acc| + |bias| (from the weights), which picks the cheapest exact form:
+ *
+ * - Where range[0] ≥ zero point, every negative requantised value clamps to range[0] however
+ *   it was rounded, so RoundingDivideByPOT may round ties up instead of away from zero. Then
+ *   SRDHM followed by it is one floor: ⌊(⌊(p + 2^30)/2^31⌋ + 2^(e−1)) / 2^e⌋ =
+ *   ⌊(p + 2^30 + 2^(30+e)) / 2^(31+e)⌋ with p = (acc + bias)·M0.
+ * - That floor is computed in float64 when p and the added constants stay below 2^53 (every
+ *   step then exact, and float64 ops are vectorised), else in int64 (ONNX Runtime's int64 Mul
+ *   and Div are scalar).
+ * - Otherwise (no clamp below the zero point) the general path of multiplyByQuantizedMultiplier.
+ */
+export function requantizeCodes(
+  g: GraphBuilder,
+  acc: Value,
+  m: QuantizedMultiplier,
+  options: {
+    bias?: readonly number[];
+    bound: number;
+    zeroPoint: number;
+    range: [number, number];
+    /** The codes' type: uint8, or float32 holding them (saves a Cast before a float conv). */
+    as?: CodeType;
+  },
+): Value {
+  const { zeroPoint, range } = options;
+  const to = castTo(options.as);
+  const channels = options.bias?.length ?? 0;
+  const perChannel = (dtype: 'int64' | 'float64', values: readonly (number | bigint)[], hint: string): Value =>
+    options.bias
+      ? g.constant(tensor(dtype, [1, channels, 1, 1], toTyped(dtype, values)), hint)
+      : g.constant(tensor(dtype, [], toTyped(dtype, values.slice(0, 1))), hint);
+  const bias = options.bias ?? [0];
+  const right = Math.max(-m.shift, 0);
+  if (range[0] < zeroPoint) {
+    const acc64 = g.op('Cast', [acc], { to: 7 /* INT64 */ });
+    const biased = options.bias ? g.op('Add', [acc64, perChannel('int64', bias, 'bias_i32')]) : acc64;
+    return toCodes(g, multiplyByQuantizedMultiplier(g, biased, m), zeroPoint, range, options.as);
+  }
+  // TFLite shifts (acc + bias) left before the high multiply; folding 2^left into M0 is the same.
+  const multiplier = BigInt(m.multiplier) * 2n ** BigInt(Math.max(m.shift, 0));
+  const k = 31n + BigInt(right);
+  const rounding = 2n ** 30n + (right > 0 ? 2n ** (30n + BigInt(right)) : 0n);
+  const bound = BigInt(Math.ceil(options.bound)) * multiplier;
+  const constant = (b: number, offset: bigint) => BigInt(b) * multiplier + rounding + offset;
+  const zpTerm = BigInt(zeroPoint) * 2n ** k;
+  const clip = (v: Value, dtype: 'int64' | 'float64') =>
+    g.op('Clip', [v, g.constant(tensor(dtype, [], [range[0]])), g.constant(tensor(dtype, [], [range[1]]))]);
+  if (bound + rounding + (zpTerm < 0n ? -zpTerm : zpTerm) < 2n ** 53n) {
+    // code = ⌊acc·M/2^k + (bias·M + rounding + zp·2^k)/2^k⌋: scaling by 2^−k is exact.
+    const scale = 2 ** -Number(k);
+    const accD = g.op('Cast', [acc], { to: 11 /* DOUBLE */ });
+    const product = g.op('Mul', [accD, g.constant(tensor('float64', [], [Number(multiplier) * scale]), 'multiplier')]);
+    const offsets = bias.map((b) => Number(constant(b, zpTerm)) * scale);
+    const floored = g.op('Floor', [g.op('Add', [product, perChannel('float64', offsets, 'requant_offset')])]);
+    return g.op('Cast', [clip(floored, 'float64')], { to });
+  }
+  // int64: a multiple of 2^k above the bound keeps the dividend non-negative, so the
+  // truncating Div floors; it is taken off with the zero point.
+  const lift = (bound / 2n ** k + 1n) * 2n ** k;
+  if (bound + rounding + lift >= 2n ** 63n) throw new Error(`accumulators up to ${options.bound} overflow int64`);
+  const acc64 = g.op('Cast', [acc], { to: 7 /* INT64 */ });
+  const product = g.op('Mul', [acc64, g.constant(tensor('int64', [], BigInt64Array.of(multiplier)), 'multiplier')]);
+  const offsets = bias.map((b) => constant(b, lift));
+  const lifted = g.op('Add', [product, perChannel('int64', offsets, 'requant_offset')]);
+  const floored = g.op('Div', [lifted, g.constant(tensor('int64', [], BigInt64Array.of(2n ** k)), 'pot')]);
+  const shifted = g.op('Add', [
+    floored,
+    g.constant(tensor('int64', [], BigInt64Array.of(BigInt(zeroPoint) - lift / 2n ** k))),
+  ]);
+  return g.op('Cast', [clip(shifted, 'int64')], { to });
+}
+
+/** How codes travel between layers: uint8, or float32 holding the same integers. */
+export type CodeType = 'uint8' | 'float32';
+
+function castTo(as: CodeType = 'uint8'): number {
+  return as === 'float32' ? 1 /* FLOAT */ : 2 /* UINT8 */;
+}
+
+/** `v` as codes of type `as` (a Cast only when it is not one already). */
+export function asCodes(g: GraphBuilder, v: Value, as: CodeType): Value {
+  return v.dtype === as ? v : g.op('Cast', [v], { to: castTo(as) });
+}
+
+function toTyped(dtype: 'int64' | 'float64', values: readonly (number | bigint)[]): BigInt64Array | Float64Array {
+  return dtype === 'int64' ? BigInt64Array.from(values, (v) => BigInt(v)) : Float64Array.from(values, (v) => Number(v));
+}
+
 /** TfLiteRound: half away from zero. */
 function roundAway(x: number): number {
   return Math.sign(x) * Math.floor(Math.abs(x) + 0.5);
@@ -83,16 +174,22 @@ export function activationRange(activation: Activation, scale: number, zeroPoint
   }
 }
 
-/** int64 codes + zero point, clamped to [lo, hi], as uint8. */
-export function toUint8(g: GraphBuilder, x: Value, zeroPoint: number, range: [number, number]): Value {
+/** int64 values + zero point, clamped to [lo, hi], as codes. */
+export function toCodes(
+  g: GraphBuilder,
+  x: Value,
+  zeroPoint: number,
+  range: [number, number],
+  as: CodeType = 'uint8',
+): Value {
   const shifted = zeroPoint !== 0 ? g.op('Add', [x, g.scalar(zeroPoint, 'int64')]) : x;
   const clipped = g.op('Clip', [shifted, g.scalar(range[0], 'int64'), g.scalar(range[1], 'int64')]);
-  return g.op('Cast', [clipped], { to: 2 /* UINT8 */ });
+  return g.op('Cast', [clipped], { to: castTo(as) });
 }
 
-/** uint8 codes → real values scale·(q − zero point), float32. */
+/** Codes → real values scale·(q − zero point), float32. */
 export function dequantizeCodes(g: GraphBuilder, codes: Value, scale: number, zeroPoint: number): Value {
-  const f = g.op('Cast', [codes], { to: 1 /* FLOAT */ });
+  const f = asCodes(g, codes, 'float32');
   const centred = zeroPoint !== 0 ? g.op('Sub', [f, g.scalar(zeroPoint)]) : f;
-  return g.op('Mul', [centred, g.scalar(scale)]);
+  return scale === 1 ? centred : g.op('Mul', [centred, g.scalar(scale)]);
 }

@@ -4,10 +4,12 @@ import { BUILTIN, integerValues, type TfliteModel, type TfliteOperator, type Tfl
 import { lastPoolIndex, layerName, samePads, UnsupportedModelError } from './convert.js';
 import {
   activationRange,
+  asCodes,
   dequantizeCodes,
   multiplyByQuantizedMultiplier,
   quantizeMultiplier,
-  toUint8,
+  requantizeCodes,
+  toCodes,
 } from './fixed-point.js';
 
 /**
@@ -83,7 +85,9 @@ export function convertTfliteInteger(
     if (!v) throw new UnsupportedModelError(source, `${op.opName} reads tensor ${index} before it is computed`);
     return { v, t: model.tensors[index]! };
   };
-  const withQuant = (v: Value, t: TfliteTensor): QuantizedValue => ({ codes: v, ...quant(t) });
+  // Between layers codes travel as float32 where float convs read them (one Cast fewer per
+  // layer); the network's outputs are uint8.
+  const withQuant = (v: Value, t: TfliteTensor): QuantizedValue => ({ codes: asCodes(g, v, 'uint8'), ...quant(t) });
 
   for (let k = 0; k < model.operators.length; k++) {
     const op = model.operators[k]!;
@@ -152,10 +156,10 @@ export function convertTfliteInteger(
   return { features, pooled, convs, ...(logits ? { logits } : {}) };
 }
 
-/** Float pixels (normalised as scale·(u − zp)) → the uint8 input codes: round(x/scale) + zp. */
+/** Float pixels (normalised as scale·(u − zp)) → the input codes round(x/scale) + zp (float32). */
 function quantizeInput(g: GraphBuilder, pixels: Value, q: { scale: number; zeroPoint: number }): Value {
   const v = g.op('Add', [g.op('Round', [g.op('Div', [pixels, g.scalar(q.scale)])]), g.scalar(q.zeroPoint)]);
-  return g.op('Cast', [g.op('Clip', [v, g.scalar(0), g.scalar(255)])], { to: 2 /* UINT8 */ });
+  return g.op('Clip', [v, g.scalar(0), g.scalar(255)]);
 }
 
 /**
@@ -215,6 +219,7 @@ function integerConv(
     ...(group !== 1 ? { group } : {}),
   };
 
+  // Worst case over any input, not just this weight set's: the float32 Conv may sum in any order.
   const terms = inPerGroup * kh * kw;
   const bound = terms * Math.max(xq.zeroPoint, 255 - xq.zeroPoint) * Math.max(wz, 255 - wz);
   let acc: Value;
@@ -230,27 +235,42 @@ function integerConv(
       ),
       `${name}.weight_centred`,
     );
-    acc = g.op('Cast', [g.op('Conv', [centred, wf], { ...attrs, pads })], { to: 7 /* INT64 */ });
+    acc = g.op('Conv', [centred, wf], { ...attrs, pads });
     kind = 'float32';
   } else {
     // ConvInteger's own padding value is not pinned down by the spec; pad with the zero point
     // explicitly.
+    const x8 = asCodes(g, x, 'uint8');
     const padded = pads.some((p) => p !== 0)
-      ? g.op('Pad', [x, g.ints([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!]), g.scalar(xq.zeroPoint, 'uint8')])
-      : x;
+      ? g.op('Pad', [x8, g.ints([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!]), g.scalar(xq.zeroPoint, 'uint8')])
+      : x8;
     const wq = g.constant(tensor('uint8', [outC, inPerGroup, kh, kw], w), `${name}.weight_u8`);
-    const sum = g.op('ConvInteger', [padded, wq, g.scalar(xq.zeroPoint, 'uint8'), g.scalar(wz, 'uint8')], attrs);
-    acc = g.op('Cast', [sum], { to: 7 /* INT64 */ });
+    acc = g.op('ConvInteger', [padded, wq, g.scalar(xq.zeroPoint, 'uint8'), g.scalar(wz, 'uint8')], attrs);
     kind = 'integer';
-  }
-  if (bt) {
-    const bias = integerValues(bt);
-    acc = g.op('Add', [acc, g.constant(tensor('int64', [1, outC, 1, 1], bias), `${name}.bias_i32`)]);
   }
   // TFLite (kernel_util.cc GetQuantizedConvolutionMultipler) forms the multiplier in double.
   const m = quantizeMultiplier((xq.scale * ws) / yq.scale);
-  const requantised = multiplyByQuantizedMultiplier(g, acc, m);
-  return { y: toUint8(g, requantised, yq.zeroPoint, activationRange(o.activation, yq.scale, yq.zeroPoint)), kind };
+  const bias = bt ? integerValues(bt) : undefined;
+  const y = requantizeCodes(g, acc, m, {
+    as: 'float32',
+    ...(bias ? { bias } : {}),
+    bound: accumulatorBound(w, outC, wz, xq.zeroPoint) + Math.max(0, ...(bias ?? []).map(Math.abs)),
+    zeroPoint: yq.zeroPoint,
+    range: activationRange(o.activation, yq.scale, yq.zeroPoint),
+  });
+  return { y, kind };
+}
+
+/** max over output channels of Σ|w − zw| · max|x − zx|: no accumulator can exceed it. */
+function accumulatorBound(w: Uint8Array, outC: number, wz: number, xz: number): number {
+  const per = w.length / outC;
+  let worst = 0;
+  for (let oc = 0; oc < outC; oc++) {
+    let sum = 0;
+    for (let i = oc * per; i < (oc + 1) * per; i++) sum += Math.abs(w[i]! - wz);
+    worst = Math.max(worst, sum);
+  }
+  return worst * Math.max(xz, 255 - xz);
 }
 
 /** TFLite's uint8 average pool over the whole map: (Σq + n/2) / n with integer division. */
@@ -259,9 +279,9 @@ function globalAveragePool(g: GraphBuilder, x: Value, range: [number, number]): 
   if (typeof h !== 'number' || typeof w !== 'number') throw new Error('global pool needs a static spatial size');
   const count = h * w;
   if (count * 255 >= FLOAT32_EXACT) throw new Error(`a ${h}×${w} pool could round its float32 sum`);
-  const sum = g.op('ReduceSum', [g.op('Cast', [x], { to: 1 /* FLOAT */ }), g.ints([2, 3])], { keepdims: 1 });
+  const sum = g.op('ReduceSum', [asCodes(g, x, 'float32'), g.ints([2, 3])], { keepdims: 1 });
   const total = g.op('Add', [g.op('Cast', [sum], { to: 7 /* INT64 */ }), g.scalar(Math.floor(count / 2), 'int64')]);
-  return toUint8(g, g.op('Div', [total, g.scalar(count, 'int64')]), 0, range);
+  return toCodes(g, g.op('Div', [total, g.scalar(count, 'int64')]), 0, range);
 }
 
 /** TFLite's uint8 ADD: both inputs rescaled to a common 2^20 fixed point, summed, requantised. */
@@ -291,5 +311,5 @@ function integerAdd(
   const sum = g.op('Add', [side(a.v, qa), side(b.v, qb)]);
   const scaled = multiplyByQuantizedMultiplier(g, sum, quantizeMultiplier(twiceMax / (2 ** leftShift * qo.scale)));
   const activation = op.options.kind === 'activation' ? op.options.activation : 'none';
-  return toUint8(g, scaled, qo.zeroPoint, activationRange(activation, qo.scale, qo.zeroPoint));
+  return toCodes(g, scaled, qo.zeroPoint, activationRange(activation, qo.scale, qo.zeroPoint));
 }
