@@ -15,8 +15,9 @@ import {
 /**
  * A uint8 TFLite CNN run in its own integer arithmetic, op for op as TFLite's uint8 reference
  * kernels (and fixtures/tflite_ref.py) do, so the codes equal the file's: every activation is a
- * uint8 tensor, convolutions accumulate exactly in int32, and each output is requantised with
- * the fixed-point multiplier (fixed-point.ts). Layout stays NCHW as in the float rebuild.
+ * tensor of uint8 codes (carried as float32 integers between float convs), convolutions
+ * accumulate exactly, and each output is requantised with the fixed-point multiplier
+ * (fixed-point.ts). Layout stays NCHW as in the float rebuild.
  */
 
 /** uint8 codes and the real value they stand for: scale·(q − zeroPoint). */
@@ -33,7 +34,7 @@ export interface IntegerNetwork {
   pooled: QuantizedValue;
   /** The input of a final SOFTMAX (TFLite's fixed-point softmax is not rebuilt). */
   logits?: QuantizedValue;
-  /** Convolutions with an exact float32 accumulator and with ConvInteger, for provenance. */
+  /** How many convolutions summed in (exact) float32 and how many in ConvInteger's int32. */
   convs: { float32: number; integer: number };
 }
 
@@ -164,9 +165,10 @@ function quantizeInput(g: GraphBuilder, pixels: Value, q: { scale: number; zeroP
 
 /**
  * CONV_2D / DEPTHWISE_CONV_2D + int32 bias + requantisation + fused activation. Where no sum
- * can reach 2^24 (3×3 depthwise: 9 products; the first 3×3×3 conv: 27), a float32 Conv of
- * (q − zp) values is exact and uses ONNX Runtime's fast float kernels; otherwise (pointwise
- * 1×1 over up to 1024 channels) ConvInteger accumulates in int32.
+ * can reach 2^24 (3×3 depthwise: 9 products; the first 3×3×3 conv: 27; pointwise over up to
+ * 256 channels), a float32 Conv of (q − zp) values is exact and uses ONNX Runtime's fast float
+ * kernels; otherwise (v1: the six pointwise convs over 512 or 1024 channels) ConvInteger
+ * accumulates in int32.
  */
 function integerConv(
   g: GraphBuilder,
