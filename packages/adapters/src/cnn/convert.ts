@@ -66,7 +66,7 @@ export function pointwiseTargets(model: TfliteModel): LoraTarget[] {
   return targets;
 }
 
-function lastPoolIndex(model: TfliteModel): number {
+export function lastPoolIndex(model: TfliteModel): number {
   for (let k = model.operators.length - 1; k >= 0; k--) {
     if (model.operators[k]!.code === BUILTIN.AVERAGE_POOL_2D) return k;
   }
@@ -74,7 +74,7 @@ function lastPoolIndex(model: TfliteModel): number {
 }
 
 /** TFLite SAME padding: the odd extra pixel goes at the end (as ONNX SAME_UPPER). */
-function samePads(size: number, kernel: number, stride: number, dilation: number): [number, number] {
+export function samePads(size: number, kernel: number, stride: number, dilation: number): [number, number] {
   const out = Math.ceil(size / stride);
   const total = Math.max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0);
   const before = Math.floor(total / 2);

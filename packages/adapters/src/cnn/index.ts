@@ -8,6 +8,13 @@ export {
   UnsupportedModelError,
 } from './convert.js';
 export {
+  activationRange,
+  multiplyByQuantizedMultiplier,
+  type QuantizedMultiplier,
+  quantizeMultiplier,
+} from './fixed-point.js';
+export { convertTfliteInteger, type IntegerNetwork, type QuantizedValue } from './integer.js';
+export {
   loadMobileNet,
   loadTfliteBackbone,
   MOBILENET_ASSETS,
@@ -18,5 +25,6 @@ export {
   mobilenetCards,
   type NetworkOptions,
   normalisationFor,
+  TFLITE_INTEGER_METHOD,
 } from './mobilenet.js';
 export { normalisePixels, resizeBilinear } from './resize.js';

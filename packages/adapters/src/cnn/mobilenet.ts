@@ -6,6 +6,7 @@ import type {
   BackboneCard,
   BackboneValues,
   BuildOptions,
+  IntegerBackboneValues,
   LoraConfig,
   LoraTarget,
 } from '@anymc3d/core/backbone';
@@ -13,6 +14,8 @@ import type { GraphBuilder, Value } from '@anymc3d/core/graph';
 import { InputError } from '@anymc3d/core/util';
 import { readTflite, type TfliteModel } from '../tflite/index.js';
 import { type ConvertedNetwork, convertTflite, pointwiseTargets } from './convert.js';
+import { dequantizeCodes } from './fixed-point.js';
+import { convertTfliteInteger, type IntegerNetwork } from './integer.js';
 
 /** The shipped MobileNets (Apache-2.0, google-coral/test_data); cards live beside their weights. */
 export const MOBILENET_NAMES = ['mobilenet_v1_224', 'mobilenet_v2_224'] as const;
@@ -62,6 +65,10 @@ export interface NetworkOptions {
   fakeQuant?: boolean;
 }
 
+/** The provenance method of `precision: 'int8'` on a uint8 TFLite backbone. */
+export const TFLITE_INTEGER_METHOD =
+  "tflite-uint8-integer: the file's own uint8 arithmetic as TFLite's reference kernels (exact int32 accumulators, fixed-point requantisation), outputs dequantised";
+
 /**
  * A MobileNet read from its TFLite file and rebuilt as a float network. As a `Backbone`:
  * `cls` is the globally pooled last feature map [N, C], `patchTokens` that map flattened
@@ -101,12 +108,46 @@ export class MobileNetBackbone implements Backbone {
     return { cls, patchTokens, grid: [h, w] };
   }
 
+  /**
+   * The file's own integer arithmetic (integer.ts): the same `cls` / `patchTokens` contract,
+   * dequantised from the uint8 codes TFLite computes. Frozen: LoRA needs the float graph.
+   */
+  buildInteger(g: GraphBuilder, pixels: Value, options: Omit<BuildOptions, 'lora'>): IntegerBackboneValues {
+    if ('lora' in options && options.lora) {
+      throw new InputError(this.card.name, 'the integer graph is frozen; LoRA attaches to the float graph (fp32)');
+    }
+    const net = this.integerNetwork(g, pixels, { inputSize: options.inputSize }, true);
+    const features = dequantizeCodes(g, net.features.codes, net.features.scale, net.features.zeroPoint);
+    const pooled = dequantizeCodes(g, net.pooled.codes, net.pooled.scale, net.pooled.zeroPoint);
+    const [, c, h, w] = features.shape as [number | string, number, number, number];
+    const cls = g.op('Reshape', [pooled, g.ints([-1, c])]);
+    const flat = g.op('Reshape', [features, g.ints([-1, c, h * w])]);
+    const patchTokens = g.op('Transpose', [flat], { perm: [0, 2, 1] });
+    return { cls, patchTokens, grid: [h, w], method: TFLITE_INTEGER_METHOD };
+  }
+
+  /** The whole network in the file's integer arithmetic (uint8 codes; up to the logits). */
+  integerNetwork(
+    g: GraphBuilder,
+    pixels: Value,
+    options: { inputSize: [number, number] },
+    stopAfterPool = false,
+  ): IntegerNetwork {
+    this.checkSize(options.inputSize);
+    return g.scope(`${this.card.name}_integer`, () =>
+      convertTfliteInteger(g, this.model, pixels, { inputSize: options.inputSize, stopAfterPool, source: this.source }),
+    );
+  }
+
+  private checkSize(inputSize: [number, number]): void {
+    if (inputSize[0] < 32 || inputSize[1] < 32) {
+      throw new InputError(this.card.name, `input size ${inputSize.join('×')} is below 32×32`);
+    }
+  }
+
   /** The whole network (with the classifier, where the file has one). */
   network(g: GraphBuilder, pixels: Value, options: NetworkOptions, stopAfterPool = false): ConvertedNetwork {
-    const [minH, minW] = [32, 32];
-    if (options.inputSize[0] < minH || options.inputSize[1] < minW) {
-      throw new InputError(this.card.name, `input size ${options.inputSize.join('×')} is below 32×32`);
-    }
+    this.checkSize(options.inputSize);
     return g.scope(this.card.name, () =>
       convertTflite(g, this.model, pixels, {
         inputSize: options.inputSize,

@@ -151,9 +151,29 @@ describe('anymc3d backbones', () => {
     expect(a.metadata.precision).toBe('fp32');
     expect(b.metadata.precision).toBe('int8');
     expect(Number(b.metadata.quantized_matmuls)).toBeGreaterThan(0);
+    expect(b.metadata.precision_method).toMatch(/^dynamic int8/);
+    expect(a.metadata.precision_method).toBeUndefined();
     const x = a.float32('cls').data as Float32Array;
     const y = b.float32('cls').data as Float32Array;
     expect(cosine(x, y)).toBeGreaterThan(0.99);
     expect(maxRelativeError(y, x)).toBeGreaterThan(0);
   });
+
+  it("embed --precision int8 on a TFLite MobileNet runs the file's integer arithmetic and says so", async () => {
+    // One 224² image of uint8 codes (values on the card's normalisation), to keep the run short.
+    const r = new Random(3);
+    const input = join(dir, 'mobilenet.npy');
+    const scale = 1 / 128;
+    const data = Float32Array.from({ length: 3 * 224 * 224 }, () => scale * (Math.floor(r.next() * 256) - 128));
+    await writeFile(input, writeNpy({ dtype: 'float32', shape: [1, 3, 224, 224], data }));
+    const out = join(dir, 'mobilenet-int8.safetensors');
+    const args = ['backbones', 'embed', '-b', 'mobilenet_v1_224', '-i', input, '-o', out, '--threads', '1'];
+    const result = await cli([...args, '--precision', 'int8']);
+    expect(result.code, result.err).toBe(0);
+    const st = await readSafetensors(out);
+    expect(st.metadata).toMatchObject({ precision: 'int8', quantized_matmuls: '0', grid: '7x7' });
+    expect(st.metadata.precision_method).toMatch(/^tflite-uint8-integer/);
+    expect(st.float32('cls').dims).toEqual([1, 1024]);
+    expect(st.float32('patch_tokens').dims).toEqual([1, 49, 1024]);
+  }, 60_000);
 });

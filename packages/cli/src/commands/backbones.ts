@@ -172,7 +172,8 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
         type: 'string',
         default: 'fp32',
         choices: ['fp32', 'int8'],
-        describe: 'int8: dynamically quantised weight MatMuls (faster on CPU; recorded in the output metadata)',
+        describe:
+          "int8: a uint8 TFLite backbone (MobileNet) runs the file's own integer arithmetic; others get dynamically quantised weight MatMuls (faster on CPU). Recorded in the output metadata",
       })
       .option('batch-size', { type: 'number', default: 8, describe: 'Slices per run' })
       .option('allow-spinning', {
@@ -222,6 +223,8 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
       device: embedder.device,
       precision: embedder.precision,
       quantized_matmuls: String(embedder.provenance?.quantizedMatMuls ?? 0),
+      // Which int8 arithmetic ran: the file's own integer graph or the dynamic MatMul pass.
+      ...(embedder.provenance?.method ? { precision_method: embedder.provenance.method } : {}),
     };
     await writeSafetensors(
       args.output,

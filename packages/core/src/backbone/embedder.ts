@@ -9,8 +9,9 @@ import {
   toOnnx,
   withPrecision,
 } from '../graph/index.js';
+import { InputError } from '../util/errors.js';
 import type { LoraConfig } from './lora.js';
-import type { Backbone } from './types.js';
+import type { Backbone, BackboneValues } from './types.js';
 
 /** The public outputs of a backbone graph (the `backbones embed` contract). */
 export const EMBED_OUTPUTS = ['cls', 'patch_tokens', 'attention'] as const;
@@ -23,19 +24,41 @@ export function backboneGraph(backbone: Backbone, inputSize: [number, number], l
   return buildBackboneGraph(backbone, inputSize, lora).graph;
 }
 
-/** The same graph with the patch grid and the outputs it has (CNNs have no attention). */
+/**
+ * The same graph with the patch grid, the outputs it has (CNNs have no attention) and its
+ * arithmetic. 'int8' runs the backbone's own integer graph where it has one (uint8 TFLite
+ * CNNs), otherwise the float graph with its weight MatMuls dynamically quantised.
+ */
 export function buildBackboneGraph(
   backbone: Backbone,
   inputSize: [number, number],
   lora?: LoraConfig,
-): { graph: Graph; grid: [number, number]; outputs: string[] } {
+  precision: Precision = 'fp32',
+): { graph: Graph; grid: [number, number]; outputs: string[]; provenance: PrecisionProvenance } {
+  if (precision === 'int8' && lora) {
+    throw new InputError(
+      backbone.card.name,
+      'precision int8 runs the frozen backbone only; LoRA (training and adapted embeddings) needs precision fp32',
+    );
+  }
   const g = new GraphBuilder(`${backbone.card.name}_${inputSize.join('x')}`);
   const pixels = g.input('pixels', 'float32', ['N', 3, inputSize[0], inputSize[1]]);
-  const out = backbone.build(g, pixels, { inputSize, attention: true, ...(lora ? { lora } : {}) });
+  const out: BackboneValues & { method?: string } =
+    precision === 'int8' && backbone.buildInteger
+      ? backbone.buildInteger(g, pixels, { inputSize, attention: true })
+      : backbone.build(g, pixels, { inputSize, attention: true, ...(lora ? { lora } : {}) });
   g.output(out.cls, 'cls');
   g.output(out.patchTokens, 'patch_tokens');
   if (out.attention) g.output(out.attention, 'attention');
-  return { graph: g.build(), grid: out.grid, outputs: out.attention ? [...EMBED_OUTPUTS] : ['cls', 'patch_tokens'] };
+  const outputs = out.attention ? [...EMBED_OUTPUTS] : ['cls', 'patch_tokens'];
+  const built = g.build();
+  if (out.method !== undefined) {
+    const floatMatMuls = built.nodes.filter((n) => n.op === 'MatMul').length;
+    const provenance = { precision, method: out.method, quantizedMatMuls: 0, floatMatMuls, weights: [] };
+    return { graph: built, grid: out.grid, outputs, provenance };
+  }
+  const { graph, provenance } = withPrecision(built, precision);
+  return { graph, grid: out.grid, outputs, provenance };
 }
 
 export interface EmbedderOptions {
@@ -46,8 +69,10 @@ export interface EmbedderOptions {
   /** Slices per ONNX Runtime run (default 8). */
   batchSize?: number;
   /**
-   * 'int8': the frozen weight MatMuls dynamically quantised (about 2× faster on CPU, CLS cosine
-   * ≈ 0.9998 to fp32 on random ViT-S weights; re-check on trained weights). Default 'fp32'.
+   * 'int8': for backbones with their own integer graph (uint8 TFLite MobileNets) the file's
+   * integer arithmetic; otherwise the frozen weight MatMuls dynamically quantised (about 2×
+   * faster on CPU, CLS cosine ≈ 0.9998 to fp32 on random ViT-S weights; re-check on trained
+   * weights). Default 'fp32'.
    */
   precision?: Precision;
 }
@@ -80,7 +105,7 @@ export class FrozenEmbedder {
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
   }
 
-  /** What the last built session ran at ('fp32', or 'int8' with the MatMuls it quantised). */
+  /** What the last built session ran at ('fp32', or 'int8' with its method and quantised MatMuls). */
   provenance: PrecisionProvenance | undefined;
 
   get precision(): Precision {
@@ -101,10 +126,9 @@ export class FrozenEmbedder {
     const key = inputSize.join('x');
     let s = this.sessions.get(key);
     if (!s) {
-      const built = buildBackboneGraph(this.backbone, inputSize);
-      const { graph, provenance } = withPrecision(built.graph, this.precision);
-      this.provenance = provenance;
-      s = OnnxSession.create(toOnnx(graph), {
+      const built = buildBackboneGraph(this.backbone, inputSize, undefined, this.precision);
+      this.provenance = built.provenance;
+      s = OnnxSession.create(toOnnx(built.graph), {
         device: this.device,
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
         ...(this.options.allowSpinning !== undefined ? { allowSpinning: this.options.allowSpinning } : {}),

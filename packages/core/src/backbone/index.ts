@@ -8,4 +8,11 @@ export {
   FrozenEmbedder,
 } from './embedder.js';
 export { DEFAULT_LORA, type LoraConfig, loraConv, loraLinear, loraParamCount } from './lora.js';
-export type { Backbone, BackboneCard, BackboneValues, BuildOptions, LoraTarget } from './types.js';
+export type {
+  Backbone,
+  BackboneCard,
+  BackboneValues,
+  BuildOptions,
+  IntegerBackboneValues,
+  LoraTarget,
+} from './types.js';

@@ -60,10 +60,22 @@ export interface BackboneValues {
   attention?: Value;
 }
 
+/** A backbone's own integer graph: the same values, and how they were computed. */
+export interface IntegerBackboneValues extends BackboneValues {
+  /** Provenance, in words, starting with a stable identifier (e.g. `tflite-uint8-integer`). */
+  method: string;
+}
+
 export interface Backbone {
   readonly card: BackboneCard;
   /** sha256 of the weights, hex; plugins record it and refuse another backbone. */
   readonly weightHash: string;
   loraTargets(): LoraTarget[];
   build(g: GraphBuilder, pixels: Value, options: BuildOptions): BackboneValues;
+  /**
+   * Optional: the network in the integer arithmetic its weights were quantised for (a uint8
+   * TFLite file). `precision: 'int8'` runs this instead of quantising the float graph's
+   * MatMuls, which a CNN barely has. Frozen only: it takes no LoRA.
+   */
+  buildInteger?(g: GraphBuilder, pixels: Value, options: Omit<BuildOptions, 'lora'>): IntegerBackboneValues;
 }

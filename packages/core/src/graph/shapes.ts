@@ -151,6 +151,7 @@ const RULES: Record<string, Rule> = {
   Identity: same,
   Neg: same,
   Abs: same,
+  Sign: same,
   Exp: same,
   Log: same,
   Sqrt: same,
@@ -175,6 +176,7 @@ const RULES: Record<string, Rule> = {
   Sub: elementwise,
   Mul: elementwise,
   Div: elementwise,
+  Mod: elementwise,
   Pow: elementwise,
   Max: elementwise,
   Min: elementwise,
@@ -290,6 +292,12 @@ const RULES: Record<string, Rule> = {
     const w = i[1]!;
     const kernel = intsAttr(a, 'kernel_shape') ?? (w.shape.slice(2) as number[]);
     return poolLike(i, a, w.shape[0]!, kernel);
+  },
+  // uint8 × uint8 → exact int32 accumulators (the integer-arithmetic CNN path).
+  ConvInteger: (i, a) => {
+    const w = i[1]!;
+    const kernel = intsAttr(a, 'kernel_shape') ?? (w.shape.slice(2) as number[]);
+    return poolLike(i, a, w.shape[0]!, kernel).map((o) => ({ ...o, dtype: 'int32' }));
   },
   ConvTranspose: (i, a) => {
     const x = i[0]!;

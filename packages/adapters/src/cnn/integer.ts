@@ -1,0 +1,317 @@
+import { type GraphBuilder, tensor, type Value } from '@anymc3d/core/graph';
+import { InputError } from '@anymc3d/core/util';
+import { BUILTIN, integerValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../tflite/index.js';
+import { lastPoolIndex, layerName, samePads, UnsupportedModelError } from './convert.js';
+import {
+  activationRange,
+  asCodes,
+  dequantizeCodes,
+  multiplyByQuantizedMultiplier,
+  quantizeMultiplier,
+  requantizeCodes,
+  toCodes,
+} from './fixed-point.js';
+
+/**
+ * A uint8 TFLite CNN run in its own integer arithmetic, op for op as TFLite's uint8 reference
+ * kernels (and fixtures/tflite_ref.py) do, so the codes equal the file's: every activation is a
+ * tensor of uint8 codes (carried as float32 integers between float convs), convolutions
+ * accumulate exactly, and each output is requantised with the fixed-point multiplier
+ * (fixed-point.ts). Layout stays NCHW as in the float rebuild.
+ */
+
+/** uint8 codes and the real value they stand for: scale·(q − zeroPoint). */
+export interface QuantizedValue {
+  codes: Value;
+  scale: number;
+  zeroPoint: number;
+}
+
+export interface IntegerNetwork {
+  /** The last pool's input [N, C, h, w]. */
+  features: QuantizedValue;
+  /** Its global average [N, C, 1, 1]. */
+  pooled: QuantizedValue;
+  /** The input of a final SOFTMAX (TFLite's fixed-point softmax is not rebuilt). */
+  logits?: QuantizedValue;
+  /** How many convolutions summed in (exact) float32 and how many in ConvInteger's int32. */
+  convs: { float32: number; integer: number };
+}
+
+/** Float32 sums of integers are exact while every partial sum stays below 2^24. */
+const FLOAT32_EXACT = 2 ** 24;
+
+export function convertTfliteInteger(
+  g: GraphBuilder,
+  model: TfliteModel,
+  pixels: Value,
+  options: { inputSize: [number, number]; stopAfterPool?: boolean; source: string },
+): IntegerNetwork {
+  const source = options.source;
+  const quant = (t: TfliteTensor): { scale: number; zeroPoint: number } => {
+    const q = t.quantization;
+    if (q?.scale.length !== 1) {
+      throw new UnsupportedModelError(source, `tensor ${t.name} is not quantised per tensor (the uint8 scheme)`);
+    }
+    return { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0] ?? 0 };
+  };
+  const uint8 = (t: TfliteTensor) => {
+    if (t.type !== 'uint8') {
+      throw new UnsupportedModelError(source, `tensor ${t.name} is ${t.type}; the integer path runs uint8 models`);
+    }
+    return quant(t);
+  };
+
+  const [, channels, height, width] = pixels.shape;
+  if (channels !== 3 || height !== options.inputSize[0] || width !== options.inputSize[1]) {
+    throw new InputError(
+      source,
+      `pixels are [${pixels.shape.join(',')}], expected [N,3,${options.inputSize.join(',')}] (static spatial size)`,
+    );
+  }
+  const lastPool = lastPoolIndex(model);
+  if (lastPool < 0) throw new UnsupportedModelError(source, `no AVERAGE_POOL_2D, not a MobileNet-like CNN`);
+
+  const codes = new Map<number, Value>();
+  const inputIndex = model.inputs[0]!;
+  codes.set(inputIndex, quantizeInput(g, pixels, uint8(model.tensors[inputIndex]!)));
+  const convs = { float32: 0, integer: 0 };
+  let features: QuantizedValue | undefined;
+  let pooled: QuantizedValue | undefined;
+  let logits: QuantizedValue | undefined;
+
+  const read = (op: TfliteOperator, k = 0): { v: Value; t: TfliteTensor } => {
+    const index = op.inputs[k]!;
+    const v = codes.get(index);
+    if (!v) throw new UnsupportedModelError(source, `${op.opName} reads tensor ${index} before it is computed`);
+    return { v, t: model.tensors[index]! };
+  };
+  // Between layers codes travel as float32 where float convs read them (one Cast fewer per
+  // layer); the network's outputs are uint8.
+  const withQuant = (v: Value, t: TfliteTensor): QuantizedValue => ({ codes: asCodes(g, v, 'uint8'), ...quant(t) });
+
+  for (let k = 0; k < model.operators.length; k++) {
+    const op = model.operators[k]!;
+    const out = model.tensors[op.outputs[0]!]!;
+    let y: Value;
+    switch (op.code) {
+      case BUILTIN.CONV_2D:
+      case BUILTIN.DEPTHWISE_CONV_2D: {
+        const x = read(op);
+        const r = integerConv(g, model, op, x.v, uint8(x.t), uint8(out), source);
+        convs[r.kind]++;
+        y = r.y;
+        break;
+      }
+      case BUILTIN.AVERAGE_POOL_2D: {
+        if (k !== lastPool) {
+          throw new UnsupportedModelError(source, `the integer path pools only globally (the last AVERAGE_POOL_2D)`);
+        }
+        if (op.options.kind !== 'pool') throw new UnsupportedModelError(source, `pool without options`);
+        const x = read(op);
+        const q = uint8(out);
+        if (quant(x.t).scale !== q.scale || quant(x.t).zeroPoint !== q.zeroPoint) {
+          throw new UnsupportedModelError(
+            source,
+            `${op.opName} changes the quantisation; TFLite's uint8 pool does not`,
+          );
+        }
+        features = withQuant(x.v, x.t);
+        y = globalAveragePool(g, x.v, activationRange(op.options.activation, q.scale, q.zeroPoint));
+        break;
+      }
+      case BUILTIN.ADD:
+        y = integerAdd(g, op, read(op, 0), read(op, 1), out, quant, source);
+        break;
+      case BUILTIN.RESHAPE: {
+        const x = read(op).v;
+        const target = out.shape;
+        if (!(x.shape.length === 4 && x.shape[2] === 1 && x.shape[3] === 1 && target.length === 2)) {
+          throw new UnsupportedModelError(source, `RESHAPE other than [N,1,1,C] → [N,C] is not supported`);
+        }
+        y = g.op('Reshape', [x, g.ints([-1, target[1]!])]);
+        break;
+      }
+      case BUILTIN.SOFTMAX: {
+        const x = read(op);
+        logits = withQuant(x.v, x.t);
+        y = x.v;
+        break;
+      }
+      default:
+        throw new UnsupportedModelError(source, `TFLite op ${op.opName} is not supported by the integer path`);
+    }
+    codes.set(op.outputs[0]!, y);
+    if (k === lastPool) {
+      pooled = withQuant(y, out);
+      if (options.stopAfterPool) break;
+    }
+    if (op.code === BUILTIN.SOFTMAX) break;
+  }
+  if (!features || !pooled) throw new UnsupportedModelError(source, `the last pool was not reached`);
+  if (!options.stopAfterPool && !logits) {
+    const index = model.outputs[0]!;
+    const v = codes.get(index);
+    if (v) logits = withQuant(v, model.tensors[index]!);
+  }
+  return { features, pooled, convs, ...(logits ? { logits } : {}) };
+}
+
+/** Float pixels (normalised as scale·(u − zp)) → the input codes round(x/scale) + zp (float32). */
+function quantizeInput(g: GraphBuilder, pixels: Value, q: { scale: number; zeroPoint: number }): Value {
+  const v = g.op('Add', [g.op('Round', [g.op('Div', [pixels, g.scalar(q.scale)])]), g.scalar(q.zeroPoint)]);
+  return g.op('Clip', [v, g.scalar(0), g.scalar(255)]);
+}
+
+/**
+ * CONV_2D / DEPTHWISE_CONV_2D + int32 bias + requantisation + fused activation. Where no sum
+ * can reach 2^24 (3×3 depthwise: 9 products; the first 3×3×3 conv: 27; pointwise over up to
+ * 256 channels), a float32 Conv of (q − zp) values is exact and uses ONNX Runtime's fast float
+ * kernels; otherwise (v1: the six pointwise convs over 512 or 1024 channels) ConvInteger
+ * accumulates in int32.
+ */
+function integerConv(
+  g: GraphBuilder,
+  model: TfliteModel,
+  op: TfliteOperator,
+  x: Value,
+  xq: { scale: number; zeroPoint: number },
+  yq: { scale: number; zeroPoint: number },
+  source: string,
+): { y: Value; kind: 'float32' | 'integer' } {
+  if (op.options.kind !== 'conv') throw new UnsupportedModelError(source, `${op.opName} without options`);
+  const o = op.options;
+  const wt = model.tensors[op.inputs[1]!]!;
+  const bt = op.inputs[2] !== undefined && op.inputs[2] >= 0 ? model.tensors[op.inputs[2]]! : undefined;
+  if (wt.type !== 'uint8' || !wt.data || wt.quantization?.scale.length !== 1) {
+    throw new UnsupportedModelError(source, `${op.opName} weights ${wt.name} are not per-tensor uint8`);
+  }
+  if (bt && bt.type !== 'int32') throw new UnsupportedModelError(source, `${op.opName} bias ${bt.name} is not int32`);
+  const ws = wt.quantization.scale[0]!;
+  const wz = wt.quantization.zeroPoint[0] ?? 0;
+  const depthwise = op.code === BUILTIN.DEPTHWISE_CONV_2D;
+  const [d0, kh, kw, d3] = wt.shape as [number, number, number, number];
+  const outC = depthwise ? d3 : d0;
+  const inPerGroup = depthwise ? 1 : d3;
+  // [O,kh,kw,I] (CONV_2D) or [1,kh,kw,C·m] (DEPTHWISE) → ONNX [O, I/group, kh, kw], as uint8 codes.
+  const w = new Uint8Array(outC * inPerGroup * kh * kw);
+  for (let oc = 0; oc < outC; oc++) {
+    for (let ic = 0; ic < inPerGroup; ic++) {
+      for (let y = 0; y < kh; y++) {
+        for (let xx = 0; xx < kw; xx++) {
+          const src = depthwise ? (y * kw + xx) * d3 + oc : ((oc * kh + y) * kw + xx) * d3 + ic;
+          w[((oc * inPerGroup + ic) * kh + y) * kw + xx] = wt.data[src]!;
+        }
+      }
+    }
+  }
+  const name = layerName(wt.name);
+  const [h, wi] = [x.shape[2], x.shape[3]];
+  if (typeof h !== 'number' || typeof wi !== 'number') {
+    throw new UnsupportedModelError(source, `${name}: spatial size must be static`);
+  }
+  const ph = o.padding === 'same' ? samePads(h, kh, o.stride[0], o.dilation[0]) : [0, 0];
+  const pw = o.padding === 'same' ? samePads(wi, kw, o.stride[1], o.dilation[1]) : [0, 0];
+  const pads = [ph[0]!, pw[0]!, ph[1]!, pw[1]!];
+  const inC = x.shape[1];
+  const group = depthwise ? (typeof inC === 'number' ? inC : outC / o.depthMultiplier) : 1;
+  const attrs = {
+    strides: [...o.stride],
+    ...(o.dilation[0] !== 1 || o.dilation[1] !== 1 ? { dilations: [...o.dilation] } : {}),
+    ...(group !== 1 ? { group } : {}),
+  };
+
+  // Worst case over any input, not just this weight set's: the float32 Conv may sum in any order.
+  const terms = inPerGroup * kh * kw;
+  const bound = terms * Math.max(xq.zeroPoint, 255 - xq.zeroPoint) * Math.max(wz, 255 - wz);
+  let acc: Value;
+  let kind: 'float32' | 'integer';
+  if (bound < FLOAT32_EXACT) {
+    // Padding with 0 in the centred domain is padding with the input zero point, as TFLite does.
+    const centred = dequantizeCodes(g, x, 1, xq.zeroPoint);
+    const wf = g.constant(
+      tensor(
+        'float32',
+        [outC, inPerGroup, kh, kw],
+        Float32Array.from(w, (q) => q - wz),
+      ),
+      `${name}.weight_centred`,
+    );
+    acc = g.op('Conv', [centred, wf], { ...attrs, pads });
+    kind = 'float32';
+  } else {
+    // ConvInteger's own padding value is not pinned down by the spec; pad with the zero point
+    // explicitly.
+    const x8 = asCodes(g, x, 'uint8');
+    const padded = pads.some((p) => p !== 0)
+      ? g.op('Pad', [x8, g.ints([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!]), g.scalar(xq.zeroPoint, 'uint8')])
+      : x8;
+    const wq = g.constant(tensor('uint8', [outC, inPerGroup, kh, kw], w), `${name}.weight_u8`);
+    acc = g.op('ConvInteger', [padded, wq, g.scalar(xq.zeroPoint, 'uint8'), g.scalar(wz, 'uint8')], attrs);
+    kind = 'integer';
+  }
+  // TFLite (kernel_util.cc GetQuantizedConvolutionMultipler) forms the multiplier in double.
+  const m = quantizeMultiplier((xq.scale * ws) / yq.scale);
+  const bias = bt ? integerValues(bt) : undefined;
+  const y = requantizeCodes(g, acc, m, {
+    as: 'float32',
+    ...(bias ? { bias } : {}),
+    bound: accumulatorBound(w, outC, wz, xq.zeroPoint) + Math.max(0, ...(bias ?? []).map(Math.abs)),
+    zeroPoint: yq.zeroPoint,
+    range: activationRange(o.activation, yq.scale, yq.zeroPoint),
+  });
+  return { y, kind };
+}
+
+/** max over output channels of Σ|w − zw| · max|x − zx|: no accumulator can exceed it. */
+function accumulatorBound(w: Uint8Array, outC: number, wz: number, xz: number): number {
+  const per = w.length / outC;
+  let worst = 0;
+  for (let oc = 0; oc < outC; oc++) {
+    let sum = 0;
+    for (let i = oc * per; i < (oc + 1) * per; i++) sum += Math.abs(w[i]! - wz);
+    worst = Math.max(worst, sum);
+  }
+  return worst * Math.max(xz, 255 - xz);
+}
+
+/** TFLite's uint8 average pool over the whole map: (Σq + n/2) / n with integer division. */
+function globalAveragePool(g: GraphBuilder, x: Value, range: [number, number]): Value {
+  const [h, w] = [x.shape[2], x.shape[3]];
+  if (typeof h !== 'number' || typeof w !== 'number') throw new Error('global pool needs a static spatial size');
+  const count = h * w;
+  if (count * 255 >= FLOAT32_EXACT) throw new Error(`a ${h}×${w} pool could round its float32 sum`);
+  const sum = g.op('ReduceSum', [asCodes(g, x, 'float32'), g.ints([2, 3])], { keepdims: 1 });
+  const total = g.op('Add', [g.op('Cast', [sum], { to: 7 /* INT64 */ }), g.scalar(Math.floor(count / 2), 'int64')]);
+  return toCodes(g, g.op('Div', [total, g.scalar(count, 'int64')]), 0, range);
+}
+
+/** TFLite's uint8 ADD: both inputs rescaled to a common 2^20 fixed point, summed, requantised. */
+function integerAdd(
+  g: GraphBuilder,
+  op: TfliteOperator,
+  a: { v: Value; t: TfliteTensor },
+  b: { v: Value; t: TfliteTensor },
+  out: TfliteTensor,
+  quant: (t: TfliteTensor) => { scale: number; zeroPoint: number },
+  source: string,
+): Value {
+  if (a.v.shape.join() !== b.v.shape.join()) {
+    throw new UnsupportedModelError(source, `${op.opName} with broadcasting is not supported by the integer path`);
+  }
+  const qa = quant(a.t);
+  const qb = quant(b.t);
+  const qo = quant(out);
+  const leftShift = 20;
+  // add.cc: twice_max_input_scale = 2·max(s1, s2) (float max, then double).
+  const twiceMax = 2 * Math.max(qa.scale, qb.scale);
+  const side = (v: Value, q: { scale: number; zeroPoint: number }) => {
+    const centred = g.op('Sub', [g.op('Cast', [v], { to: 7 /* INT64 */ }), g.scalar(q.zeroPoint, 'int64')]);
+    const shifted = g.op('Mul', [centred, g.scalar(2 ** leftShift, 'int64')]);
+    return multiplyByQuantizedMultiplier(g, shifted, quantizeMultiplier(q.scale / twiceMax));
+  };
+  const sum = g.op('Add', [side(a.v, qa), side(b.v, qb)]);
+  const scaled = multiplyByQuantizedMultiplier(g, sum, quantizeMultiplier(twiceMax / (2 ** leftShift * qo.scale)));
+  const activation = op.options.kind === 'activation' ? op.options.activation : 'none';
+  return toCodes(g, scaled, qo.zeroPoint, activationRange(activation, qo.scale, qo.zeroPoint));
+}
