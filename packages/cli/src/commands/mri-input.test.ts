@@ -120,5 +120,15 @@ describe('an MRI plugin with a view named "t2"', () => {
       };
       expect(inPredict.probability).toBeCloseTo(p, 5);
     }
+
+    // A plugin.json written before the record: predict feeds it the task card's input, as before.
+    const { input: _recorded, ...legacy } = card;
+    await writeFile(join(pluginDir, 'plugin.json'), JSON.stringify(legacy));
+    // Same output folder, so the same feature cache (<output>/cache).
+    const legacyRun = await run(['predict', ...common, '-p', pluginDir, '--split', 'test', '-o', predicted, '-q']);
+    expect(legacyRun.code, legacyRun.err).toBe(0);
+    expect(JSON.parse(await readFile(join(predicted, 'predictions.json'), 'utf8'))).toEqual(predictions);
+    const provenance = JSON.parse(await readFile(join(predicted, 'provenance.json'), 'utf8'));
+    expect(provenance.timing.backboneEntriesComputed).toBe(0); // the tokens cached for the recorded input
   }, 120_000);
 });
