@@ -1,5 +1,5 @@
 import type { BackboneCard } from '@anymc3d/core/backbone';
-import type { PluginCard } from '@anymc3d/core/plugin';
+import { inputViews, type PluginInput, prepareVolume } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import {
   checkFinite,
@@ -65,36 +65,32 @@ export interface CaseInput {
 }
 
 /**
- * One CT volume → backbone input, exactly as the plugin was trained: HU, canonical orientation,
- * the settings' spacing, slices along the card's axis at its input size through its windows
- * (the chest set), normalised with the backbone's mean/std. Shared by `run` and training.
+ * One CT volume → backbone input, exactly as the plugin was trained: HU, canonical orientation and
+ * the settings' spacing around the plugin's input (`pluginInput` of its card: its normalisation,
+ * none for CT, then slices along its view's axis at its size through its windows, the chest set),
+ * normalised with the backbone's mean/std. Shared by `run` and training.
  */
 export function prepareCase(
   volume: Volume,
   source: string,
-  card: Pick<PluginCard, 'axis' | 'inputSize' | 'windows'>,
+  input: PluginInput,
   backbone: Pick<BackboneCard, 'mean' | 'std' | 'patchSize'>,
   settings: Pick<Vlm3dSettings, 'orientation' | 'spacing'>,
   rescale?: Rescale,
 ): CaseInput {
   checkFinite(source, volume);
+  const [view, more] = inputViews(input, backbone);
+  if (!view || more) throw new InputError(source, `the plugin reads ${input.views.length} views; vlm3d runs one`);
   const hu = toHounsfield(volume, source, rescale);
+  // The input's normalisation (none for CT in HU) on the volume as read, as the CLI applies it.
+  const normalised = prepareVolume(input, hu.volume);
   // Most CT is stored in the canonical orientation already: skip the full-size permutation copy.
   const oriented =
     orientationCode(hu.volume.direction) === settings.orientation.toUpperCase()
-      ? hu.volume
-      : reorient(hu.volume, settings.orientation);
+      ? normalised
+      : reorient(normalised, settings.orientation);
   const grid = resampleToSpacing(oriented, settings.spacing);
-  const batches = sliceBatches(grid, {
-    axis: card.axis,
-    size: card.inputSize,
-    ...(backbone.patchSize ? { patch: backbone.patchSize } : {}),
-    channels: {
-      windows: card.windows.map((w, i) => ({ name: `w${i}`, lo: w.center - w.width / 2, hi: w.center + w.width / 2 })),
-    },
-    mean: backbone.mean,
-    std: backbone.std,
-  });
+  const batches = sliceBatches(grid, { ...view, ...(backbone.patchSize ? { patch: backbone.patchSize } : {}) });
   const per = 3 * batches.height * batches.width;
   const pixels = new Float32Array(batches.slices * per);
   for (const b of batches) pixels.set(b.data, b.start * per);
@@ -104,11 +100,11 @@ export function prepareCase(
 /** Reads and prepares one file; every failure names the file. */
 export async function readCase(
   path: string,
-  card: Pick<PluginCard, 'axis' | 'inputSize' | 'windows'>,
+  input: PluginInput,
   backbone: Pick<BackboneCard, 'mean' | 'std' | 'patchSize'>,
   settings: Pick<Vlm3dSettings, 'orientation' | 'spacing'>,
   rescale?: Rescale,
 ): Promise<CaseInput> {
   const { volume } = await readVolume(path);
-  return prepareCase(volume, path, card, backbone, settings, rescale);
+  return prepareCase(volume, path, input, backbone, settings, rescale);
 }

@@ -10,7 +10,7 @@ import { Random } from '@anymc3d/core/util';
 import type { Vec3, Volume } from '@anymc3d/core/volume';
 import { CT_RATE_LABELS } from './labels.js';
 import { prepareCase } from './preprocess.js';
-import { CHEST_WINDOWS_CW, DEFAULT_SPACING } from './weights.js';
+import { CHEST_WINDOWS_CW, chestInput, DEFAULT_SPACING } from './weights.js';
 
 export const SIZE: Vec3 = [24, 24, 12];
 
@@ -89,6 +89,7 @@ export const TASK: TaskCard = {
   windows: CHEST_WINDOWS_CW,
   inputSize: [16, 16],
   thresholds: THRESHOLDS,
+  input: chestInput(16),
 };
 
 /**
@@ -104,7 +105,7 @@ export async function tinyModel(dir: string): Promise<{ backbone: string; plugin
   const rand = new Random(11);
   const features: FeatureCase[] = [];
   for (const seed of [1, 2, 3]) {
-    const input = prepareCase(chestVolume(seed), `train_${seed}`, TASK, backbone.card, {
+    const input = prepareCase(chestVolume(seed), `train_${seed}`, TASK.input!, backbone.card, {
       orientation: 'LPS',
       spacing: DEFAULT_SPACING,
     });

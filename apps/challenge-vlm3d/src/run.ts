@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { foldThreshold } from '@anymc3d/core/metrics';
+import { PLUGIN_CARD, pluginInput } from '@anymc3d/core/plugin';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
 import { findInputCases } from './inputs.js';
 import { CT_RATE_LABELS } from './labels.js';
@@ -8,7 +9,7 @@ import { readRescaleTable } from './metadata.js';
 import { type CaseInput, type Rescale, readCase } from './preprocess.js';
 import type { CasePrediction, ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
-import { loadChallengeModel } from './weights.js';
+import { loadChallengeModel, PLUGIN_DIR } from './weights.js';
 
 export const RESULTS_FILE = 'results.json';
 
@@ -43,6 +44,7 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
   log(`${cases.length} volume(s) under ${options.input}`);
   const model = await loadChallengeModel(options.weights, options.threads ? { threads: options.threads } : {});
   const { card } = model.plugin;
+  const pluginIn = pluginInput(card, join(options.weights, PLUGIN_DIR, PLUGIN_CARD));
   log(
     `backbone ${model.backbone.card.name} (${model.backbone.weightHash.slice(0, 12)}), plugin ${card.task}, ` +
       `${card.lora ? `LoRA r${card.lora.rank}` : 'frozen'}, spacing ${model.settings.spacing.join('×')} mm`,
@@ -56,7 +58,7 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
       try {
         input = await readCase(
           c.path,
-          card,
+          pluginIn,
           model.backbone.card,
           model.settings,
           table?.get(c.name) ?? options.rescale,

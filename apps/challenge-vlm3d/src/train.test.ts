@@ -10,6 +10,7 @@ import { CT_RATE_LABELS } from './labels.js';
 import type { ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
 import { chestVolume } from './run.test-helpers.js';
+import { chestInput } from './weights.js';
 
 let root: string;
 
@@ -81,6 +82,8 @@ describe('vlm3d train → package → run', () => {
     const card = JSON.parse(await readFile(join(plugin, 'plugin.json'), 'utf8')) as PluginCard;
     expect(card.labels).toEqual([...CT_RATE_LABELS]);
     expect(card.inputSize).toEqual([16, 16]);
+    // The input run and package read: axial HU slices through the chest windows, no normalisation.
+    expect(card.input).toEqual(chestInput(16));
     expect(card.training.cases).toBe(18);
     expect(card.thresholds).toHaveLength(18);
     for (const x of card.thresholds) expect(x > 0 && x < 1).toBe(true);

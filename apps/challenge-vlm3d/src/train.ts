@@ -11,7 +11,14 @@ import { taskCard } from '@anymc3d/core/tasks';
 import { type FeatureCase, trainPlugin } from '@anymc3d/core/train';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
 import { readCase } from './preprocess.js';
-import { CHEST_WINDOWS_CW, DEFAULT_SPACING, defaultSettings, SETTINGS_FILE, type Vlm3dSettings } from './weights.js';
+import {
+  CHEST_WINDOWS_CW,
+  chestInput,
+  DEFAULT_SPACING,
+  defaultSettings,
+  SETTINGS_FILE,
+  type Vlm3dSettings,
+} from './weights.js';
 
 export interface TrainOptions {
   /** A CT-RATE download (the folder holding `dataset/`). */
@@ -52,6 +59,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     throw new InputError(options.ctRate, `need train and val cases (got ${train.length} and ${val.length})`);
   const backbone = await resolveBackbone(options.backbone);
   const size = options.inputSize ?? backbone.card.inputSize[0];
+  const input = chestInput(size);
   const task: TaskCard = {
     task: 'ct-rate-18',
     kind: 'multilabel',
@@ -60,6 +68,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     axis: 'axial',
     windows: CHEST_WINDOWS_CW,
     inputSize: [size, size],
+    input,
   };
   const settings = {
     orientation: 'LPS',
@@ -83,11 +92,11 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
       if (cache?.has(c.id, 'axial')) {
         tokens = (await cache.read(c.id, 'axial')).get('cls')!.data as Float32Array;
       } else {
-        const input = await readCase(c.images[0]!, task, backbone.card, settings);
+        const prepared = await readCase(c.images[0]!, input, backbone.card, settings);
         const e = await embedder.embed({
           dtype: 'float32',
-          dims: [input.slices, 3, size, size],
-          data: input.pixels,
+          dims: [prepared.slices, 3, size, size],
+          data: prepared.pixels,
         });
         tokens = e.cls.data as Float32Array;
         await cache?.write(c.id, 'axial', { cls: e.cls });

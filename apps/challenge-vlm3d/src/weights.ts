@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import type { Backbone } from '@anymc3d/core/backbone';
-import { type LoadedPlugin, loadPlugin, type PluginCard } from '@anymc3d/core/plugin';
+import { type LoadedPlugin, loadPlugin, type PluginCard, type PluginInput, pluginInput } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { CHEST_CT_WINDOWS, type Vec3 } from '@anymc3d/core/volume';
 import { CT_RATE_LABELS } from './labels.js';
@@ -40,6 +40,16 @@ export function defaultSettings(backbone: { name: string; weightHash: string }):
 /** The chest window set as the plugin card spells windows (centre/width). */
 export const CHEST_WINDOWS_CW = CHEST_CT_WINDOWS.map((w) => ({ center: (w.lo + w.hi) / 2, width: w.hi - w.lo }));
 
+/** The challenge plugin's input (recorded in plugin.json): axial slices of HU through the chest window set. */
+export function chestInput(size: number): PluginInput {
+  return {
+    views: [{ name: 'axial', axis: 'axial' }],
+    size: [size, size],
+    channels: { windows: CHEST_CT_WINDOWS.map((w) => ({ ...w })) },
+    normalisation: null,
+  };
+}
+
 /**
  * Everything the challenge needs from a plugin card, as problems (empty when usable): the 18
  * CT-RATE labels in the scorer's order and spelling, multi-label, one view, the chest window set,
@@ -57,13 +67,16 @@ export function checkChallengeCard(card: PluginCard): string[] {
   }
   if (card.kind !== 'multilabel') problems.push(`kind must be "multilabel", got "${card.kind}"`);
   if ((card.views ?? []).length !== 1) problems.push(`one view expected, got ${(card.views ?? []).length}`);
-  const windows = card.windows ?? [];
+  // What the plugin reads (its recorded input, or what its windows meant before the record): HU through the chest set.
+  const input = pluginInput({ ...card, windows: card.windows ?? [], views: card.views ?? [] });
+  const channels = 'windows' in input.channels ? input.channels.windows : [];
   if (
-    windows.length !== CHEST_WINDOWS_CW.length ||
-    windows.some((w, i) => w.center !== CHEST_WINDOWS_CW[i]!.center || w.width !== CHEST_WINDOWS_CW[i]!.width)
+    channels.length !== CHEST_CT_WINDOWS.length ||
+    channels.some((w, i) => w.lo !== CHEST_CT_WINDOWS[i]!.lo || w.hi !== CHEST_CT_WINDOWS[i]!.hi)
   ) {
     problems.push(`windows must be the chest CT set ${JSON.stringify(CHEST_WINDOWS_CW)}`);
   }
+  if (input.normalisation !== null) problems.push('the input must be CT in HU, without MRI normalisation');
   const t = card.thresholds ?? [];
   if (t.length !== labels.length || t.some((x) => !(typeof x === 'number' && x > 0 && x < 1))) {
     problems.push('thresholds must give one number in (0,1) per label');

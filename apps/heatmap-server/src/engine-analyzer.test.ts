@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { embedVolume } from '@anymc3d/core/pipeline';
+import { loadPlugin } from '@anymc3d/core/plugin';
+import { pluginTaskOf } from '@anymc3d/core/task';
 import { trainPlugin } from '@anymc3d/core/train';
-import { writeVolume } from '@anymc3d/core/volume';
+import { mriNormalize, readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
 import { describe, expect, it } from 'vitest';
 import { EngineAnalyzer } from './engine-analyzer.js';
 import { readNifti } from './nifti.js';
@@ -83,6 +87,84 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
     for (const [k, v] of heat.affine.entries()) expect(v).toBeCloseTo(image.affine[k]!, 6);
     expect(Math.max(...heat.data)).toBeCloseTo(1, 2);
     await analyzer.close();
+  });
+
+  it('feeds an MRI plugin the z-scored slices on its own axis it was trained on: the probability predict gives', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'engine-'));
+    const backboneDir = join(root, 'backbone');
+    await writeTinyDinov2(backboneDir);
+    const backbone = await resolveBackbone(backboneDir);
+    const dim = backbone.card.embedDim;
+    const pluginDir = join(root, 'mri');
+    await trainPlugin({
+      source: {
+        features: [0, 1, 2, 3].map((k) => ({
+          id: `c${k}`,
+          slices: 3,
+          tokens: Float32Array.from({ length: 3 * dim }, (_, i) => Math.sin(i * (k + 1))),
+          labels: [k % 2],
+        })),
+        backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
+      },
+      // As `anymc3d train` gives it from an MRI task card: the view "t2" is coronal.
+      task: pluginTaskOf(
+        {
+          id: 'mri',
+          description: 'generated',
+          kind: 'binary',
+          labels: ['lesion'],
+          views: [{ name: 't2', axis: 'coronal' }],
+          normalisation: { method: 'percentile', range: [1, 99] },
+          inputSize: { height: 16, width: 16, slices: 6 },
+          metric: 'auroc',
+          data: { source: 'generated', licence: 'CC0-1.0' },
+        },
+        [16, 16],
+      ),
+      outDir: pluginDir,
+      options: { steps: 2, batchSize: 2, warmup: 0, seed: 4 },
+      threads: 1,
+    });
+    const volumePath = join(root, 'mri.nii.gz');
+    const volume: Volume = {
+      data: Int16Array.from({ length: 20 * 18 * 6 }, (_, i) => 300 + ((i * 37) % 900)),
+      size: [20, 18, 6],
+      spacing: [0.8, 0.9, 2.5],
+      origin: [0, 0, 0],
+      direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+    };
+    await writeVolume(volume, volumePath);
+
+    // What `predict` feeds the plugin, written out: percentile clip + z-score, then ±3 → [0, 1] replicated, coronal.
+    const normalised = mriNormalize((await readVolume(volumePath)).volume, { lower: 1, upper: 99 }).volume;
+    const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+    const plugin = await loadPlugin(pluginDir, backbone, { threads: 1 });
+    const view = {
+      name: 't2',
+      axis: 'coronal' as const,
+      size: [16, 16] as [number, number],
+      channels: { replicate: true as const, range: [-3, 3] as [number, number] },
+      mean: backbone.card.mean,
+      std: backbone.card.std,
+    };
+    const pass = await embedVolume(normalised, view, embedder);
+    const expected = (await plugin.predictTokens(pass.cls.data as Float32Array, pass.cls.dims[0]!)).probabilities[0]!;
+    await plugin.release();
+    await embedder.release();
+
+    const analyzer = await EngineAnalyzer.create({ backbone: backboneDir, plugins: [pluginDir], threads: 1 });
+    const outDir = join(root, 'out');
+    await mkdir(outDir);
+    const result = await analyzer.analyze({
+      volumePath,
+      format: 'nifti',
+      pluginIds: ['mri'],
+      outDir,
+      onProgress: () => {},
+      signal: new AbortController().signal,
+    });
+    await analyzer.close();
+    expect(result.predictions.mri!.lesion).toBeCloseTo(expected, 5);
   });
 
   it('refuses a plugin trained on another backbone', async () => {

@@ -5,8 +5,18 @@ import { resolveBackbone } from '@anymc3d/adapters';
 import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
 import { classActivationMaps, normalizeUnit, type SliceMaps, upsampleSliceMaps } from '@anymc3d/core/heatmap';
 import { embedVolume, type ViewInput, type VolumeEmbedding } from '@anymc3d/core/pipeline';
-import { HEAD_WEIGHT, type LoadedPlugin, loadPlugin, PLUGIN_WEIGHTS } from '@anymc3d/core/plugin';
-import { writeFileAtomic } from '@anymc3d/core/util';
+import {
+  HEAD_WEIGHT,
+  inputViews,
+  type LoadedPlugin,
+  loadPlugin,
+  PLUGIN_CARD,
+  PLUGIN_WEIGHTS,
+  type PluginInput,
+  pluginInput,
+  prepareVolume,
+} from '@anymc3d/core/plugin';
+import { InputError, writeFileAtomic } from '@anymc3d/core/util';
 import { mapToSource, readVolume, sliceBatches, type Volume, writeVolume } from '@anymc3d/core/volume';
 import type { AnalysisRequest, AnalysisResult, AnalyzerOptions, CaseAnalyzer, PluginInfo } from './analyzer.js';
 import { encodeNiftiUnitUint8, readNifti } from './nifti.js';
@@ -14,25 +24,15 @@ import { encodeNiftiUnitUint8, readNifti } from './nifti.js';
 interface Loaded {
   info: PluginInfo;
   plugin: LoadedPlugin;
+  /** The plugin's input as recorded in its card: what the volume is normalised by and sliced into. */
+  input: PluginInput;
   view: ViewInput;
 }
 
-/** The single view a plugin reads, from its card (multi-view plugins are refused by loadPlugin). */
-function viewOf(plugin: LoadedPlugin, backbone: Backbone): ViewInput {
-  const c = plugin.card;
-  return {
-    name: c.views[0] ?? c.axis,
-    axis: c.axis,
-    size: c.inputSize,
-    channels: {
-      windows: c.windows.map((w, k) => ({ name: `w${k}`, lo: w.center - w.width / 2, hi: w.center + w.width / 2 })),
-    },
-    mean: backbone.card.mean,
-    std: backbone.card.std,
-  };
-}
-
-const viewKey = (v: ViewInput) => JSON.stringify([v.axis, v.size, v.channels]);
+/** Plugins that read the same normalised volume share it. */
+const volumeKey = (input: PluginInput) => JSON.stringify(input.normalisation);
+/** Plugins that read the same slices of the same normalised volume share a backbone pass. */
+const viewKey = (l: Loaded) => JSON.stringify([l.input.normalisation, l.view.axis, l.view.size, l.view.channels]);
 
 /**
  * The real inference engine behind the server: the backbone is loaded once; every frozen-backbone
@@ -65,6 +65,14 @@ export class EngineAnalyzer implements CaseAnalyzer {
   async loadPlugin(dir: string): Promise<PluginInfo> {
     const plugin = await loadPlugin(dir, this.backbone, this.threads ? { threads: this.threads } : {});
     const card = plugin.card;
+    const input = pluginInput(card, join(dir, PLUGIN_CARD));
+    if (input.views.length !== 1) {
+      await plugin.release();
+      throw new InputError(
+        join(dir, PLUGIN_CARD),
+        `the server runs single-view plugins; this one reads ${input.views.map((v) => v.name).join(', ')}`,
+      );
+    }
     const base = card.task.replace(/[^A-Za-z0-9._-]/g, '-') || 'plugin';
     let id = base;
     for (let k = 2; this.loaded.has(id); k++) id = `${base}-${k}`;
@@ -80,7 +88,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
       frozenBackbone: card.lora === null,
       hash,
     };
-    this.loaded.set(id, { info, plugin, view: viewOf(plugin, this.backbone) });
+    this.loaded.set(id, { info, plugin, input, view: inputViews(input, this.backbone.card)[0]! });
     return info;
   }
 
@@ -95,6 +103,17 @@ export class EngineAnalyzer implements CaseAnalyzer {
     const imagePath = join(request.outDir, 'image.nii.gz');
     await writeVolume(volume, imagePath);
     const like = await readNifti(new Uint8Array(await readFile(imagePath)), imagePath);
+    // The volume as each plugin was trained on it (MRI: z-scored per volume), once per normalisation.
+    const prepared = new Map<string, Volume>();
+    const volumeFor = (l: Loaded): Volume => {
+      const key = volumeKey(l.input);
+      let v = prepared.get(key);
+      if (!v) {
+        v = prepareVolume(l.input, volume);
+        prepared.set(key, v);
+      }
+      return v;
+    };
     const predictions: AnalysisResult['predictions'] = {};
     const heatmaps: AnalysisResult['heatmaps'] = {};
 
@@ -108,19 +127,20 @@ export class EngineAnalyzer implements CaseAnalyzer {
         stage: l.info.frozenBackbone ? 'backbone' : 'plugins',
       });
       let probabilities: number[];
+      const input = volumeFor(l);
       if (l.info.frozenBackbone) {
-        const key = viewKey(l.view);
+        const key = viewKey(l);
         let pass = passes.get(key);
         if (!pass) {
-          pass = await embedVolume(volume, l.view, this.embedder, { patchTokens: true });
+          pass = await embedVolume(input, l.view, this.embedder, { patchTokens: true });
           passes.set(key, pass);
           this.backbonePasses++;
         }
         const p = await l.plugin.predictTokens(pass.cls.data as Float32Array, pass.cls.dims[0]!);
         probabilities = p.probabilities;
-        heatmaps[l.info.id] = await this.writeHeatmaps(l, pass, p.sliceWeights, volume, like, request.outDir);
+        heatmaps[l.info.id] = await this.writeHeatmaps(l, pass, p.sliceWeights, input, like, request.outDir);
       } else {
-        const batches = sliceBatches(volume, { ...l.view, chunk: 1 << 30 });
+        const batches = sliceBatches(input, { ...l.view, chunk: 1 << 30 });
         const [all] = [...batches];
         const p = await l.plugin.predict(all!.data, batches.slices);
         probabilities = p.probabilities;

@@ -3,9 +3,9 @@ import { resolveBackbone } from '@anymc3d/adapters/registry';
 import type { Backbone } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
-import { caseHeatmaps, pluginViews, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
+import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { Interval } from '@anymc3d/core/metrics';
-import { readPlugin } from '@anymc3d/core/plugin';
+import { inputViews, pluginInput, prepareVolume, readPlugin } from '@anymc3d/core/plugin';
 import type { Manifest } from '@anymc3d/core/task';
 import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
@@ -149,11 +149,12 @@ async function demoHeatmaps(
 ): Promise<string> {
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
   const { card, weights } = await readPlugin(pluginDir, id);
-  const views = pluginViews(card, backbone.card);
+  const input = pluginInput(card, pluginDir);
+  const views = inputViews(input, backbone.card);
   const dir = join(outDir, 'heatmaps');
   const positives = manifest.cases.filter((c) => c.split === 'test' && c.labels[0] === 1).slice(0, 3);
   for (const c of positives) {
-    const volume = await readCaseImage(c.images[0]!);
+    const volume = prepareVolume(input, await readCaseImage(c.images[0]!));
     const result = await caseHeatmaps({
       volume,
       views,

@@ -1,6 +1,6 @@
+import { taskInput } from '@anymc3d/core/task';
 import type { CommandModule } from 'yargs';
 import { extractTokens } from '../pipeline/extract.js';
-import { viewInputs } from '../pipeline/views.js';
 import { createProgress } from '../progress.js';
 import { loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
@@ -15,8 +15,7 @@ export const featuresCommand: CommandModule<TaskFlags, TaskFlags> = {
     const started = Date.now();
     try {
       const out = await extractTokens(t.manifest.cases, {
-        card: t.manifest.card,
-        views: viewInputs(t.manifest.card, t.backbone, t.inputSize),
+        input: taskInput(t.manifest.card, t.inputSize),
         backbone: t.backbone,
         cacheRoot: t.cacheRoot,
         device: a.device as 'cpu' | 'cuda',

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
-import { caseHeatmaps, pluginViews, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
-import { PLUGIN_CARD, type PluginCard, readPlugin } from '@anymc3d/core/plugin';
+import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
+import { inputViews, PLUGIN_CARD, type PluginCard, pluginInput, prepareVolume, readPlugin } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { readVolume } from '@anymc3d/core/volume';
 import type { Argv, CommandModule } from 'yargs';
@@ -68,8 +68,10 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       ...(args['weights-root'] ? { weightsRoot: args['weights-root'] } : {}),
     });
     const { weights } = await readPlugin(args.plugin, { name: backbone.card.name, weightHash: backbone.weightHash });
-    const { volume } = await readVolume(args.input);
-    const views = pluginViews(card, backbone.card);
+    // The volume and views exactly as the plugin was trained on them (MRI z-scored per volume, each view on its axis).
+    const input = pluginInput(card, join(args.plugin, PLUGIN_CARD));
+    const volume = prepareVolume(input, (await readVolume(args.input)).volume);
+    const views = inputViews(input, backbone.card);
     const progress = createProgress({ enabled: args.progress, quiet: args.quiet });
     const result = await caseHeatmaps({
       volume,

@@ -1,17 +1,33 @@
 import { join } from 'node:path';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
-import { caseHeatmaps, pluginViews, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
-import { readPlugin } from '@anymc3d/core/plugin';
-import { casesOf, SPLITS, type Split } from '@anymc3d/core/task';
+import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
+import {
+  inputViews,
+  PLUGIN_CARD,
+  type PluginCard,
+  type PluginInput,
+  pluginInput,
+  prepareVolume,
+  readPlugin,
+} from '@anymc3d/core/plugin';
+import { casesOf, SPLITS, type Split, type TaskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { foldRows, predictCases } from '../pipeline/fit.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
-import { prepareVolume, viewInputs } from '../pipeline/views.js';
 import { createProgress } from '../progress.js';
 import { loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
+
+/**
+ * What the plugin reads: its recorded input. A plugin written before the record was trained by
+ * `anymc3d train` from this task card (labels and views are checked to match), so the card's input
+ * at the plugin's size is what it saw, and the cached tokens of that training are found again.
+ */
+function predictInput(plugin: PluginCard, card: TaskCard, dir: string): PluginInput {
+  return plugin.input ? pluginInput(plugin, join(dir, PLUGIN_CARD)) : taskInput(card, plugin.inputSize);
+}
 
 interface PredictArgs extends TaskFlags {
   plugin: string;
@@ -60,13 +76,13 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       );
     const cases = a.split === 'all' ? t.manifest.cases : casesOf(t.manifest, a.split as Split);
     if (cases.length === 0) throw new InputError(a.manifest, `has no ${a.split} cases`);
-    // The plugin's own input size: tokens at another size would not be what it was trained on.
-    const inputSize = pluginCard.inputSize;
+    // The plugin's own input (size, axes, channels, normalisation): tokens and heatmaps alike see what it was trained on.
+    const input = predictInput(pluginCard, card, a.plugin);
+    const inputSize = input.size;
     const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
     try {
       const extracted = await extractTokens(cases, {
-        card,
-        views: viewInputs(card, t.backbone, inputSize),
+        input,
         backbone: t.backbone,
         cacheRoot: t.cacheRoot,
         device: a.device as 'cpu' | 'cuda',
@@ -97,12 +113,12 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       );
       if (a.heatmaps) {
         const { weights } = await readPlugin(a.plugin, backboneId);
-        const views = pluginViews(pluginCard, t.backbone.card);
+        const views = inputViews(input, t.backbone.card);
         const chosen = cases.slice(0, a['heatmap-limit'] ?? cases.length);
         for (const [k, c] of chosen.entries()) {
           progress.report({ stage: 'heatmaps', done: k, total: chosen.length, detail: c.id });
           // The first view's image: the one the reviewer overlays the map on.
-          const volume = prepareVolume(card, await readCaseImage(c.images[0]!));
+          const volume = prepareVolume(input, await readCaseImage(c.images[0]!));
           const result = await caseHeatmaps({
             volume,
             views,

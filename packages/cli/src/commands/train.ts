@@ -1,8 +1,7 @@
-import { casesOf, pluginTaskOf } from '@anymc3d/core/task';
+import { casesOf, pluginTaskOf, taskInput } from '@anymc3d/core/task';
 import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { fitPlugin } from '../pipeline/fit.js';
-import { viewInputs } from '../pipeline/views.js';
 import { createProgress } from '../progress.js';
 import { loadTaskInputs, parseCounts, parseRates, type TaskFlags, taskFlags } from './task-flags.js';
 
@@ -45,8 +44,7 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
     const started = Date.now();
     try {
       const extracted = await extractTokens([...train, ...val], {
-        card,
-        views: viewInputs(card, t.backbone, t.inputSize),
+        input: taskInput(card, t.inputSize),
         backbone: t.backbone,
         cacheRoot: t.cacheRoot,
         device: a.device as 'cpu' | 'cuda',

@@ -2,15 +2,15 @@ import type { Backbone } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { FeatureCache } from '@anymc3d/core/features';
-import { type ViewInput, type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
+import { type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
+import { inputViews, type PluginInput, prepareVolume } from '@anymc3d/core/plugin';
 import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
 import type { FeatureCase } from '@anymc3d/core/train';
 import type { ProgressSink } from '../progress.js';
-import { prepareVolume } from './views.js';
 
 export interface ExtractOptions {
-  card: TaskCard;
-  views: ViewInput[];
+  /** The plugin's input (`taskInput` of the task card when training; the plugin's own when predicting). */
+  input: PluginInput;
   backbone: Backbone;
   /** Root of the feature cache (entries are keyed by backbone weights and preprocessing). */
   cacheRoot: string;
@@ -31,24 +31,26 @@ export interface Extracted {
  * session is only built when a case is missing from the cache, so a repeated run never runs it.
  */
 export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOptions): Promise<Extracted> {
+  const views = inputViews(o.input, o.backbone.card);
   const cache = new FeatureCache(o.cacheRoot, {
     backboneHash: o.backbone.weightHash,
-    preprocessing: { views: o.views, normalisation: o.card.normalisation ?? null },
+    preprocessing: { views, normalisation: o.input.normalisation },
   });
   const embedder = new FrozenEmbedder(o.backbone, {
     batchSize: 32,
     ...(o.threads ? { threads: o.threads } : {}),
     ...(o.device ? { device: o.device } : {}),
   });
-  const viewIndex = new Map(o.card.views.map((v, k) => [v.name, k]));
+  // A case lists its images in the task card's view order, which is the input's.
+  const viewIndex = new Map(o.input.views.map((v, k) => [v.name, k]));
   let computed = 0;
   try {
     const tokens = await viewTokens(
       cases.map((c) => ({
         id: c.id,
-        load: async (view: string) => prepareVolume(o.card, await readCaseImage(c.images[viewIndex.get(view)!]!)),
+        load: async (view: string) => prepareVolume(o.input, await readCaseImage(c.images[viewIndex.get(view)!]!)),
       })),
-      o.views,
+      views,
       embedder,
       cache,
       (p) => {

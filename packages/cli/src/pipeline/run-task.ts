@@ -7,14 +7,13 @@ import {
   evaluate,
   type ThresholdCriterion,
 } from '@anymc3d/core/metrics';
-import { casesOf, type Manifest, pluginTaskOf, type Split } from '@anymc3d/core/task';
+import { casesOf, type Manifest, pluginTaskOf, type Split, taskInput } from '@anymc3d/core/task';
 import type { OptimOptions } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
 import type { ProgressSink } from '../progress.js';
 import { extractTokens, featureCases } from './extract.js';
 import { byLabel, type Fitted, fitPlugin, foldRows, predictCases } from './fit.js';
 import { pluginHash, writePredictions } from './outputs.js';
-import { viewInputs } from './views.js';
 
 export interface RunTaskOptions {
   manifest: Manifest;
@@ -61,11 +60,10 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
   if (val.length === 0)
     throw new InputError(o.manifest.source, 'has no val cases (they choose the steps and thresholds)');
   if (held.length === 0) throw new InputError(o.manifest.source, `has no ${evalSplit} cases`);
-  const views = viewInputs(card, o.backbone, o.inputSize);
+  const input = taskInput(card, o.inputSize);
   const all = [...train, ...val, ...held];
   const extracted = await extractTokens(all, {
-    card,
-    views,
+    input,
     backbone: o.backbone,
     cacheRoot: o.cacheRoot,
     ...(o.threads ? { threads: o.threads } : {}),
@@ -117,7 +115,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
       manifest: o.manifest.source,
       split: evalSplit,
       backbone: { ...backboneId, inputSize: o.inputSize },
-      views: views.map((v) => ({ name: v.name, axis: v.axis })),
+      views: input.views,
       plugin: { dir: fitted.pluginDir, sha256: await pluginHash(fitted.pluginDir) },
       selection: {
         on: 'val',

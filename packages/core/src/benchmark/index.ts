@@ -26,5 +26,5 @@ export {
   writeCell,
 } from './results.js';
 export { type BenchmarkEvent, type BenchmarkPlan, type BenchmarkRun, runBenchmark } from './run.js';
-export { benchmarkView, pluginTask } from './task-inputs.js';
+export { benchmarkView } from './task-inputs.js';
 export { type CellArgs, type CellData, type CellSettings, trainCell } from './train-cell.js';

@@ -3,10 +3,11 @@ import type { Backbone } from '../backbone/types.js';
 import { FeatureCache, hashOf } from '../features/cache.js';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest } from '../task/manifest.js';
+import { pluginTaskOf } from '../task/plugin-task.js';
 import type { FeatureCase } from '../train/features.js';
 import { caseTokens, checkSplits, meanPooled, splitCases, volumeCases } from './cases.js';
 import { type BenchmarkMode, type CellResult, cellDir, readCell, writeCell } from './results.js';
-import { benchmarkView, pluginTask } from './task-inputs.js';
+import { benchmarkView } from './task-inputs.js';
 import { type CellData, type CellSettings, trainCell } from './train-cell.js';
 
 export interface BenchmarkEvent {
@@ -73,7 +74,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
     checkSplits(manifest);
     for (const backbone of plan.backbones) {
       const view = benchmarkView(card, backbone, plan.size);
-      const task = pluginTask(card, view);
+      const task = pluginTaskOf(card, view.size);
       const pending: { mode: BenchmarkMode; key: string; dir: string }[] = [];
       for (const mode of plan.modes) {
         const key = cellKey(plan, card, manifest, backbone, mode);

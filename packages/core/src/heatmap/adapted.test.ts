@@ -7,6 +7,7 @@ import { tensor } from '../graph/index.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { ViewInput } from '../pipeline/embed-volume.js';
 import type { PluginCard } from '../plugin/card.js';
+import { inputViews, pluginInput } from '../plugin/input.js';
 import { loadPlugin } from '../plugin/load.js';
 import { initPluginWeights } from '../plugin/plugin-graph.js';
 import { savePlugin } from '../plugin/store.js';
@@ -17,7 +18,6 @@ import type { Volume } from '../volume/types.js';
 import { sliceBatches } from '../volume/views.js';
 import { AdaptedEmbedder } from './adapted-embedder.js';
 import { caseHeatmaps } from './case-heatmap.js';
-import { pluginViews } from './views.js';
 
 const spec = { dim: 16, depth: 2, heads: 2, mlp: 32, patch: 4, image: 16 };
 const vit = new TinyVit(spec, randomTinyVitWeights(spec, 5));
@@ -82,7 +82,7 @@ const volume: Volume = {
   direction: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]),
   data: Float32Array.from({ length: 20 * 18 * 5 }, () => r.next()),
 };
-const view: ViewInput = pluginViews(card, vit.card)[0]!;
+const view: ViewInput = inputViews(pluginInput(card), vit.card)[0]!;
 
 const dirs: string[] = [];
 afterAll(() => {

@@ -26,9 +26,9 @@ export interface HeatmapPlugin {
 }
 
 export interface CaseHeatmapArgs {
-  /** The volume as read; the heatmap is returned on exactly its grid. */
+  /** The volume as the views expect it (`prepareVolume` of the plugin's input); the heatmap is returned on exactly its grid. */
   volume: Volume;
-  /** How the volume becomes backbone input, one per plugin view in the card's order (`pluginViews`). */
+  /** How the volume becomes backbone input, one per plugin view in the card's order (`inputViews` of `pluginInput`). */
   views: readonly ViewInput[];
   backbone: Backbone;
   plugin: HeatmapPlugin;

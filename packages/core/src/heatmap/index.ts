@@ -14,4 +14,3 @@ export { type MontageOptions, renderMontage, type SliceStack, topSlices } from '
 export { displayWindow, type HeatmapFiles, labelSlug, volumeSlices, writeHeatmapOutputs } from './outputs.js';
 export { type PluginPass, pluginPass } from './plugin-math.js';
 export { classActivationMaps, normalizeUnit, type SliceMaps, upsampleSliceMaps } from './slice-maps.js';
-export { pluginViews } from './views.js';

@@ -1,3 +1,4 @@
+import type { PluginInput } from './input.js';
 import type { ClassificationLoss } from './losses.js';
 import type { TaskKind } from './plugin-graph.js';
 
@@ -16,10 +17,19 @@ export interface TaskCard {
   inputSize: [number, number];
   /** Decision thresholds per label (default 0.5). */
   thresholds?: number[];
+  /**
+   * How a volume becomes this plugin's backbone input (`pluginTaskOf` gives it from a task card).
+   * Without it, `pluginInput` derives it from `views`, `axis` and `windows`, which cannot say that
+   * a view such as "t2" has its own axis or that MRI is z-scored.
+   */
+  input?: PluginInput;
 }
 
-/** `plugin.json`: everything needed to use the plugin, and where it came from. */
-export interface PluginCard extends Required<TaskCard> {
+/**
+ * `plugin.json`: everything needed to use the plugin, and where it came from. `input` is written by
+ * every trainer; cards written before it existed lack it (read it with `pluginInput`).
+ */
+export interface PluginCard extends Required<Omit<TaskCard, 'input'>>, Pick<TaskCard, 'input'> {
   format: 'anymc3d-plugin';
   version: 1;
   dim: number;

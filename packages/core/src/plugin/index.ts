@@ -1,4 +1,5 @@
 export type { PluginCard, TaskCard } from './card.js';
+export { inputViews, type PluginInput, pluginInput, prepareVolume } from './input.js';
 export { type LoadedPlugin, loadPlugin, type Prediction } from './load.js';
 export {
   bceLoss,

@@ -5,6 +5,7 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import type { PluginCard } from './card.js';
+import { pluginInput } from './input.js';
 
 export const PLUGIN_WEIGHTS = 'plugin.safetensors';
 export const PLUGIN_CARD = 'plugin.json';
@@ -33,6 +34,8 @@ export async function readPlugin(
     throw new InputError(cardPath, 'cannot read the plugin card (missing or not JSON)', { cause: error });
   }
   if (card.format !== 'anymc3d-plugin') throw new InputError(cardPath, 'not an anymc3d plugin card');
+  // A malformed input record is refused here, before any consumer feeds the plugin from it.
+  pluginInput(card, cardPath);
   if (card.backbone?.weightHash !== backbone.weightHash) {
     throw new InputError(
       cardPath,

@@ -21,4 +21,4 @@ export {
   SPLITS,
   type Split,
 } from './manifest.js';
-export { pluginTaskOf } from './plugin-task.js';
+export { pluginTaskOf, taskInput } from './plugin-task.js';

@@ -13,6 +13,12 @@ describe('pluginTaskOf', () => {
       axis: 'axial',
       windows: [{ center: 127.5, width: 255 }],
       inputSize: [64, 64],
+      input: {
+        views: [{ name: 'axial', axis: 'axial' }],
+        size: [64, 64],
+        channels: { replicate: true, range: [0, 255] },
+        normalisation: null,
+      },
     });
     const cards = await import('../tasks/catalogue.js').then((m) => m.listTaskCards());
     const multiClass = cards.find((c) => c.kind === 'multi-class');

@@ -3,6 +3,7 @@ import type { Backbone, LoraConfig } from '../backbone/index.js';
 import { DEFAULT_LORA } from '../backbone/lora.js';
 import type { Tensor } from '../graph/index.js';
 import type { PluginCard, TaskCard } from '../plugin/card.js';
+import { pluginInput } from '../plugin/input.js';
 import { addViewQueries } from '../plugin/multi-view.js';
 import { initPluginWeights, type PluginSpec } from '../plugin/plugin-graph.js';
 import { savePlugin } from '../plugin/store.js';
@@ -63,6 +64,8 @@ function checkLabels(task: TaskCard, labels: readonly (readonly number[])[], wha
 export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin> {
   const o: OptimOptions = { ...DEFAULT_OPTIM, ...args.options };
   const { task, source } = args;
+  // Checked before any training: the record must agree with the views and size trained on.
+  const input = pluginInput(task, args.data ?? task.task);
   const featureMode = 'features' in source;
   const dim = featureMode
     ? (source.features[0]?.tokens.length ?? 0) / (source.features[0]?.slices || 1)
@@ -171,6 +174,8 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
     format: 'anymc3d-plugin',
     version: 1,
     ...task,
+    // Always recorded (derived from the old fields when the caller gave none), so every consumer reads one record.
+    input,
     loss: spec.loss,
     thresholds: task.thresholds ?? task.labels.map(() => 0.5),
     dim,
