@@ -1,5 +1,6 @@
 import type { GraphBuilder, Value } from '@anymc3d/core/graph';
 import { BUILTIN, type TfliteModel, type TfliteOperator } from '../tflite/index.js';
+import { quantizeMultiplier } from './fixed-point.js';
 
 /**
  * Float emulation of TFLite's uint8 activations, for checking the float rebuild against the
@@ -11,19 +12,7 @@ import { BUILTIN, type TfliteModel, type TfliteOperator } from '../tflite/index.
 
 /** The right shift TFLite's QuantizeMultiplier gives for a real multiplier (0 when M ≥ 1). */
 export function tfliteRightShift(multiplier: number): number {
-  if (multiplier <= 0) return 0;
-  let shift = Math.floor(Math.log2(multiplier)) + 1;
-  let q = multiplier / 2 ** shift;
-  // frexp convention: q in [0.5, 1); guard against log2 rounding at powers of two.
-  if (q >= 1) {
-    q /= 2;
-    shift += 1;
-  } else if (q < 0.5) {
-    q *= 2;
-    shift -= 1;
-  }
-  if (Math.round(q * 2 ** 31) === 2 ** 31) shift += 1;
-  return Math.max(0, -shift);
+  return multiplier > 0 ? Math.max(0, -quantizeMultiplier(multiplier).shift) : 0;
 }
 
 /** The right shift of the requantisation that produces `op`'s output (TFLite's kernels). */
