@@ -7,6 +7,8 @@ export {
   type HeatmapMethod,
   type HeatmapPlugin,
   type HeatmapSummary,
+  heatmapEmbedOptions,
+  pluginEmbeddings,
   topSlicesAlong,
 } from './case-heatmap.js';
 export { type ColormapName, colormapLut } from './colormap.js';
