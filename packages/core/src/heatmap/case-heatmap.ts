@@ -136,6 +136,21 @@ function checkEmbeddings(args: CaseHeatmapArgs, embeddings: readonly VolumeEmbed
 }
 
 /**
+ * The backbone as the plugin sees it for view `view` (card order): its LoRA baked in, or the frozen
+ * backbone when it has none. A caller that embeds many cases keeps it (its ONNX session is built on
+ * the first slice) and hands each case's `embedVolume` to `caseHeatmaps` as `embeddings`.
+ */
+export function pluginEmbedder(
+  backbone: Backbone,
+  plugin: HeatmapPlugin,
+  view: number,
+  options: ConstructorParameters<typeof AdaptedEmbedder>[3] = {},
+): AdaptedEmbedder {
+  const lora = plugin.card.lora ? { ...plugin.card.lora, weights: loraWeights(plugin, view) } : undefined;
+  return new AdaptedEmbedder(backbone, lora, plugin.source, options);
+}
+
+/**
  * The plugin's backbone pass over every view, as its heatmap needs it: with the plugin's LoRA baked
  * into the backbone (the attention of the tuned network, not the pretrained one), or the frozen
  * backbone for a plugin without LoRA. Run it once to make several maps (one per label) of one case.
@@ -144,15 +159,13 @@ export async function pluginEmbeddings(
   args: Omit<CaseHeatmapArgs, 'label' | 'embeddings'>,
 ): Promise<VolumeEmbedding[]> {
   const { plugin, backbone, volume } = args;
-  const { card } = plugin;
   checkViews(args);
   const embeddings: VolumeEmbedding[] = [];
   for (let v = 0; v < args.views.length; v++) {
     const view = args.views[v]!;
-    const lora = card.lora ? { ...card.lora, weights: loraWeights(plugin, v) } : undefined;
     const total = volume.size[AXIS_INDEX[view.axis]];
     let done = 0;
-    const embedder = new AdaptedEmbedder(backbone, lora, plugin.source, {
+    const embedder = pluginEmbedder(backbone, plugin, v, {
       ...(args.threads ? { threads: args.threads } : {}),
       ...(args.batchSize ? { batchSize: args.batchSize } : {}),
       onSlices: (count) => {

@@ -8,6 +8,7 @@ export {
   type HeatmapPlugin,
   type HeatmapSummary,
   heatmapEmbedOptions,
+  pluginEmbedder,
   pluginEmbeddings,
   topSlicesAlong,
 } from './case-heatmap.js';
