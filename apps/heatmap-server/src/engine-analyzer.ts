@@ -3,27 +3,35 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
-import { classActivationMaps, normalizeUnit, type SliceMaps, upsampleSliceMaps } from '@anymc3d/core/heatmap';
+import {
+  type AdaptedEmbedder,
+  type CaseHeatmap,
+  caseHeatmaps,
+  type HeatmapPlugin,
+  heatmapEmbedOptions,
+  pluginEmbedder,
+} from '@anymc3d/core/heatmap';
 import { embedVolume, type ViewInput, type VolumeEmbedding } from '@anymc3d/core/pipeline';
 import {
-  HEAD_WEIGHT,
   inputViews,
-  type LoadedPlugin,
-  loadPlugin,
   PLUGIN_CARD,
   PLUGIN_WEIGHTS,
   type PluginInput,
   pluginInput,
   prepareVolume,
+  readPlugin,
 } from '@anymc3d/core/plugin';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
-import { mapToSource, readVolume, sliceBatches, type Volume, writeVolume } from '@anymc3d/core/volume';
+import { readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
 import type { AnalysisRequest, AnalysisResult, AnalyzerOptions, CaseAnalyzer, PluginInfo } from './analyzer.js';
 import { encodeNiftiUnitUint8, readNifti } from './nifti.js';
 
 interface Loaded {
   info: PluginInfo;
-  plugin: LoadedPlugin;
+  /** Card and weights: core's caseHeatmaps gives both the probabilities and the maps from them. */
+  plugin: HeatmapPlugin;
+  /** LoRA plugins: the backbone with this plugin's LoRA baked in, kept so its session is built once. */
+  adapted?: AdaptedEmbedder;
   /** The plugin's input as recorded in its card: what the volume is normalised by and sliced into. */
   input: PluginInput;
   view: ViewInput;
@@ -37,7 +45,9 @@ const viewKey = (l: Loaded) => JSON.stringify([l.input.normalisation, l.view.axi
 /**
  * The real inference engine behind the server: the backbone is loaded once; every frozen-backbone
  * plugin that reads the same view shares one backbone pass per case (a plugin then costs only its
- * pooling and head); LoRA plugins run their own adapted pass.
+ * pooling, head and maps); a LoRA plugin runs its own adapted pass. Probabilities and heatmaps both
+ * come from core's `caseHeatmaps` on that pass, so the server's map is the one `anymc3d heatmap`
+ * writes for the same plugin and volume.
  */
 export class EngineAnalyzer implements CaseAnalyzer {
   private readonly loaded = new Map<string, Loaded>();
@@ -63,11 +73,13 @@ export class EngineAnalyzer implements CaseAnalyzer {
   }
 
   async loadPlugin(dir: string): Promise<PluginInfo> {
-    const plugin = await loadPlugin(dir, this.backbone, this.threads ? { threads: this.threads } : {});
-    const card = plugin.card;
+    // Refuses a plugin trained on other backbone weights (the card's hash is checked here).
+    const { card, weights } = await readPlugin(dir, {
+      name: this.backbone.card.name,
+      weightHash: this.backbone.weightHash,
+    });
     const input = pluginInput(card, join(dir, PLUGIN_CARD));
     if (input.views.length !== 1) {
-      await plugin.release();
       throw new InputError(
         join(dir, PLUGIN_CARD),
         `the server runs single-view plugins; this one reads ${input.views.map((v) => v.name).join(', ')}`,
@@ -88,7 +100,18 @@ export class EngineAnalyzer implements CaseAnalyzer {
       frozenBackbone: card.lora === null,
       hash,
     };
-    this.loaded.set(id, { info, plugin, input, view: inputViews(input, this.backbone.card)[0]! });
+    const plugin: HeatmapPlugin = { card, weights, source: dir };
+    const adapted =
+      card.lora === null
+        ? undefined
+        : pluginEmbedder(this.backbone, plugin, 0, this.threads ? { threads: this.threads } : {});
+    this.loaded.set(id, {
+      info,
+      plugin,
+      ...(adapted ? { adapted } : {}),
+      input,
+      view: inputViews(input, this.backbone.card)[0]!,
+    });
     return info;
   }
 
@@ -104,6 +127,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
     await writeVolume(volume, imagePath);
     const like = await readNifti(new Uint8Array(await readFile(imagePath)), imagePath);
     // The volume as each plugin was trained on it (MRI: z-scored per volume), once per normalisation.
+    // It keeps the input's grid, so every map caseHeatmaps returns on it is on the input grid too.
     const prepared = new Map<string, Volume>();
     const volumeFor = (l: Loaded): Volume => {
       const key = volumeKey(l.input);
@@ -126,29 +150,27 @@ export class EngineAnalyzer implements CaseAnalyzer {
         fraction: 0.1 + (0.8 * done) / chosen.length,
         stage: l.info.frozenBackbone ? 'backbone' : 'plugins',
       });
-      let probabilities: number[];
       const input = volumeFor(l);
-      if (l.info.frozenBackbone) {
-        const key = viewKey(l);
-        let pass = passes.get(key);
-        if (!pass) {
-          pass = await embedVolume(input, l.view, this.embedder, { patchTokens: true });
-          passes.set(key, pass);
-          this.backbonePasses++;
-        }
-        const p = await l.plugin.predictTokens(pass.cls.data as Float32Array, pass.cls.dims[0]!);
-        probabilities = p.probabilities;
-        heatmaps[l.info.id] = await this.writeHeatmaps(l, pass, p.sliceWeights, input, like, request.outDir);
-      } else {
-        const batches = sliceBatches(input, { ...l.view, chunk: 1 << 30 });
-        const [all] = [...batches];
-        const p = await l.plugin.predict(all!.data, batches.slices);
-        probabilities = p.probabilities;
-        // The adapted attention needs the LoRA backbone graph; until it is wired, no map is shown
-        // rather than one from the frozen backbone that the plugin did not see.
-        heatmaps[l.info.id] = {};
+      const options = heatmapEmbedOptions(this.backbone);
+      let pass = l.adapted ? await embedVolume(input, l.view, l.adapted, options) : passes.get(viewKey(l));
+      if (!pass) {
+        pass = await embedVolume(input, l.view, this.embedder, options);
+        passes.set(viewKey(l), pass);
+        this.backbonePasses++;
       }
-      predictions[l.info.id] = Object.fromEntries(l.info.labels.map((label, k) => [label, probabilities[k]!]));
+      request.onProgress({ fraction: 0.1 + (0.8 * (done + 0.5)) / chosen.length, stage: 'heatmaps' });
+      const map = (label: string) =>
+        caseHeatmaps({
+          volume: input,
+          views: [l.view],
+          backbone: this.backbone,
+          plugin: l.plugin,
+          label,
+          embeddings: [pass],
+        });
+      const first = await map(l.info.labels[0]!);
+      predictions[l.info.id] = first.summary.probabilities;
+      heatmaps[l.info.id] = await this.writeHeatmaps(l, first, map, like, request.outDir);
       done++;
     }
     request.onProgress({ fraction: 1, stage: 'writing' });
@@ -156,53 +178,42 @@ export class EngineAnalyzer implements CaseAnalyzer {
   }
 
   /**
-   * ViTs: CLS→patch attention (class-agnostic, one map for every label); CNNs: a class activation
-   * map per label from the head weights. Each is weighted by the plugin's slice weights, mapped
-   * back onto the input grid, and normalised to [0, 1] (1 = most attention) as uint8 NIfTI.
+   * ViTs: the CLS→patch attention, the same map for every label, written once; CNNs: a class
+   * activation map per label. Values in [0, 1] (caseHeatmaps: clipped at 0, divided by the
+   * maximum) as the uint8 NIfTI on the input grid that the viewer overlays.
    */
   private async writeHeatmaps(
     l: Loaded,
-    pass: VolumeEmbedding,
-    sliceWeights: readonly number[],
-    volume: Volume,
+    first: CaseHeatmap,
+    map: (label: string) => Promise<CaseHeatmap>,
     like: Awaited<ReturnType<typeof readNifti>>,
     outDir: string,
   ): Promise<Record<string, string>> {
-    const S = pass.cls.dims[0]!;
-    const out: Record<string, string> = {};
-    const write = async (maps: SliceMaps, name: string) => {
-      // Mapped straight from the patch grid: the slice stack at grid resolution has its own record,
-      // and mapToSource's trilinear sampling does the upsampling on the input grid only.
-      const weighted = upsampleSliceMaps(maps, maps.grid, sliceWeights);
-      const onSource = mapToSource(weighted, sliceBatches(volume, { ...l.view, size: maps.grid, chunk: 1 }).record);
-      const unit = normalizeUnit(onSource.data as Float32Array);
+    const write = async (heat: CaseHeatmap, name: string) => {
       const path = join(outDir, `heatmap-${l.info.id}-${name}.nii.gz`);
       await writeFileAtomic(
         path,
-        encodeNiftiUnitUint8(like, unit, { calMin: 0, calMax: 1, description: `anymc3d ${l.info.task} ${name}` }),
+        encodeNiftiUnitUint8(like, heat.heat.data as Float32Array, {
+          calMin: 0,
+          calMax: 1,
+          description: `anymc3d ${l.info.task} ${name}`,
+        }),
       );
       return path;
     };
-    if (pass.attention) {
-      const path = await write(
-        { values: pass.attention.data as Float32Array, slices: S, grid: pass.grid },
-        'attention',
-      );
+    const out: Record<string, string> = {};
+    if (first.summary.method === 'attention') {
+      const path = await write(first, 'attention');
       for (const label of l.info.labels) out[label] = path;
       return out;
     }
-    const head = l.plugin.weights.get(HEAD_WEIGHT)!;
-    const d = pass.cls.dims[1]!;
-    for (const [k, label] of l.info.labels.entries()) {
-      const w = (head.data as Float32Array).subarray(k * d, (k + 1) * d);
-      const cam = classActivationMaps(pass.patchTokens!.data as Float32Array, S, pass.grid, d, w, sliceWeights);
-      out[label] = await write(cam, `label${k}`);
-    }
+    for (const [k, label] of l.info.labels.entries())
+      out[label] = await write(k === 0 ? first : await map(label), `label${k}`);
     return out;
   }
 
   async close(): Promise<void> {
-    for (const l of this.loaded.values()) await l.plugin.release();
+    for (const l of this.loaded.values()) await l.adapted?.release();
     await this.embedder.release();
   }
 }

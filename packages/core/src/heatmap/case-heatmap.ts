@@ -38,6 +38,14 @@ export interface CaseHeatmapArgs {
   batchSize?: number;
   /** Slices run through the backbone so far, per view (constant slices are run once and not counted again). */
   onProgress?: (p: { view: string; done: number; total: number }) => void;
+  /**
+   * The backbone pass per view, already run on `volume` with `views` (card order), so that a caller
+   * that needs it anyway does not run it twice: the heatmap server shares one frozen pass among every
+   * frozen plugin of a case, and reuses one adapted pass for each label of a LoRA plugin. It must be the
+   * backbone as this plugin sees it (`pluginEmbeddings` gives it; for a plugin without LoRA that is the
+   * frozen backbone) with what `heatmapEmbedOptions` asks for. Absent: the pass is run here.
+   */
+  embeddings?: readonly VolumeEmbedding[];
 }
 
 export interface HeatmapSummary {
@@ -94,6 +102,88 @@ function checkMeanPooled(e: VolumeEmbedding, backbone: Backbone): void {
 }
 
 /**
+ * What a heatmap needs from each slice: a ViT's attention alone (its patch tokens, [S, P, d], are
+ * hundreds of MB on a CT and unused), a CNN's feature map for the CAM.
+ */
+export function heatmapEmbedOptions(backbone: Backbone): { attention: true } | { patchTokens: true } {
+  return backbone.card.family === 'vit' ? { attention: true } : { patchTokens: true };
+}
+
+function checkViews(args: Pick<CaseHeatmapArgs, 'views' | 'plugin'>): void {
+  const { card } = args.plugin;
+  if (args.views.length !== card.views.length) {
+    throw new InputError(
+      args.plugin.source,
+      `the plugin has ${card.views.length} views, ${args.views.length} were given`,
+    );
+  }
+}
+
+/** A given pass must fit the volume and carry what the map is made from; a mismatch is the caller's bug. */
+function checkEmbeddings(args: CaseHeatmapArgs, embeddings: readonly VolumeEmbedding[]): readonly VolumeEmbedding[] {
+  if (embeddings.length !== args.views.length)
+    throw new Error(`caseHeatmaps: ${embeddings.length} embeddings for ${args.views.length} views`);
+  const vit = args.backbone.card.family === 'vit';
+  embeddings.forEach((e, v) => {
+    const view = args.views[v]!;
+    const slices = args.volume.size[AXIS_INDEX[view.axis]];
+    if (e.cls.dims[0] !== slices)
+      throw new Error(`caseHeatmaps: view ${view.name} has ${e.cls.dims[0]} embedded slices, the volume ${slices}`);
+    if (vit ? !e.attention : !e.patchTokens)
+      throw new Error(`caseHeatmaps: view ${view.name} was embedded without ${vit ? 'attention' : 'patch tokens'}`);
+  });
+  return embeddings;
+}
+
+/**
+ * The backbone as the plugin sees it for view `view` (card order): its LoRA baked in, or the frozen
+ * backbone when it has none. A caller that embeds many cases keeps it (its ONNX session is built on
+ * the first slice) and hands each case's `embedVolume` to `caseHeatmaps` as `embeddings`.
+ */
+export function pluginEmbedder(
+  backbone: Backbone,
+  plugin: HeatmapPlugin,
+  view: number,
+  options: ConstructorParameters<typeof AdaptedEmbedder>[3] = {},
+): AdaptedEmbedder {
+  const lora = plugin.card.lora ? { ...plugin.card.lora, weights: loraWeights(plugin, view) } : undefined;
+  return new AdaptedEmbedder(backbone, lora, plugin.source, options);
+}
+
+/**
+ * The plugin's backbone pass over every view, as its heatmap needs it: with the plugin's LoRA baked
+ * into the backbone (the attention of the tuned network, not the pretrained one), or the frozen
+ * backbone for a plugin without LoRA. Run it once to make several maps (one per label) of one case.
+ */
+export async function pluginEmbeddings(
+  args: Omit<CaseHeatmapArgs, 'label' | 'embeddings'>,
+): Promise<VolumeEmbedding[]> {
+  const { plugin, backbone, volume } = args;
+  checkViews(args);
+  const embeddings: VolumeEmbedding[] = [];
+  for (let v = 0; v < args.views.length; v++) {
+    const view = args.views[v]!;
+    const total = volume.size[AXIS_INDEX[view.axis]];
+    let done = 0;
+    const embedder = pluginEmbedder(backbone, plugin, v, {
+      ...(args.threads ? { threads: args.threads } : {}),
+      ...(args.batchSize ? { batchSize: args.batchSize } : {}),
+      onSlices: (count) => {
+        done = Math.min(total, done + count);
+        args.onProgress?.({ view: view.name, done, total });
+      },
+    });
+    try {
+      embeddings.push(await embedVolume(volume, view, embedder, heatmapEmbedOptions(backbone)));
+      args.onProgress?.({ view: view.name, done: total, total });
+    } finally {
+      await embedder.release();
+    }
+  }
+  return embeddings;
+}
+
+/**
  * Heatmap of one case for one plugin label (METHOD.md §4). Per view and slice: the last layer's
  * CLS→patch attention of the LoRA-adapted backbone (ViTs), or the class activation map of the
  * label's head row on the last feature map (CNNs); upsampled to the slice, weighted by the slice's
@@ -103,37 +193,13 @@ function checkMeanPooled(e: VolumeEmbedding, backbone: Backbone): void {
 export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> {
   const { plugin, backbone, volume } = args;
   const { card } = plugin;
-  if (args.views.length !== card.views.length) {
-    throw new InputError(plugin.source, `the plugin has ${card.views.length} views, ${args.views.length} were given`);
-  }
+  checkViews(args);
   const label = args.label ?? card.labels[0]!;
   const labelIndex = card.labels.indexOf(label);
   if (labelIndex < 0)
     throw new InputError(plugin.source, `no label "${label}"; the plugin has ${card.labels.join(', ')}`);
 
-  const embeddings: VolumeEmbedding[] = [];
-  for (let v = 0; v < args.views.length; v++) {
-    const view = args.views[v]!;
-    const lora = card.lora ? { ...card.lora, weights: loraWeights(plugin, v) } : undefined;
-    const total = volume.size[AXIS_INDEX[view.axis]];
-    let done = 0;
-    const embedder = new AdaptedEmbedder(backbone, lora, plugin.source, {
-      ...(args.threads ? { threads: args.threads } : {}),
-      ...(args.batchSize ? { batchSize: args.batchSize } : {}),
-      onSlices: (count) => {
-        done = Math.min(total, done + count);
-        args.onProgress?.({ view: view.name, done, total });
-      },
-    });
-    try {
-      // A ViT's map needs only its attention; patch tokens ([S, P, d], hundreds of MB on a CT) only for a CAM.
-      const vit = backbone.card.family === 'vit';
-      embeddings.push(await embedVolume(volume, view, embedder, vit ? { attention: true } : { patchTokens: true }));
-      args.onProgress?.({ view: view.name, done: total, total });
-    } finally {
-      await embedder.release();
-    }
-  }
+  const embeddings = args.embeddings ? checkEmbeddings(args, args.embeddings) : await pluginEmbeddings(args);
   const pass = pluginPass(
     card,
     plugin.weights,

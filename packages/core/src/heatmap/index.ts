@@ -7,6 +7,9 @@ export {
   type HeatmapMethod,
   type HeatmapPlugin,
   type HeatmapSummary,
+  heatmapEmbedOptions,
+  pluginEmbedder,
+  pluginEmbeddings,
   topSlicesAlong,
 } from './case-heatmap.js';
 export { type ColormapName, colormapLut } from './colormap.js';
