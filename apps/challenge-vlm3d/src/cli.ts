@@ -12,17 +12,20 @@ import { packageWeights } from './package.js';
 import { validateResults } from './results.js';
 import { runChallenge } from './run.js';
 import { readGroundTruth, readResults, scoreResults, VLM3D_THRESHOLD } from './score.js';
-import { trainCtRate } from './train.js';
+import { TRAIN_MODES, type TrainMode, trainCtRate } from './train.js';
 
 const USAGE = `usage:
   vlm3d run [-i DIR] [-o DIR] [--weights DIR] [--rescale SLOPE,INTERCEPT | --metadata CSV] [--uncalibrated] [--threads N]
                                                    every volume in DIR (default $FORITHMUS_INPUT or /input) →
                                                    DIR/results.json (default $FORITHMUS_OUTPUT or /output),
                                                    weights from $FORITHMUS_WEIGHTS or /weights
-  vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--cache DIR] [--input-size N] [--spacing X,Y,Z]
-              [--steps N] [--batch N] [--lr-head X] [--criterion f1|youden] [--limit N] [--device cpu|cuda] [--threads N]
-                                                   train the 18-label plugin on frozen tokens of CT-RATE,
-                                                   thresholds chosen on its val split
+  vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--mode frozen|lora] [--input-size N] [--spacing X,Y,Z]
+              [--batch N] [--lr-head X] [--criterion f1|youden] [--limit N] [--threads N]
+              frozen: [--cache DIR] [--steps N] [--device cpu|cuda]
+              lora:   [--lora-steps N] [--lr-lora X] [--chunk N]
+                                                   train the 18-label plugin on CT-RATE (frozen tokens, or LoRA
+                                                   rank 8 α 16 + query + head through the backbone), thresholds
+                                                   chosen on its val split; resumes from a checkpoint in PLUGIN_DIR
   vlm3d package --backbone DIR --plugin DIR -o WEIGHTS [--spacing X,Y,Z] [--orientation LPS]
                 [--calibrate RAW_RESULTS.json --gt LABELS.csv [--criterion f1|youden]]
                                                    build the weights folder to upload
@@ -165,6 +168,13 @@ function positiveInt(text: string | undefined, flag: string): number | undefined
   return n;
 }
 
+function rate(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const x = Number(text);
+  if (!(x > 0 && Number.isFinite(x))) throw new UsageError(`${flag} must be a positive number`);
+  return x;
+}
+
 async function train(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -172,33 +182,49 @@ async function train(args: string[]): Promise<number> {
       'ct-rate': { type: 'string' },
       backbone: { type: 'string' },
       output: { type: 'string', short: 'o' },
+      mode: { type: 'string', default: 'frozen' },
       cache: { type: 'string' },
       'input-size': { type: 'string' },
       spacing: { type: 'string' },
       steps: { type: 'string' },
+      'lora-steps': { type: 'string' },
       batch: { type: 'string' },
       'lr-head': { type: 'string' },
+      'lr-lora': { type: 'string' },
+      chunk: { type: 'string' },
       criterion: { type: 'string', default: 'f1' },
       limit: { type: 'string' },
-      device: { type: 'string', short: 'd', default: 'cpu' },
+      device: { type: 'string', short: 'd' },
       threads: { type: 'string' },
     },
   });
   if (values['ct-rate'] === undefined || values.backbone === undefined || values.output === undefined)
     throw new UsageError('train needs --ct-rate, --backbone and -o');
+  const mode = values.mode as TrainMode;
+  if (!TRAIN_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${TRAIN_MODES.join(', ')}`);
+  // A flag of the other mode is refused rather than ignored: --steps 2000 meant for tokens would
+  // be days of LoRA steps, and a LoRA learning rate on a frozen run would silently do nothing.
+  const otherMode = { frozen: ['lora-steps', 'lr-lora', 'chunk'], lora: ['steps', 'cache', 'device'] } as const;
+  const misplaced = otherMode[mode].filter((f) => values[f] !== undefined);
+  if (misplaced.length > 0)
+    throw new UsageError(`--${misplaced.join(', --')} ${misplaced.length > 1 ? 'are' : 'is'} not for --mode ${mode}`);
   const criterion = values.criterion as ThresholdCriterion;
   if (!THRESHOLD_CRITERIA.includes(criterion))
     throw new UsageError(`--criterion must be one of ${THRESHOLD_CRITERIA.join(', ')}`);
-  if (values.device !== 'cpu' && values.device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
-  const lrHead = values['lr-head'] === undefined ? undefined : Number(values['lr-head']);
-  if (lrHead !== undefined && !(lrHead > 0)) throw new UsageError('--lr-head must be a positive number');
+  const device = values.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
   const optional = {
     inputSize: positiveInt(values['input-size'], '--input-size'),
-    steps: positiveInt(values.steps, '--steps'),
+    steps: positiveInt(
+      mode === 'lora' ? values['lora-steps'] : values.steps,
+      mode === 'lora' ? '--lora-steps' : '--steps',
+    ),
     batchSize: positiveInt(values.batch, '--batch'),
     limit: positiveInt(values.limit, '--limit'),
     threads: positiveInt(values.threads, '--threads'),
-    lrHead,
+    chunk: positiveInt(values.chunk, '--chunk'),
+    lrHead: rate(values['lr-head'], '--lr-head'),
+    lrLora: rate(values['lr-lora'], '--lr-lora'),
     cache: values.cache,
     spacing: values.spacing === undefined ? undefined : (numbers(values.spacing, 3, '--spacing') as Vec3),
   };
@@ -206,8 +232,9 @@ async function train(args: string[]): Promise<number> {
     ctRate: values['ct-rate'],
     backbone: values.backbone,
     output: values.output,
+    mode,
     criterion,
-    device: values.device,
+    ...(mode === 'frozen' ? { device } : {}),
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
     log: (line) => process.stderr.write(`vlm3d: ${line}\n`),
   });

@@ -17,7 +17,7 @@ export {
   type Vlm3dMetrics,
   type Vlm3dScore,
 } from './score.js';
-export { type TrainOptions, trainCtRate } from './train.js';
+export { TRAIN_DEFAULTS, TRAIN_MODES, type TrainMode, type TrainOptions, trainCtRate } from './train.js';
 export {
   BACKBONE_DIR,
   CHEST_WINDOWS_CW,

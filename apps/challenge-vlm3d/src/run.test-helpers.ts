@@ -94,8 +94,8 @@ export const TASK: TaskCard = {
 
 /**
  * A tiny DINOv2 folder and an 18-label plugin trained for a few steps on its frozen tokens of
- * volumes prepared exactly as `run` prepares them. (Frozen, not LoRA: core's autodiff cannot yet
- * differentiate the DINOv2 graph's Gather over a symbolic slice count.)
+ * volumes prepared exactly as `run` prepares them. (Frozen keeps these run tests fast; the LoRA
+ * plugin's path through `run` is covered by train-lora.test.ts.)
  */
 export async function tinyModel(dir: string): Promise<{ backbone: string; plugin: string }> {
   const backboneDir = join(dir, 'backbone');

@@ -1,62 +1,16 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import type { PluginCard } from '@anymc3d/core/plugin';
-import { writeVolume } from '@anymc3d/core/volume';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runVlm3d } from './cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CT_RATE_LABELS } from './labels.js';
 import type { ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
-import { chestVolume } from './run.test-helpers.js';
+import { ctRateReplica, flatInput, vlm3d } from './train.test-helpers.js';
 import { chestInput } from './weights.js';
 
 let root: string;
-
-async function vlm3d(argv: string[]) {
-  let out = '';
-  let err = '';
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await runVlm3d(argv, (t) => {
-      out += t;
-    });
-    return { code, out, err };
-  } finally {
-    e.mockRestore();
-  }
-}
-
-/** Hugging Face's CT-RATE layout with 20 train patients and 3 validation volumes of tiny chests. */
-async function ctRateReplica(dir: string): Promise<{ valid: string[] }> {
-  const dataset = join(dir, 'dataset');
-  await mkdir(join(dataset, 'multi_abnormality_labels'), { recursive: true });
-  const parts = {
-    train: Array.from({ length: 20 }, (_, p) => `train_${p + 1}_a_1`),
-    valid: ['valid_1_a_1', 'valid_2_a_1', 'valid_2_a_2'],
-  };
-  let seed = 0;
-  for (const [part, volumes] of Object.entries(parts)) {
-    const lines = [['VolumeName', ...CT_RATE_LABELS].join(',')];
-    for (const v of volumes) {
-      const [split, patient, scan] = v.split('_');
-      const folder = join(dataset, part, `${split}_${patient}`, `${split}_${patient}_${scan}`);
-      await mkdir(folder, { recursive: true });
-      await writeVolume(chestVolume(seed + 1), join(folder, `${v}.nii.gz`));
-      // The label follows the chest's shape (seed % 3 moves the body) for half the labels.
-      lines.push(
-        [`${v}.nii.gz`, ...CT_RATE_LABELS.map((_, l) => ((l % 2 ? seed % 3 === 0 : (seed + l) % 2) ? 1 : 0))].join(','),
-      );
-      seed++;
-    }
-    await writeFile(join(dataset, 'multi_abnormality_labels', `${part}_predicted_labels.csv`), `${lines.join('\n')}\n`);
-  }
-  return { valid: parts.valid };
-}
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'vlm3d-train-'));
@@ -108,20 +62,7 @@ describe('vlm3d train → package → run', () => {
     const weights = join(root, 'weights');
     const p = await vlm3d(['package', '--backbone', backbone, '--plugin', plugin, '-o', weights]);
     expect(p.code, p.err).toBe(0);
-    const input = join(root, 'input');
-    await mkdir(input);
-    for (const v of valid) {
-      const [split, patient, scan] = v.split('_');
-      const from = join(
-        ctRate,
-        'dataset',
-        'valid',
-        `${split}_${patient}`,
-        `${split}_${patient}_${scan}`,
-        `${v}.nii.gz`,
-      );
-      await writeFile(join(input, `${v}.nii.gz`), await readFile(from));
-    }
+    const input = await flatInput(ctRate, valid, join(root, 'input'));
     const output = join(root, 'output');
     const r = await vlm3d(['run', '-i', input, '-o', output, '--weights', weights, '-q']);
     expect(r.code, r.err).toBe(0);

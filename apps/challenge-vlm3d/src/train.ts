@@ -1,16 +1,23 @@
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { readCtRate } from '@anymc3d/core/datasets';
 import { FeatureCache } from '@anymc3d/core/features';
 import type { Device } from '@anymc3d/core/graph';
 import { auroc, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
-import { loadPlugin, type PluginCard, savePlugin, type TaskCard } from '@anymc3d/core/plugin';
-import type { ManifestCase } from '@anymc3d/core/task';
+import {
+  type LoadedPlugin,
+  loadPlugin,
+  type PluginCard,
+  type Prediction,
+  savePlugin,
+  type TaskCard,
+} from '@anymc3d/core/plugin';
 import { taskCard } from '@anymc3d/core/tasks';
-import { type FeatureCase, trainPlugin } from '@anymc3d/core/train';
+import { type TrainSource, trainPlugin } from '@anymc3d/core/train';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
 import { readCase } from './preprocess.js';
+import { frozenTokens } from './train-tokens.js';
+import { volumeCases } from './train-volumes.js';
 import {
   CHEST_WINDOWS_CW,
   chestInput,
@@ -20,36 +27,67 @@ import {
   type Vlm3dSettings,
 } from './weights.js';
 
+/** `frozen`: the plugin on cached frozen tokens. `lora`: LoRA (rank 8, α 16) + query + head through the backbone. */
+export const TRAIN_MODES = ['frozen', 'lora'] as const;
+export type TrainMode = (typeof TRAIN_MODES)[number];
+
+/** Steps and cases per step when not given: a LoRA case runs the backbone forward and back, a frozen one does not. */
+export const TRAIN_DEFAULTS = {
+  frozen: { steps: 2000, batchSize: 32 },
+  lora: { steps: 500, batchSize: 4, chunk: 16 },
+} as const;
+
 export interface TrainOptions {
   /** A CT-RATE download (the folder holding `dataset/`). */
   ctRate: string;
   /** A backbone folder or registry name. */
   backbone: string;
-  /** Plugin folder to write. */
+  /** Plugin folder to write (a checkpoint there from an interrupted run of the same settings is resumed). */
   output: string;
-  /** Token cache folder (reused across runs; keyed by backbone and preprocessing). */
+  /** Default `frozen`. */
+  mode?: TrainMode;
+  /** Token cache folder (frozen mode; reused across runs; keyed by backbone and preprocessing). */
   cache?: string;
   inputSize?: number;
   spacing?: Vlm3dSettings['spacing'];
+  /** Optimiser steps (default per mode, TRAIN_DEFAULTS). */
   steps?: number;
   batchSize?: number;
   lrHead?: number;
+  /** Learning rate of the LoRA factors (LoRA mode; core's default otherwise). */
+  lrLora?: number;
+  /** Slices per recompute chunk (LoRA mode): the same gradients with memory bounded on any slice count. */
+  chunk?: number;
   criterion?: ThresholdCriterion;
   /** Use only the first N train and N val cases (dry runs). */
   limit?: number;
+  /** Where the frozen backbone embeds (frozen mode); LoRA training runs on the CPU. */
   device?: Device;
   threads?: number;
   log?: (line: string) => void;
 }
 
+/** What training and threshold selection need of one mode. */
+interface ModeData {
+  source: TrainSource;
+  valCount: number;
+  valLabels: (k: number) => readonly number[];
+  /** Val case k through the freshly trained plugin (tokens in frozen mode, volumes through LoRA). */
+  predictVal: (plugin: LoadedPlugin, k: number) => Promise<Prediction>;
+  checkpointEvery: number;
+  logEvery: number;
+}
+
 /**
- * Trains the 18-label CT-RATE plugin on frozen backbone tokens: every train/val volume prepared
- * exactly as `run` prepares it, embedded once (cached), the plugin trained on the train split,
- * then each label's threshold chosen on the val split and written into the card, so the
- * packaged model's folded probabilities put the scorer's 0.5 at that operating point.
+ * Trains the 18-label CT-RATE plugin: every train/val volume prepared exactly as `run` prepares
+ * it; in frozen mode embedded once (cached) and the plugin trained on those tokens, in LoRA mode
+ * read on demand and LoRA + query + head trained through the backbone (core's trainPlugin, chunked
+ * recompute). Then each label's threshold is chosen on the val split and written into the card, so
+ * the packaged model's folded probabilities put the scorer's 0.5 at that operating point.
  */
 export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   const log = options.log ?? (() => {});
+  const mode = options.mode ?? 'frozen';
   const catalogue = await taskCard('ct-rate');
   const manifest = await readCtRate(options.ctRate, catalogue);
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
@@ -74,75 +112,110 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     orientation: 'LPS',
     spacing: options.spacing ?? ([...DEFAULT_SPACING] as Vlm3dSettings['spacing']),
   };
-  const cache = options.cache
-    ? new FeatureCache(options.cache, {
-        backboneHash: backbone.weightHash,
-        preprocessing: { ...settings, axis: task.axis, windows: task.windows, inputSize: task.inputSize, v: 1 },
-      })
-    : undefined;
-  const embedder = new FrozenEmbedder(backbone, {
-    ...(options.device ? { device: options.device } : {}),
-    ...(options.threads ? { threads: options.threads } : {}),
-  });
-  const features = async (cases: ManifestCase[], what: string): Promise<FeatureCase[]> => {
-    const out: FeatureCase[] = [];
-    const started = Date.now();
-    for (const [k, c] of cases.entries()) {
-      let tokens: Float32Array;
-      if (cache?.has(c.id, 'axial')) {
-        tokens = (await cache.read(c.id, 'axial')).get('cls')!.data as Float32Array;
-      } else {
-        const prepared = await readCase(c.images[0]!, input, backbone.card, settings);
-        const e = await embedder.embed({
-          dtype: 'float32',
-          dims: [prepared.slices, 3, size, size],
-          data: prepared.pixels,
-        });
-        tokens = e.cls.data as Float32Array;
-        await cache?.write(c.id, 'axial', { cls: e.cls });
-      }
-      out.push({ id: c.id, tokens, slices: tokens.length / backbone.card.embedDim, labels: Array.from(c.labels) });
-      if ((k + 1) % 50 === 0 || k + 1 === cases.length)
-        log(`${what}: ${k + 1}/${cases.length} embedded (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-    }
-    return out;
-  };
-  let trainSet: FeatureCase[];
-  let valSet: FeatureCase[];
-  try {
-    trainSet = await features(train, 'train');
-    valSet = await features(val, 'val');
-  } finally {
-    await embedder.release();
-  }
+  const preprocessing = { ...settings, axis: task.axis, windows: task.windows, inputSize: task.inputSize, v: 1 };
+  const read = (path: string) => readCase(path, input, backbone.card, settings);
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
-  await trainPlugin({
-    source: { features: trainSet, backbone: id },
+  const defaults = TRAIN_DEFAULTS[mode];
+  const chunk = options.chunk ?? TRAIN_DEFAULTS.lora.chunk;
+  let data: ModeData;
+  if (mode === 'lora') {
+    if (options.cache)
+      throw new InputError(options.cache, 'a token cache is for frozen mode (LoRA changes the tokens)');
+    if (options.device === 'cuda') throw new InputError('--device cuda', 'LoRA training runs on the CPU');
+    if (backbone.loraTargets().length === 0)
+      throw new InputError(options.backbone, `${backbone.card.name} has no LoRA targets`);
+    const reads = (what: string) => (n: number, seconds: number) => {
+      if (n % 50 === 0) log(`${what}: ${n} volume reads (${(seconds / n).toFixed(2)} s each)`);
+    };
+    const trainSet = await volumeCases(train, read, { ...preprocessing, backbone: id }, reads('train'));
+    const valSet = await volumeCases(val, read, { ...preprocessing, backbone: id }, reads('val'));
+    data = {
+      source: { backbone, cases: trainSet, chunk },
+      valCount: valSet.length,
+      valLabels: (k) => valSet[k]!.labels,
+      predictVal: async (plugin, k) => {
+        const c = valSet[k]!;
+        await c.load!();
+        return plugin.predict(c.pixels, c.slices);
+      },
+      // Each LoRA step runs the backbone: checkpoint and report often.
+      checkpointEvery: 10,
+      logEvery: 10,
+    };
+  } else {
+    if (options.lrLora !== undefined || options.chunk !== undefined)
+      throw new Error('lrLora and chunk are LoRA-mode options');
+    const cache = options.cache
+      ? new FeatureCache(options.cache, { backboneHash: backbone.weightHash, preprocessing })
+      : undefined;
+    const tokens = await frozenTokens({
+      backbone,
+      train,
+      val,
+      read,
+      size,
+      log,
+      ...(cache ? { cache } : {}),
+      ...(options.device ? { device: options.device } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+    });
+    data = {
+      source: { features: tokens.train, backbone: id },
+      valCount: tokens.val.length,
+      valLabels: (k) => tokens.val[k]!.labels,
+      predictVal: (plugin, k) => plugin.predictTokens(tokens.val[k]!.tokens, tokens.val[k]!.slices),
+      checkpointEvery: 50,
+      logEvery: 50,
+    };
+  }
+  const steps = options.steps ?? defaults.steps;
+  const batchSize = options.batchSize ?? defaults.batchSize;
+  log(
+    `${mode} training on ${train.length} train cases: ${steps} steps × ${batchSize} cases` +
+      (mode === 'lora' ? `, volumes read on demand, recompute chunks of ${chunk} slices` : ''),
+  );
+  const started = Date.now();
+  const trained = await trainPlugin({
+    source: data.source,
     task,
     outDir: options.output,
     options: {
-      steps: options.steps ?? 2000,
-      batchSize: options.batchSize ?? 32,
+      steps,
+      batchSize,
       ...(options.lrHead ? { lrHead: options.lrHead } : {}),
-      warmup: Math.min(100, Math.floor((options.steps ?? 2000) / 10)),
+      ...(options.lrLora ? { lrLora: options.lrLora } : {}),
+      warmup: Math.min(100, Math.floor(steps / 10)),
     },
     data: `${options.ctRate} (CT-RATE, ${train.length} train cases)`,
+    checkpointEvery: data.checkpointEvery,
     ...(options.threads ? { threads: options.threads } : {}),
     onProgress: (p) => {
-      if (p.step % 50 === 0) log(`step ${p.step}: loss ${p.loss.toFixed(4)}, eta ${p.etaSeconds.toFixed(0)} s`);
+      if (p.step % data.logEvery === 0 || p.step === p.totalSteps)
+        log(
+          `step ${p.step}/${p.totalSteps}: loss ${p.loss.toFixed(4)}, ${p.casesPerSecond.toFixed(2)} cases/s, eta ${p.etaSeconds.toFixed(0)} s`,
+        );
     },
   });
+  const trainedSteps = trained.card.training.steps - trained.resumedFrom;
+  log(
+    `${mode} training: ${trainedSteps} step(s) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+      (trained.resumedFrom > 0 ? ` (resumed from the checkpoint at step ${trained.resumedFrom})` : ''),
+  );
   // Thresholds and validation AUROC from the val split.
-  const plugin = await loadPlugin(options.output, id, options.threads ? { threads: options.threads } : {});
+  const plugin = await loadPlugin(options.output, mode === 'lora' ? backbone : id, {
+    ...(options.threads ? { threads: options.threads } : {}),
+    ...(mode === 'lora' ? { chunk } : {}),
+  });
   const L = task.labels.length;
-  const scores = task.labels.map(() => new Float64Array(valSet.length));
-  const truth = task.labels.map(() => new Uint8Array(valSet.length));
+  const scores = task.labels.map(() => new Float64Array(data.valCount));
+  const truth = task.labels.map(() => new Uint8Array(data.valCount));
   try {
-    for (const [i, c] of valSet.entries()) {
-      const { probabilities } = await plugin.predictTokens(c.tokens, c.slices);
+    for (let i = 0; i < data.valCount; i++) {
+      const { probabilities } = await data.predictVal(plugin, i);
+      const labels = data.valLabels(i);
       for (let l = 0; l < L; l++) {
         scores[l]![i] = probabilities[l]!;
-        truth[l]![i] = c.labels[l]!;
+        truth[l]![i] = labels[l]!;
       }
     }
   } finally {

@@ -36,6 +36,18 @@ export interface VolumeCase extends VolumeView {
   moreViews?: VolumeView[];
   /** Segmentation target of the first view at the token grid [slices, gh, gw] (patch area fractions). */
   segMask?: Float32Array;
+  /**
+   * For cases read from disk on demand (a training set too large to hold as network input):
+   * awaited right before the case is used, after which `pixels`, `slices` and `moreViews` must be
+   * readable until the case is used. Pixel getters are synchronous and file reads are not, so the
+   * trainer gives the case this chance to read itself.
+   */
+  load?: () => Promise<void>;
+  /**
+   * Stands in for the pixels in the resume key (e.g. file path, size, mtime and preprocessing), so
+   * that checking a checkpoint belongs to this data does not read every on-demand case first.
+   */
+  contentKey?: string;
 }
 
 export interface LoraTrainerOptions {
@@ -324,7 +336,9 @@ export class LoraTrainer {
       const masked = indices.filter((i) => cases[i]!.segMask).length;
       for (let k = 0; k < indices.length; k++) {
         const segWeight = masked ? (weights[k]! * indices.length) / masked : 0;
-        const r = await this.caseGradient(cases[indices[k]!]!, weights[k]!, segWeight);
+        const c = cases[indices[k]!]!;
+        await c.load?.();
+        const r = await this.caseGradient(c, weights[k]!, segWeight);
         loss += r.loss;
         for (const [n, g] of r.grads) {
           const acc = total.get(n);

@@ -112,6 +112,43 @@ describe('trainPlugin', () => {
     await expect(loadPlugin(whole, other)).rejects.toThrow(/trained on backbone tiny_vit/);
   });
 
+  it('trains on-demand cases (load + contentKey) to the same weights, holding one case at a time', async () => {
+    const eager = await trainPlugin({ source: { backbone: vit, cases, chunk: 2 }, task, outDir: tmp(), options });
+    // Pixels readable only between a case's load and the next case's load, as a one-case reader keeps them.
+    let resident: VolumeCase | undefined;
+    const loads: string[] = [];
+    const onDemand: VolumeCase[] = cases.map((c) => ({
+      id: c.id,
+      labels: c.labels,
+      contentKey: `file-of-${c.id}`,
+      load: async () => {
+        loads.push(c.id);
+        resident = c;
+      },
+      get slices() {
+        if (resident !== c) throw new Error(`${c.id} read before load`);
+        return c.slices;
+      },
+      get pixels() {
+        if (resident !== c) throw new Error(`${c.id} read before load`);
+        return c.pixels;
+      },
+    }));
+    const lazy = await trainPlugin({
+      source: { backbone: vit, cases: onDemand, chunk: 2 },
+      task,
+      outDir: tmp(),
+      options,
+    });
+    expect(lazy.losses).toEqual(eager.losses);
+    for (const [name, t] of eager.weights)
+      expect(Array.from(lazy.weights.get(name)!.data as Float32Array), name).toEqual(
+        Array.from(t.data as Float32Array),
+      );
+    // The content key stands in for the pixels: no case is read just to key the run.
+    expect(loads).toHaveLength(options.steps * options.batchSize);
+  });
+
   it('trains the plugin alone on cached tokens (probe baseline)', async () => {
     const features = cases.map((c) => ({
       id: c.id,

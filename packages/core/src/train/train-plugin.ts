@@ -137,8 +137,15 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
     caseCount = source.cases.length;
     release = () => t.release();
     backboneId = { name: source.backbone.card.name, weightHash: source.backbone.weightHash };
-    for (const c of source.cases)
-      dataHash.update(c.id).update(new Uint8Array(c.pixels.buffer, c.pixels.byteOffset, c.pixels.byteLength));
+    for (const c of source.cases) {
+      dataHash.update(c.id);
+      if (c.contentKey !== undefined) {
+        dataHash.update(`\0key:${c.contentKey}`);
+        continue;
+      }
+      await c.load?.();
+      dataHash.update(new Uint8Array(c.pixels.buffer, c.pixels.byteOffset, c.pixels.byteLength));
+    }
   }
   const runKey = createHash('sha256')
     .update(JSON.stringify({ o, spec, backbone: backboneId.weightHash, lora: lora ?? null }))
