@@ -20,8 +20,8 @@ const USAGE = `usage:
                                                    DIR/results.json (default $FORITHMUS_OUTPUT or /output),
                                                    weights from $FORITHMUS_WEIGHTS or /weights
   vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--mode frozen|lora] [--input-size N] [--spacing X,Y,Z]
-              [--batch N] [--lr-head X] [--criterion f1|youden] [--limit N] [--threads N]
-              frozen: [--cache DIR] [--steps N] [--device cpu|cuda]
+              [--batch N] [--lr-head X] [--criterion f1|youden] [--limit N] [--threads N] [--device cpu|cuda]
+              frozen: [--cache DIR] [--steps N]
               lora:   [--lora-steps N] [--lr-lora X] [--chunk N]
                                                    train the 18-label plugin on CT-RATE (frozen tokens, or LoRA
                                                    rank 8 α 16 + query + head through the backbone), thresholds
@@ -204,7 +204,7 @@ async function train(args: string[]): Promise<number> {
   if (!TRAIN_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${TRAIN_MODES.join(', ')}`);
   // A flag of the other mode is refused rather than ignored: --steps 2000 meant for tokens would
   // be days of LoRA steps, and a LoRA learning rate on a frozen run would silently do nothing.
-  const otherMode = { frozen: ['lora-steps', 'lr-lora', 'chunk'], lora: ['steps', 'cache', 'device'] } as const;
+  const otherMode = { frozen: ['lora-steps', 'lr-lora', 'chunk'], lora: ['steps', 'cache'] } as const;
   const misplaced = otherMode[mode].filter((f) => values[f] !== undefined);
   if (misplaced.length > 0)
     throw new UsageError(`--${misplaced.join(', --')} ${misplaced.length > 1 ? 'are' : 'is'} not for --mode ${mode}`);
@@ -234,7 +234,7 @@ async function train(args: string[]): Promise<number> {
     output: values.output,
     mode,
     criterion,
-    ...(mode === 'frozen' ? { device } : {}),
+    device,
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
     log: (line) => process.stderr.write(`vlm3d: ${line}\n`),
   });

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { availableDevices } from '@anymc3d/core/graph';
 import { type PluginCard, readPlugin } from '@anymc3d/core/plugin';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CT_RATE_LABELS } from './labels.js';
@@ -32,6 +33,14 @@ describe('vlm3d train --mode lora → package → run', () => {
     expect(wrong.code).toBe(2);
     expect(wrong.err).toContain('--steps is not for --mode lora');
     expect((await vlm3d([...base, '--cache', join(root, 'cache')])).err).toContain('--cache is not for --mode lora');
+
+    // --device reaches the LoRA trainer's sessions: without a CUDA build it stops before any step, saying so.
+    if (!availableDevices().includes('cuda')) {
+      const gpu = await vlm3d([...base, '--limit', '4', '--lora-steps', '3', '--batch', '2', '--device', 'cuda']);
+      expect(gpu.code).not.toBe(0);
+      expect(gpu.err).toMatch(/device "cuda" is not available/);
+      expect(gpu.err).not.toMatch(/step \d+\/3/);
+    }
 
     // 4 train volumes (12 slices each at 3 mm) in recompute chunks of 5 slices, 2 val volumes.
     const args = [...base, '--limit', '4', '--lora-steps', '3', '--batch', '2', '--lr-lora', '1e-2', '--chunk', '5'];

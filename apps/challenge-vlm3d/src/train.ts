@@ -121,7 +121,6 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   if (mode === 'lora') {
     if (options.cache)
       throw new InputError(options.cache, 'a token cache is for frozen mode (LoRA changes the tokens)');
-    if (options.device === 'cuda') throw new InputError('--device cuda', 'LoRA training runs on the CPU');
     if (backbone.loraTargets().length === 0)
       throw new InputError(options.backbone, `${backbone.card.name} has no LoRA targets`);
     const reads = (what: string) => (n: number, seconds: number) => {
@@ -189,6 +188,8 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     data: `${options.ctRate} (CT-RATE, ${train.length} train cases)`,
     checkpointEvery: data.checkpointEvery,
     ...(options.threads ? { threads: options.threads } : {}),
+    // Frozen mode embeds on the device and then trains its small head on the CPU; LoRA trains through the backbone there.
+    ...(mode === 'lora' && options.device ? { device: options.device } : {}),
     onProgress: (p) => {
       if (p.step % data.logEvery === 0 || p.step === p.totalSteps)
         log(

@@ -1,6 +1,7 @@
 import type { Backbone, LoraConfig } from '../backbone/index.js';
 import {
   buildGradientGraph,
+  type Device,
   type Graph,
   GraphBuilder,
   gradName,
@@ -65,9 +66,15 @@ export interface LoraTrainerOptions {
   /** The train-only auxiliary segmentation decoder: hidden channels, loss weight λ. */
   seg?: { hidden: number; lambda: number; seed?: number };
   threads?: number;
+  /** Where the forward and gradient graphs run (default cpu); ops without a CUDA kernel fall back to the CPU. */
+  device?: Device;
 }
 
-const TRAIN_SESSION = (threads?: number) => ({ memoryPattern: false, ...(threads ? { threads } : {}) });
+const TRAIN_SESSION = (threads?: number, device?: Device) => ({
+  memoryPattern: false,
+  ...(threads ? { threads } : {}),
+  ...(device ? { device } : {}),
+});
 
 function backboneGraph(backbone: Backbone, o: LoraTrainerOptions, withPatches: boolean): Graph {
   const g = new GraphBuilder('backbone.cls');
@@ -167,8 +174,11 @@ export class LoraTrainer {
       ]);
     }
     const headNames = [...plugin.keys()];
-    const sessionOptions = TRAIN_SESSION(options.threads);
-    const engine = options.threads ? { threads: options.threads } : {};
+    const sessionOptions = TRAIN_SESSION(options.threads, options.device);
+    const engine = {
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.device ? { device: options.device } : {}),
+    };
     let sessions: LoraTrainer['sessions'];
     if (options.chunk || views > 1 || options.seg) {
       const head = chunkedHeadGraph(spec, plugin, views, grid, options);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Backbone, LoraConfig } from '../backbone/index.js';
 import { DEFAULT_LORA } from '../backbone/lora.js';
-import type { Tensor } from '../graph/index.js';
+import type { Device, Tensor } from '../graph/index.js';
 import type { PluginCard, TaskCard } from '../plugin/card.js';
 import { pluginInput } from '../plugin/input.js';
 import { addViewQueries } from '../plugin/multi-view.js';
@@ -37,6 +37,8 @@ export interface TrainPluginArgs {
   /** Description of the training data for the card (e.g. a manifest path). */
   data?: string;
   threads?: number;
+  /** Where a backbone (LoRA) source trains (default cpu). Plugin-only training on tokens always runs on the CPU. */
+  device?: Device;
   /** Stop after this optimiser step, leaving the checkpoint (tests of kill-and-resume). */
   stopAfter?: number;
 }
@@ -130,6 +132,7 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
       ...(task.views.length > 1 ? { views: task.views.length } : {}),
       ...(source.seg ? { seg: source.seg } : {}),
       ...(args.threads ? { threads: args.threads } : {}),
+      ...(args.device ? { device: args.device } : {}),
     });
     gradient = t.gradient(source.cases);
     params = t.params;
