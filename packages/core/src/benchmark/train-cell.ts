@@ -1,17 +1,16 @@
 import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Backbone } from '../backbone/types.js';
-import type { Tensor } from '../graph/tensor.js';
 import { foldAll, selectThresholds, type ThresholdCriterion } from '../metrics/calibration.js';
 import { bootstrapIntervals, evaluate, type LabelledScores } from '../metrics/evaluate.js';
 import type { TaskCard as PluginTask } from '../plugin/card.js';
 import { loadPlugin, type Prediction } from '../plugin/load.js';
 import { QUERY } from '../plugin/plugin-graph.js';
-import { savePlugin } from '../plugin/store.js';
+import { readPlugin } from '../plugin/store.js';
 import type { VolumeCase } from '../train/backbone-trainer.js';
+import { type CandidateRun, trainCandidates } from '../train/candidates.js';
 import type { FeatureCase } from '../train/features.js';
 import type { OptimOptions, Progress } from '../train/loop.js';
-import { trainPlugin } from '../train/train-plugin.js';
 import type { BenchmarkMode, Candidate, CellPredictions, CellResult, DoneCell } from './results.js';
 
 /** How every cell is trained, selected and scored. */
@@ -73,8 +72,6 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
   if (mode === 'lora' && backbone.loraTargets().length === 0) {
     return { ...common, status: 'not-supported', reason: `${backbone.card.name} has no LoRA targets` };
   }
-  const candidates = [...new Set(mode === 'lora' ? settings.loraSteps : settings.steps)].sort((a, b) => a - b);
-  const total = candidates[candidates.length - 1]!;
   const trainDir = join(args.dir, 'train');
   const source =
     mode === 'lora'
@@ -83,11 +80,7 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
           features: args.data.train as FeatureCase[],
           backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
         };
-  const scored: Candidate[] = [];
-  let best: { step: number; auroc: number; dir: string; val: ReturnType<typeof labelled> } | null = null;
-  let trainSeconds = 0;
   let predictSeconds = 0;
-  let trainable = 0;
   const predictAll = async (dir: string, cases: readonly Case[]): Promise<Prediction[]> => {
     const started = Date.now();
     const plugin = await loadPlugin(dir, backbone, settings.threads ? { threads: settings.threads } : {});
@@ -104,45 +97,48 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
       predictSeconds += (Date.now() - started) / 1000;
     }
   };
-  for (const [index, step] of candidates.entries()) {
-    const started = Date.now();
-    let trained: Awaited<ReturnType<typeof trainPlugin>>;
-    try {
-      trained = await trainPlugin({
+  let reached = false;
+  let run: CandidateRun<ReturnType<typeof labelled>>;
+  try {
+    run = await trainCandidates({
+      train: {
         source,
         task,
-        outDir: trainDir,
-        options: { ...settings.optim, steps: total },
+        options: settings.optim,
         checkpointEvery: 50,
-        ...(step < total ? { stopAfter: step } : {}),
         ...(settings.threads ? { threads: settings.threads } : {}),
-        ...(args.onProgress ? { onProgress: (p: Progress) => args.onProgress!({ ...p, candidate: index }) } : {}),
-      });
-    } catch (error) {
-      // A backbone whose graph cannot be differentiated yet is a fact to report, not a failed suite.
-      if (mode === 'lora' && index === 0) {
-        return { ...common, status: 'not-supported', reason: error instanceof Error ? error.message : String(error) };
-      }
-      throw error;
+      },
+      steps: mode === 'lora' ? settings.loraSteps : settings.steps,
+      trainDir,
+      candidateDir: (step) => join(args.dir, `step-${step}`),
+      score: async (dir) => {
+        const val = labelled(task.labels, args.data.val, await predictAll(dir, args.data.val));
+        return { auroc: evaluate(val).macro.auroc, val };
+      },
+      onSaved: () => {
+        reached = true;
+      },
+      ...(args.onProgress ? { onProgress: args.onProgress } : {}),
+    });
+  } catch (error) {
+    // A backbone whose graph cannot be differentiated yet is a fact to report, not a failed suite.
+    if (mode === 'lora' && !reached) {
+      return { ...common, status: 'not-supported', reason: error instanceof Error ? error.message : String(error) };
     }
-    trainSeconds += (Date.now() - started) / 1000;
-    const weights = new Map<string, Tensor>(
-      [...trained.weights].filter(([k]) => !k.startsWith('plugin.seg.')).map(([k, t]) => [k, structuredClone(t)]),
-    );
-    // The probe's one-slice cases make its query inert (softmax over one slice is 1): not a parameter it trains.
-    trainable = trained.card.parameters.total - (mode === 'probe' ? (weights.get(QUERY)?.data.length ?? 0) : 0);
-    const dir = join(args.dir, `step-${step}`);
-    await savePlugin(dir, trained.card, weights);
-    const val = labelled(task.labels, args.data.val, await predictAll(dir, args.data.val));
-    const auroc = evaluate(val).macro.auroc;
-    const loss = trained.losses.length ? trained.losses[trained.losses.length - 1]! : Number.NaN;
-    scored.push({ step, valAuroc: auroc, trainLoss: loss });
-    if (best === null || (auroc ?? -1) > best.auroc) {
-      if (best) await rm(best.dir, { recursive: true, force: true });
-      best = { step, auroc: auroc ?? -1, dir, val };
-    } else await rm(dir, { recursive: true, force: true });
+    throw error;
   }
-  const chosen = best!;
+  const trainSeconds = run.trainSeconds;
+  // The probe's one-slice cases make its query inert (softmax over one slice is 1): not a parameter it trains.
+  const queryLength =
+    mode === 'probe' ? (await readPlugin(run.best.dir, common.backbone)).weights.get(QUERY) : undefined;
+  const trainable = run.card.parameters.total - (queryLength?.data.length ?? 0);
+  const scored: Candidate[] = run.candidates.map((c) => ({
+    step: c.step,
+    valAuroc: c.valAuroc,
+    trainLoss: c.trainLoss,
+  }));
+  for (const c of run.candidates) if (c !== run.best) await rm(c.dir, { recursive: true, force: true });
+  const chosen = run.best;
   const thresholds = selectThresholds(chosen.val, settings.criterion);
   const raw = labelled(task.labels, args.data.test, await predictAll(chosen.dir, args.data.test));
   const folded = { ...raw, scores: foldAll(raw.scores, thresholds) };

@@ -1,5 +1,11 @@
 export { AdamW, type AdamWState, type ParamGroup } from './adamw.js';
 export { LoraTrainer, type LoraTrainerOptions, type VolumeCase } from './backbone-trainer.js';
+export {
+  type CandidateArgs,
+  type CandidateRun,
+  type ScoredCandidate,
+  trainCandidates,
+} from './candidates.js';
 export { CHECKPOINT, resumeCheckpoint, saveCheckpoint } from './checkpoint.js';
 export {
   buildHeadTrainGraph,

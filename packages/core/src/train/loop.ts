@@ -87,7 +87,7 @@ export async function runTraining(args: {
   gradient: BatchGradient;
   onProgress?: (p: Progress) => void;
   afterStep?: (state: TrainState, loss: number) => Promise<void> | void;
-  /** Stop after this step (for tests that kill a run part-way). */
+  /** Stop after this step (candidate steps along one schedule; tests that kill a run part-way). */
   stopAfter?: number;
 }): Promise<number[]> {
   const { state, options: o } = args;
@@ -95,7 +95,8 @@ export async function runTraining(args: {
   const losses: number[] = [];
   const started = Date.now();
   const startStep = state.step;
-  while (state.step < o.steps) {
+  // A run resumed at (or past) `stopAfter` takes no step: the checkpoint already is that step's state.
+  while (state.step < o.steps && !(args.stopAfter !== undefined && state.step >= args.stopAfter)) {
     const total = new Map<string, Float32Array>();
     let loss = 0;
     for (let micro = 0; micro < o.accumulate; micro++) {
