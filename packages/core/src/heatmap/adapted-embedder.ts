@@ -1,6 +1,6 @@
 import { buildBackboneGraph, type Embedding, embedInBatches } from '../backbone/embedder.js';
 import type { Backbone } from '../backbone/types.js';
-import { OnnxSession, type Tensor, toOnnx } from '../graph/index.js';
+import { type Device, OnnxSession, type Tensor, toOnnx } from '../graph/index.js';
 import { InputError } from '../util/errors.js';
 
 /**
@@ -25,16 +25,20 @@ export class AdaptedEmbedder {
       | { rank: number; alpha: number; targets: readonly string[]; weights: ReadonlyMap<string, Tensor> }
       | undefined,
     private readonly source: string,
-    options: { batchSize?: number; threads?: number; onSlices?: (count: number) => void } = {},
+    options: { batchSize?: number; threads?: number; device?: Device; onSlices?: (count: number) => void } = {},
   ) {
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
     this.threads = options.threads;
+    this.device = options.device;
     this.onSlices = options.onSlices;
   }
 
   private readonly onSlices: ((count: number) => void) | undefined;
 
   private readonly threads: number | undefined;
+
+  /** Where the adapted backbone runs (default cpu), as the frozen embedder's `device`. */
+  private readonly device: Device | undefined;
 
   private prepared(size: [number, number]) {
     const key = size.join('x');
@@ -56,7 +60,10 @@ export class AdaptedEmbedder {
         }
       }
       const bytes = toOnnx(built.graph, { trainable: 'initializers', trainableValues: lora?.weights ?? new Map() });
-      s = OnnxSession.create(bytes, this.threads ? { threads: this.threads } : {}).then((session) => ({
+      s = OnnxSession.create(bytes, {
+        ...(this.threads ? { threads: this.threads } : {}),
+        ...(this.device ? { device: this.device } : {}),
+      }).then((session) => ({
         session,
         grid: built.grid,
         outputs: built.outputs,
