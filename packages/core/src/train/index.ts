@@ -1,5 +1,5 @@
 export { AdamW, type AdamWState, type ParamGroup } from './adamw.js';
-export { LoraTrainer, type LoraTrainerOptions, type VolumeCase } from './backbone-trainer.js';
+export { LoraTrainer, type LoraTrainerOptions, type VolumeCase, type VolumeView } from './backbone-trainer.js';
 export {
   type CandidateArgs,
   type CandidateRun,
