@@ -14,6 +14,7 @@ import {
 import { casesOf, SPLITS, type Split, type TaskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import type { CommandModule } from 'yargs';
+import { adaptedPredictions } from '../pipeline/adapted.js';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { foldRows, predictCases } from '../pipeline/fit.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
@@ -38,7 +39,8 @@ interface PredictArgs extends TaskFlags {
 
 export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
   command: 'predict',
-  describe: 'Predict the cases of a manifest with a trained plugin: predictions.json, predictions.csv, provenance.json',
+  describe:
+    'Predict the cases of a manifest with a trained plugin (a LoRA plugin runs its adapted backbone per case): predictions.json, predictions.csv, provenance.json',
   builder: (y) =>
     taskFlags(y)
       .option('plugin', {
@@ -81,19 +83,41 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
     const inputSize = input.size;
     const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
     try {
-      const extracted = await extractTokens(cases, {
-        input,
-        backbone: t.backbone,
-        cacheRoot: t.cacheRoot,
-        device: a.device as 'cpu' | 'cuda',
-        ...(a.threads ? { threads: a.threads } : {}),
-        report: progress.report,
-      });
+      const device = a.device as 'cpu' | 'cuda';
+      // A LoRA plugin's tokens come from its own adapted backbone: frozen (cached) tokens would give it wrong answers silently.
+      const adapted = pluginCard.lora !== null && pluginCard.lora !== undefined;
+      const features = adapted
+        ? {
+            rows: await adaptedPredictions(cases, {
+              dir: a.plugin,
+              backbone: t.backbone,
+              input,
+              device,
+              ...(a.threads ? { threads: a.threads } : {}),
+              report: progress.report,
+            }),
+            cacheDir: null,
+            computed: cases.length * input.views.length,
+          }
+        : await (async () => {
+            const extracted = await extractTokens(cases, {
+              input,
+              backbone: t.backbone,
+              cacheRoot: t.cacheRoot,
+              device,
+              ...(a.threads ? { threads: a.threads } : {}),
+              report: progress.report,
+            });
+            const rows = await predictCases(
+              a.plugin,
+              backboneId,
+              featureCases(cases, extracted.tokens, card),
+              a.threads,
+            );
+            return { rows, cacheDir: extracted.cacheDir, computed: extracted.computed };
+          })();
       const t1 = Date.now();
-      const rows = foldRows(
-        await predictCases(a.plugin, backboneId, featureCases(cases, extracted.tokens, card), a.threads),
-        pluginCard.thresholds,
-      );
+      const rows = foldRows(features.rows, pluginCard.thresholds);
       progress.stop();
       const files = await writePredictions(
         t.outDir,
@@ -102,12 +126,14 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           task: card.id,
           manifest: t.manifest.source,
           split: a.split,
-          backbone: { ...backboneId, inputSize },
+          // adapted: every case ran through the backbone with the plugin's LoRA (no feature cache).
+          backbone: { ...backboneId, inputSize, adapted },
           plugin: { dir: a.plugin, sha256: await pluginHash(a.plugin), thresholds: pluginCard.thresholds },
-          featureCache: extracted.cacheDir,
+          featureCache: features.cacheDir,
           timing: {
+            // With LoRA the backbone pass and the head are one stage, counted under features.
             seconds: { features: (t1 - started) / 1000, total: (Date.now() - started) / 1000 },
-            backboneEntriesComputed: extracted.computed,
+            backboneEntriesComputed: features.computed,
           },
         },
       );

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '@anymc3d/core/plugin';
 import { type FeatureCase, type OptimOptions, trainPlugin } from '@anymc3d/core/train';
+import { InputError } from '@anymc3d/core/util';
 import type { ProgressSink } from '../progress.js';
 
 export interface FitOptions {
@@ -38,7 +39,7 @@ export interface Fitted {
   pluginDir: string;
 }
 
-/** Raw probabilities [case][label] of cases through a saved plugin (per-view tokens). */
+/** Raw probabilities [case][label] of cases through a saved frozen-backbone plugin (per-view tokens). */
 export async function predictCases(
   dir: string,
   backbone: { name: string; weightHash: string },
@@ -47,6 +48,9 @@ export async function predictCases(
 ): Promise<number[][]> {
   const plugin = await loadPlugin(dir, backbone, threads ? { threads } : {});
   try {
+    // Frozen tokens are not what a LoRA plugin's head was trained on: refuse rather than answer wrongly.
+    if (plugin.card.lora)
+      throw new InputError(dir, 'a LoRA plugin predicts through its adapted backbone, not from frozen tokens');
     const out: number[][] = [];
     for (const c of cases) out.push((await plugin.predictViews([c, ...(c.moreViews ?? [])])).probabilities);
     return out;

@@ -1,0 +1,61 @@
+import type { Backbone } from '@anymc3d/core/backbone';
+import { readCaseImage } from '@anymc3d/core/datasets';
+import type { Device } from '@anymc3d/core/graph';
+import { pluginEmbedder } from '@anymc3d/core/heatmap';
+import { embedVolume } from '@anymc3d/core/pipeline';
+import { inputViews, loadPlugin, type PluginInput, prepareVolume, readPlugin } from '@anymc3d/core/plugin';
+import type { ManifestCase } from '@anymc3d/core/task';
+import type { ProgressSink } from '../progress.js';
+
+export interface AdaptedOptions {
+  /** The plugin folder (a LoRA plugin: plugin.json with `lora`, its factors in plugin.safetensors). */
+  dir: string;
+  backbone: Backbone;
+  /** The plugin's input (how each view's volume becomes backbone slices). */
+  input: PluginInput;
+  threads?: number;
+  device?: Device;
+  report?: ProgressSink;
+  /** Progress stage name (default 'predict'). */
+  stage?: string;
+}
+
+/**
+ * Raw probabilities [case][label] of a LoRA plugin. Its tokens exist only for its own adapted
+ * backbone, so every view of every case runs through the backbone with that view's LoRA baked in
+ * (core's `pluginEmbedder`, as heatmaps see it), and the per-view tokens go to the plugin's head:
+ * single- and multi-view plugins alike. Nothing is cached: the frozen feature cache would be wrong here.
+ */
+export async function adaptedPredictions(cases: readonly ManifestCase[], o: AdaptedOptions): Promise<number[][]> {
+  const id = { name: o.backbone.card.name, weightHash: o.backbone.weightHash };
+  const { card, weights } = await readPlugin(o.dir, id);
+  const views = inputViews(o.input, o.backbone.card);
+  const plugin = await loadPlugin(o.dir, id, o.threads ? { threads: o.threads } : {});
+  // One embedder per view, kept across cases: its ONNX session is built once.
+  const embedders = views.map((_, v) =>
+    pluginEmbedder(o.backbone, { card, weights, source: o.dir }, v, {
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.device ? { device: o.device } : {}),
+    }),
+  );
+  const stage = o.stage ?? 'predict';
+  try {
+    const rows: number[][] = [];
+    for (const [k, c] of cases.entries()) {
+      o.report?.({ stage, done: k, total: cases.length, detail: c.id });
+      const tokens = [];
+      // A case lists its images in the card's view order, which is the input's.
+      for (const [v, view] of views.entries()) {
+        const volume = prepareVolume(o.input, await readCaseImage(c.images[v]!));
+        const e = await embedVolume(volume, view, embedders[v]!);
+        tokens.push({ tokens: e.cls.data as Float32Array, slices: e.cls.dims[0]! });
+      }
+      rows.push((await plugin.predictViews(tokens)).probabilities);
+    }
+    o.report?.({ stage, done: cases.length, total: cases.length });
+    return rows;
+  } finally {
+    for (const e of embedders) await e.release();
+    await plugin.release();
+  }
+}
