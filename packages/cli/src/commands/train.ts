@@ -1,31 +1,81 @@
 import { casesOf, pluginTaskOf, taskInput } from '@anymc3d/core/task';
+import { InputError } from '@anymc3d/core/util';
 import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
-import { fitPlugin } from '../pipeline/fit.js';
+import { type Fitted, fitPlugin } from '../pipeline/fit.js';
+import { fitLoraPlugin } from '../pipeline/fit-lora.js';
 import { createProgress } from '../progress.js';
-import { loadTaskInputs, parseCounts, parseRates, type TaskFlags, taskFlags } from './task-flags.js';
+import { loadTaskInputs, parseCounts, parseRates, type TaskFlags, type TaskInputs, taskFlags } from './task-flags.js';
+
+/** `frozen`: the plugin on cached frozen tokens. `lora`: LoRA + query + head through the backbone. */
+export const TRAIN_MODES = ['frozen', 'lora'] as const;
+
+/** Each mode's own flags and their defaults (the other mode's flags are refused, not ignored). */
+export const TRAIN_DEFAULTS = {
+  frozen: { steps: '300,1000', lr: '3e-2', 'batch-size': 32 },
+  // The benchmark's LoRA defaults (lr-head, lr-lora); each LoRA step runs the backbone, so fewer steps and cases.
+  lora: { 'lora-steps': '50,100,200', 'lr-lora': 1e-4, 'lr-head': 1e-3, chunk: 16, 'batch-size': 4 },
+} as const;
+
+const ONLY = {
+  frozen: ['steps', 'lr'],
+  lora: ['lora-steps', 'lr-lora', 'lr-head', 'chunk'],
+} as const;
 
 interface TrainArgs extends TaskFlags {
-  steps: string;
-  lr: string;
-  'batch-size': number;
+  mode: string;
+  steps?: string;
+  lr?: string;
+  'lora-steps'?: string;
+  'lr-lora'?: number;
+  'lr-head'?: number;
+  chunk?: number;
+  'batch-size'?: number;
   criterion: string;
   seed: number;
 }
 
 export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
   command: 'train',
-  describe: 'Train a plugin on cached frozen tokens (train split); choose steps and thresholds on the val split',
+  describe:
+    'Train a plugin on the train split (frozen: on cached frozen tokens; lora: LoRA + query + head through the backbone); choose steps and thresholds on the val split',
   builder: (y) =>
     taskFlags(y)
-      .option('steps', { type: 'string', default: '300,1000', describe: 'Candidate step counts, chosen on val' })
+      .option('mode', {
+        type: 'string',
+        default: 'frozen',
+        choices: [...TRAIN_MODES],
+        describe:
+          'frozen: plugin on cached frozen tokens; lora: LoRA (rank 8, α 16) + query + head through the backbone',
+      })
+      .option('steps', {
+        type: 'string',
+        describe: `frozen: candidate step counts, each trained and chosen on val (default ${TRAIN_DEFAULTS.frozen.steps})`,
+      })
       .option('lr', {
         type: 'string',
-        default: '3e-2',
-        describe:
-          'Learning rate(s) of the plugin (AdamW, cosine schedule); several, comma-separated, are chosen on val',
+        describe: `frozen: learning rate(s) of the plugin (AdamW, cosine schedule); several, comma-separated, are chosen on val (default ${TRAIN_DEFAULTS.frozen.lr})`,
       })
-      .option('batch-size', { type: 'number', default: 32, describe: 'Cases per optimiser step' })
+      .option('lora-steps', {
+        type: 'string',
+        describe: `lora: candidate step counts along one schedule as long as the largest, chosen on val (default ${TRAIN_DEFAULTS.lora['lora-steps']})`,
+      })
+      .option('lr-lora', {
+        type: 'number',
+        describe: `lora: learning rate of the LoRA factors (default ${TRAIN_DEFAULTS.lora['lr-lora']})`,
+      })
+      .option('lr-head', {
+        type: 'number',
+        describe: `lora: learning rate of the head and query (default ${TRAIN_DEFAULTS.lora['lr-head']})`,
+      })
+      .option('chunk', {
+        type: 'number',
+        describe: `lora: slices per recompute chunk; bounds memory on any slice count, same gradients (default ${TRAIN_DEFAULTS.lora.chunk})`,
+      })
+      .option('batch-size', {
+        type: 'number',
+        describe: `Cases per optimiser step (default ${TRAIN_DEFAULTS.frozen['batch-size']} frozen, ${TRAIN_DEFAULTS.lora['batch-size']} lora)`,
+      })
       .option('criterion', {
         type: 'string',
         default: 'f1',
@@ -34,46 +84,122 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
       })
       .option('seed', { type: 'number', default: 0, describe: 'Seed of initialisation and batch order' }),
   handler: async (a) => {
-    const steps = parseCounts(a.steps, '--steps');
-    const lrs = parseRates(a.lr, '--lr');
+    const mode = a.mode as (typeof TRAIN_MODES)[number];
+    const other = mode === 'lora' ? 'frozen' : 'lora';
+    for (const flag of ONLY[other])
+      if (a[flag] !== undefined) throw new InputError(`--${flag}`, `is a ${other}-mode flag; this is --mode ${mode}`);
+    const batch = a['batch-size'] ?? TRAIN_DEFAULTS[mode]['batch-size'];
+    if (!(Number.isInteger(batch) && batch > 0))
+      throw new InputError('--batch-size', `must be a whole number > 0, got ${batch}`);
+    const chunk = a.chunk ?? TRAIN_DEFAULTS.lora.chunk;
+    if (!(Number.isInteger(chunk) && chunk > 0))
+      throw new InputError('--chunk', `must be a whole number of slices > 0, got ${chunk}`);
+    // Parsed before any heavy work, so a typo fails at once.
+    const steps = parseCounts(
+      mode === 'lora'
+        ? (a['lora-steps'] ?? TRAIN_DEFAULTS.lora['lora-steps'])
+        : (a.steps ?? TRAIN_DEFAULTS.frozen.steps),
+      mode === 'lora' ? '--lora-steps' : '--steps',
+    );
+    const lrs = mode === 'frozen' ? parseRates(a.lr ?? TRAIN_DEFAULTS.frozen.lr, '--lr') : [];
+    const lrLora = a['lr-lora'] ?? TRAIN_DEFAULTS.lora['lr-lora'];
+    const lrHead = a['lr-head'] ?? TRAIN_DEFAULTS.lora['lr-head'];
+    for (const [flag, v] of [
+      ['--lr-lora', lrLora],
+      ['--lr-head', lrHead],
+    ] as const)
+      if (!(Number.isFinite(v) && v > 0)) throw new InputError(flag, `must be a number > 0, got ${v}`);
     const t = await loadTaskInputs(a);
-    const card = t.manifest.card;
+    if (mode === 'lora' && t.backbone.loraTargets().length === 0)
+      throw new InputError(a.backbone, `${t.backbone.card.name} has no LoRA targets; train it with --mode frozen`);
     const train = casesOf(t.manifest, 'train');
     const val = casesOf(t.manifest, 'val');
     const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
     const started = Date.now();
     try {
-      const extracted = await extractTokens([...train, ...val], {
-        input: taskInput(card, t.inputSize),
-        backbone: t.backbone,
-        cacheRoot: t.cacheRoot,
-        device: a.device as 'cpu' | 'cuda',
-        ...(a.threads ? { threads: a.threads } : {}),
-        report: progress.report,
-      });
-      const fitted = await fitPlugin({
-        task: pluginTaskOf(card, t.inputSize),
-        backbone: { name: t.backbone.card.name, weightHash: t.backbone.weightHash },
-        train: featureCases(train, extracted.tokens, card),
-        val: featureCases(val, extracted.tokens, card),
-        steps,
-        lrs,
-        optim: { batchSize: a['batch-size'], warmup: Math.min(20, Math.min(...steps)), seed: a.seed },
-        criterion: a.criterion as 'f1' | 'youden',
-        outDir: t.outDir,
-        data: t.manifest.source,
-        ...(a.threads ? { threads: a.threads } : {}),
-        report: progress.report,
-      });
+      const common = { a, t, train, val, batch, report: progress.report };
+      const fitted =
+        mode === 'lora'
+          ? await fitLora({ ...common, steps, chunk, lrLora, lrHead })
+          : await fitFrozen({ ...common, steps, lrs });
       progress.stop();
-      if (!a.quiet)
+      if (!a.quiet) {
+        const tried = fitted.attempts.map(
+          (x) => `${x.lr === undefined ? '' : `lr ${x.lr} × `}${x.steps} steps AUC=${x.valAuroc?.toFixed(3) ?? 'n/a'}`,
+        );
+        const chosen = `${fitted.chosen.lr === undefined ? '' : `lr ${fitted.chosen.lr}, `}${fitted.chosen.steps} steps`;
         process.stdout.write(
-          `val (${val.length} cases): ${fitted.attempts.map((x) => `lr ${x.lr} × ${x.steps} steps AUC=${x.valAuroc?.toFixed(3) ?? 'n/a'}`).join(', ')}` +
-            ` → lr ${fitted.chosen.lr}, ${fitted.chosen.steps} steps; thresholds ${fitted.thresholds.map((x) => x?.toFixed(3) ?? '0.5 (one class in val)').join(', ')}\n` +
+          `${mode === 'lora' ? 'lora, ' : ''}val (${val.length} cases): ${tried.join(', ')} → ${chosen}; ` +
+            `thresholds ${fitted.thresholds.map((x) => x?.toFixed(3) ?? '0.5 (one class in val)').join(', ')}\n` +
             `plugin → ${fitted.pluginDir} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
         );
+      }
     } finally {
       progress.stop();
     }
   },
 };
+
+interface ModeArgs {
+  a: TrainArgs;
+  t: TaskInputs;
+  train: TaskInputs['manifest']['cases'];
+  val: TaskInputs['manifest']['cases'];
+  batch: number;
+  steps: number[];
+  report: ReturnType<typeof createProgress>['report'];
+}
+
+async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
+  const { a, t } = m;
+  const card = t.manifest.card;
+  const extracted = await extractTokens([...m.train, ...m.val], {
+    input: taskInput(card, t.inputSize),
+    backbone: t.backbone,
+    cacheRoot: t.cacheRoot,
+    device: a.device as 'cpu' | 'cuda',
+    ...(a.threads ? { threads: a.threads } : {}),
+    report: m.report,
+  });
+  return fitPlugin({
+    task: pluginTaskOf(card, t.inputSize),
+    backbone: { name: t.backbone.card.name, weightHash: t.backbone.weightHash },
+    train: featureCases(m.train, extracted.tokens, card),
+    val: featureCases(m.val, extracted.tokens, card),
+    steps: m.steps,
+    lrs: m.lrs,
+    optim: { batchSize: m.batch, warmup: Math.min(20, Math.min(...m.steps)), seed: a.seed },
+    criterion: a.criterion as 'f1' | 'youden',
+    outDir: t.outDir,
+    data: t.manifest.source,
+    ...(a.threads ? { threads: a.threads } : {}),
+    report: m.report,
+  });
+}
+
+async function fitLora(m: ModeArgs & { chunk: number; lrLora: number; lrHead: number }): Promise<Fitted> {
+  const { a, t } = m;
+  const total = Math.max(...m.steps);
+  return fitLoraPlugin({
+    task: pluginTaskOf(t.manifest.card, t.inputSize),
+    backbone: t.backbone,
+    train: m.train,
+    val: m.val,
+    steps: m.steps,
+    chunk: m.chunk,
+    // Warm-up: a tenth of the schedule, at most the frozen mode's 20 steps.
+    optim: {
+      batchSize: m.batch,
+      lrLora: m.lrLora,
+      lrHead: m.lrHead,
+      warmup: Math.min(20, Math.floor(total / 10)),
+      seed: a.seed,
+    },
+    criterion: a.criterion as 'f1' | 'youden',
+    outDir: t.outDir,
+    data: t.manifest.source,
+    device: a.device as 'cpu' | 'cuda',
+    ...(a.threads ? { threads: a.threads } : {}),
+    report: m.report,
+  });
+}

@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { Backbone } from '@anymc3d/core/backbone';
+import type { Device } from '@anymc3d/core/graph';
+import { evaluate, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
+import { inputViews, type TaskCard as PluginTask, pluginInput, readPlugin, savePlugin } from '@anymc3d/core/plugin';
+import type { ManifestCase } from '@anymc3d/core/task';
+import { type OptimOptions, trainCandidates } from '@anymc3d/core/train';
+import type { ProgressSink } from '../progress.js';
+import { adaptedPredictions } from './adapted.js';
+import { byLabel, type Fitted } from './fit.js';
+import { volumeCases } from './volume-cases.js';
+
+export interface FitLoraOptions {
+  task: PluginTask;
+  backbone: Backbone;
+  train: readonly ManifestCase[];
+  val: readonly ManifestCase[];
+  /** Candidate step counts: one schedule as long as the largest, scored on val at each. */
+  steps: number[];
+  optim: Partial<OptimOptions>;
+  /** Slices per recompute chunk (bounded memory on any slice count, the same gradients). */
+  chunk: number;
+  criterion: ThresholdCriterion;
+  outDir: string;
+  data?: string;
+  threads?: number;
+  device?: Device;
+  report?: ProgressSink;
+}
+
+/**
+ * LoRA + query + head through the backbone on `train` (volumes read on demand, prepared as the
+ * frozen path prepares them), with core's candidate schedule (the benchmark's): one run as long as
+ * the largest of `steps`, a plugin saved and scored on `val` at each, the best kept (fewer steps on a
+ * tie). Per-label thresholds are chosen on val and the kept plugin is written to `<outDir>/plugin`.
+ * Resumable: the schedule's checkpoint and the candidates reached live in `<outDir>/lora-<settings>/`.
+ */
+export async function fitLoraPlugin(o: FitLoraOptions): Promise<Fitted> {
+  const L = o.task.labels.length;
+  const input = pluginInput(o.task, o.data ?? o.task.task);
+  const views = inputViews(input, o.backbone.card);
+  const total = Math.max(...o.steps);
+  const optim = { ...o.optim, steps: total };
+  // Settings in the folder name: a rerun with other settings trains anew instead of meeting a foreign checkpoint.
+  const settings = createHash('sha256')
+    .update(JSON.stringify({ optim, loss: o.task.loss ?? null }))
+    .digest('hex')
+    .slice(0, 8);
+  const root = join(o.outDir, `lora-${settings}`);
+  const valTruth = byLabel(
+    o.val.map((c) => Array.from(c.labels)),
+    L,
+  );
+  const run = await trainCandidates({
+    train: {
+      source: { backbone: o.backbone, cases: await volumeCases(o.train, input, views), chunk: o.chunk },
+      task: o.task,
+      options: optim,
+      // Each LoRA step runs the backbone forward and back: checkpoint often.
+      checkpointEvery: 10,
+      ...(o.data ? { data: o.data } : {}),
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.device ? { device: o.device } : {}),
+    },
+    steps: o.steps,
+    trainDir: join(root, 'train'),
+    candidateDir: (step) => join(root, `step-${step}`),
+    score: async (dir, step) => {
+      const rows = await adaptedPredictions(o.val, {
+        dir,
+        backbone: o.backbone,
+        input,
+        stage: `val ${step}`,
+        ...(o.threads ? { threads: o.threads } : {}),
+        ...(o.device ? { device: o.device } : {}),
+        ...(o.report ? { report: o.report } : {}),
+      });
+      const scores = byLabel(rows, L);
+      return { auroc: evaluate({ labels: o.task.labels, scores, truth: valTruth }).macro.auroc, val: scores };
+    },
+    onProgress: (p) =>
+      o.report?.({ stage: 'train lora', done: p.step, total: p.totalSteps, detail: `loss ${p.loss.toFixed(4)}` }),
+  });
+  const thresholds = selectThresholds({ scores: run.best.val, truth: valTruth }, o.criterion);
+  const id = { name: o.backbone.card.name, weightHash: o.backbone.weightHash };
+  const { card, weights } = await readPlugin(run.best.dir, id);
+  const pluginDir = join(o.outDir, 'plugin');
+  await savePlugin(
+    pluginDir,
+    {
+      ...card,
+      thresholds: thresholds.map((t) => t ?? 0.5),
+      metrics: run.best.valAuroc === null ? {} : { val_auroc: run.best.valAuroc },
+    },
+    weights,
+  );
+  const attempts = run.candidates.map((c) => ({ steps: c.step, valAuroc: c.valAuroc, dir: c.dir }));
+  return { attempts, chosen: attempts[run.candidates.indexOf(run.best)]!, thresholds, pluginDir };
+}
