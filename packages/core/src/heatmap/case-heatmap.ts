@@ -10,7 +10,7 @@ import { mapToSource } from '../volume/record.js';
 import type { Vec3, Volume } from '../volume/types.js';
 import { AdaptedEmbedder } from './adapted-embedder.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
-import { classActivationMaps, type SliceMaps, upsampleSliceMaps } from './slice-maps.js';
+import { classActivationMaps, patchGridRecord, type SliceMaps, weightSlices } from './slice-maps.js';
 
 /** What the heatmap's values mean; written into every summary. */
 export const HEATMAP_POLARITY =
@@ -210,22 +210,21 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
   const n = volume.data.length;
   const sum = new Float32Array(n);
   embeddings.forEach((e, v) => {
-    const view = args.views[v]!;
     const a = pass.sliceWeights[v]!;
     const S = e.cls.dims[0]!;
-    let up: Float32Array;
+    let cells: Float32Array;
     if (e.attention) {
       const maps: SliceMaps = { values: e.attention.data as Float32Array, slices: S, grid: e.grid };
-      up = upsampleSliceMaps(maps, view.size, a);
+      cells = weightSlices(maps, a);
     } else {
       if (!e.patchTokens) throw new Error(`${backbone.card.name}: a ViT backbone gave no attention output`);
       checkMeanPooled(e, backbone);
       const d = e.cls.dims[1]!;
       const W = pluginTensor(plugin.weights, HEAD_WEIGHT, plugin.source).subarray(labelIndex * d, (labelIndex + 1) * d);
-      const maps = classActivationMaps(e.patchTokens!.data as Float32Array, S, e.grid, d, W, a);
-      up = upsampleSliceMaps(maps, view.size);
+      cells = classActivationMaps(e.patchTokens!.data as Float32Array, S, e.grid, d, W, a).values;
     }
-    const onSource = mapToSource(up, e.record, { interpolation: 'linear' }).data as Float32Array;
+    const onSource = mapToSource(cells, patchGridRecord(e.record, e.grid), { interpolation: 'linear' })
+      .data as Float32Array;
     const w = pass.viewWeights[v]!;
     for (let i = 0; i < n; i++) sum[i]! += w * onSource[i]!;
   });

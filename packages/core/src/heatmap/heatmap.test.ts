@@ -1,8 +1,11 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
+import { mapToSource } from '../volume/record.js';
+import type { Volume } from '../volume/types.js';
+import { sliceBatches } from '../volume/views.js';
 import { colormapLut } from './colormap.js';
 import { renderMontage, topSlices } from './montage.js';
-import { classActivationMaps, normalizeUnit, upsampleSliceMaps } from './slice-maps.js';
+import { classActivationMaps, normalizeUnit, patchGridRecord, upsampleSliceMaps, weightSlices } from './slice-maps.js';
 
 describe('slice maps', () => {
   it('upsamples a patch grid bilinearly with half-pixel centres and weights each slice', () => {
@@ -15,6 +18,47 @@ describe('slice maps', () => {
     // Pixel (1,1) samples source (0.25, 0.25): 0 + 0.25·1 + 0.25·2 = 0.75.
     expect(up[5]).toBeCloseTo(0.75);
     expect(up[16 + 15]).toBeCloseTo(1.5);
+  });
+
+  it('mapping from the patch grid equals upsampling to the slice first, up to the second interpolation', () => {
+    // An oblique, anisotropic 20×16×12 volume viewed coronally at 28×42 (H×W).
+    const c = Math.cos(0.3);
+    const sn = Math.sin(0.3);
+    const volume: Volume = {
+      data: new Float32Array(20 * 16 * 12),
+      size: [20, 16, 12],
+      spacing: [0.8, 1.1, 2.5],
+      origin: [10, -5, 3],
+      direction: Float64Array.from([c, -sn, 0, sn, c, 0, 0, 0, 1]),
+    };
+    const batches = sliceBatches(volume, { axis: 'coronal', size: [28, 42], channels: { replicate: true } });
+    const S = batches.slices;
+    const weights = Array.from({ length: S }, (_, k) => (k + 1) / S);
+    const compare = (grid: [number, number]) => {
+      const values = Float32Array.from(
+        { length: S * grid[0] * grid[1] },
+        (_, i) => 1 + Math.sin(i * 0.7) * Math.cos(i * 0.13),
+      );
+      const maps = { values, slices: S, grid };
+      const twoStage = mapToSource(upsampleSliceMaps(maps, [28, 42], weights), batches.record).data as Float32Array;
+      const direct = mapToSource(weightSlices(maps, weights), patchGridRecord(batches.record, grid))
+        .data as Float32Array;
+      let worst = 0;
+      let peak = 0;
+      for (let i = 0; i < direct.length; i++) {
+        // The same field of view: zeros (outside the slices) in the same places.
+        expect(direct[i] === 0, `voxel ${i}`).toBe(twoStage[i] === 0);
+        worst = Math.max(worst, Math.abs(direct[i]! - twoStage[i]!));
+        peak = Math.max(peak, Math.abs(twoStage[i]!));
+      }
+      expect(peak).toBeGreaterThan(0.5);
+      return worst / peak;
+    };
+    // 7-pixel patches: cell centres fall on pixel centres, where the upsampled map has its kinks, so
+    // linear interpolation between pixels reproduces it and both paths agree to rounding.
+    expect(compare([4, 6])).toBeLessThan(1e-5);
+    // 14-pixel patches (DINOv2's): the kinks fall between pixels; the paths differ only there.
+    expect(compare([2, 3])).toBeLessThan(0.05);
   });
 
   it('class activation maps sum to the logit minus the bias', () => {

@@ -1,3 +1,6 @@
+import type { Affine } from '../volume/geometry.js';
+import { appendStep, currentGrid, outputGrid, type SpatialRecord } from '../volume/record.js';
+
 /**
  * Per-slice maps → a volume of heat on the processed (slice) grid. Works for ViTs
  * (CLS→patch attention) and CNNs (class activation maps) alike: both give one value per
@@ -9,6 +12,46 @@ export interface SliceMaps {
   values: Float32Array;
   slices: number;
   grid: [number, number];
+}
+
+/**
+ * The record extended by the backbone's patch grid: cell (gx, gy) of slice s covers the slice's
+ * pixels around ((gx + ½)·W/gw − ½, (gy + ½)·H/gh − ½), as `upsampleSliceMaps` places it. Mapping a
+ * [S, gh, gw] map back through this record is bilinear on the patch grid in-plane, like the
+ * upsampling, without building the [S, H, W] stack first (a 224² slice holds 1024× the cells of a
+ * 7×7 grid).
+ */
+export function patchGridRecord(record: SpatialRecord, grid: [number, number]): SpatialRecord {
+  const slices = currentGrid(record);
+  const [W, H, S] = slices.size;
+  const [gh, gw] = grid;
+  const sx = W / gw;
+  const sy = H / gh;
+  // biome-ignore format: a 4×4 matrix reads best as rows
+  const indexMap: Affine = Float64Array.from([
+    sx, 0, 0, (sx - 1) / 2,
+    0, sy, 0, (sy - 1) / 2,
+    0, 0, 1, 0,
+    0, 0, 0, 1,
+  ]);
+  return appendStep(record, {
+    op: 'patch-grid',
+    input: slices,
+    output: outputGrid(slices, indexMap, [gw, gh, S]),
+    indexMap,
+    params: { grid },
+  });
+}
+
+/** Each slice's map multiplied by its weight (a copy). */
+export function weightSlices(maps: SliceMaps, sliceWeights: ArrayLike<number>): Float32Array {
+  const cells = maps.grid[0] * maps.grid[1];
+  const out = new Float32Array(maps.values.length);
+  for (let s = 0; s < maps.slices; s++) {
+    const w = sliceWeights[s] ?? 0;
+    for (let p = s * cells; p < (s + 1) * cells; p++) out[p] = w * maps.values[p]!;
+  }
+  return out;
 }
 
 /**

@@ -8,7 +8,7 @@ import { type Grid, gridOf, type Vec3, type Volume, type VoxelArray, voxelCount 
  * steps composes into one affine and any result can be mapped back onto the input's voxel grid.
  */
 export interface SpatialStep {
-  op: 'reorient' | 'resample' | 'crop-pad' | 'slices';
+  op: 'reorient' | 'resample' | 'crop-pad' | 'slices' | 'patch-grid';
   input: Grid;
   output: Grid;
   /** output index (i,j,k,1) → input index */
