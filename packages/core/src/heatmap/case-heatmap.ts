@@ -186,8 +186,8 @@ export async function pluginEmbeddings(
 /**
  * Heatmap of one case for one plugin label (METHOD.md §4). Per view and slice: the last layer's
  * CLS→patch attention of the LoRA-adapted backbone (ViTs), or the class activation map of the
- * label's head row on the last feature map (CNNs); upsampled to the slice, weighted by the slice's
- * pooling weight a_s, mapped through the recorded preprocessing onto the input voxels, summed over
+ * label's head row on the last feature map (CNNs); weighted by the slice's pooling weight a_s,
+ * mapped from the patch grid through the recorded preprocessing onto the input voxels, summed over
  * views with the fusion weights, clipped at 0 and divided by its maximum.
  */
 export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> {
