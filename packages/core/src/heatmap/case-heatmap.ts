@@ -11,6 +11,7 @@ import type { Vec3, Volume } from '../volume/types.js';
 import { AdaptedEmbedder } from './adapted-embedder.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
 import { classActivationMaps, patchGridRecord, type SliceMaps, weightSlices } from './slice-maps.js';
+import { viewVolumes } from './view-volumes.js';
 
 /** What the heatmap's values mean; written into every summary. */
 export const HEATMAP_POLARITY =
@@ -26,8 +27,19 @@ export interface HeatmapPlugin {
 }
 
 export interface CaseHeatmapArgs {
-  /** The volume as the views expect it (`prepareVolume` of the plugin's input); the heatmap is returned on exactly its grid. */
+  /**
+   * The volume as the views expect it (`prepareVolume` of the plugin's input); the heatmap is
+   * returned on exactly its grid, and every view reads it unless `volumes` says otherwise.
+   */
   volume: Volume;
+  /**
+   * One volume per view (card order, each prepared as `volume`) for a plugin whose views read
+   * different images (e.g. T1 and T2 sequences), as training and `predict` feed them: the map and
+   * probability are wrong when every view reads one image. Each must have `volume`'s geometry.
+   */
+  volumes?: readonly Volume[];
+  /** Where each of `volumes` was read from, named when its geometry is refused. */
+  volumeSources?: readonly string[];
   /** How the volume becomes backbone input, one per plugin view in the card's order (`inputViews` of `pluginInput`). */
   views: readonly ViewInput[];
   backbone: Backbone;
@@ -158,11 +170,13 @@ export function pluginEmbedder(
 export async function pluginEmbeddings(
   args: Omit<CaseHeatmapArgs, 'label' | 'embeddings'>,
 ): Promise<VolumeEmbedding[]> {
-  const { plugin, backbone, volume } = args;
+  const { plugin, backbone } = args;
   checkViews(args);
+  const volumes = viewVolumes(args.volume, args.views, args.volumes, plugin.source, args.volumeSources);
   const embeddings: VolumeEmbedding[] = [];
   for (let v = 0; v < args.views.length; v++) {
     const view = args.views[v]!;
+    const volume = volumes[v]!;
     const total = volume.size[AXIS_INDEX[view.axis]];
     let done = 0;
     const embedder = pluginEmbedder(backbone, plugin, v, {
@@ -194,6 +208,8 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
   const { plugin, backbone, volume } = args;
   const { card } = plugin;
   checkViews(args);
+  // Refused before any backbone pass; a given pass was run on these volumes by the caller.
+  viewVolumes(volume, args.views, args.volumes, plugin.source, args.volumeSources);
   const label = args.label ?? card.labels[0]!;
   const labelIndex = card.labels.indexOf(label);
   if (labelIndex < 0)
