@@ -9,7 +9,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { createProgress } from '../progress.js';
 
 interface HeatmapArgs {
-  input: string;
+  input: string[];
   output: string;
   plugin: string;
   label?: string;
@@ -32,6 +32,18 @@ async function readCard(dir: string): Promise<PluginCard> {
   }
 }
 
+/**
+ * The images given: one that every view reads, or one per view in the plugin's order (a plugin whose
+ * views are different sequences, e.g. T1 and T2, reads each from its own file, as it was trained).
+ */
+function inputPaths(given: readonly string[], views: readonly { name: string }[], plugin: string): string[] {
+  if (given.length === 1 || given.length === views.length) return [...given];
+  throw new InputError(
+    '--input',
+    `${given.length} images were given; give one (every view reads it) or one per view of ${plugin}, in its order: ${views.map((v) => v.name).join(', ')}`,
+  );
+}
+
 export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
   command: 'heatmap',
   describe: 'Heatmap of one volume for a plugin label: float32 NIfTI on the input grid, JSON summary, optional PNG',
@@ -40,8 +52,10 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       .option('input', {
         alias: 'i',
         type: 'string',
+        array: true,
         demandOption: true,
-        describe: 'Volume (NIfTI, NRRD, MHA, DICOM file or series folder)',
+        describe:
+          "Volume (NIfTI, NRRD, MHA, DICOM file or series folder): once (every view reads it) or once per plugin view in the plugin's view order (e.g. -i t1.nii.gz -i t2.nii.gz), all on one grid",
       })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' })
       .option('plugin', {
@@ -70,7 +84,10 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
     const { weights } = await readPlugin(args.plugin, { name: backbone.card.name, weightHash: backbone.weightHash });
     // The volume and views exactly as the plugin was trained on them (MRI z-scored per volume, each view on its axis).
     const input = pluginInput(card, join(args.plugin, PLUGIN_CARD));
-    const volume = prepareVolume(input, (await readVolume(args.input)).volume);
+    const paths = inputPaths(args.input, input.views, args.plugin);
+    // Each image normalised on its own, as training and predict prepare each view's image.
+    const volumes = await Promise.all(paths.map(async (p) => prepareVolume(input, (await readVolume(p)).volume)));
+    const volume = volumes[0]!;
     const views = inputViews(input, backbone.card);
     const progress = createProgress({ enabled: args.progress, quiet: args.quiet });
     const result = await caseHeatmaps({
@@ -78,6 +95,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       views,
       backbone,
       plugin: { card, weights, source: args.plugin },
+      ...(paths.length > 1 ? { volumes, volumeSources: paths } : {}),
       ...(args.label !== undefined ? { label: args.label } : {}),
       ...(args.threads ? { threads: args.threads } : {}),
       onProgress: (p) => progress.report({ stage: `heatmap ${p.view}`, done: p.done, total: p.total }),
@@ -86,7 +104,8 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       image: volume,
       view: views[0]!,
       png: args.png,
-      provenance: { input: args.input, plugin: args.plugin },
+      // input: the grid the map is on (the first view's image); inputs: each view's, when they differ.
+      provenance: { input: paths[0], ...(paths.length > 1 ? { inputs: paths } : {}), plugin: args.plugin },
     });
     if (args.json) process.stdout.write(`${JSON.stringify({ ...result.summary, files }, null, 2)}\n`);
     else if (!args.quiet) {
