@@ -143,20 +143,26 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         const chosen = cases.slice(0, a['heatmap-limit'] ?? cases.length);
         for (const [k, c] of chosen.entries()) {
           progress.report({ stage: 'heatmaps', done: k, total: chosen.length, detail: c.id });
-          // The first view's image: the one the reviewer overlays the map on.
-          const volume = prepareVolume(input, await readCaseImage(c.images[0]!));
+          // Each view reads its own image, as its tokens above did; the map lies on the first view's
+          // image, the one the reviewer overlays it on. A case whose views share one file reads it once.
+          const distinct = new Set(c.images).size > 1;
+          const volumes = distinct
+            ? await Promise.all(c.images.map(async (p) => prepareVolume(input, await readCaseImage(p))))
+            : [prepareVolume(input, await readCaseImage(c.images[0]!))];
+          const volume = volumes[0]!;
           const result = await caseHeatmaps({
             volume,
             views,
             backbone: t.backbone,
             plugin: { card: pluginCard, weights, source: a.plugin },
+            ...(distinct ? { volumes, volumeSources: c.images } : {}),
             ...(a.threads ? { threads: a.threads } : {}),
           });
           await writeHeatmapOutputs(join(t.outDir, 'heatmaps', safeName(c.id)), result, {
             image: volume,
             view: views[0]!,
             png: true,
-            provenance: { input: c.images[0]!, plugin: a.plugin },
+            provenance: { input: c.images[0]!, ...(distinct ? { inputs: c.images } : {}), plugin: a.plugin },
           });
         }
         progress.report({ stage: 'heatmaps', done: chosen.length, total: chosen.length });
