@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
+import type { VolumeEmbedding } from '@anymc3d/core/pipeline';
 import {
   inputViews,
   PLUGIN_CARD,
@@ -13,6 +14,7 @@ import {
 } from '@anymc3d/core/plugin';
 import { casesOf, SPLITS, type Split, type TaskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
+import type { Volume } from '@anymc3d/core/volume';
 import type { CommandModule } from 'yargs';
 import { adaptedPredictions } from '../pipeline/adapted.js';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
@@ -86,6 +88,33 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const device = a.device as 'cpu' | 'cuda';
       // A LoRA plugin's tokens come from its own adapted backbone: frozen (cached) tokens would give it wrong answers silently.
       const adapted = pluginCard.lora !== null && pluginCard.lora !== undefined;
+      const mapCount = a.heatmaps ? Math.min(a['heatmap-limit'] ?? cases.length, cases.length) : 0;
+      const views = inputViews(input, t.backbone.card);
+      const mapPlugin = mapCount > 0 ? { ...(await readPlugin(a.plugin, backboneId)), source: a.plugin } : undefined;
+      /** Case k's maps, from a pass already run (a LoRA plugin's prediction pass) or from their own pass. */
+      const writeMaps = async (k: number, volumes: Volume[], embeddings?: VolumeEmbedding[]) => {
+        const c = cases[k]!;
+        progress.report({ stage: 'heatmaps', done: k, total: mapCount, detail: c.id });
+        // Each view reads its own image, as its tokens did; the map lies on the first view's image,
+        // the one the reviewer overlays it on.
+        const distinct = new Set(c.images).size > 1;
+        const volume = volumes[0]!;
+        const result = await caseHeatmaps({
+          volume,
+          views,
+          backbone: t.backbone,
+          plugin: { card: pluginCard, weights: mapPlugin!.weights, source: a.plugin },
+          ...(distinct ? { volumes, volumeSources: c.images } : {}),
+          ...(embeddings ? { embeddings } : {}),
+          ...(a.threads ? { threads: a.threads } : {}),
+        });
+        await writeHeatmapOutputs(join(t.outDir, 'heatmaps', safeName(c.id)), result, {
+          image: volume,
+          view: views[0]!,
+          png: true,
+          provenance: { input: c.images[0]!, ...(distinct ? { inputs: c.images } : {}), plugin: a.plugin },
+        });
+      };
       const features = adapted
         ? {
             rows: await adaptedPredictions(cases, {
@@ -95,6 +124,9 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
               device,
               ...(a.threads ? { threads: a.threads } : {}),
               report: progress.report,
+              // The maps of the first cases come from their prediction pass: one adapted pass per case, not two.
+              withMaps: (k) => k < mapCount,
+              onCase: writeMaps,
             }),
             cacheDir: null,
             computed: cases.length * input.views.length,
@@ -131,41 +163,23 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           plugin: { dir: a.plugin, sha256: await pluginHash(a.plugin), thresholds: pluginCard.thresholds },
           featureCache: features.cacheDir,
           timing: {
-            // With LoRA the backbone pass and the head are one stage, counted under features.
+            // With LoRA the backbone pass, the head and the first cases' maps are one stage, counted under features.
             seconds: { features: (t1 - started) / 1000, total: (Date.now() - started) / 1000 },
             backboneEntriesComputed: features.computed,
           },
         },
       );
       if (a.heatmaps) {
-        const { weights } = await readPlugin(a.plugin, backboneId);
-        const views = inputViews(input, t.backbone.card);
-        const chosen = cases.slice(0, a['heatmap-limit'] ?? cases.length);
-        for (const [k, c] of chosen.entries()) {
-          progress.report({ stage: 'heatmaps', done: k, total: chosen.length, detail: c.id });
-          // Each view reads its own image, as its tokens above did; the map lies on the first view's
-          // image, the one the reviewer overlays it on. A case whose views share one file reads it once.
-          const distinct = new Set(c.images).size > 1;
-          const volumes = distinct
-            ? await Promise.all(c.images.map(async (p) => prepareVolume(input, await readCaseImage(p))))
-            : [prepareVolume(input, await readCaseImage(c.images[0]!))];
-          const volume = volumes[0]!;
-          const result = await caseHeatmaps({
-            volume,
-            views,
-            backbone: t.backbone,
-            plugin: { card: pluginCard, weights, source: a.plugin },
-            ...(distinct ? { volumes, volumeSources: c.images } : {}),
-            ...(a.threads ? { threads: a.threads } : {}),
-          });
-          await writeHeatmapOutputs(join(t.outDir, 'heatmaps', safeName(c.id)), result, {
-            image: volume,
-            view: views[0]!,
-            png: true,
-            provenance: { input: c.images[0]!, ...(distinct ? { inputs: c.images } : {}), plugin: a.plugin },
-          });
-        }
-        progress.report({ stage: 'heatmaps', done: chosen.length, total: chosen.length });
+        // A frozen plugin's tokens came from the cache (cls only): its maps need their own pass.
+        if (!adapted)
+          for (const [k, c] of cases.slice(0, mapCount).entries()) {
+            const distinct = new Set(c.images).size > 1;
+            const volumes = distinct
+              ? await Promise.all(c.images.map(async (p) => prepareVolume(input, await readCaseImage(p))))
+              : [prepareVolume(input, await readCaseImage(c.images[0]!))];
+            await writeMaps(k, volumes);
+          }
+        progress.report({ stage: 'heatmaps', done: mapCount, total: mapCount });
         files.push(join(t.outDir, 'heatmaps'));
       }
       if (!a.quiet) process.stdout.write(`${cases.length} cases → ${files.join(', ')}\n`);

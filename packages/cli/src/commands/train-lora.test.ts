@@ -214,6 +214,9 @@ describe('anymc3d train --mode lora, then predict', () => {
       'test',
       '-o',
       predicted,
+      '--heatmaps',
+      '--heatmap-limit',
+      '1',
       '--threads',
       '1',
       '-q',
@@ -230,5 +233,15 @@ describe('anymc3d train --mode lora, then predict', () => {
       threads: 1,
     });
     expect(c.probabilities.blob).toBeCloseTo(foldThreshold(heat.summary.probability, card.thresholds[0]!), 5);
+    // predict's own map of that case, made from its prediction pass, is the map a fresh pass gives.
+    const written = JSON.parse(await readFile(join(predicted, 'heatmaps', c.id, 'blob.json'), 'utf8')) as {
+      probability: number;
+      peak: { voxel: number[] };
+      views: { weight: number }[];
+    };
+    expect(written.probability).toBeCloseTo(heat.summary.probability, 5);
+    expect(written.peak.voxel).toEqual(heat.summary.peak.voxel);
+    written.views.forEach((v, k) => expect(v.weight).toBeCloseTo(heat.summary.views[k]!.weight, 5));
+    expect(readdirSync(join(predicted, 'heatmaps'))).toEqual([c.id]);
   }, 120_000);
 });

@@ -1,10 +1,11 @@
 import type { Backbone } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import type { Device } from '@anymc3d/core/graph';
-import { pluginEmbedder } from '@anymc3d/core/heatmap';
-import { embedVolume } from '@anymc3d/core/pipeline';
+import { heatmapEmbedOptions, pluginEmbedder } from '@anymc3d/core/heatmap';
+import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
 import { inputViews, loadPlugin, type PluginInput, prepareVolume, readPlugin } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
+import type { Volume } from '@anymc3d/core/volume';
 import type { ProgressSink } from '../progress.js';
 
 export interface AdaptedOptions {
@@ -18,6 +19,13 @@ export interface AdaptedOptions {
   report?: ProgressSink;
   /** Progress stage name (default 'predict'). */
   stage?: string;
+  /**
+   * Called after case k's pass, with its prepared per-view volumes and their embeddings, for cases
+   * where `withMaps(k)` is true: those passes also carry what a heatmap is made from (attention or
+   * patch tokens), so a caller makes the case's maps from this pass instead of running another.
+   */
+  withMaps?: (k: number) => boolean;
+  onCase?: (k: number, volumes: Volume[], embeddings: VolumeEmbedding[]) => Promise<void>;
 }
 
 /**
@@ -43,14 +51,23 @@ export async function adaptedPredictions(cases: readonly ManifestCase[], o: Adap
     const rows: number[][] = [];
     for (const [k, c] of cases.entries()) {
       o.report?.({ stage, done: k, total: cases.length, detail: c.id });
-      const tokens = [];
+      const maps = o.withMaps?.(k) ?? false;
+      const volumes: Volume[] = [];
+      const embeddings: VolumeEmbedding[] = [];
       // A case lists its images in the card's view order, which is the input's.
       for (const [v, view] of views.entries()) {
         const volume = prepareVolume(o.input, await readCaseImage(c.images[v]!));
-        const e = await embedVolume(volume, view, embedders[v]!);
-        tokens.push({ tokens: e.cls.data as Float32Array, slices: e.cls.dims[0]! });
+        volumes.push(volume);
+        embeddings.push(await embedVolume(volume, view, embedders[v]!, maps ? heatmapEmbedOptions(o.backbone) : {}));
       }
-      rows.push((await plugin.predictViews(tokens)).probabilities);
+      rows.push(
+        (
+          await plugin.predictViews(
+            embeddings.map((e) => ({ tokens: e.cls.data as Float32Array, slices: e.cls.dims[0]! })),
+          )
+        ).probabilities,
+      );
+      if (maps) await o.onCase?.(k, volumes, embeddings);
     }
     o.report?.({ stage, done: cases.length, total: cases.length });
     return rows;
