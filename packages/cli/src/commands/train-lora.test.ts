@@ -241,7 +241,7 @@ describe('anymc3d train --mode lora, then predict', () => {
     };
     expect(written.probability).toBeCloseTo(heat.summary.probability, 5);
     expect(written.peak.voxel).toEqual(heat.summary.peak.voxel);
-    written.views.forEach((v, k) => expect(v.weight).toBeCloseTo(heat.summary.views[k]!.weight, 5));
+    for (const [k, v] of written.views.entries()) expect(v.weight).toBeCloseTo(heat.summary.views[k]!.weight, 5);
     expect(readdirSync(join(predicted, 'heatmaps'))).toEqual([c.id]);
   }, 120_000);
 });
