@@ -21,37 +21,44 @@ import {
   prepareVolume,
   readPlugin,
 } from '@anymc3d/core/plugin';
-import { InputError, writeFileAtomic } from '@anymc3d/core/util';
+import { writeFileAtomic } from '@anymc3d/core/util';
 import { readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
 import type { AnalysisRequest, AnalysisResult, AnalyzerOptions, CaseAnalyzer, PluginInfo } from './analyzer.js';
 import { encodeNiftiUnitUint8, readNifti } from './nifti.js';
+import { checkServedViews } from './served-views.js';
 
 interface Loaded {
   info: PluginInfo;
   /** Card and weights: core's caseHeatmaps gives both the probabilities and the maps from them. */
   plugin: HeatmapPlugin;
-  /** LoRA plugins: the backbone with this plugin's LoRA baked in, kept so its session is built once. */
-  adapted?: AdaptedEmbedder;
+  /**
+   * LoRA plugins: per view (card order), the backbone with that view's LoRA baked in, kept so each
+   * session is built once.
+   */
+  adapted?: AdaptedEmbedder[];
   /** The plugin's input as recorded in its card: what the volume is normalised by and sliced into. */
   input: PluginInput;
-  view: ViewInput;
+  /** Its views in card order; several only when all read the uploaded volume (checkServedViews). */
+  views: ViewInput[];
 }
 
 /** Plugins that read the same normalised volume share it. */
 const volumeKey = (input: PluginInput) => JSON.stringify(input.normalisation);
 /** Plugins that read the same slices of the same normalised volume share a backbone pass. */
-const viewKey = (l: Loaded) => JSON.stringify([l.input.normalisation, l.view.axis, l.view.size, l.view.channels]);
+const viewKey = (l: Loaded, view: ViewInput) =>
+  JSON.stringify([l.input.normalisation, view.axis, view.size, view.channels]);
 
 /**
  * The real inference engine behind the server: the backbone is loaded once; every frozen-backbone
- * plugin that reads the same view shares one backbone pass per case (a plugin then costs only its
- * pooling, head and maps); a LoRA plugin runs its own adapted pass. Probabilities and heatmaps both
+ * plugin view that reads the same slices shares one backbone pass per case (a plugin then costs only
+ * its pooling, head and maps); a LoRA plugin runs its own adapted pass per view. A multi-view plugin
+ * is served when all its views are views of the uploaded volume (axial/coronal/sagittal). Probabilities and heatmaps both
  * come from core's `caseHeatmaps` on that pass, so the server's map is the one `anymc3d heatmap`
  * writes for the same plugin and volume.
  */
 export class EngineAnalyzer implements CaseAnalyzer {
   private readonly loaded = new Map<string, Loaded>();
-  /** Frozen-backbone passes run so far (one per case and distinct view, shared by plugins). */
+  /** Frozen-backbone passes run so far (one per case and distinct view, shared by plugins and their views). */
   backbonePasses = 0;
 
   private constructor(
@@ -79,12 +86,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
       weightHash: this.backbone.weightHash,
     });
     const input = pluginInput(card, join(dir, PLUGIN_CARD));
-    if (input.views.length !== 1) {
-      throw new InputError(
-        join(dir, PLUGIN_CARD),
-        `the server runs single-view plugins; this one reads ${input.views.map((v) => v.name).join(', ')}`,
-      );
-    }
+    checkServedViews(input, join(dir, PLUGIN_CARD));
     const base = card.task.replace(/[^A-Za-z0-9._-]/g, '-') || 'plugin';
     let id = base;
     for (let k = 2; this.loaded.has(id); k++) id = `${base}-${k}`;
@@ -101,17 +103,13 @@ export class EngineAnalyzer implements CaseAnalyzer {
       hash,
     };
     const plugin: HeatmapPlugin = { card, weights, source: dir };
+    const views = inputViews(input, this.backbone.card);
+    // Each view has its own LoRA (view{v}.lora.* in a multi-view plugin), so its own adapted backbone.
     const adapted =
       card.lora === null
         ? undefined
-        : pluginEmbedder(this.backbone, plugin, 0, this.threads ? { threads: this.threads } : {});
-    this.loaded.set(id, {
-      info,
-      plugin,
-      ...(adapted ? { adapted } : {}),
-      input,
-      view: inputViews(input, this.backbone.card)[0]!,
-    });
+        : views.map((_, v) => pluginEmbedder(this.backbone, plugin, v, this.threads ? { threads: this.threads } : {}));
+    this.loaded.set(id, { info, plugin, ...(adapted ? { adapted } : {}), input, views });
     return info;
   }
 
@@ -141,8 +139,21 @@ export class EngineAnalyzer implements CaseAnalyzer {
     const predictions: AnalysisResult['predictions'] = {};
     const heatmaps: AnalysisResult['heatmaps'] = {};
 
-    // One backbone pass per distinct view among the frozen plugins.
+    // One backbone pass per distinct view among the frozen plugins' views.
     const passes = new Map<string, VolumeEmbedding>();
+    const options = heatmapEmbedOptions(this.backbone);
+    const embed = async (l: Loaded, input: Volume, v: number): Promise<VolumeEmbedding> => {
+      const view = l.views[v]!;
+      const adapted = l.adapted?.[v];
+      if (adapted) return embedVolume(input, view, adapted, options);
+      let pass = passes.get(viewKey(l, view));
+      if (!pass) {
+        pass = await embedVolume(input, view, this.embedder, options);
+        passes.set(viewKey(l, view), pass);
+        this.backbonePasses++;
+      }
+      return pass;
+    };
     let done = 0;
     for (const l of chosen) {
       if (request.signal.aborted) throw new Error('analysis aborted');
@@ -151,22 +162,17 @@ export class EngineAnalyzer implements CaseAnalyzer {
         stage: l.info.frozenBackbone ? 'backbone' : 'plugins',
       });
       const input = volumeFor(l);
-      const options = heatmapEmbedOptions(this.backbone);
-      let pass = l.adapted ? await embedVolume(input, l.view, l.adapted, options) : passes.get(viewKey(l));
-      if (!pass) {
-        pass = await embedVolume(input, l.view, this.embedder, options);
-        passes.set(viewKey(l), pass);
-        this.backbonePasses++;
-      }
+      const embeddings: VolumeEmbedding[] = [];
+      for (let v = 0; v < l.views.length; v++) embeddings.push(await embed(l, input, v));
       request.onProgress({ fraction: 0.1 + (0.8 * (done + 0.5)) / chosen.length, stage: 'heatmaps' });
       const map = (label: string) =>
         caseHeatmaps({
           volume: input,
-          views: [l.view],
+          views: l.views,
           backbone: this.backbone,
           plugin: l.plugin,
           label,
-          embeddings: [pass],
+          embeddings,
         });
       const first = await map(l.info.labels[0]!);
       predictions[l.info.id] = first.summary.probabilities;
@@ -213,7 +219,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
   }
 
   async close(): Promise<void> {
-    for (const l of this.loaded.values()) await l.adapted?.release();
+    for (const l of this.loaded.values()) for (const a of l.adapted ?? []) await a.release();
     await this.embedder.release();
   }
 }
