@@ -38,8 +38,13 @@ export interface VolumeCase extends VolumeView {
   /** Segmentation target of the first view at the token grid [slices, gh, gw] (patch area fractions). */
   segMask?: Float32Array;
   /**
+   * Whether the case has a `segMask`, for on-demand cases whose mask is read by `load`: the trainer
+   * counts a micro-batch's masked cases (the seg loss is their mean) before loading them.
+   */
+  hasSegMask?: boolean;
+  /**
    * For cases read from disk on demand (a training set too large to hold as network input):
-   * awaited right before the case is used, after which `pixels`, `slices` and `moreViews` must be
+   * awaited right before the case is used, after which `pixels`, `slices`, `moreViews` and `segMask` must be
    * readable until the case is used. Pixel getters are synchronous and file reads are not, so the
    * trainer gives the case this chance to read itself.
    */
@@ -343,7 +348,7 @@ export class LoraTrainer {
       let loss = 0;
       const total = new Map<string, Float32Array>();
       // The seg loss is a mean over the micro-batch's cases that have masks.
-      const masked = indices.filter((i) => cases[i]!.segMask).length;
+      const masked = indices.filter((i) => cases[i]!.hasSegMask ?? !!cases[i]!.segMask).length;
       for (let k = 0; k < indices.length; k++) {
         const segWeight = masked ? (weights[k]! * indices.length) / masked : 0;
         const c = cases[indices[k]!]!;
