@@ -6,12 +6,19 @@ import { maskTokenGrid } from './seg-mask.js';
 function mask(size: Vec3, voxels: [number, number, number][], value = 1): Volume {
   const data = new Uint8Array(size[0] * size[1] * size[2]);
   for (const [i, j, k] of voxels) data[i + size[0] * (j + size[1] * k)] = value;
-  return { data, size, spacing: [1, 1, 1], origin: [0, 0, 0], direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]) };
+  return {
+    data,
+    size,
+    spacing: [1, 1, 1],
+    origin: [0, 0, 0],
+    direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+  };
 }
 
 const box = (i: [number, number], j: [number, number], k: [number, number]) => {
   const out: [number, number, number][] = [];
-  for (let z = k[0]; z < k[1]; z++) for (let y = j[0]; y < j[1]; y++) for (let x = i[0]; x < i[1]; x++) out.push([x, y, z]);
+  for (let z = k[0]; z < k[1]; z++)
+    for (let y = j[0]; y < j[1]; y++) for (let x = i[0]; x < i[1]; x++) out.push([x, y, z]);
   return out;
 };
 
@@ -33,7 +40,7 @@ describe('maskTokenGrid', () => {
 
   it('resizes nearest (as the view resizes its slices), never blending labels', () => {
     // 16 → 8 samples source 2w + 1: the voxel (1, 1) is one pixel (1/16 of its cell), (0, 0) none.
-    const view = { axis: 'axial', size: [8, 8] } as const;
+    const view = { axis: 'axial' as const, size: [8, 8] as [number, number] };
     expect(Array.from(maskTokenGrid(mask([16, 16, 1], [[1, 1, 0]]), view, 4).data)).toEqual([1 / 16, 0, 0, 0]);
     expect(Array.from(maskTokenGrid(mask([16, 16, 1], [[0, 0, 0]]), view, 4).data)).toEqual([0, 0, 0, 0]);
   });

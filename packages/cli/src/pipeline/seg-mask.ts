@@ -19,7 +19,10 @@ export function maskTokenGrid(
   const S = stack.slices;
   const [n0, n1, n2] = mask.size;
   const src = (axis: number, n: number, w: number, h: number, s: number) =>
-    Math.min(Math.max(Math.round(m[axis * 4]! * w + m[axis * 4 + 1]! * h + m[axis * 4 + 2]! * s + m[axis * 4 + 3]!), 0), n - 1);
+    Math.min(
+      Math.max(Math.round(m[axis * 4]! * w + m[axis * 4 + 1]! * h + m[axis * 4 + 2]! * s + m[axis * 4 + 3]!), 0),
+      n - 1,
+    );
   const out = new Float32Array(S * gh * gw);
   const area = 1 / (patch * patch);
   for (let s = 0; s < S; s++)
