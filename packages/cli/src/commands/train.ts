@@ -14,12 +14,12 @@ export const TRAIN_MODES = ['frozen', 'lora'] as const;
 export const TRAIN_DEFAULTS = {
   frozen: { steps: '300,1000', lr: '3e-2', 'batch-size': 32 },
   // The benchmark's LoRA defaults (lr-head, lr-lora); each LoRA step runs the backbone, so fewer steps and cases.
-  lora: { 'lora-steps': '50,100,200', 'lr-lora': 1e-4, 'lr-head': 1e-3, chunk: 16, 'batch-size': 4 },
+  lora: { 'lora-steps': '50,100,200', 'lr-lora': 1e-4, 'lr-head': 1e-3, chunk: 16, 'batch-size': 4, 'seg-hidden': 32 },
 } as const;
 
 const ONLY = {
   frozen: ['steps', 'lr'],
-  lora: ['lora-steps', 'lr-lora', 'lr-head', 'chunk'],
+  lora: ['lora-steps', 'lr-lora', 'lr-head', 'chunk', 'seg-lambda', 'seg-hidden'],
 } as const;
 
 interface TrainArgs extends TaskFlags {
@@ -30,6 +30,8 @@ interface TrainArgs extends TaskFlags {
   'lr-lora'?: number;
   'lr-head'?: number;
   chunk?: number;
+  'seg-lambda'?: number;
+  'seg-hidden'?: number;
   'batch-size'?: number;
   criterion: string;
   seed: number;
@@ -72,6 +74,15 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
         type: 'number',
         describe: `lora: slices per recompute chunk; bounds memory on any slice count, same gradients (default ${TRAIN_DEFAULTS.lora.chunk})`,
       })
+      .option('seg-lambda', {
+        type: 'number',
+        describe:
+          'lora: weight λ of the auxiliary seg loss (Dice+BCE of a train-only 3D decoder on patch tokens against the manifest masks; cases without a mask add none; the decoder is not saved)',
+      })
+      .option('seg-hidden', {
+        type: 'number',
+        describe: `lora: hidden channels of the seg decoder (default ${TRAIN_DEFAULTS.lora['seg-hidden']}; needs --seg-lambda)`,
+      })
       .option('batch-size', {
         type: 'number',
         describe: `Cases per optimiser step (default ${TRAIN_DEFAULTS.frozen['batch-size']} frozen, ${TRAIN_DEFAULTS.lora['batch-size']} lora)`,
@@ -109,10 +120,15 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
       ['--lr-head', lrHead],
     ] as const)
       if (!(Number.isFinite(v) && v > 0)) throw new InputError(flag, `must be a number > 0, got ${v}`);
+    const seg = segOption(a);
     const t = await loadTaskInputs(a);
     if (mode === 'lora' && t.backbone.loraTargets().length === 0)
       throw new InputError(a.backbone, `${t.backbone.card.name} has no LoRA targets; train it with --mode frozen`);
     const train = casesOf(t.manifest, 'train');
+    if (seg && !train.some((c) => c.mask))
+      throw new InputError(a.manifest, 'no train case has a mask; --seg-lambda needs a mask column (or drop the flag)');
+    if (seg && t.backbone.card.patchSize === undefined)
+      throw new InputError(a.backbone, `${t.backbone.card.name} has no patch tokens for --seg-lambda's decoder`);
     const val = casesOf(t.manifest, 'val');
     const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
     const started = Date.now();
@@ -120,7 +136,7 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
       const common = { a, t, train, val, batch, report: progress.report };
       const fitted =
         mode === 'lora'
-          ? await fitLora({ ...common, steps, chunk, lrLora, lrHead })
+          ? await fitLora({ ...common, steps, chunk, lrLora, lrHead, ...(seg ? { seg } : {}) })
           : await fitFrozen({ ...common, steps, lrs });
       progress.stop();
       if (!a.quiet) {
@@ -177,7 +193,24 @@ async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
   });
 }
 
-async function fitLora(m: ModeArgs & { chunk: number; lrLora: number; lrHead: number }): Promise<Fitted> {
+/** `--seg-lambda` / `--seg-hidden` as core's seg option (undefined without --seg-lambda), checked before heavy work. */
+function segOption(a: TrainArgs): { hidden: number; lambda: number } | undefined {
+  const lambda = a['seg-lambda'];
+  if (lambda === undefined) {
+    if (a['seg-hidden'] !== undefined) throw new InputError('--seg-hidden', 'needs --seg-lambda');
+    return undefined;
+  }
+  if (!(Number.isFinite(lambda) && lambda >= 0))
+    throw new InputError('--seg-lambda', `must be a number ≥ 0, got ${lambda}`);
+  const hidden = a['seg-hidden'] ?? TRAIN_DEFAULTS.lora['seg-hidden'];
+  if (!(Number.isInteger(hidden) && hidden > 0))
+    throw new InputError('--seg-hidden', `must be a whole number > 0, got ${hidden}`);
+  return { hidden, lambda };
+}
+
+async function fitLora(
+  m: ModeArgs & { chunk: number; lrLora: number; lrHead: number; seg?: { hidden: number; lambda: number } },
+): Promise<Fitted> {
   const { a, t } = m;
   const total = Math.max(...m.steps);
   return fitLoraPlugin({
@@ -187,6 +220,7 @@ async function fitLora(m: ModeArgs & { chunk: number; lrLora: number; lrHead: nu
     val: m.val,
     steps: m.steps,
     chunk: m.chunk,
+    ...(m.seg ? { seg: m.seg } : {}),
     // Warm-up: a tenth of the schedule, at most the frozen mode's 20 steps.
     optim: {
       batchSize: m.batch,

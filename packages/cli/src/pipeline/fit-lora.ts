@@ -21,6 +21,11 @@ export interface FitLoraOptions {
   optim: Partial<OptimOptions>;
   /** Slices per recompute chunk (bounded memory on any slice count, the same gradients). */
   chunk: number;
+  /**
+   * The train-only seg decoder (hidden channels, loss weight λ) on the cases with a manifest `mask`;
+   * the others add no seg loss. Dropped from the written plugin.
+   */
+  seg?: { hidden: number; lambda: number };
   criterion: ThresholdCriterion;
   outDir: string;
   data?: string;
@@ -44,7 +49,7 @@ export async function fitLoraPlugin(o: FitLoraOptions): Promise<Fitted> {
   const optim = { ...o.optim, steps: total };
   // Settings in the folder name: a rerun with other settings trains anew instead of meeting a foreign checkpoint.
   const settings = createHash('sha256')
-    .update(JSON.stringify({ optim, loss: o.task.loss ?? null }))
+    .update(JSON.stringify({ optim, loss: o.task.loss ?? null, ...(o.seg ? { seg: o.seg } : {}) }))
     .digest('hex')
     .slice(0, 8);
   const root = join(o.outDir, `lora-${settings}`);
@@ -54,7 +59,12 @@ export async function fitLoraPlugin(o: FitLoraOptions): Promise<Fitted> {
   );
   const run = await trainCandidates({
     train: {
-      source: { backbone: o.backbone, cases: await volumeCases(o.train, input, views), chunk: o.chunk },
+      source: {
+        backbone: o.backbone,
+        cases: await volumeCases(o.train, input, views, o.seg ? { patch: o.backbone.card.patchSize ?? 1 } : undefined),
+        chunk: o.chunk,
+        ...(o.seg ? { seg: o.seg } : {}),
+      },
       task: o.task,
       options: optim,
       // Each LoRA step runs the backbone forward and back: checkpoint often.

@@ -5,6 +5,8 @@ import type { ViewInput } from '@anymc3d/core/pipeline';
 import { type PluginInput, prepareVolume } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import type { VolumeCase, VolumeView } from '@anymc3d/core/train';
+import { checkMaskGeometry, type Grid, readVolume } from '@anymc3d/core/volume';
+import { maskTokenGrid } from './seg-mask.js';
 
 /** Prepared cases kept at once: a LoRA step reads its case's pixels once per recompute chunk and view. */
 const KEEP = 4;
@@ -16,14 +18,19 @@ const KEEP = 4;
  * pixels are ~50× the voxels, so a training set is never held as network input at once. The
  * `contentKey` (files, sizes, mtimes, preprocessing) keys the resume checkpoint without reading
  * every volume first.
+ *
+ * With `seg` (the backbone's patch size), a case with a manifest `mask` also gets its `segMask`, read
+ * on the same demand: the mask must share the first image's geometry, and is sliced as the first
+ * view slices it, then reduced to the token grid (`maskTokenGrid`). Cases without one get none.
  */
 export async function volumeCases(
   cases: readonly ManifestCase[],
   input: PluginInput,
   views: readonly ViewInput[],
+  seg?: { patch: number },
 ): Promise<VolumeCase[]> {
-  const recent = new Map<string, VolumeView[]>();
-  const resident = (c: ManifestCase): VolumeView[] => {
+  const recent = new Map<string, { views: VolumeView[]; segMask?: Float32Array }>();
+  const resident = (c: ManifestCase) => {
     const p = recent.get(c.id);
     if (!p) throw new Error(`case ${c.id}: pixels asked for before the case was loaded`);
     return p;
@@ -33,16 +40,21 @@ export async function volumeCases(
     recent.delete(c.id);
     if (!kept) {
       const prepared: VolumeView[] = [];
-      for (const [v, view] of views.entries())
-        prepared.push(volumePixels(prepareVolume(input, await readCaseImage(c.images[v]!)), view));
+      let segMask: Float32Array | undefined;
+      for (const [v, view] of views.entries()) {
+        const image = await readCaseImage(c.images[v]!);
+        prepared.push(volumePixels(prepareVolume(input, image), view));
+        if (v === 0 && seg && c.mask) segMask = await readSegMask(c.mask, c.images[0]!, image, view, seg.patch);
+      }
       if (recent.size >= KEEP) recent.delete(recent.keys().next().value!);
-      recent.set(c.id, prepared);
+      recent.set(c.id, segMask ? { views: prepared, segMask } : { views: prepared });
     } else recent.set(c.id, kept); // most recently used last
   };
   const out: VolumeCase[] = [];
   for (const c of cases) {
     const files = [];
-    for (const path of c.images.slice(0, views.length)) {
+    const masked = !!(seg && c.mask);
+    for (const path of [...c.images.slice(0, views.length), ...(masked ? [c.mask!] : [])]) {
       const s = await stat(path);
       files.push({ path, size: s.size, mtime: s.mtimeMs });
     }
@@ -52,14 +64,32 @@ export async function volumeCases(
       contentKey: JSON.stringify({ files, views, normalisation: input.normalisation }),
       load: () => load(c),
       get pixels() {
-        return resident(c)[0]!.pixels;
+        return resident(c).views[0]!.pixels;
       },
       get slices() {
-        return resident(c)[0]!.slices;
+        return resident(c).views[0]!.slices;
       },
     };
-    if (views.length > 1) Object.defineProperty(vc, 'moreViews', { enumerable: true, get: () => resident(c).slice(1) });
+    if (views.length > 1)
+      Object.defineProperty(vc, 'moreViews', { enumerable: true, get: () => resident(c).views.slice(1) });
+    if (masked) {
+      vc.hasSegMask = true;
+      Object.defineProperty(vc, 'segMask', { enumerable: true, get: () => resident(c).segMask });
+    }
     out.push(vc);
   }
   return out;
+}
+
+/** A case's mask on its first view's token grid; a mask off the image's grid is an error naming both files. */
+async function readSegMask(
+  maskPath: string,
+  imagePath: string,
+  image: Grid,
+  view: ViewInput,
+  patch: number,
+): Promise<Float32Array> {
+  const { volume } = await readVolume(maskPath);
+  checkMaskGeometry(`${maskPath} (mask of ${imagePath})`, volume, image);
+  return maskTokenGrid(volume, view, patch).data;
 }
