@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { VolumeEmbedding } from '@anymc3d/core/pipeline';
@@ -9,7 +8,6 @@ import {
   type PluginCard,
   type PluginInput,
   pluginInput,
-  prepareVolume,
   readPlugin,
 } from '@anymc3d/core/plugin';
 import { casesOf, SPLITS, type Split, type TaskCard, taskInput } from '@anymc3d/core/task';
@@ -17,6 +15,7 @@ import { InputError } from '@anymc3d/core/util';
 import type { Volume } from '@anymc3d/core/volume';
 import type { CommandModule } from 'yargs';
 import { adaptedPredictions } from '../pipeline/adapted.js';
+import { caseViewVolumes } from '../pipeline/case-volumes.js';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { foldRows, predictCases } from '../pipeline/fit.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
@@ -173,11 +172,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         // A frozen plugin's tokens came from the cache (cls only): its maps need their own pass.
         if (!adapted)
           for (const [k, c] of cases.slice(0, mapCount).entries()) {
-            const distinct = new Set(c.images).size > 1;
-            const volumes = distinct
-              ? await Promise.all(c.images.map(async (p) => prepareVolume(input, await readCaseImage(p))))
-              : [prepareVolume(input, await readCaseImage(c.images[0]!))];
-            await writeMaps(k, volumes);
+            await writeMaps(k, await caseViewVolumes(c, input, views.length));
           }
         progress.report({ stage: 'heatmaps', done: mapCount, total: mapCount });
         files.push(join(t.outDir, 'heatmaps'));

@@ -1,12 +1,12 @@
 import type { Backbone } from '@anymc3d/core/backbone';
-import { readCaseImage } from '@anymc3d/core/datasets';
 import type { Device } from '@anymc3d/core/graph';
 import { heatmapEmbedOptions, pluginEmbedder } from '@anymc3d/core/heatmap';
 import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
-import { inputViews, loadPlugin, type PluginInput, prepareVolume, readPlugin } from '@anymc3d/core/plugin';
+import { inputViews, loadPlugin, type PluginInput, readPlugin } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import type { Volume } from '@anymc3d/core/volume';
 import type { ProgressSink } from '../progress.js';
+import { caseViewVolumes } from './case-volumes.js';
 
 export interface AdaptedOptions {
   /** The plugin folder (a LoRA plugin: plugin.json with `lora`, its factors in plugin.safetensors). */
@@ -52,14 +52,13 @@ export async function adaptedPredictions(cases: readonly ManifestCase[], o: Adap
     for (const [k, c] of cases.entries()) {
       o.report?.({ stage, done: k, total: cases.length, detail: c.id });
       const maps = o.withMaps?.(k) ?? false;
-      const volumes: Volume[] = [];
-      const embeddings: VolumeEmbedding[] = [];
       // A case lists its images in the card's view order, which is the input's.
-      for (const [v, view] of views.entries()) {
-        const volume = prepareVolume(o.input, await readCaseImage(c.images[v]!));
-        volumes.push(volume);
-        embeddings.push(await embedVolume(volume, view, embedders[v]!, maps ? heatmapEmbedOptions(o.backbone) : {}));
-      }
+      const volumes = await caseViewVolumes(c, o.input, views.length);
+      const embeddings: VolumeEmbedding[] = [];
+      for (const [v, view] of views.entries())
+        embeddings.push(
+          await embedVolume(volumes[v]!, view, embedders[v]!, maps ? heatmapEmbedOptions(o.backbone) : {}),
+        );
       rows.push(
         (
           await plugin.predictViews(

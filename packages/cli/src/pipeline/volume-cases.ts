@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { volumePixels } from '@anymc3d/core/benchmark';
-import { readCaseImage } from '@anymc3d/core/datasets';
 import type { ViewInput } from '@anymc3d/core/pipeline';
-import { type PluginInput, prepareVolume } from '@anymc3d/core/plugin';
+import type { PluginInput } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import type { VolumeCase, VolumeView } from '@anymc3d/core/train';
 import { checkMaskGeometry, type Grid, readVolume } from '@anymc3d/core/volume';
+import { caseViewVolumes } from './case-volumes.js';
 import { maskTokenGrid } from './seg-mask.js';
 
 /** Prepared cases kept at once: a LoRA step reads its case's pixels once per recompute chunk and view. */
@@ -39,13 +39,11 @@ export async function volumeCases(
     const kept = recent.get(c.id);
     recent.delete(c.id);
     if (!kept) {
-      const prepared: VolumeView[] = [];
-      let segMask: Float32Array | undefined;
-      for (const [v, view] of views.entries()) {
-        const image = await readCaseImage(c.images[v]!);
-        prepared.push(volumePixels(prepareVolume(input, image), view));
-        if (v === 0 && seg && c.mask) segMask = await readSegMask(c.mask, c.images[0]!, image, view, seg.patch);
-      }
+      const volumes = await caseViewVolumes(c, input, views.length);
+      const prepared: VolumeView[] = views.map((view, v) => volumePixels(volumes[v]!, view));
+      // Preparing keeps the image's grid, so the first view's volume is what the mask must match.
+      const segMask =
+        seg && c.mask ? await readSegMask(c.mask, c.images[0]!, volumes[0]!, views[0]!, seg.patch) : undefined;
       if (recent.size >= KEEP) recent.delete(recent.keys().next().value!);
       recent.set(c.id, segMask ? { views: prepared, segMask } : { views: prepared });
     } else recent.set(c.id, kept); // most recently used last
