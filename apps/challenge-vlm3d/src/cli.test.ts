@@ -1,27 +1,10 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { runVlm3d } from './cli.js';
+import { describe, expect, it } from 'vitest';
+import { vlm3d as run } from './cli.test-helpers.js';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
-
-async function run(argv: string[]) {
-  let out = '';
-  let err = '';
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await runVlm3d(argv, (t) => {
-      out += t;
-    });
-    return { code, out, err };
-  } finally {
-    e.mockRestore();
-  }
-}
 
 describe('vlm3d command line', () => {
   it('validate accepts the fixture submission and checks it covers the ground truth', async () => {

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { foldThreshold, selectThresholds } from '@anymc3d/core/metrics';
 import type { PluginCard } from '@anymc3d/core/plugin';
 import { writeVolume } from '@anymc3d/core/volume';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runVlm3d } from './cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vlm3d } from './cli.test-helpers.js';
 import { CT_RATE_LABELS } from './labels.js';
 import type { ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
@@ -18,23 +18,6 @@ const BIN = new URL('../dist/bin.js', import.meta.url).pathname;
 let root: string;
 let weights: string;
 let input: string;
-
-async function vlm3d(argv: string[]) {
-  let out = '';
-  let err = '';
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await runVlm3d(argv, (t) => {
-      out += t;
-    });
-    return { code, out, err };
-  } finally {
-    e.mockRestore();
-  }
-}
 
 async function results(dir: string): Promise<ResultsDocument> {
   return JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as ResultsDocument;

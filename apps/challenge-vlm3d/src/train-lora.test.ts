@@ -5,9 +5,10 @@ import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { availableDevices } from '@anymc3d/core/graph';
 import { type PluginCard, readPlugin } from '@anymc3d/core/plugin';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vlm3d } from './cli.test-helpers.js';
 import { CT_RATE_LABELS } from './labels.js';
 import { type ResultsDocument, validateResults } from './results.js';
-import { ctRateReplica, flatInput, vlm3d } from './train.test-helpers.js';
+import { ctRateReplica, flatInput } from './train.test-helpers.js';
 
 let root: string;
 

@@ -1,28 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeVolume } from '@anymc3d/core/volume';
-import { vi } from 'vitest';
-import { runVlm3d } from './cli.js';
 import { CT_RATE_LABELS } from './labels.js';
 import { chestVolume } from './run.test-helpers.js';
-
-/** Runs `vlm3d ARGV`, capturing what it writes to stdout and stderr. */
-export async function vlm3d(argv: string[]) {
-  let out = '';
-  let err = '';
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await runVlm3d(argv, (t) => {
-      out += t;
-    });
-    return { code, out, err };
-  } finally {
-    e.mockRestore();
-  }
-}
 
 /** Hugging Face's CT-RATE layout with 20 train patients and 3 validation volumes of tiny chests. */
 export async function ctRateReplica(dir: string): Promise<{ valid: string[] }> {

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import type { PluginCard } from '@anymc3d/core/plugin';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vlm3d } from './cli.test-helpers.js';
 import { CT_RATE_LABELS } from './labels.js';
 import type { ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
-import { ctRateReplica, flatInput, vlm3d } from './train.test-helpers.js';
+import { ctRateReplica, flatInput } from './train.test-helpers.js';
 import { chestInput } from './weights.js';
 
 let root: string;
