@@ -5,7 +5,7 @@ import type { Volume } from '../volume/types.js';
 import { sliceBatches } from '../volume/views.js';
 import { colormapLut } from './colormap.js';
 import { renderMontage, topSlices } from './montage.js';
-import { classActivationMaps, normalizeUnit, patchGridRecord, upsampleSliceMaps, weightSlices } from './slice-maps.js';
+import { classActivationMaps, patchGridRecord, upsampleSliceMaps, weightSlices } from './slice-maps.js';
 
 describe('slice maps', () => {
   it('upsamples a patch grid bilinearly with half-pixel centres and weights each slice', () => {
@@ -75,11 +75,6 @@ describe('slice maps', () => {
         logit += a[s]! * mean * w[c]!;
       }
     expect(cam.values.reduce((x, y) => x + y, 0)).toBeCloseTo(logit, 5);
-  });
-
-  it('normalises to [0,1] and maps a constant to zeros', () => {
-    expect(Array.from(normalizeUnit(Float32Array.from([2, 4, 6])))).toEqual([0, 0.5, 1]);
-    expect(Array.from(normalizeUnit(Float32Array.from([3, 3])))).toEqual([0, 0]);
   });
 });
 

@@ -16,4 +16,4 @@ export { type ColormapName, colormapLut } from './colormap.js';
 export { type MontageOptions, renderMontage, type SliceStack, topSlices } from './montage.js';
 export { displayWindow, type HeatmapFiles, labelSlug, volumeSlices, writeHeatmapOutputs } from './outputs.js';
 export { type PluginPass, pluginPass } from './plugin-math.js';
-export { classActivationMaps, normalizeUnit, type SliceMaps, upsampleSliceMaps } from './slice-maps.js';
+export { classActivationMaps, type SliceMaps } from './slice-maps.js';

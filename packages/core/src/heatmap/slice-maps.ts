@@ -124,18 +124,3 @@ export function classActivationMaps(
   }
   return { values, slices, grid };
 }
-
-/** Min–max normalisation to [0, 1] over the whole volume (a constant map becomes all zeros). */
-export function normalizeUnit(values: Float32Array): Float32Array {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (const v of values) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  const out = new Float32Array(values.length);
-  const span = hi - lo;
-  if (!(span > 0)) return out;
-  for (let i = 0; i < values.length; i++) out[i] = (values[i]! - lo) / span;
-  return out;
-}
