@@ -87,15 +87,43 @@ export interface Embedding {
   grid: [number, number];
 }
 
+/** A built backbone session with the patch grid and outputs its graph has. */
+export interface BackboneSession {
+  session: OnnxSession;
+  grid: [number, number];
+  outputs: string[];
+}
+
+/**
+ * Backbone sessions by input size, each built on first use and reused; a build that fails is
+ * forgotten, so a later call tries again instead of meeting the same rejected promise.
+ */
+export class SessionsBySize {
+  private readonly sessions = new Map<string, Promise<BackboneSession>>();
+
+  get(size: [number, number], build: () => Promise<BackboneSession>): Promise<BackboneSession> {
+    const key = size.join('x');
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = build();
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).session.release();
+    this.sessions.clear();
+  }
+}
+
 /**
  * The frozen backbone as a forward-only engine: one ONNX Runtime session per input size, built
  * on first use and reused; batches are cut to `batchSize` and the outputs concatenated.
  */
 export class FrozenEmbedder {
-  private readonly sessions = new Map<
-    string,
-    Promise<{ session: OnnxSession; grid: [number, number]; outputs: string[] }>
-  >();
+  private readonly sessions = new SessionsBySize();
   readonly batchSize: number;
 
   constructor(
@@ -120,23 +148,17 @@ export class FrozenEmbedder {
     return (await this.prepared(inputSize)).session;
   }
 
-  private prepared(
-    inputSize: [number, number],
-  ): Promise<{ session: OnnxSession; grid: [number, number]; outputs: string[] }> {
-    const key = inputSize.join('x');
-    let s = this.sessions.get(key);
-    if (!s) {
+  private prepared(inputSize: [number, number]): Promise<BackboneSession> {
+    return this.sessions.get(inputSize, async () => {
       const built = buildBackboneGraph(this.backbone, inputSize, undefined, this.precision);
       this.provenance = built.provenance;
-      s = OnnxSession.create(toOnnx(built.graph), {
+      const session = await OnnxSession.create(toOnnx(built.graph), {
         device: this.device,
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
         ...(this.options.allowSpinning !== undefined ? { allowSpinning: this.options.allowSpinning } : {}),
-      }).then((session) => ({ session, grid: built.grid, outputs: built.outputs }));
-      this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
-    }
-    return s;
+      });
+      return { session, grid: built.grid, outputs: built.outputs };
+    });
   }
 
   /** Runs normalised pixels [N,3,H,W] through the backbone. */
@@ -148,9 +170,8 @@ export class FrozenEmbedder {
     return embedInBatches(session, outputs, grid, pixels, this.batchSize);
   }
 
-  async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).session.release();
-    this.sessions.clear();
+  release(): Promise<void> {
+    return this.sessions.release();
   }
 }
 

@@ -1,4 +1,10 @@
-import { buildBackboneGraph, type Embedding, embedInBatches } from '../backbone/embedder.js';
+import {
+  type BackboneSession,
+  buildBackboneGraph,
+  type Embedding,
+  embedInBatches,
+  SessionsBySize,
+} from '../backbone/embedder.js';
 import type { Backbone } from '../backbone/types.js';
 import { type Device, OnnxSession, type Tensor, toOnnx } from '../graph/index.js';
 import { InputError } from '../util/errors.js';
@@ -9,10 +15,7 @@ import { InputError } from '../util/errors.js';
  * pretrained network looks at, not what the tuned one does). Without LoRA it is the frozen backbone.
  */
 export class AdaptedEmbedder {
-  private readonly sessions = new Map<
-    string,
-    Promise<{ session: OnnxSession; grid: [number, number]; outputs: string[] }>
-  >();
+  private readonly sessions = new SessionsBySize();
   readonly batchSize: number;
 
   /**
@@ -40,10 +43,8 @@ export class AdaptedEmbedder {
   /** Where the adapted backbone runs (default cpu), as the frozen embedder's `device`. */
   private readonly device: Device | undefined;
 
-  private prepared(size: [number, number]) {
-    const key = size.join('x');
-    let s = this.sessions.get(key);
-    if (!s) {
+  private prepared(size: [number, number]): Promise<BackboneSession> {
+    return this.sessions.get(size, async () => {
       const lora = this.lora;
       const targets = new Set(lora?.targets ?? []);
       const built = buildBackboneGraph(
@@ -60,17 +61,12 @@ export class AdaptedEmbedder {
         }
       }
       const bytes = toOnnx(built.graph, { trainable: 'initializers', trainableValues: lora?.weights ?? new Map() });
-      s = OnnxSession.create(bytes, {
+      const session = await OnnxSession.create(bytes, {
         ...(this.threads ? { threads: this.threads } : {}),
         ...(this.device ? { device: this.device } : {}),
-      }).then((session) => ({
-        session,
-        grid: built.grid,
-        outputs: built.outputs,
-      }));
-      this.sessions.set(key, s);
-    }
-    return s;
+      });
+      return { session, grid: built.grid, outputs: built.outputs };
+    });
   }
 
   /** Normalised pixels [N,3,H,W] → cls, patch tokens and (ViTs) attention, batch by batch. */
@@ -80,8 +76,7 @@ export class AdaptedEmbedder {
     return embedInBatches(session, outputs, grid, pixels, this.batchSize, this.onSlices);
   }
 
-  async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).session.release();
-    this.sessions.clear();
+  release(): Promise<void> {
+    return this.sessions.release();
   }
 }
