@@ -1,9 +1,8 @@
-import { InputError } from '@anymc3d/core';
 import type { Tensor } from '@anymc3d/core/graph';
 import type { SafetensorsFile } from '@anymc3d/core/io';
 import type { Dinov3Config } from './dinov3-config.js';
 import type { BlockWeights, EncoderWeights, Ffn } from './encoder.js';
-import { concat0, shapeCheckedReader, transpose2d } from './tensors.js';
+import { checkpointPrefix, concat0, shapeCheckedReader, transpose2d } from './tensors.js';
 
 /**
  * DINOv3 weights (HF `DINOv3ViTModel` keys) in the layout the graph wants: linear weights
@@ -17,17 +16,8 @@ export interface Dinov3Weights extends EncoderWeights {
   registers: Float32Array;
 }
 
-/** Bare `DINOv3ViTModel` keys, or nested (`model.`, `dinov3_vit.`) as in task checkpoints. */
-function keyPrefix(file: SafetensorsFile): string {
-  for (const prefix of ['', 'model.', 'dinov3_vit.']) if (file.has(`${prefix}embeddings.cls_token`)) return prefix;
-  throw new InputError(
-    file.source,
-    'tensor "embeddings.cls_token" is missing (expected shape [1, 1, d]): not a Hugging Face DINOv3 checkpoint',
-  );
-}
-
 export function loadDinov3Weights(file: SafetensorsFile, c: Dinov3Config): Dinov3Weights {
-  const prefix = keyPrefix(file);
+  const prefix = checkpointPrefix(file, ['model.', 'dinov3_vit.'], 'DINOv3');
   const get = shapeCheckedReader(file, prefix);
   const d = c.hiddenSize;
   const m = c.intermediateSize;

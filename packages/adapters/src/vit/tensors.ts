@@ -40,6 +40,18 @@ export function rows(t: Tensor, from: number, to: number): Tensor {
  * A reader of `prefix + key` as float32 that refuses a missing tensor or one whose shape is not
  * the one config.json implies, naming the tensor and both shapes.
  */
+/**
+ * The key prefix a Hugging Face ViT checkpoint uses: bare model keys, or nested under one of
+ * `prefixes` as task checkpoints store them; found by the CLS token every such model has.
+ */
+export function checkpointPrefix(file: SafetensorsFile, prefixes: readonly string[], model: string): string {
+  for (const prefix of ['', ...prefixes]) if (file.has(`${prefix}embeddings.cls_token`)) return prefix;
+  throw new InputError(
+    file.source,
+    `tensor "embeddings.cls_token" is missing (expected shape [1, 1, d]): not a Hugging Face ${model} checkpoint`,
+  );
+}
+
 export function shapeCheckedReader(file: SafetensorsFile, prefix: string): (key: string, shape: number[]) => Tensor {
   return (key, shape) => {
     const full = prefix + key;

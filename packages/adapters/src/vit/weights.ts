@@ -1,8 +1,7 @@
-import { InputError } from '@anymc3d/core';
 import type { SafetensorsFile } from '@anymc3d/core/io';
 import { type Dinov2Config, ffnHidden } from './config.js';
 import type { BlockWeights, EncoderWeights, Ffn } from './encoder.js';
-import { concat0, rows, shapeCheckedReader, transpose2d } from './tensors.js';
+import { checkpointPrefix, concat0, rows, shapeCheckedReader, transpose2d } from './tensors.js';
 
 export { transpose2d };
 
@@ -21,17 +20,8 @@ export interface Dinov2Weights extends EncoderWeights {
   positionGrid: number;
 }
 
-/** Finds the key prefix: bare `Dinov2Model` keys, or nested under `dinov2.` (classification checkpoints). */
-function keyPrefix(file: SafetensorsFile): string {
-  for (const prefix of ['', 'dinov2.', 'model.']) if (file.has(`${prefix}embeddings.cls_token`)) return prefix;
-  throw new InputError(
-    file.source,
-    'tensor "embeddings.cls_token" is missing (expected shape [1, 1, d]): not a Hugging Face DINOv2 checkpoint',
-  );
-}
-
 export function loadDinov2Weights(file: SafetensorsFile, c: Dinov2Config): Dinov2Weights {
-  const prefix = keyPrefix(file);
+  const prefix = checkpointPrefix(file, ['dinov2.', 'model.'], 'DINOv2');
   const d = c.hiddenSize;
   const get = shapeCheckedReader(file, prefix);
   const posEntry = file.entries.get(`${prefix}embeddings.position_embeddings`);
