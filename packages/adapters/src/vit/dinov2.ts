@@ -1,7 +1,7 @@
 import type { Backbone, BackboneCard, BackboneValues, BuildOptions, LoraTarget } from '@anymc3d/core/backbone';
 import { type GraphBuilder, type Tensor, tensor, type Value } from '@anymc3d/core/graph';
 import type { Dinov2Config } from './config.js';
-import { vitEncoder, vitLoraTargets } from './encoder.js';
+import { patchGrid, vitEncoder, vitLoraTargets } from './encoder.js';
 import { bicubicResize } from './interpolate.js';
 import type { Dinov2Weights } from './weights.js';
 
@@ -31,12 +31,7 @@ export class Dinov2Backbone implements Backbone {
 
   /** Patch grid for an input size; throws when the size is not a multiple of the patch size. */
   grid(inputSize: readonly [number, number]): [number, number] {
-    const p = this.config.patchSize;
-    const [h, w] = inputSize;
-    if (!(h > 0 && w > 0 && h % p === 0 && w % p === 0)) {
-      throw new Error(`${this.card.name}: input size ${h}×${w} is not a positive multiple of the patch size ${p}`);
-    }
-    return [h / p, w / p];
+    return patchGrid(this.card.name, inputSize, this.config.patchSize);
   }
 
   /**

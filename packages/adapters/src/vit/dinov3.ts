@@ -2,7 +2,7 @@ import type { Backbone, BackboneCard, BackboneValues, BuildOptions, LoraTarget }
 import { type GraphBuilder, type Tensor, tensor, type Value } from '@anymc3d/core/graph';
 import type { Dinov3Config } from './dinov3-config.js';
 import type { Dinov3Weights } from './dinov3-weights.js';
-import { vitEncoder, vitLoraTargets } from './encoder.js';
+import { patchGrid, vitEncoder, vitLoraTargets } from './encoder.js';
 import { ropeTables } from './rope.js';
 
 /** LoRA attachment points as for DINOv2: the patch embedding, each block's fused qkv and output projection. */
@@ -31,12 +31,7 @@ export class Dinov3Backbone implements Backbone {
 
   /** Patch grid for an input size; throws when the size is not a multiple of the patch size. */
   grid(inputSize: readonly [number, number]): [number, number] {
-    const p = this.config.patchSize;
-    const [h, w] = inputSize;
-    if (!(h > 0 && w > 0 && h % p === 0 && w % p === 0)) {
-      throw new Error(`${this.card.name}: input size ${h}×${w} is not a positive multiple of the patch size ${p}`);
-    }
-    return [h / p, w / p];
+    return patchGrid(this.card.name, inputSize, this.config.patchSize);
   }
 
   /** [1, 1+R+P, d]: the CLS token, the register tokens, zeros for the patches (DINOv3 adds no positions). */

@@ -67,6 +67,15 @@ export interface EncoderSpec {
 }
 
 /** LoRA attachment points: the patch embedding, and each block's fused qkv and output projection. */
+/** A ViT's patch grid for an input size; an input that is not a multiple of the patch size is refused. */
+export function patchGrid(model: string, inputSize: readonly [number, number], patch: number): [number, number] {
+  const [h, w] = inputSize;
+  if (!(h > 0 && w > 0 && h % patch === 0 && w % patch === 0)) {
+    throw new Error(`${model}: input size ${h}×${w} is not a positive multiple of the patch size ${patch}`);
+  }
+  return [h / patch, w / patch];
+}
+
 export function vitLoraTargets(c: { hiddenSize: number; patchSize: number; layers: number }): LoraTarget[] {
   const { hiddenSize: d, patchSize: p } = c;
   const targets: LoraTarget[] = [
