@@ -1,14 +1,13 @@
 import type { FrozenEmbedder } from '../backbone/embedder.js';
 import { readCaseImage } from '../datasets/image.js';
 import type { FeatureCache } from '../features/cache.js';
-import type { ViewInput } from '../pipeline/embed-volume.js';
+import { type ViewInput, viewSlices } from '../pipeline/embed-volume.js';
 import { type ViewTokenProgress, viewTokens } from '../pipeline/view-tokens.js';
 import { type Manifest, type ManifestCase, SPLITS, type Split } from '../task/manifest.js';
 import type { VolumeCase } from '../train/backbone-trainer.js';
 import type { FeatureCase } from '../train/features.js';
 import { InputError } from '../util/errors.js';
 import type { Volume } from '../volume/types.js';
-import { sliceBatches } from '../volume/views.js';
 
 /** The manifest's cases of one split, in manifest order. */
 export function splitCases(manifest: Manifest, split: Split): ManifestCase[] {
@@ -72,14 +71,7 @@ export function meanPooled(cases: readonly FeatureCase[]): FeatureCase[] {
 
 /** Backbone-ready pixels [slices, 3, H, W] of one view of a volume. */
 export function volumePixels(volume: Volume, view: ViewInput): { pixels: Float32Array; slices: number } {
-  const batches = sliceBatches(volume, {
-    axis: view.axis,
-    size: view.size,
-    channels: view.channels,
-    mean: view.mean,
-    std: view.std,
-    chunk: Number.MAX_SAFE_INTEGER,
-  });
+  const batches = viewSlices(volume, view, Number.MAX_SAFE_INTEGER);
   const [H, W] = view.size;
   const pixels = new Float32Array(batches.slices * 3 * H * W);
   for (const b of batches) pixels.set(b.data, b.start * 3 * H * W);

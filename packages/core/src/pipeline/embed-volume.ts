@@ -2,7 +2,7 @@ import type { Embedding, FrozenEmbedder } from '../backbone/embedder.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { SpatialRecord } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
-import { type ChannelSpec, type SliceAxis, sliceBatches } from '../volume/views.js';
+import { type ChannelSpec, type SliceAxis, type SliceBatches, sliceBatches } from '../volume/views.js';
 
 /** How a volume becomes backbone input for one view. Part of the feature-cache key. */
 export interface ViewInput {
@@ -28,6 +28,18 @@ export interface VolumeEmbedding {
   reused: number;
 }
 
+/** One view's slices of a volume as backbone input, `chunk` slices per batch. */
+export function viewSlices(volume: Volume, view: ViewInput, chunk: number): SliceBatches {
+  return sliceBatches(volume, {
+    axis: view.axis,
+    size: view.size,
+    channels: view.channels,
+    mean: view.mean,
+    std: view.std,
+    chunk,
+  });
+}
+
 /**
  * Runs every slice of one view through the frozen backbone, chunk by chunk. A constant slice (air,
  * an empty mask plane) always gives the same output, so its embedding is computed once per
@@ -40,14 +52,7 @@ export async function embedVolume(
   /** `attention` alone keeps a ViT's [S, P] attention without the much larger patch tokens. */
   options: { patchTokens?: boolean; attention?: boolean; chunk?: number } = {},
 ): Promise<VolumeEmbedding> {
-  const batches = sliceBatches(volume, {
-    axis: view.axis,
-    size: view.size,
-    channels: view.channels,
-    mean: view.mean,
-    std: view.std,
-    chunk: options.chunk ?? embedder.batchSize,
-  });
+  const batches = viewSlices(volume, view, options.chunk ?? embedder.batchSize);
   const [H, W] = view.size;
   const per = 3 * H * W;
   const S = batches.slices;
