@@ -1,16 +1,31 @@
 import { RankedScores } from './ranking.js';
 
-/** What a per-label operating point maximises on validation data. */
-export type ThresholdCriterion = 'f1' | 'youden';
+/**
+ * What a per-label operating point maximises on validation data: F1, Youden's J, or the VLM3D
+ * CRG score. CRG over every (case, label) slot equals 1/(3 − 2J) with J = sensitivity +
+ * specificity − 1 pooled over all slots (crg.ts), so its thresholds maximise the pooled J.
+ */
+export type ThresholdCriterion = 'f1' | 'youden' | 'crg';
 
-export const THRESHOLD_CRITERIA: readonly ThresholdCriterion[] = ['f1', 'youden'];
+export const THRESHOLD_CRITERIA: readonly ThresholdCriterion[] = ['f1', 'youden', 'crg'];
+
+/**
+ * Positive and negative counts over all labels. Pooled J = Σ_l TP_l/A − Σ_l FP_l/N is a sum of
+ * per-label terms, so maximising each label's TP_l/A − FP_l/N on its own maximises the pooled J
+ * (and CRG): a label's cut is weighed by the pooled totals, not its own prevalence.
+ */
+export interface PooledCounts {
+  positives: number;
+  negatives: number;
+}
 
 /** Thresholds are kept inside (0, 1) so the folding map stays defined and strictly monotone. */
 const EDGE = 1e-6;
 
 /**
  * The threshold (decision: score ≥ t) that maximises the criterion on validation scores:
- * F1, or Youden's J = sensitivity + specificity − 1. Every distinct cut of the sorted scores is
+ * F1, Youden's J = sensitivity + specificity − 1, or this label's share of the pooled J that CRG
+ * ranks by (`pooled`: the counts over all labels; without it, CRG on this label alone = Youden). Every distinct cut of the sorted scores is
  * tried; the chosen t lies halfway between the lowest score called positive and the next lower
  * score, so it does not sit on a validation case. The first best cut from the top wins ties.
  * Null when the validation truth has only one class (no operating point can be learnt).
@@ -19,6 +34,7 @@ export function selectThreshold(
   scores: ArrayLike<number>,
   truth: ArrayLike<number>,
   criterion: ThresholdCriterion,
+  pooled?: PooledCounts,
 ): number | null {
   const ranked = new RankedScores(scores);
   const groups = ranked.groupEnds.length;
@@ -32,7 +48,9 @@ export function selectThreshold(
     N += neg[g]!;
   }
   if (P === 0 || N === 0) return null;
-  const value = (tp: number, fp: number) => (criterion === 'f1' ? (2 * tp) / (tp + fp + P) : tp / P - fp / N);
+  // CRG on one label alone pools over that label only: Youden's J.
+  const [jP, jN] = criterion === 'crg' && pooled ? [pooled.positives, pooled.negatives] : [P, N];
+  const value = (tp: number, fp: number) => (criterion === 'f1' ? (2 * tp) / (tp + fp + P) : tp / jP - fp / jN);
   let best = value(0, 0);
   let bestCut = 0;
   let tp = 0;
@@ -79,12 +97,23 @@ export function foldScores(scores: ArrayLike<number>, t: number | null): Float64
   return out;
 }
 
-/** One threshold per label (see selectThreshold), e.g. chosen on the validation split. */
+/**
+ * One threshold per label (see selectThreshold), e.g. chosen on the validation split. With
+ * `crg` the labels are weighed by the pooled positive and negative counts, so the set of cuts
+ * maximises the CRG of the whole validation split at a fixed 0.5 after folding.
+ */
 export function selectThresholds(
   data: { scores: readonly ArrayLike<number>[]; truth: readonly ArrayLike<number>[] },
   criterion: ThresholdCriterion,
 ): (number | null)[] {
-  return data.scores.map((s, l) => selectThreshold(s, data.truth[l]!, criterion));
+  const pooled = { positives: 0, negatives: 0 };
+  for (const t of data.truth) {
+    for (let i = 0; i < t.length; i++) {
+      if (t[i]! > 0) pooled.positives++;
+      else pooled.negatives++;
+    }
+  }
+  return data.scores.map((s, l) => selectThreshold(s, data.truth[l]!, criterion, pooled));
 }
 
 /** Folds every label's scores with its threshold, so a fixed 0.5 cut applies them all. */

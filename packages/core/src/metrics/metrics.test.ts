@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pythonReferenceAvailable, runPython } from '../testing/python.js';
+import { Random } from '../util/random.js';
 import { forEachResample, percentileInterval, quantileSorted } from './bootstrap.js';
 import {
   foldAll,
@@ -246,6 +247,44 @@ describe('threshold selection and folding', () => {
     expect(foldThreshold(1, 0.2)).toBe(1);
     expect(unfoldThreshold(foldThreshold(0.37, 0.8), 0.8)).toBeCloseTo(0.37, 14);
     expect(() => foldThreshold(0.3, 0)).toThrow(/threshold/);
+  });
+
+  it('crg thresholds reach the best pooled CRG at a fixed 0.5 that any per-label cuts can (brute force)', () => {
+    // Three labels of very different prevalence: CRG pools them, so a rare label's cut is not its own Youden cut.
+    const rand = new Random(7);
+    const n = 9;
+    const prevalence = [0.15, 0.45, 0.75];
+    const truth = prevalence.map((p) => Uint8Array.from({ length: n }, () => (rand.next() < p ? 1 : 0)));
+    for (const t of truth) {
+      t[0] = 1; // both classes in every label
+      t[1] = 0;
+    }
+    const scores = truth.map((t) => Float64Array.from(t, (y) => Math.min(0.99, Math.max(0.01, 0.25 * y + 0.75 * rand.next()))));
+    const crgAt = (thresholds: readonly (number | null)[]) =>
+      crg(foldAll(scores, thresholds), truth, 0.5).CRG!;
+    // Every cut of every label: above all scores, and just below each distinct score.
+    const cuts = scores.map((s) => [1 - 1e-9, ...Array.from(new Set(s)).map((x) => x - 1e-9)]);
+    let best = Number.NEGATIVE_INFINITY;
+    for (const a of cuts[0]!) for (const b of cuts[1]!) for (const c of cuts[2]!) best = Math.max(best, crgAt([a, b, c]));
+    const chosen = crgAt(selectThresholds({ scores, truth }, 'crg'));
+    expect(Math.abs(chosen - best)).toBeLessThan(1e-12);
+    // The per-label criteria are not that optimum here (so the pooled weighting is what finds it).
+    expect(crgAt(selectThresholds({ scores, truth }, 'youden'))).toBeLessThan(best - 1e-9);
+    // CRG = 1/(3 − 2J) with J pooled over every (case, label) slot.
+    const folded = foldAll(scores, selectThresholds({ scores, truth }, 'crg'));
+    let tp = 0;
+    let fp = 0;
+    let P = 0;
+    truth.forEach((t, l) =>
+      t.forEach((y, i) => {
+        const yes = folded[l]![i]! >= 0.5;
+        if (y) {
+          P++;
+          if (yes) tp++;
+        } else if (yes) fp++;
+      }),
+    );
+    expectClose(chosen, 1 / (3 - 2 * (tp / P - fp / (3 * n - P))), 'CRG = 1/(3 - 2J)');
   });
 
   it('gives no threshold for a one-class validation label and then leaves scores alone', () => {
