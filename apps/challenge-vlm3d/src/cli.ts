@@ -7,18 +7,23 @@ import {
 } from '@anymc3d/core/metrics';
 import { writeFileAtomic } from '@anymc3d/core/util';
 import type { Vec3 } from '@anymc3d/core/volume';
+import { readAsEvaluator } from './evaluator-read.js';
 import { challengePaths } from './inputs.js';
 import { packageWeights } from './package.js';
 import { validateResults } from './results.js';
 import { runChallenge } from './run.js';
-import { readGroundTruth, readResults, scoreResults, VLM3D_THRESHOLD } from './score.js';
+import { isFolder, readGroundTruth, readResults, scoreResults, VLM3D_THRESHOLD } from './score.js';
 import { TRAIN_MODES, type TrainMode, trainCtRate } from './train.js';
 
 const USAGE = `usage:
-  vlm3d run [-i DIR] [-o DIR] [--weights DIR] [--rescale SLOPE,INTERCEPT | --metadata CSV] [--uncalibrated] [--threads N]
+  vlm3d run [-i DIR] [-o DIR] [--weights DIR] [--rescale SLOPE,INTERCEPT | --metadata CSV] [--uncalibrated]
+            [--threads N] [--time-budget MIN]
                                                    every volume in DIR (default $FORITHMUS_INPUT or /input) →
-                                                   DIR/results.json (default $FORITHMUS_OUTPUT or /output),
-                                                   weights from $FORITHMUS_WEIGHTS or /weights
+                                                   DIR/predictions.json (what the evaluator reads) and
+                                                   DIR/results.json (default $FORITHMUS_OUTPUT or /output);
+                                                   weights from --weights, $FORITHMUS_WEIGHTS, /weights or
+                                                   /opt/ml/model; stops early when the run is projected to
+                                                   overrun MIN minutes (or $VLM3D_TIME_BUDGET)
   vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--mode frozen|lora] [--input-size N] [--spacing X,Y,Z]
               [--batch N] [--lr-head X] [--criterion f1|youden] [--limit N] [--threads N] [--device cpu|cuda]
               frozen: [--cache DIR] [--steps N]
@@ -29,8 +34,10 @@ const USAGE = `usage:
   vlm3d package --backbone DIR --plugin DIR -o WEIGHTS [--spacing X,Y,Z] [--orientation LPS]
                 [--calibrate RAW_RESULTS.json --gt LABELS.csv [--criterion f1|youden]]
                                                    build the weights folder to upload
-  vlm3d validate RESULTS.json [--gt LABELS.csv]   check a submission (and that it covers every case)
-  vlm3d score --pred RESULTS.json --gt LABELS.csv [--json] [-o METRICS.json] [--bootstrap N] [--seed S]
+  vlm3d validate OUTPUT_DIR|RESULTS.json [--gt LABELS.csv]
+                                                   check a submission: a folder is read exactly as the
+                                                   official evaluator reads it (and must cover every case)
+  vlm3d score --pred OUTPUT_DIR|RESULTS.json --gt LABELS.csv [--json] [-o METRICS.json] [--bootstrap N] [--seed S]
                                                    score it as the challenge does (probabilities >= 0.5)`;
 
 class UsageError extends Error {}
@@ -39,17 +46,33 @@ type Write = (text: string) => void;
 
 async function validate(args: string[], out: Write): Promise<number> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { gt: { type: 'string' } } });
-  if (positionals.length !== 1) throw new UsageError('validate takes one results.json');
+  if (positionals.length !== 1) throw new UsageError('validate takes one output folder or results.json');
   const path = positionals[0]!;
-  const doc = await readResults(path);
   const expected = values.gt === undefined ? undefined : (await readGroundTruth(values.gt)).ids;
-  const problems = validateResults(doc, expected);
-  if (problems.length === 0) {
+  let doc: unknown;
+  const fatal: string[] = [];
+  if (await isFolder(path)) {
+    // As the platform's evaluator reads it: the first *.json, the job list, its names and floats.
+    const read = await readAsEvaluator(path, expected);
+    fatal.push(...read.failures);
+    if (read.file !== null) out(`${path}: the evaluator reads ${read.file}\n`);
+    if (read.missingLabels.length > 0)
+      fatal.push(
+        `label(s) ${read.missingLabels.map((l) => `"${l}"`).join(', ')} absent: the evaluator scores them as 0.0`,
+      );
+    doc = read.value;
+  } else {
+    doc = await readResults(path);
+  }
+  const problems = doc === undefined ? [] : validateResults(doc, expected);
+  if (fatal.length === 0 && problems.length === 0) {
     const n = (doc as { predictions: unknown[] }).predictions.length;
     out(`${path}: valid (${n} cases${expected ? `, every one of the ${expected.length} expected` : ''})\n`);
     return 0;
   }
-  out(`${path}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p}\n`).join('')}`);
+  if (fatal.length > 0)
+    out(`${path}: the official evaluator would fail or misread it:\n${fatal.map((p) => `  ${p}\n`).join('')}`);
+  if (problems.length > 0) out(`${path}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p}\n`).join('')}`);
   return 1;
 }
 
@@ -103,9 +126,14 @@ async function run(args: string[]): Promise<number> {
       metadata: { type: 'string' },
       uncalibrated: { type: 'boolean', default: false },
       threads: { type: 'string' },
+      'time-budget': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
     },
   });
+  const budgetText = values['time-budget'] ?? process.env.VLM3D_TIME_BUDGET;
+  const budget = budgetText === undefined || budgetText === '' ? undefined : Number(budgetText);
+  if (budget !== undefined && !(budget > 0 && Number.isFinite(budget)))
+    throw new UsageError(`--time-budget (or VLM3D_TIME_BUDGET) must be positive minutes, got "${budgetText}"`);
   const paths = challengePaths(process.env, {
     ...(values.input !== undefined ? { input: values.input } : {}),
     ...(values.output !== undefined ? { output: values.output } : {}),
@@ -120,6 +148,7 @@ async function run(args: string[]): Promise<number> {
     ...(rescale ? { rescale: { slope: rescale[0]!, intercept: rescale[1]! } } : {}),
     ...(values.metadata !== undefined ? { metadata: values.metadata } : {}),
     uncalibrated: values.uncalibrated,
+    ...(budget !== undefined ? { timeBudgetMinutes: budget } : {}),
     ...(threads ? { threads } : {}),
     log: values.quiet ? () => {} : (line) => process.stderr.write(`vlm3d: ${line}\n`),
   });

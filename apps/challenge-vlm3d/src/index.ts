@@ -1,12 +1,21 @@
 export { runVlm3d } from './cli.js';
+export { type EvaluatorRead, evaluatorCaseId, readAsEvaluator } from './evaluator-read.js';
 export { detectUnits, type IntensitySummary, type IntensityUnits, rescaleToHounsfield } from './hounsfield.js';
-export { type ChallengePaths, challengePaths, findInputCases, type InputCase } from './inputs.js';
+export { type ChallengePaths, challengePaths, findInputCases, type InputCase, WEIGHTS_LOCATIONS } from './inputs.js';
 export { CT_RATE_LABELS, type CtRateLabel } from './labels.js';
 export { readRescaleTable } from './metadata.js';
 export { chooseThresholds, type PackagedWeights, type PackageOptions, packageWeights } from './package.js';
 export { type CaseInput, intensitySummary, prepareCase, type Rescale, readCase, toHounsfield } from './preprocess.js';
-export { type CasePrediction, type ResultsDocument, validateResults } from './results.js';
-export { RESULTS_FILE, type RunOptions, runChallenge } from './run.js';
+export {
+  type CasePrediction,
+  type PlatformPredictions,
+  PREDICTIONS_FILE,
+  RESULTS_FILE,
+  type ResultsDocument,
+  validateResults,
+  wrapForPlatform,
+} from './results.js';
+export { type RunOptions, runChallenge } from './run.js';
 export {
   bareCaseId,
   type PathologyScores,
@@ -17,6 +26,8 @@ export {
   type Vlm3dMetrics,
   type Vlm3dScore,
 } from './score.js';
+export { clearSubmission, writeSubmission } from './submission.js';
+export { type Projection, TimeBudget } from './time-budget.js';
 export { TRAIN_DEFAULTS, TRAIN_MODES, type TrainMode, type TrainOptions, trainCtRate } from './train.js';
 export {
   BACKBONE_DIR,

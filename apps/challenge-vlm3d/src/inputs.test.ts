@@ -6,13 +6,21 @@ import { detectUnits, rescaleToHounsfield } from './hounsfield.js';
 import { challengePaths, findInputCases } from './inputs.js';
 
 describe('challenge inputs', () => {
-  it('uses FORITHMUS_* when set, else /input, /output, /weights', () => {
-    expect(challengePaths({})).toEqual({ input: '/input', output: '/output', weights: '/weights' });
-    expect(challengePaths({ FORITHMUS_INPUT: '/in', FORITHMUS_OUTPUT: '/out', FORITHMUS_WEIGHTS: '/w' })).toEqual({
+  it('uses flags, else FORITHMUS_*, else /input, /output and the first of /weights, /opt/ml/model', () => {
+    const none = () => false;
+    expect(challengePaths({}, {}, none)).toMatchObject({ input: '/input', output: '/output', weights: '/weights' });
+    expect(challengePaths({}, {}, none).weightsFrom).toMatch(/none of \/weights, \/opt\/ml\/model exists/);
+    const env = { FORITHMUS_INPUT: '/in', FORITHMUS_OUTPUT: '/out', FORITHMUS_WEIGHTS: '/w' };
+    expect(challengePaths(env, {}, () => true)).toEqual({
       input: '/in',
       output: '/out',
       weights: '/w',
+      weightsFrom: 'FORITHMUS_WEIGHTS',
     });
+    expect(challengePaths(env, { weights: '/flag' }).weights).toBe('/flag');
+    // Grand Challenge extracts the model tarball to /opt/ml/model; /weights (2026) wins when both exist.
+    expect(challengePaths({}, {}, (p) => p === '/opt/ml/model').weights).toBe('/opt/ml/model');
+    expect(challengePaths({}, {}, () => true).weights).toBe('/weights');
   });
 
   it('finds flat .nii.gz/.mha and Grand Challenge images/<slug>/<uuid>.mha, names without extension', async () => {

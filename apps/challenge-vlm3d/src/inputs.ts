@@ -6,13 +6,41 @@ export interface ChallengePaths {
   input: string;
   output: string;
   weights: string;
+  /** How the weights folder was found (said in the log). */
+  weightsFrom: string;
 }
 
-export function challengePaths(env: NodeJS.ProcessEnv, overrides: Partial<ChallengePaths> = {}): ChallengePaths {
+/**
+ * Where weights are looked for when no folder is named: the 2026 platform mounts weights.zip at
+ * /weights, Grand Challenge extracts a model tarball to /opt/ml/model.
+ */
+export const WEIGHTS_LOCATIONS = ['/weights', '/opt/ml/model'] as const;
+
+/**
+ * The folders of a run: a flag first, else the FORITHMUS_* variable, else the platform default.
+ * Weights: `--weights`, `FORITHMUS_WEIGHTS`, then the first of /weights and /opt/ml/model that
+ * exists (a missing one is reported when the weights are loaded, naming every place looked at).
+ */
+export function challengePaths(
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<Omit<ChallengePaths, 'weightsFrom'>> = {},
+  exists: (path: string) => boolean = existsSync,
+): ChallengePaths {
+  let weights: string;
+  let weightsFrom: string;
+  if (overrides.weights !== undefined) [weights, weightsFrom] = [overrides.weights, '--weights'];
+  else if (env.FORITHMUS_WEIGHTS) [weights, weightsFrom] = [env.FORITHMUS_WEIGHTS, 'FORITHMUS_WEIGHTS'];
+  else {
+    const found = WEIGHTS_LOCATIONS.find((p) => exists(p));
+    [weights, weightsFrom] = found
+      ? [found, `the first of ${WEIGHTS_LOCATIONS.join(', ')} that exists`]
+      : [WEIGHTS_LOCATIONS[0], `none of ${WEIGHTS_LOCATIONS.join(', ')} exists; FORITHMUS_WEIGHTS is not set`];
+  }
   return {
     input: resolve(overrides.input ?? env.FORITHMUS_INPUT ?? '/input'),
     output: resolve(overrides.output ?? env.FORITHMUS_OUTPUT ?? '/output'),
-    weights: resolve(overrides.weights ?? env.FORITHMUS_WEIGHTS ?? '/weights'),
+    weights: resolve(weights),
+    weightsFrom,
   };
 }
 

@@ -63,3 +63,19 @@ export function validateResults(doc: unknown, expectedCases?: readonly string[])
   }
   return problems;
 }
+
+/** The flat document, as the organisers' example writes it and `vlm3d score` reads it. */
+export const RESULTS_FILE = 'results.json';
+/**
+ * The document the platform's evaluator reads: it takes the first `*.json` of the output folder
+ * in sorted order ("predictions.json" sorts before "results.json") and reads
+ * `data[0]["outputs"][0]["value"]["predictions"]`, the Grand Challenge job-list shape.
+ */
+export const PREDICTIONS_FILE = 'predictions.json';
+
+/** The platform's wrapping of a results document: one job, one output, the document as its value. */
+export type PlatformPredictions = [{ outputs: [{ value: ResultsDocument }] }];
+
+export function wrapForPlatform(doc: ResultsDocument): PlatformPredictions {
+  return [{ outputs: [{ value: doc }] }];
+}

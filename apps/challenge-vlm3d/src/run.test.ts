@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { foldThreshold, selectThresholds } from '@anymc3d/core/metrics';
 import type { PluginCard } from '@anymc3d/core/plugin';
+import { pythonReferenceAvailable, runPython } from '@anymc3d/core/testing';
 import { writeVolume } from '@anymc3d/core/volume';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { vlm3d } from './cli.test-helpers.js';
+import { expectSameNumbers, vlm3d } from './cli.test-helpers.js';
 import { CT_RATE_LABELS } from './labels.js';
 import type { ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
@@ -198,7 +199,7 @@ describe('vlm3d run', () => {
     const r = await vlm3d(['run', '-i', broken, '-o', output, '--weights', weights]);
     expect(r.code).not.toBe(0);
     expect(r.err).toContain(join(broken, 'valid_4_a_1.nii.gz'));
-    expect(existsSync(join(output, 'results.json'))).toBe(false);
+    expect(await readdir(output)).toEqual([]);
   });
 
   it('weights that are not the challenge model are refused before any case runs', async () => {
@@ -221,5 +222,121 @@ describe('vlm3d run', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('valid_4_a_1.nii.gz');
     expect(existsSync(join(output, 'results.json'))).toBe(false);
+  });
+});
+
+const EVALUATOR = new URL('../fixtures/official_evaluator.py', import.meta.url).pathname;
+const CASES = ['0c6a3e1b-5f1d-4a5e-9d43-2f4c1b7e8a90', 'valid_1_a_1', 'valid_1_a_2', 'valid_2_a_1'];
+
+/** Ground truth in the evaluator's format: bare AccessionNo, 18 label columns, both classes in most labels. */
+async function groundTruth(path: string): Promise<void> {
+  const rows = CASES.map((id, c) => `${id},${CT_RATE_LABELS.map((_, l) => ((c + l) % 3 === 0 ? 1 : 0)).join(',')}`);
+  await writeFile(path, `AccessionNo,${CT_RATE_LABELS.join(',')}\n${rows.join('\n')}\n`);
+}
+
+/** The built entry point with only the platform's environment, as the image's ENTRYPOINT runs it. */
+function container(env: Record<string, string>) {
+  const { FORITHMUS_INPUT, FORITHMUS_OUTPUT, FORITHMUS_WEIGHTS, ...rest } = process.env;
+  void [FORITHMUS_INPUT, FORITHMUS_OUTPUT, FORITHMUS_WEIGHTS];
+  return spawnSync(process.execPath, [BIN, 'run'], { env: { ...rest, ...env }, encoding: 'utf8' });
+}
+
+describe('the submission as the platform reads it', () => {
+  it('writes predictions.json that the official evaluator (its Python re-implementation) scores as vlm3d score does', async () => {
+    const output = join(root, 'out-platform');
+    const r = container({ FORITHMUS_INPUT: input, FORITHMUS_OUTPUT: output, FORITHMUS_WEIGHTS: weights });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`weights ${weights} (FORITHMUS_WEIGHTS)`);
+    expect((await readdir(output)).sort()).toEqual(['predictions.json', 'results.json']);
+    const wrapped = JSON.parse(await readFile(join(output, 'predictions.json'), 'utf8'));
+    expect(wrapped).toEqual([{ outputs: [{ value: await results(output) }] }]);
+    const gt = join(root, 'ground_truth.csv');
+    await groundTruth(gt);
+    const v = await vlm3d(['validate', output, '--gt', gt]);
+    expect(v.code, v.out).toBe(0);
+    expect(v.out).toContain(`the evaluator reads ${join(output, 'predictions.json')}`);
+    const ours = await vlm3d(['score', '--pred', output, '--gt', gt, '--json']);
+    expect(ours.code, ours.err).toBe(0);
+    if (!(await pythonReferenceAvailable(['sklearn', 'numpy']))) return;
+    const official = JSON.parse(await runPython(EVALUATOR, [output, gt]));
+    expectSameNumbers(JSON.parse(ours.out), official);
+  });
+
+  it('a folder holding only the flat results.json is what the evaluator cannot read, and validate says so', async () => {
+    const flat = join(root, 'out-flat');
+    await mkdir(flat);
+    await writeFile(join(flat, 'results.json'), await readFile(join(root, 'out-main', 'results.json')));
+    const v = await vlm3d(['validate', flat]);
+    expect(v.code).toBe(1);
+    expect(v.out).toMatch(/official evaluator would fail.*\n.*data\[0\]\["outputs"\]\[0\]\["value"\]/);
+    // A ground-truth case without a prediction, and a label left out, read as the evaluator would.
+    const partial = join(root, 'out-partial');
+    await mkdir(partial);
+    const doc = await results(join(root, 'out-main'));
+    doc.predictions.pop();
+    delete (doc.predictions[0]!.probabilities as Record<string, number>).Emphysema;
+    await writeFile(join(partial, 'predictions.json'), JSON.stringify([{ outputs: [{ value: doc }] }]));
+    const gt = join(root, 'ground_truth.csv');
+    await groundTruth(gt);
+    const p = await vlm3d(['validate', partial, '--gt', gt]);
+    expect(p.code).toBe(1);
+    expect(p.out).toContain('1 ground-truth case(s) without a prediction');
+    expect(p.out).toContain('"Emphysema" absent: the evaluator scores them as 0.0');
+    if (!(await pythonReferenceAvailable(['sklearn', 'numpy']))) return;
+    for (const folder of [flat, partial]) {
+      await expect(runPython(EVALUATOR, [folder, gt])).rejects.toThrow(/evaluator fails/);
+    }
+  });
+
+  it('bad input (no volume, an unreadable one, values that are not CT) exits 1 naming the file, writing nothing', async () => {
+    const mri = chestVolume(4);
+    const cases: [string, (dir: string) => Promise<string>][] = [
+      ['empty', async (dir) => dir],
+      [
+        'truncated',
+        async (dir) => {
+          const path = join(dir, 'valid_9_a_1.nii.gz');
+          await writeVolume(mri, path);
+          const bytes = await readFile(path);
+          await writeFile(path, bytes.subarray(0, 200));
+          return path;
+        },
+      ],
+      [
+        'z-scored MRI',
+        async (dir) => {
+          const path = join(dir, 'valid_9_a_1.nii.gz');
+          await writeVolume({ ...mri, data: Float32Array.from(mri.data, (x) => (x + 300) / 500) }, path);
+          return path;
+        },
+      ],
+    ];
+    for (const [what, make] of cases) {
+      const dir = join(root, `bad-${what.replace(/\W/g, '')}`);
+      await mkdir(dir);
+      const named = await make(dir);
+      const output = join(root, `out-bad-${what.replace(/\W/g, '')}`);
+      const r = container({ FORITHMUS_INPUT: dir, FORITHMUS_OUTPUT: output, FORITHMUS_WEIGHTS: weights });
+      expect(r.status, what).toBe(1);
+      const last = r.stderr.trimEnd().split('\n').at(-1)!;
+      expect(last, what).toContain(named);
+      expect(await readdir(output), what).toEqual([]);
+    }
+  });
+
+  it('stops early, writing nothing, when the first volumes project past the time budget', async () => {
+    const output = join(root, 'out-budget');
+    const env = { FORITHMUS_INPUT: input, FORITHMUS_OUTPUT: output, FORITHMUS_WEIGHTS: weights };
+    const over = container({ ...env, VLM3D_TIME_BUDGET: '0.00001' });
+    expect(over.status).toBe(1);
+    expect(over.stderr).toMatch(
+      /stopped early: 4 volumes would take about [\d.]+ min, over the 0.00001 min time budget/,
+    );
+    expect(await readdir(output)).toEqual([]);
+    const within = container({ ...env, VLM3D_TIME_BUDGET: '60' });
+    expect(within.status, within.stderr).toBe(0);
+    expect(within.stderr).toMatch(
+      /time budget: 3\/4 volumes in [\d.]+ min, [\d.]+ s per volume → [\d.]+ min projected of 60 min/,
+    );
   });
 });

@@ -1,22 +1,29 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { foldThreshold } from '@anymc3d/core/metrics';
 import { PLUGIN_CARD, pluginInput } from '@anymc3d/core/plugin';
-import { InputError, writeFileAtomic } from '@anymc3d/core/util';
+import { InputError } from '@anymc3d/core/util';
 import { findInputCases } from './inputs.js';
 import { CT_RATE_LABELS } from './labels.js';
 import { readRescaleTable } from './metadata.js';
 import { type CaseInput, type Rescale, readCase } from './preprocess.js';
 import type { CasePrediction, ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
+import { clearSubmission, writeSubmission } from './submission.js';
+import { TimeBudget } from './time-budget.js';
 import { loadChallengeModel, PLUGIN_DIR } from './weights.js';
-
-export const RESULTS_FILE = 'results.json';
 
 export interface RunOptions {
   input: string;
   output: string;
   weights: string;
+  /** How the weights folder was found (logged). */
+  weightsFrom?: string;
+  /** Minutes the whole run may take: projected from the first volumes, stopped early when over. */
+  timeBudgetMinutes?: number;
+  /** When the budget's clock started (default: the start of this process, as the platform counts). */
+  startedAt?: number;
   /** Slope/intercept for volumes whose voxels are still raw scanner values (never applied to HU). */
   rescale?: Rescale;
   /** A metadata CSV (VolumeName, RescaleSlope, RescaleIntercept) giving raw volumes their rescale. */
@@ -31,17 +38,29 @@ export interface RunOptions {
 /**
  * The container's whole job: every volume under the input folder through the backbone and the
  * 18-label plugin, thresholds folded so the scorer's fixed 0.5 is each label's operating point,
- * and `results.json` written once, atomically, after every case succeeded. Any failure throws
- * (naming the file) and leaves no results.json behind, not even one from an earlier run.
+ * and `predictions.json` (what the evaluator reads) plus `results.json` (the flat schema) written
+ * once, atomically, after every case succeeded. Any failure throws (naming the file) and leaves
+ * neither file behind, not even one from an earlier run. With a time budget, a run projected to
+ * overrun it stops early (the platform would kill it and score nothing anyway).
  */
 export async function runChallenge(options: RunOptions): Promise<ResultsDocument> {
   const log = options.log ?? (() => {});
-  const resultsPath = join(options.output, RESULTS_FILE);
   await mkdir(options.output, { recursive: true });
-  await rm(resultsPath, { force: true });
+  await clearSubmission(options.output);
   const cases = findInputCases(options.input);
   const table = options.metadata ? await readRescaleTable(options.metadata) : undefined;
   log(`${cases.length} volume(s) under ${options.input}`);
+  if (!existsSync(options.weights))
+    throw new InputError(options.weights, `no weights folder here (${options.weightsFrom ?? 'as given'})`);
+  log(`weights ${options.weights}${options.weightsFrom ? ` (${options.weightsFrom})` : ''}`);
+  const budget =
+    options.timeBudgetMinutes === undefined
+      ? undefined
+      : new TimeBudget(
+          options.timeBudgetMinutes,
+          cases.length,
+          options.startedAt ?? Date.now() - process.uptime() * 1000,
+        );
   const model = await loadChallengeModel(options.weights, options.threads ? { threads: options.threads } : {});
   const { card } = model.plugin;
   const pluginIn = pluginInput(card, join(options.weights, PLUGIN_DIR, PLUGIN_CARD));
@@ -80,6 +99,9 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
         `[${k + 1}/${cases.length}] ${c.name}: ${input.slices} slices${rescaled ? `, rescaled ×${input.rescale.slope}+${input.rescale.intercept}` : ''}, ` +
           `${((Date.now() - started) / 1000 / (k + 1)).toFixed(1)} s/case`,
       );
+      const projection = budget?.caseDone(Date.now());
+      if (projection?.report) log(projection.report);
+      if (projection?.over) throw new Error(projection.over);
     }
   } finally {
     await model.plugin.release();
@@ -95,7 +117,7 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
     cases.map((c) => c.name),
   );
   if (problems.length > 0) throw new Error(`results failed validation: ${problems.slice(0, 5).join('; ')}`);
-  await writeFileAtomic(resultsPath, `${JSON.stringify(doc, null, 2)}\n`);
-  log(`wrote ${resultsPath} (${predictions.length} cases)`);
+  const written = await writeSubmission(options.output, doc);
+  log(`wrote ${written.join(' and ')} (${predictions.length} cases)`);
   return doc;
 }

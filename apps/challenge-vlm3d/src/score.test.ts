@@ -3,31 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pythonReferenceAvailable, runPython } from '@anymc3d/core/testing';
 import { describe, expect, it } from 'vitest';
+import { expectSameNumbers } from './cli.test-helpers.js';
+import { CT_RATE_LABELS } from './labels.js';
 import { bareCaseId, readGroundTruth, readResults, scoreResults, type Vlm3dMetrics } from './score.js';
 
 // Written by fixtures/make_score.py: a random submission with ties and scikit-learn's numbers for it.
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
-
-function expectSameNumbers(actual: unknown, expected: unknown, path = 'metrics') {
-  if (typeof expected === 'number') {
-    expect(typeof actual, path).toBe('number');
-    expect(Math.abs((actual as number) - expected), `${path}: ${actual} vs ${expected}`).toBeLessThanOrEqual(1e-9);
-  } else if (expected === null || typeof expected !== 'object') {
-    expect(actual, path).toEqual(expected);
-  } else {
-    expect(Object.keys(actual as object).sort(), path).toEqual(Object.keys(expected).sort());
-    for (const [k, v] of Object.entries(expected)) {
-      expectSameNumbers((actual as Record<string, unknown>)[k], v, `${path}.${k}`);
-    }
-  }
-}
 
 describe('scoreResults', () => {
   it('the committed fixtures are what make_score.py writes', async () => {
     if (!(await pythonReferenceAvailable(['sklearn', 'numpy']))) return;
     const dir = await mkdtemp(join(tmpdir(), 'vlm3d-fixture-'));
     await runPython(fixture('make_score.py'), [dir]);
-    for (const name of ['results.json', 'labels.csv', 'expected.json']) {
+    for (const name of ['results.json', 'labels.csv', 'expected.json', 'edge_cases.json']) {
       expect(await readFile(join(dir, name), 'utf8'), name).toBe(await readFile(fixture(name), 'utf8'));
     }
   });
@@ -39,6 +27,28 @@ describe('scoreResults', () => {
     expectSameNumbers(score.metrics, expected);
     expect(score.metrics.classification.per_pathology[5]!.auroc).toBeNull();
     expect(score.ignoredCases).toEqual([]);
+  });
+
+  it('equals the official evaluator on all-negative, all-positive, all-right and all-0.5 submissions', async () => {
+    const edges = JSON.parse(await readFile(fixture('edge_cases.json'), 'utf8')) as {
+      ids: string[];
+      sets: { name: string; probabilities: number[][]; expected: Vlm3dMetrics }[];
+    };
+    const truth = await readGroundTruth(fixture('labels.csv'));
+    for (const set of edges.sets) {
+      const doc = {
+        name: 'Generated probabilities',
+        type: 'Abnormality Classification',
+        version: { major: 1, minor: 0 },
+        predictions: edges.ids.map((id, i) => ({
+          input_image_name: id,
+          probabilities: Object.fromEntries(CT_RATE_LABELS.map((l, k) => [l, set.probabilities[i]![k]!])),
+        })),
+      };
+      expectSameNumbers(scoreResults(doc, set.name, truth).metrics, set.expected, set.name);
+    }
+    const crgOf = (name: string) => edges.sets.find((s) => s.name === name)!.expected.crg.CRG;
+    expect([crgOf('all negative'), crgOf('all positive'), crgOf('all right')]).toEqual([1 / 3, 1 / 3, 1]);
   });
 
   it('reads the platform-wrapped predictions.json too', async () => {

@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { alignPredictions, type LabelTable, labelTableFromCsv, readCsv } from '@anymc3d/core/data';
 import { type CrgResult, type Evaluation, evaluate, type LabelledScores } from '@anymc3d/core/metrics';
 import { InputError } from '@anymc3d/core/util';
+import { readAsEvaluator } from './evaluator-read.js';
 import { CT_RATE_LABELS } from './labels.js';
 import { type ResultsDocument, validateResults } from './results.js';
 
@@ -36,6 +37,10 @@ export interface Vlm3dScore {
   ignoredCases: string[];
 }
 
+export async function isFolder(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null))?.isDirectory() ?? false;
+}
+
 /** A volume name as the ground truth may spell it (with .nii/.nii.gz) reduced to the bare case id. */
 export function bareCaseId(name: string): string {
   return name.replace(/\.nii(\.gz)?$/i, '');
@@ -53,9 +58,15 @@ export async function readGroundTruth(path: string): Promise<LabelTable> {
 
 /**
  * Reads results.json, either as the container writes it or wrapped by the platform as
- * predictions.json (a list of jobs whose first output's value is the results document).
+ * predictions.json (a list of jobs whose first output's value is the results document); or an
+ * output folder, read as the official evaluator reads it (readAsEvaluator), refused where it fails.
  */
 export async function readResults(path: string): Promise<unknown> {
+  if (await isFolder(path)) {
+    const read = await readAsEvaluator(path);
+    if (read.failures.length > 0) throw new InputError(path, read.failures.join('; '));
+    return read.value;
+  }
   let text: string;
   try {
     text = await readFile(path, 'utf8');

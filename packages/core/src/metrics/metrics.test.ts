@@ -259,13 +259,15 @@ describe('threshold selection and folding', () => {
       t[0] = 1; // both classes in every label
       t[1] = 0;
     }
-    const scores = truth.map((t) => Float64Array.from(t, (y) => Math.min(0.99, Math.max(0.01, 0.25 * y + 0.75 * rand.next()))));
-    const crgAt = (thresholds: readonly (number | null)[]) =>
-      crg(foldAll(scores, thresholds), truth, 0.5).CRG!;
+    const scores = truth.map((t) =>
+      Float64Array.from(t, (y) => Math.min(0.99, Math.max(0.01, 0.25 * y + 0.75 * rand.next()))),
+    );
+    const crgAt = (thresholds: readonly (number | null)[]) => crg(foldAll(scores, thresholds), truth, 0.5).CRG!;
     // Every cut of every label: above all scores, and just below each distinct score.
     const cuts = scores.map((s) => [1 - 1e-9, ...Array.from(new Set(s)).map((x) => x - 1e-9)]);
     let best = Number.NEGATIVE_INFINITY;
-    for (const a of cuts[0]!) for (const b of cuts[1]!) for (const c of cuts[2]!) best = Math.max(best, crgAt([a, b, c]));
+    for (const a of cuts[0]!)
+      for (const b of cuts[1]!) for (const c of cuts[2]!) best = Math.max(best, crgAt([a, b, c]));
     const chosen = crgAt(selectThresholds({ scores, truth }, 'crg'));
     expect(Math.abs(chosen - best)).toBeLessThan(1e-12);
     // The per-label criteria are not that optimum here (so the pooled weighting is what finds it).
@@ -275,15 +277,15 @@ describe('threshold selection and folding', () => {
     let tp = 0;
     let fp = 0;
     let P = 0;
-    truth.forEach((t, l) =>
-      t.forEach((y, i) => {
+    for (const [l, t] of truth.entries()) {
+      for (const [i, y] of t.entries()) {
         const yes = folded[l]![i]! >= 0.5;
         if (y) {
           P++;
           if (yes) tp++;
         } else if (yes) fp++;
-      }),
-    );
+      }
+    }
     expectClose(chosen, 1 / (3 - 2 * (tp / P - fp / (3 * n - P))), 'CRG = 1/(3 - 2J)');
   });
 
