@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { CtRateRelease } from '@anymc3d/core/datasets';
 import {
   bootstrapIntervals,
   formatEvaluationTable,
@@ -24,16 +25,19 @@ const USAGE = `usage:
                                                    weights from --weights, $FORITHMUS_WEIGHTS, /weights or
                                                    /opt/ml/model; stops early when the run is projected to
                                                    overrun MIN minutes (or $VLM3D_TIME_BUDGET)
-  vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--mode frozen|lora] [--input-size N] [--spacing X,Y,Z]
-              [--batch N] [--lr-head X] [--criterion f1|youden] [--limit N] [--threads N] [--device cpu|cuda]
-              frozen: [--cache DIR] [--steps N]
-              lora:   [--lora-steps N] [--lr-lora X] [--chunk N]
-                                                   train the 18-label plugin on CT-RATE (frozen tokens, or LoRA
-                                                   rank 8 α 16 + query + head through the backbone), thresholds
-                                                   chosen on its val split; resumes from a checkpoint in PLUGIN_DIR
-  vlm3d package --backbone DIR --plugin DIR -o WEIGHTS [--spacing X,Y,Z] [--orientation LPS]
-                [--calibrate RAW_RESULTS.json --gt LABELS.csv [--criterion f1|youden]]
-                                                   build the weights folder to upload
+  vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--mode lora|frozen] [--release v1|v2] [--input-size N]
+              [--spacing X,Y,Z] [--batch N] [--lr-head X] [--criterion crg|f1|youden] [--limit N] [--threads N]
+              [--device cpu|cuda]
+              lora (default): [--lora-steps N] [--lr-lora X] [--chunk N]
+              frozen:         [--cache DIR] [--steps N]
+                                                   train the 18-label plugin on CT-RATE (the method: LoRA rank 8
+                                                   α 16 + query + head through the backbone; or the fast frozen
+                                                   probe), thresholds chosen on its val split for CRG (default);
+                                                   v1 (raw + metadata rescale) or v2 (_fixed, HU) found from the
+                                                   folders; resumes from a checkpoint in PLUGIN_DIR
+  vlm3d package --backbone DIR --plugin DIR -o WEIGHTS_DIR|weights.zip [--spacing X,Y,Z] [--orientation LPS]
+                [--calibrate RAW_RESULTS.json --gt LABELS.csv [--criterion crg|f1|youden]]
+                                                   build the weights folder (or the weights.zip) to upload
   vlm3d validate OUTPUT_DIR|RESULTS.json [--gt LABELS.csv]
                                                    check a submission: a folder is read exactly as the
                                                    official evaluator reads it (and must cover every case)
@@ -166,7 +170,7 @@ async function pack(args: string[], out: Write): Promise<number> {
       orientation: { type: 'string' },
       calibrate: { type: 'string' },
       gt: { type: 'string' },
-      criterion: { type: 'string', default: 'f1' },
+      criterion: { type: 'string', default: 'crg' },
     },
   });
   if (values.backbone === undefined || values.plugin === undefined || values.output === undefined)
@@ -211,7 +215,8 @@ async function train(args: string[]): Promise<number> {
       'ct-rate': { type: 'string' },
       backbone: { type: 'string' },
       output: { type: 'string', short: 'o' },
-      mode: { type: 'string', default: 'frozen' },
+      mode: { type: 'string', default: 'lora' },
+      release: { type: 'string' },
       cache: { type: 'string' },
       'input-size': { type: 'string' },
       spacing: { type: 'string' },
@@ -221,7 +226,7 @@ async function train(args: string[]): Promise<number> {
       'lr-head': { type: 'string' },
       'lr-lora': { type: 'string' },
       chunk: { type: 'string' },
-      criterion: { type: 'string', default: 'f1' },
+      criterion: { type: 'string', default: 'crg' },
       limit: { type: 'string' },
       device: { type: 'string', short: 'd' },
       threads: { type: 'string' },
@@ -242,7 +247,10 @@ async function train(args: string[]): Promise<number> {
     throw new UsageError(`--criterion must be one of ${THRESHOLD_CRITERIA.join(', ')}`);
   const device = values.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
+  const release = values.release;
+  if (release !== undefined && release !== 'v1' && release !== 'v2') throw new UsageError('--release must be v1 or v2');
   const optional = {
+    release: release as CtRateRelease | undefined,
     inputSize: positiveInt(values['input-size'], '--input-size'),
     steps: positiveInt(
       mode === 'lora' ? values['lora-steps'] : values.steps,

@@ -17,13 +17,17 @@ import {
   SETTINGS_FILE,
   type Vlm3dSettings,
 } from './weights.js';
+import { zipFolder } from './zip-folder.js';
 
 export interface PackageOptions {
   /** A backbone folder (config.json + model.safetensors [+ backbone.json]). */
   backbone: string;
   /** A plugin folder trained on that backbone with the 18 CT-RATE labels. */
   plugin: string;
-  /** The weights folder to create (must not exist, or be empty). */
+  /**
+   * The weights folder to create (must not exist, or be empty), or a `.zip` to upload as the
+   * 2026 platform's weights.zip (the same files at the archive's root; it must not exist).
+   */
   output: string;
   spacing?: Vec3;
   orientation?: string;
@@ -80,7 +84,9 @@ async function isEmptyOrMissing(dir: string): Promise<boolean> {
 export async function packageWeights(options: PackageOptions): Promise<PackagedWeights> {
   const log = options.log ?? (() => {});
   const output = resolve(options.output);
-  if (!(await isEmptyOrMissing(output))) throw new InputError(output, 'already exists and is not empty');
+  const zipped = output.toLowerCase().endsWith('.zip');
+  if (zipped ? existsSync(output) : !(await isEmptyOrMissing(output)))
+    throw new InputError(output, zipped ? 'already exists' : 'already exists and is not empty');
   const backbone = await resolveBackbone(resolve(options.backbone));
   const plugin = await loadPlugin(options.plugin, backbone);
   const card: PluginCard = { ...plugin.card, thresholds: [...plugin.card.thresholds] };
@@ -130,12 +136,20 @@ export async function packageWeights(options: PackageOptions): Promise<PackagedW
     // Load it back as the container will: a folder that does not load is never handed over.
     const check = await loadChallengeModel(staging);
     await check.plugin.release();
-    await rm(output, { recursive: true, force: true });
-    await rename(staging, output);
+    if (zipped) {
+      await zipFolder(staging, output);
+      await rm(staging, { recursive: true, force: true });
+    } else {
+      await rm(output, { recursive: true, force: true });
+      await rename(staging, output);
+    }
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
-  log(`wrote ${output}: ${BACKBONE_DIR}/ (${backbone.card.name}), ${PLUGIN_DIR}/ (${card.task}), ${SETTINGS_FILE}`);
+  log(
+    `wrote ${output}: ${BACKBONE_DIR}/ (${backbone.card.name}), ${PLUGIN_DIR}/ (${card.task}), ${SETTINGS_FILE}` +
+      (zipped ? ' at the archive root (upload it as weights.zip; the platform mounts it at /weights)' : ''),
+  );
   return { settings, thresholds: card.thresholds, uncalibrated };
 }

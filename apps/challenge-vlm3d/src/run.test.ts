@@ -134,7 +134,7 @@ describe('vlm3d run', () => {
         scores: CT_RATE_LABELS.map((l) => names.map((n) => scores.get(n)![l]!)),
         truth: CT_RATE_LABELS.map((_, l) => names.map((_, c) => truth[c]![l]!)),
       },
-      'f1',
+      'crg', // the default: what the 2026 ranking rewards
     );
     const card = JSON.parse(await readFile(join(tuned, 'plugin', 'plugin.json'), 'utf8')) as PluginCard;
     expect(card.thresholds).toEqual(expected.map((t, l) => t ?? THRESHOLDS[l]!));

@@ -1,6 +1,6 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
-import { readCtRate } from '@anymc3d/core/datasets';
+import { type CtRateRelease, ctRateLayout, readCtRate } from '@anymc3d/core/datasets';
 import { FeatureCache } from '@anymc3d/core/features';
 import type { Device } from '@anymc3d/core/graph';
 import { auroc, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
@@ -15,7 +15,8 @@ import {
 import { taskCard } from '@anymc3d/core/tasks';
 import { type TrainSource, trainPlugin } from '@anymc3d/core/train';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
-import { readCase } from './preprocess.js';
+import { readRescaleTable } from './metadata.js';
+import { type Rescale, readCase } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
 import { volumeCases } from './train-volumes.js';
 import {
@@ -44,8 +45,10 @@ export interface TrainOptions {
   backbone: string;
   /** Plugin folder to write (a checkpoint there from an interrupted run of the same settings is resumed). */
   output: string;
-  /** Default `frozen`. */
+  /** Default `lora`: the method (LoRA + query + head through the backbone); `frozen` is the fast probe. */
   mode?: TrainMode;
+  /** Which CT-RATE release to read when the download holds both (otherwise found from its folders). */
+  release?: CtRateRelease;
   /** Token cache folder (frozen mode; reused across runs; keyed by backbone and preprocessing). */
   cache?: string;
   inputSize?: number;
@@ -87,9 +90,22 @@ interface ModeData {
  */
 export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   const log = options.log ?? (() => {});
-  const mode = options.mode ?? 'frozen';
+  const mode = options.mode ?? 'lora';
   const catalogue = await taskCard('ct-rate');
-  const manifest = await readCtRate(options.ctRate, catalogue);
+  const layout = await ctRateLayout(options.ctRate, options.release);
+  // v1 stores raw values: each volume gets its metadata rescale. v2 is HU: no table at all, so
+  // nothing can be applied twice (toHounsfield also never rescales voxels that are HU already).
+  const rescales = new Map<string, Rescale>();
+  if (layout.release === 'v1') {
+    for (const table of layout.metadata) for (const [k, v] of await readRescaleTable(table)) rescales.set(k, v);
+  }
+  log(
+    `CT-RATE ${layout.release} (${layout.folders.join(', ')} under ${layout.dataset}): ` +
+      (layout.release === 'v2'
+        ? 'volumes already in HU, no rescale applied'
+        : `raw volumes rescaled by ${layout.metadata.length > 0 ? layout.metadata.join(', ') : 'no metadata table (found none; raw volumes will be refused)'}`),
+  );
+  const manifest = await readCtRate(options.ctRate, catalogue, { fixed: layout.release === 'v2' });
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const train = manifest.cases.filter((c) => c.split === 'train').slice(0, limit);
   const val = manifest.cases.filter((c) => c.split === 'val').slice(0, limit);
@@ -112,8 +128,16 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     orientation: 'LPS',
     spacing: options.spacing ?? ([...DEFAULT_SPACING] as Vlm3dSettings['spacing']),
   };
-  const preprocessing = { ...settings, axis: task.axis, windows: task.windows, inputSize: task.inputSize, v: 1 };
-  const read = (path: string) => readCase(path, input, backbone.card, settings);
+  const preprocessing = {
+    ...settings,
+    axis: task.axis,
+    windows: task.windows,
+    inputSize: task.inputSize,
+    v: 1,
+    ...(layout.release === 'v1' ? { release: 'v1' } : {}),
+  };
+  const read = (path: string) =>
+    readCase(path, input, backbone.card, settings, rescales.get(basename(path).replace(/\.nii(\.gz)?$/i, '')));
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
   const defaults = TRAIN_DEFAULTS[mode];
   const chunk = options.chunk ?? TRAIN_DEFAULTS.lora.chunk;
@@ -222,7 +246,8 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   } finally {
     await plugin.release();
   }
-  const criterion = options.criterion ?? 'f1';
+  // CRG at a fixed 0.5 is what the 2026 challenge ranks by.
+  const criterion = options.criterion ?? 'crg';
   const chosen = selectThresholds({ scores, truth }, criterion);
   const card: PluginCard = {
     ...plugin.card,

@@ -37,10 +37,64 @@ const VOLUME = /^(train|valid|validation)_(\d+)_([a-z]+)_(\d+)\.nii(\.gz)?$/;
 /** The dataset folder: `<root>/dataset` as on Hugging Face, or `root` itself when it holds the splits. */
 async function datasetFolder(root: string): Promise<string> {
   if ((await kindOf(join(root, 'dataset'))) === 'folder') return join(root, 'dataset');
-  for (const name of ['train', 'valid', 'validation', 'multi_abnormality_labels']) {
+  for (const name of ['train', 'valid', 'validation', 'train_fixed', 'valid_fixed', 'multi_abnormality_labels']) {
     if ((await kindOf(join(root, name))) === 'folder') return root;
   }
   throw new InputError(root, 'not a CT-RATE download: no "dataset" folder, nor train/valid folders in it');
+}
+
+/**
+ * The two CT-RATE releases: `v1` volumes (`<split>/`) store raw scanner values that need the
+ * metadata CSV's RescaleSlope/RescaleIntercept; `v2` volumes (`<split>_fixed/`, corrected
+ * metadata) are Hounsfield units already, and rescaling them again corrupts them (CT-CLIP#50).
+ */
+export type CtRateRelease = 'v1' | 'v2';
+
+export interface CtRateLayout {
+  /** The folder holding the splits (`<root>/dataset`, or `root` itself). */
+  dataset: string;
+  release: CtRateRelease;
+  /** The split folders found for the release, e.g. `train_fixed`, `valid_fixed`. */
+  folders: string[];
+  /** CT-RATE's metadata tables (VolumeName, RescaleSlope, RescaleIntercept, …) that exist. */
+  metadata: string[];
+}
+
+/**
+ * Which release a CT-RATE download holds, from its split folders. A download with both (or
+ * one split of each) is refused unless `release` says which to read, since reading v2 volumes
+ * as v1 would rescale HU twice and the reverse would feed raw values as HU.
+ */
+export async function ctRateLayout(root: string, release?: CtRateRelease): Promise<CtRateLayout> {
+  const dataset = await datasetFolder(root);
+  const present = async (names: string[]) => {
+    const found: string[] = [];
+    for (const n of names) if ((await kindOf(join(dataset, n))) === 'folder') found.push(n);
+    return found;
+  };
+  const v1 = await present(['train', 'valid', 'validation']);
+  const v2 = await present(['train_fixed', 'valid_fixed', 'validation_fixed']);
+  let chosen: CtRateRelease;
+  if (release !== undefined) chosen = release;
+  else if (v1.length > 0 && v2.length > 0)
+    throw new InputError(
+      dataset,
+      `both CT-RATE releases are here (v1: ${v1.join(', ')}; v2, already in HU: ${v2.join(', ')}); ` +
+        'say which to read (v2 recommended)',
+    );
+  else chosen = v2.length > 0 ? 'v2' : 'v1';
+  const folders = chosen === 'v2' ? v2 : v1;
+  if (folders.length === 0)
+    throw new InputError(
+      dataset,
+      `no ${chosen} split folders (${chosen === 'v2' ? 'train_fixed/, valid_fixed/' : 'train/, valid/'})`,
+    );
+  const metadataDir = join(dataset, 'metadata');
+  const metadata: string[] = [];
+  for (const n of ['train_metadata.csv', 'validation_metadata.csv', 'valid_metadata.csv']) {
+    if ((await kindOf(join(metadataDir, n))) === 'file') metadata.push(join(metadataDir, n));
+  }
+  return { dataset, release: chosen, folders, metadata };
 }
 
 async function firstFile(paths: string[]): Promise<string | null> {

@@ -14,7 +14,13 @@
  */
 
 export { checkSplitOptions, type SplitOptions, splitOf } from './common.js';
-export { type CtRateOptions, readCtRate } from './ct-rate.js';
+export {
+  type CtRateLayout,
+  type CtRateOptions,
+  type CtRateRelease,
+  ctRateLayout,
+  readCtRate,
+} from './ct-rate.js';
 export { readCaseImage } from './image.js';
 export { readMedMnistDataset, readNpzVolume } from './medmnist.js';
 export { type PanoramaOptions, readPanorama } from './panorama.js';
