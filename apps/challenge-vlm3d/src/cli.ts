@@ -18,7 +18,7 @@ import { TRAIN_MODES, type TrainMode, trainCtRate } from './train.js';
 
 const USAGE = `usage:
   vlm3d run [-i DIR] [-o DIR] [--weights DIR] [--rescale SLOPE,INTERCEPT | --metadata CSV] [--uncalibrated]
-            [--threads N] [--time-budget MIN]
+            [--threads N] [--time-budget MIN] [--device cpu|cuda] [--precision fp32|int8]
                                                    every volume in DIR (default $FORITHMUS_INPUT or /input) →
                                                    DIR/predictions.json (what the evaluator reads) and
                                                    DIR/results.json (default $FORITHMUS_OUTPUT or /output);
@@ -131,6 +131,8 @@ async function run(args: string[]): Promise<number> {
       uncalibrated: { type: 'boolean', default: false },
       threads: { type: 'string' },
       'time-budget': { type: 'string' },
+      device: { type: 'string', short: 'd' },
+      precision: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
     },
   });
@@ -138,6 +140,11 @@ async function run(args: string[]): Promise<number> {
   const budget = budgetText === undefined || budgetText === '' ? undefined : Number(budgetText);
   if (budget !== undefined && !(budget > 0 && Number.isFinite(budget)))
     throw new UsageError(`--time-budget (or VLM3D_TIME_BUDGET) must be positive minutes, got "${budgetText}"`);
+  const device = values.device ?? process.env.VLM3D_DEVICE ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device (or VLM3D_DEVICE) must be cpu or cuda');
+  const precision = values.precision ?? process.env.VLM3D_PRECISION ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'int8')
+    throw new UsageError('--precision (or VLM3D_PRECISION) must be fp32 or int8');
   const paths = challengePaths(process.env, {
     ...(values.input !== undefined ? { input: values.input } : {}),
     ...(values.output !== undefined ? { output: values.output } : {}),
@@ -153,6 +160,8 @@ async function run(args: string[]): Promise<number> {
     ...(values.metadata !== undefined ? { metadata: values.metadata } : {}),
     uncalibrated: values.uncalibrated,
     ...(budget !== undefined ? { timeBudgetMinutes: budget } : {}),
+    device,
+    precision,
     ...(threads ? { threads } : {}),
     log: values.quiet ? () => {} : (line) => process.stderr.write(`vlm3d: ${line}\n`),
   });

@@ -202,6 +202,32 @@ describe('vlm3d run', () => {
     expect(await readdir(output)).toEqual([]);
   });
 
+  it('--precision int8 runs the quantised frozen backbone close to fp32; --device cuda without CUDA is refused', async () => {
+    const output = join(root, 'out-int8');
+    const r = await vlm3d(['run', '-i', input, '-o', output, '--weights', weights, '--precision', 'int8']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain('int8 on cpu');
+    const fp32 = byName(await results(join(root, 'out-main')));
+    let largest = 0;
+    for (const [name, q] of byName(await results(output)))
+      for (const label of CT_RATE_LABELS) largest = Math.max(largest, Math.abs(q[label]! - fp32.get(name)![label]!));
+    expect(largest).toBeGreaterThan(0); // another graph ran
+    expect(largest).toBeLessThan(0.02);
+    const gpu = await vlm3d([
+      'run',
+      '-i',
+      input,
+      '-o',
+      join(root, 'out-cuda'),
+      '--weights',
+      weights,
+      '--device',
+      'cuda',
+    ]);
+    expect(gpu.code).toBe(1);
+    expect(gpu.err).toMatch(/cuda/i);
+  });
+
   it('weights that are not the challenge model are refused before any case runs', async () => {
     const r = await vlm3d(['run', '-i', input, '-o', join(root, 'out-none'), '--weights', join(root, 'model')]);
     expect(r.code).toBe(1);

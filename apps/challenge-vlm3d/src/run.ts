@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Device, Precision } from '@anymc3d/core/graph';
 import { foldThreshold } from '@anymc3d/core/metrics';
 import { PLUGIN_CARD, pluginInput } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
@@ -31,6 +32,10 @@ export interface RunOptions {
   /** Write the plugin's raw probabilities, without folding the thresholds (for choosing them on validation). */
   uncalibrated?: boolean;
   threads?: number;
+  /** Where the backbone runs: 'cuda' needs onnxruntime-node's CUDA provider installed (README). */
+  device?: Device;
+  /** The frozen backbone's precision ('int8': quantised weight MatMuls; refused for LoRA plugins). */
+  precision?: Precision;
   /** Progress lines (stderr in the container). */
   log?: (line: string) => void;
 }
@@ -61,12 +66,17 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
           cases.length,
           options.startedAt ?? Date.now() - process.uptime() * 1000,
         );
-  const model = await loadChallengeModel(options.weights, options.threads ? { threads: options.threads } : {});
+  const model = await loadChallengeModel(options.weights, {
+    ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.device ? { device: options.device } : {}),
+    ...(options.precision ? { precision: options.precision } : {}),
+  });
   const { card } = model.plugin;
   const pluginIn = pluginInput(card, join(options.weights, PLUGIN_DIR, PLUGIN_CARD));
   log(
     `backbone ${model.backbone.card.name} (${model.backbone.weightHash.slice(0, 12)}), plugin ${card.task}, ` +
-      `${card.lora ? `LoRA r${card.lora.rank}` : 'frozen'}, spacing ${model.settings.spacing.join('×')} mm`,
+      `${card.lora ? `LoRA r${card.lora.rank}` : 'frozen'}, spacing ${model.settings.spacing.join('×')} mm, ` +
+      `${options.precision ?? 'fp32'} on ${options.device ?? 'cpu'}`,
   );
   const predictions: CasePrediction[] = [];
   const started = Date.now();

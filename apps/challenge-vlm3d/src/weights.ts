@@ -3,7 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import type { Backbone } from '@anymc3d/core/backbone';
-import { type LoadedPlugin, loadPlugin, type PluginCard, type PluginInput, pluginInput } from '@anymc3d/core/plugin';
+import {
+  type LoadedPlugin,
+  type LoadPluginOptions,
+  loadPlugin,
+  type PluginCard,
+  type PluginInput,
+  pluginInput,
+} from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { CHEST_CT_WINDOWS, type Vec3 } from '@anymc3d/core/volume';
 import { CT_RATE_LABELS } from './labels.js';
@@ -106,7 +113,7 @@ export interface ChallengeModel {
  * plugin for other backbone weights, other labels, other windows, or a settings file for
  * another backbone.
  */
-export async function loadChallengeModel(dir: string, options: { threads?: number } = {}): Promise<ChallengeModel> {
+export async function loadChallengeModel(dir: string, options: LoadPluginOptions = {}): Promise<ChallengeModel> {
   for (const part of [BACKBONE_DIR, PLUGIN_DIR]) {
     if (!existsSync(join(dir, part)))
       throw new InputError(
@@ -115,7 +122,7 @@ export async function loadChallengeModel(dir: string, options: { threads?: numbe
       );
   }
   const backbone = await resolveBackbone(join(dir, BACKBONE_DIR));
-  const plugin = await loadPlugin(join(dir, PLUGIN_DIR), backbone, options.threads ? { threads: options.threads } : {});
+  const plugin = await loadPlugin(join(dir, PLUGIN_DIR), backbone, options);
   const problems = checkChallengeCard(plugin.card);
   if (problems.length > 0) {
     await plugin.release();

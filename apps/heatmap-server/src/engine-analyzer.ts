@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
-import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { type AdaptedEmbedder, type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
 import {
-  type AdaptedEmbedder,
   type CaseHeatmap,
   caseHeatmaps,
   type HeatmapPlugin,

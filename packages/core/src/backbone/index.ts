@@ -1,3 +1,4 @@
+export { AdaptedEmbedder, type AdaptedEmbedderOptions } from './adapted-embedder.js';
 export {
   backboneGraph,
   buildBackboneGraph,

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AdaptedEmbedder } from '../backbone/adapted-embedder.js';
 import { FrozenEmbedder } from '../backbone/embedder.js';
 import { tensor } from '../graph/index.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -16,7 +17,6 @@ import { InputError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import type { Volume } from '../volume/types.js';
 import { sliceBatches } from '../volume/views.js';
-import { AdaptedEmbedder } from './adapted-embedder.js';
 import { caseHeatmaps } from './case-heatmap.js';
 
 const spec = { dim: 16, depth: 2, heads: 2, mlp: 32, patch: 4, image: 16 };

@@ -1,14 +1,15 @@
+import { AdaptedEmbedder } from '../backbone/adapted-embedder.js';
 import type { Backbone } from '../backbone/types.js';
 import type { Tensor } from '../graph/index.js';
 import { embedVolume, type VolumeEmbedding } from '../pipeline/embed-volume.js';
 import type { ViewInput } from '../pipeline/index.js';
 import type { PluginCard } from '../plugin/card.js';
 import { HEAD_WEIGHT } from '../plugin/plugin-graph.js';
+import { viewLoraWeights } from '../plugin/view-lora.js';
 import { InputError } from '../util/errors.js';
 import { indexToWorld } from '../volume/geometry.js';
 import { mapToSource } from '../volume/record.js';
 import type { Vec3, Volume } from '../volume/types.js';
-import { AdaptedEmbedder } from './adapted-embedder.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
 import { classActivationMaps, patchGridRecord, type SliceMaps, weightSlices } from './slice-maps.js';
 import { viewVolumes } from './view-volumes.js';
@@ -88,13 +89,6 @@ export interface CaseHeatmap {
 const AXIS_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const;
 
 /** The adapter tensors of view `v` with any per-view prefix removed. */
-function loraWeights(plugin: HeatmapPlugin, view: number): Map<string, Tensor> {
-  const prefix = plugin.card.views.length > 1 ? `view${view}.lora.` : 'lora.';
-  const out = new Map<string, Tensor>();
-  for (const [k, t] of plugin.weights) if (k.startsWith(prefix)) out.set(k.slice(prefix.length - 5), t);
-  return out;
-}
-
 /** A CAM is exact only when the pooled embedding is the mean of the patch tokens; check slice 0. */
 function checkMeanPooled(e: VolumeEmbedding, backbone: Backbone): void {
   const [S, P, d] = e.patchTokens!.dims as [number, number, number];
@@ -158,7 +152,9 @@ export function pluginEmbedder(
   view: number,
   options: ConstructorParameters<typeof AdaptedEmbedder>[3] = {},
 ): AdaptedEmbedder {
-  const lora = plugin.card.lora ? { ...plugin.card.lora, weights: loraWeights(plugin, view) } : undefined;
+  const lora = plugin.card.lora
+    ? { ...plugin.card.lora, weights: viewLoraWeights(plugin.card.views.length, plugin.weights, view) }
+    : undefined;
   return new AdaptedEmbedder(backbone, lora, plugin.source, options);
 }
 

@@ -1,4 +1,3 @@
-export { AdaptedEmbedder } from './adapted-embedder.js';
 export {
   type CaseHeatmap,
   type CaseHeatmapArgs,

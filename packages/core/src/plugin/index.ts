@@ -1,6 +1,6 @@
 export type { PluginCard, TaskCard } from './card.js';
 export { inputViews, type PluginInput, pluginInput, prepareVolume } from './input.js';
-export { type LoadedPlugin, loadPlugin, type Prediction } from './load.js';
+export { type LoadedPlugin, type LoadPluginOptions, loadPlugin, type Prediction } from './load.js';
 export {
   bceLoss,
   type ClassificationLoss,
@@ -24,3 +24,4 @@ export {
 } from './plugin-graph.js';
 export { queryPool } from './pooling.js';
 export { PLUGIN_CARD, PLUGIN_WEIGHTS, readPlugin, savePlugin } from './store.js';
+export { viewLoraWeights } from './view-lora.js';

@@ -1,11 +1,13 @@
 import { join } from 'node:path';
+import { AdaptedEmbedder } from '../backbone/adapted-embedder.js';
 import type { Backbone } from '../backbone/index.js';
-import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '../graph/index.js';
+import { type Device, GraphBuilder, OnnxSession, type Precision, type Tensor, tensor, toOnnx } from '../graph/index.js';
 import { InputError } from '../util/errors.js';
 import type { PluginCard } from './card.js';
 import { multiViewHead } from './multi-view.js';
 import { pluginHead } from './plugin-graph.js';
 import { readPlugin } from './store.js';
+import { viewLoraWeights } from './view-lora.js';
 
 export interface Prediction {
   /** Per label: sigmoid (multi-label) or softmax (multi-class) probability. */
@@ -28,11 +30,21 @@ export interface LoadedPlugin {
   release(): Promise<void>;
 }
 
+export interface LoadPluginOptions {
+  threads?: number;
+  /** Slices per backbone run in `predict` (default 16). */
+  chunk?: number;
+  /** Where `predict` runs the backbone (default cpu); the small head always runs on the CPU. */
+  device?: Device;
+  /** `predict`'s backbone precision: 'int8' quantises a frozen plugin's backbone (refused with LoRA). */
+  precision?: Precision;
+}
+
 /** Loads a plugin for `backbone`, refusing one trained on other backbone weights. */
 export async function loadPlugin(
   dir: string,
   backbone: Backbone | { name: string; weightHash: string },
-  options: { threads?: number; chunk?: number } = {},
+  options: LoadPluginOptions = {},
 ): Promise<LoadedPlugin> {
   const id = 'card' in backbone ? { name: backbone.card.name, weightHash: backbone.weightHash } : backbone;
   const { card, weights } = await readPlugin(dir, id);
@@ -91,9 +103,8 @@ export async function loadPlugin(
     return prediction;
   };
   const predictTokens = (t: Float32Array, slices: number): Promise<Prediction> => predictViews([{ tokens: t, slices }]);
-  let cls: OnnxSession | undefined;
-  const loraFeeds: Record<string, Tensor> = {};
-  for (const [k, v] of weights) if (k.startsWith('lora.')) loraFeeds[k] = v;
+  // One adapted-backbone path for every consumer: the plugin's LoRA baked in, or the frozen backbone.
+  let embedder: AdaptedEmbedder | undefined;
   return {
     card,
     weights,
@@ -104,29 +115,23 @@ export async function loadPlugin(
       if (!('card' in backbone))
         throw new Error('predict needs the Backbone itself; predictTokens works from cached tokens');
       const [h, w] = card.inputSize;
-      if (!cls) {
-        const g = new GraphBuilder('backbone.cls');
-        const input = g.input('pixels', 'float32', ['S', 3, h, w]);
-        const lora = card.lora ? { rank: card.lora.rank, alpha: card.lora.alpha, seed: 0, group: 'lora' } : undefined;
-        g.output(backbone.build(g, input, { inputSize: card.inputSize, ...(lora ? { lora } : {}) }).cls, 'cls');
-        cls = await OnnxSession.create(toOnnx(g.build()), engine);
-      }
-      const chunk = options.chunk ?? 16;
-      const per = 3 * h * w;
-      const t = new Float32Array(slices * card.dim);
-      for (let s0 = 0; s0 < slices; s0 += chunk) {
-        const s1 = Math.min(slices, s0 + chunk);
-        const out = await cls.run(
-          { pixels: tensor('float32', [s1 - s0, 3, h, w], pixels.subarray(s0 * per, s1 * per)), ...loraFeeds },
-          ['cls'],
-        );
-        t.set(out.cls!.data as Float32Array, s0 * card.dim);
-      }
-      return predictTokens(t, slices);
+      embedder ??= new AdaptedEmbedder(
+        backbone,
+        card.lora ? { ...card.lora, weights: viewLoraWeights(1, weights, 0) } : undefined,
+        join(dir, 'plugin.json'),
+        {
+          batchSize: options.chunk ?? 16,
+          ...engine,
+          ...(options.device ? { device: options.device } : {}),
+          ...(options.precision ? { precision: options.precision } : {}),
+        },
+      );
+      const e = await embedder.embed(tensor('float32', [slices, 3, h, w], pixels.subarray(0, slices * 3 * h * w)));
+      return predictTokens(e.cls.data as Float32Array, slices);
     },
     async release() {
       await session.release();
-      await cls?.release();
+      await embedder?.release();
     },
   };
 }

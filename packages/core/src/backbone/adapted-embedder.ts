@@ -1,13 +1,22 @@
+import { type Device, OnnxSession, type Precision, type Tensor, toOnnx } from '../graph/index.js';
+import { InputError } from '../util/errors.js';
 import {
   type BackboneSession,
   buildBackboneGraph,
   type Embedding,
   embedInBatches,
   SessionsBySize,
-} from '../backbone/embedder.js';
-import type { Backbone } from '../backbone/types.js';
-import { type Device, OnnxSession, type Tensor, toOnnx } from '../graph/index.js';
-import { InputError } from '../util/errors.js';
+} from './embedder.js';
+import type { Backbone } from './types.js';
+
+export interface AdaptedEmbedderOptions {
+  batchSize?: number;
+  threads?: number;
+  device?: Device;
+  /** 'int8' quantises the frozen backbone (refused with LoRA, whose deltas are float); default 'fp32'. */
+  precision?: Precision;
+  onSlices?: (count: number) => void;
+}
 
 /**
  * The backbone as a plugin sees it: its LoRA deltas baked into the graph, so the CLS→patch
@@ -28,13 +37,18 @@ export class AdaptedEmbedder {
       | { rank: number; alpha: number; targets: readonly string[]; weights: ReadonlyMap<string, Tensor> }
       | undefined,
     private readonly source: string,
-    options: { batchSize?: number; threads?: number; device?: Device; onSlices?: (count: number) => void } = {},
+    options: AdaptedEmbedderOptions = {},
   ) {
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
     this.threads = options.threads;
     this.device = options.device;
     this.onSlices = options.onSlices;
+    this.precision = options.precision ?? 'fp32';
+    if (this.precision === 'int8' && lora)
+      throw new InputError(source, 'precision int8 runs the frozen backbone only; a LoRA plugin needs fp32');
   }
+
+  readonly precision: Precision;
 
   private readonly onSlices: ((count: number) => void) | undefined;
 
@@ -53,6 +67,7 @@ export class AdaptedEmbedder {
         lora
           ? { rank: lora.rank, alpha: lora.alpha, seed: 0, group: 'lora', include: (t) => targets.has(t.name) }
           : undefined,
+        this.precision,
       );
       for (const p of built.graph.params.values()) {
         if (p.role === 'trainable' && !lora?.weights.has(p.name)) {
