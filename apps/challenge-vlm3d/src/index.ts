@@ -34,6 +34,7 @@ export {
   CHEST_WINDOWS_CW,
   type ChallengeModel,
   checkChallengeCard,
+  chestInput,
   DEFAULT_SPACING,
   defaultSettings,
   loadChallengeModel,

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +31,11 @@ describe('challenge inputs', () => {
     await mkdir(join(dir, 'images', 'chest-ct'), { recursive: true });
     await writeFile(join(dir, 'images', 'chest-ct', '0b9c3f7e-uuid.mha'), '');
     expect(findInputCases(dir).map((c) => c.name)).toEqual(['0b9c3f7e-uuid', 'valid_53_a_1', 'valid_7_b_2']);
+    // Volumes linked into the folder count; a dangling link does not.
+    await symlink(join(dir, 'valid_53_a_1.nii.gz'), join(dir, 'valid_8_a_1.nii.gz'));
+    await symlink(join(dir, 'gone.nii.gz'), join(dir, 'valid_9_a_1.nii.gz'));
+    expect(findInputCases(dir).map((c) => c.name)).toContain('valid_8_a_1');
+    expect(findInputCases(dir).map((c) => c.name)).not.toContain('valid_9_a_1');
   });
 
   it('refuses two files that would share a case name, and an empty folder', async () => {

@@ -52,6 +52,14 @@ export interface InputCase {
 
 const VOLUME = /\.(nii\.gz|nii|mha)$/i;
 
+function isFileBehind(link: string): boolean {
+  try {
+    return statSync(link).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Every volume under the input folder: `/input/*.nii.gz|.mha` (2026 platform, 2025 template)
  * and the Grand Challenge layout `/input/images/<slug>/<uuid>.mha`. Sorted by name so runs
@@ -67,7 +75,8 @@ export function findInputCases(inputDir: string): InputCase[] {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory() && depth < 2 && (depth > 0 || entry.name === 'images')) visit(path, depth + 1);
-      else if (entry.isFile() && VOLUME.test(entry.name))
+      // A linked volume counts as the file it points to (CT-RATE's volumes are often linked flat into one folder).
+      else if ((entry.isFile() || (entry.isSymbolicLink() && isFileBehind(path))) && VOLUME.test(entry.name))
         found.push({ name: basename(entry.name).replace(VOLUME, ''), path });
     }
   };

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { resolveBackbone } from '@anymc3d/adapters';
+import { resolveBackbone, weightsRoot } from '@anymc3d/adapters';
 import { selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { loadPlugin, PLUGIN_CARD, PLUGIN_WEIGHTS, type PluginCard } from '@anymc3d/core/plugin';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
@@ -56,6 +56,16 @@ export async function chooseThresholds(
   return selectThresholds(scored.data, criterion);
 }
 
+/**
+ * The folder whose files make up the backbone: the path given, or a registry name's folder under
+ * the weights root ($ANYMC3D_WEIGHTS); undefined for a backbone embedded in the product.
+ */
+function backboneSource(spec: string): string | undefined {
+  if (existsSync(spec)) return resolve(spec);
+  const root = weightsRoot();
+  return root && existsSync(join(root, spec)) ? join(root, spec) : undefined;
+}
+
 /** The preprocessing `vlm3d train` recorded beside the plugin, if any. */
 async function trainedSettings(pluginDir: string): Promise<Vlm3dSettings | undefined> {
   const path = join(pluginDir, SETTINGS_FILE);
@@ -87,7 +97,8 @@ export async function packageWeights(options: PackageOptions): Promise<PackagedW
   const zipped = output.toLowerCase().endsWith('.zip');
   if (zipped ? existsSync(output) : !(await isEmptyOrMissing(output)))
     throw new InputError(output, zipped ? 'already exists' : 'already exists and is not empty');
-  const backbone = await resolveBackbone(resolve(options.backbone));
+  const backbone = await resolveBackbone(options.backbone);
+  const backboneFolder = backboneSource(options.backbone);
   const plugin = await loadPlugin(options.plugin, backbone);
   const card: PluginCard = { ...plugin.card, thresholds: [...plugin.card.thresholds] };
   await plugin.release();
@@ -127,8 +138,14 @@ export async function packageWeights(options: PackageOptions): Promise<PackagedW
   try {
     await mkdir(join(staging, BACKBONE_DIR), { recursive: true });
     await mkdir(join(staging, PLUGIN_DIR), { recursive: true });
-    for (const entry of await readdir(options.backbone, { withFileTypes: true })) {
-      if (entry.isFile()) await copyFile(join(options.backbone, entry.name), join(staging, BACKBONE_DIR, entry.name));
+    if (backboneFolder) {
+      for (const entry of await readdir(backboneFolder, { withFileTypes: true })) {
+        if (entry.isFile()) await copyFile(join(backboneFolder, entry.name), join(staging, BACKBONE_DIR, entry.name));
+      }
+    } else {
+      // A backbone that ships inside the product (the ImageNet MobileNets): its card names the
+      // registry entry, whose weights are in the image already; the load-back below checks the hash.
+      await writeFileAtomic(join(staging, BACKBONE_DIR, 'backbone.json'), `${JSON.stringify(backbone.card, null, 2)}\n`);
     }
     await copyFile(join(options.plugin, PLUGIN_WEIGHTS), join(staging, PLUGIN_DIR, PLUGIN_WEIGHTS));
     await writeFileAtomic(join(staging, PLUGIN_DIR, PLUGIN_CARD), `${JSON.stringify(card, null, 2)}\n`);
