@@ -67,6 +67,16 @@ describe('Dockerfile', () => {
     expect(existsSync(join(REPO, inRepo)), `${inRepo} (run the build first)`).toBe(true);
   });
 
+  it('fetches nothing outside npm by default, and a CUDA build hands its device to run', () => {
+    const args = Object.fromEntries(
+      dockerfile.filter((i) => i.op === 'ARG').map((i) => i.args.split('=').map((x) => x.trim()) as [string, string]),
+    );
+    expect(args.ORT_INSTALL).toBe('skip');
+    expect(args.DEVICE).toBe('cpu');
+    const env = finalStage.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
+    expect(env).toContain('VLM3D_DEVICE=${DEVICE}');
+  });
+
   it('.dockerignore keeps weights, node_modules and build output out of the context', () => {
     const ignore = readFileSync(join(REPO, '.dockerignore'), 'utf8')
       .split('\n')
