@@ -135,10 +135,10 @@ async function timeRun(
   // The same stages, timed apart on one (warm) volume.
   const model = await loadChallengeModel(weights, { threads, precision });
   const path = join(input, 'valid_1_a_1.nii.gz');
-  const input0 = await readCase(path, model.plugin.card.input!, model.backbone.card, model.settings);
+  const input0 = await readCase(path, model.recipe, model.backbone.card);
   await model.plugin.predict(input0.pixels, input0.slices);
   let t = performance.now();
-  const prepared = await readCase(path, model.plugin.card.input!, model.backbone.card, model.settings);
+  const prepared = await readCase(path, model.recipe, model.backbone.card);
   const readSeconds = (performance.now() - t) / 1000;
   t = performance.now();
   await model.plugin.predict(prepared.pixels, prepared.slices);

@@ -73,7 +73,10 @@ describe('Dockerfile', () => {
     );
     expect(args.ORT_INSTALL).toBe('skip');
     expect(args.DEVICE).toBe('cpu');
-    const env = finalStage.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
+    const env = finalStage
+      .filter((i) => i.op === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     expect(env).toContain('VLM3D_DEVICE=${DEVICE}');
   });
 

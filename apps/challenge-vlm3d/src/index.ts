@@ -1,11 +1,10 @@
 export { runVlm3d } from './cli.js';
 export { type EvaluatorRead, evaluatorCaseId, readAsEvaluator } from './evaluator-read.js';
-export { detectUnits, type IntensitySummary, type IntensityUnits, rescaleToHounsfield } from './hounsfield.js';
 export { type ChallengePaths, challengePaths, findInputCases, type InputCase, WEIGHTS_LOCATIONS } from './inputs.js';
 export { CT_RATE_LABELS, type CtRateLabel } from './labels.js';
 export { readRescaleTable } from './metadata.js';
 export { chooseThresholds, type PackagedWeights, type PackageOptions, packageWeights } from './package.js';
-export { type CaseInput, intensitySummary, prepareCase, type Rescale, readCase, toHounsfield } from './preprocess.js';
+export { type CaseInput, challengeRecipe, prepareCase, type Rescale, readCase } from './preprocess.js';
 export {
   type CasePrediction,
   type PlatformPredictions,
@@ -36,7 +35,6 @@ export {
   checkChallengeCard,
   chestInput,
   DEFAULT_SPACING,
-  defaultSettings,
   loadChallengeModel,
   PLUGIN_DIR,
   SETTINGS_FILE,

@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { detectUnits, rescaleToHounsfield } from '@anymc3d/core/volume';
 import { describe, expect, it } from 'vitest';
-import { detectUnits, rescaleToHounsfield } from './hounsfield.js';
 import { challengePaths, findInputCases } from './inputs.js';
 
 describe('challenge inputs', () => {

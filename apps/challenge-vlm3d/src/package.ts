@@ -3,15 +3,23 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/pr
 import { basename, dirname, join, resolve } from 'node:path';
 import { resolveBackbone, weightsRoot } from '@anymc3d/adapters';
 import { selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
-import { loadPlugin, PLUGIN_CARD, PLUGIN_WEIGHTS, type PluginCard } from '@anymc3d/core/plugin';
+import {
+  loadPlugin,
+  PLUGIN_CARD,
+  PLUGIN_WEIGHTS,
+  type PluginCard,
+  type PluginInput,
+  pluginInput,
+} from '@anymc3d/core/plugin';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
 import type { Vec3 } from '@anymc3d/core/volume';
 import { CT_RATE_LABELS } from './labels.js';
+import { challengeRecipe } from './preprocess.js';
 import { readGroundTruth, readResults, scoreResults } from './score.js';
 import {
   BACKBONE_DIR,
   checkChallengeCard,
-  defaultSettings,
+  DEFAULT_SPACING,
   loadChallengeModel,
   PLUGIN_DIR,
   SETTINGS_FILE,
@@ -40,7 +48,8 @@ export interface PackageOptions {
 }
 
 export interface PackagedWeights {
-  settings: Vlm3dSettings;
+  /** How the container will prepare each volume (plugin.json input). */
+  recipe: PluginInput;
   thresholds: number[];
   /** Labels whose validation truth had one class only (threshold kept from the card). */
   uncalibrated: string[];
@@ -116,23 +125,28 @@ export async function packageWeights(options: PackageOptions): Promise<PackagedW
   }
   const problems = checkChallengeCard(card);
   if (problems.length > 0) throw new InputError(join(options.plugin, PLUGIN_CARD), problems.join('; '));
-  const trained = await trainedSettings(options.plugin);
-  const settings: Vlm3dSettings = {
-    ...defaultSettings({ name: backbone.card.name, weightHash: backbone.weightHash }),
-    ...(trained ? { orientation: trained.orientation, spacing: trained.spacing } : {}),
-    ...(options.orientation ? { orientation: options.orientation.toUpperCase() } : {}),
-    ...(options.spacing ? { spacing: options.spacing } : {}),
-  };
+  // The recipe travels in plugin.json: as trained (its input, or the vlm3d.json beside an older
+  // plugin), else the flags or the defaults for a plugin that recorded neither.
+  const trained = challengeRecipe(
+    pluginInput(card, join(options.plugin, PLUGIN_CARD)),
+    await trainedSettings(options.plugin),
+  );
+  const recorded =
+    trained.orientation && trained.spacing ? { orientation: trained.orientation, spacing: trained.spacing } : undefined;
+  const orientation = options.orientation?.toUpperCase() ?? recorded?.orientation ?? 'LPS';
+  const spacing = options.spacing ?? (recorded?.spacing as Vec3 | undefined) ?? DEFAULT_SPACING;
   if (
-    trained &&
-    (settings.orientation !== trained.orientation || settings.spacing.some((x, i) => x !== trained.spacing[i]))
+    recorded &&
+    (orientation !== recorded.orientation.toUpperCase() || spacing.some((x, i) => x !== recorded.spacing[i]))
   ) {
     throw new InputError(
-      join(options.plugin, SETTINGS_FILE),
-      `the plugin was trained with ${trained.orientation} at ${trained.spacing.join('×')} mm; ` +
-        `packaging it for ${settings.orientation} at ${settings.spacing.join('×')} mm would feed it other slices`,
+      join(options.plugin, PLUGIN_CARD),
+      `the plugin was trained with ${recorded.orientation} at ${recorded.spacing.join('×')} mm; ` +
+        `packaging it for ${orientation} at ${spacing.join('×')} mm would feed it other slices`,
     );
   }
+  const recipe: PluginInput = { ...trained, orientation, spacing: [...spacing] };
+  card.input = recipe;
   const staging = join(dirname(output), `.${basename(output)}.partial-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   try {
@@ -145,11 +159,13 @@ export async function packageWeights(options: PackageOptions): Promise<PackagedW
     } else {
       // A backbone that ships inside the product (the ImageNet MobileNets): its card names the
       // registry entry, whose weights are in the image already; the load-back below checks the hash.
-      await writeFileAtomic(join(staging, BACKBONE_DIR, 'backbone.json'), `${JSON.stringify(backbone.card, null, 2)}\n`);
+      await writeFileAtomic(
+        join(staging, BACKBONE_DIR, 'backbone.json'),
+        `${JSON.stringify(backbone.card, null, 2)}\n`,
+      );
     }
     await copyFile(join(options.plugin, PLUGIN_WEIGHTS), join(staging, PLUGIN_DIR, PLUGIN_WEIGHTS));
     await writeFileAtomic(join(staging, PLUGIN_DIR, PLUGIN_CARD), `${JSON.stringify(card, null, 2)}\n`);
-    await writeFileAtomic(join(staging, SETTINGS_FILE), `${JSON.stringify(settings, null, 2)}\n`);
     // Load it back as the container will: a folder that does not load is never handed over.
     const check = await loadChallengeModel(staging);
     await check.plugin.release();
@@ -165,8 +181,9 @@ export async function packageWeights(options: PackageOptions): Promise<PackagedW
     throw error;
   }
   log(
-    `wrote ${output}: ${BACKBONE_DIR}/ (${backbone.card.name}), ${PLUGIN_DIR}/ (${card.task}), ${SETTINGS_FILE}` +
+    `wrote ${output}: ${BACKBONE_DIR}/ (${backbone.card.name}), ${PLUGIN_DIR}/ (${card.task}; recipe: ` +
+      `CT in HU, ${orientation}, ${spacing.join('×')} mm)` +
       (zipped ? ' at the archive root (upload it as weights.zip; the platform mounts it at /weights)' : ''),
   );
-  return { settings, thresholds: card.thresholds, uncalibrated };
+  return { recipe, thresholds: card.thresholds, uncalibrated };
 }

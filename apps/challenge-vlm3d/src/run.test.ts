@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { foldThreshold, selectThresholds } from '@anymc3d/core/metrics';
@@ -228,10 +228,40 @@ describe('vlm3d run', () => {
     expect(gpu.err).toMatch(/cuda/i);
   });
 
-  it('weights that are not the challenge model are refused before any case runs', async () => {
-    const r = await vlm3d(['run', '-i', input, '-o', join(root, 'out-none'), '--weights', join(root, 'model')]);
+  it('weights without the recipe, or with a vlm3d.json that contradicts it, are refused before any case runs', async () => {
+    // A plugin packaged before the recipe moved into plugin.json: its input has no orientation/spacing.
+    const legacy = join(root, 'weights-legacy');
+    await cp(weights, legacy, { recursive: true });
+    const cardPath = join(legacy, 'plugin', 'plugin.json');
+    const card = JSON.parse(await readFile(cardPath, 'utf8')) as PluginCard;
+    const { orientation, spacing, intensity, ...older } = card.input!;
+    void [orientation, spacing, intensity];
+    await writeFile(cardPath, JSON.stringify({ ...card, input: older }));
+    const r = await vlm3d(['run', '-i', input, '-o', join(root, 'out-none'), '--weights', legacy]);
     expect(r.code).toBe(1);
-    expect(r.err).toContain(join(root, 'model', 'vlm3d.json'));
+    expect(r.err).toContain(`${cardPath}: input records no orientation and spacing, and the folder has no vlm3d.json`);
+    // With the vlm3d.json it was packaged with, it runs exactly as before.
+    const settings = { format: 'anymc3d-vlm3d', version: 1, orientation: 'LPS', spacing: [1.5, 1.5, 3] };
+    const hash = JSON.parse(await readFile(join(legacy, 'plugin', 'plugin.json'), 'utf8')).backbone.weightHash;
+    await writeFile(
+      join(legacy, 'vlm3d.json'),
+      JSON.stringify({ ...settings, backbone: { name: 'tiny', weightHash: hash } }),
+    );
+    const ok = await vlm3d(['run', '-i', input, '-o', join(root, 'out-legacy'), '--weights', legacy, '-q']);
+    expect(ok.code, ok.err).toBe(0);
+    expectSameResults(await results(join(root, 'out-legacy')), await results(join(root, 'out-main')));
+    // A vlm3d.json beside a plugin whose recipe says otherwise is refused.
+    await cp(join(legacy, 'vlm3d.json'), join(weights, 'vlm3d.json'));
+    await writeFile(
+      join(weights, 'vlm3d.json'),
+      JSON.stringify({ ...settings, spacing: [1, 1, 1], backbone: { name: 'tiny', weightHash: hash } }),
+    );
+    const contradicted = await vlm3d(['run', '-i', input, '-o', join(root, 'out-none'), '--weights', weights]);
+    await rm(join(weights, 'vlm3d.json'));
+    expect(contradicted.code).toBe(1);
+    expect(contradicted.err).toContain(
+      'but the plugin was trained with LPS at 1.5×1.5×3 mm (plugin.json input): remove it',
+    );
   });
 
   it('the built entry point reads FORITHMUS_* as the container does and exits non-zero on failure', async () => {

@@ -72,10 +72,9 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
     ...(options.precision ? { precision: options.precision } : {}),
   });
   const { card } = model.plugin;
-  const pluginIn = pluginInput(card, join(options.weights, PLUGIN_DIR, PLUGIN_CARD));
   log(
     `backbone ${model.backbone.card.name} (${model.backbone.weightHash.slice(0, 12)}), plugin ${card.task}, ` +
-      `${card.lora ? `LoRA r${card.lora.rank}` : 'frozen'}, spacing ${model.settings.spacing.join('×')} mm, ` +
+      `${card.lora ? `LoRA r${card.lora.rank}` : 'frozen'}, ${model.recipe.orientation} at ${model.recipe.spacing!.join('×')} mm, ` +
       `${options.precision ?? 'fp32'} on ${options.device ?? 'cpu'}`,
   );
   const predictions: CasePrediction[] = [];
@@ -87,9 +86,9 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
       try {
         input = await readCase(
           c.path,
-          pluginIn,
+          model.recipe,
           model.backbone.card,
-          model.settings,
+          undefined,
           table?.get(c.name) ?? options.rescale,
         );
         probabilities = (await model.plugin.predict(input.pixels, input.slices)).probabilities;

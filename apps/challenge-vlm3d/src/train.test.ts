@@ -162,7 +162,7 @@ describe('vlm3d train reads both CT-RATE releases', () => {
     ];
     const raw = await vlm3d([...base, '--ct-rate', ctRate, '-o', join(root, 'p-nometa')]);
     expect(raw.code).toBe(1);
-    expect(raw.err).toMatch(/train_1_a_1\.nii\.gz: voxels look raw/);
+    expect(raw.err).toMatch(/train_1_a_1\.nii\.gz: input\.intensity "ct-hu": voxels look raw/);
 
     // Both releases side by side: refused until --release says which.
     const both = join(root, 'ct-rate-v2');
@@ -188,7 +188,6 @@ describe('vlm3d train reads both CT-RATE releases', () => {
       'backbone/model.safetensors',
       'plugin/plugin.json',
       'plugin/plugin.safetensors',
-      'vlm3d.json',
     ]);
     // Unpacked where the platform mounts it, the weights load and run.
     const mounted = join(root, 'mounted-weights');

@@ -19,14 +19,7 @@ import { readRescaleTable } from './metadata.js';
 import { type Rescale, readCase } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
 import { volumeCases } from './train-volumes.js';
-import {
-  CHEST_WINDOWS_CW,
-  chestInput,
-  DEFAULT_SPACING,
-  defaultSettings,
-  SETTINGS_FILE,
-  type Vlm3dSettings,
-} from './weights.js';
+import { CHEST_WINDOWS_CW, chestInput, DEFAULT_SPACING, SETTINGS_FILE, type Vlm3dSettings } from './weights.js';
 
 /** `frozen`: the plugin on cached frozen tokens. `lora`: LoRA (rank 8, α 16) + query + head through the backbone. */
 export const TRAIN_MODES = ['frozen', 'lora'] as const;
@@ -113,7 +106,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     throw new InputError(options.ctRate, `need train and val cases (got ${train.length} and ${val.length})`);
   const backbone = await resolveBackbone(options.backbone);
   const size = options.inputSize ?? backbone.card.inputSize[0];
-  const input = chestInput(size);
+  const input = chestInput(size, options.spacing ?? DEFAULT_SPACING);
   const task: TaskCard = {
     task: 'ct-rate-18',
     kind: 'multilabel',
@@ -124,12 +117,9 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     inputSize: [size, size],
     input,
   };
-  const settings = {
-    orientation: 'LPS',
-    spacing: options.spacing ?? ([...DEFAULT_SPACING] as Vlm3dSettings['spacing']),
-  };
   const preprocessing = {
-    ...settings,
+    orientation: input.orientation,
+    spacing: input.spacing,
     axis: task.axis,
     windows: task.windows,
     inputSize: task.inputSize,
@@ -137,7 +127,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     ...(layout.release === 'v1' ? { release: 'v1' } : {}),
   };
   const read = (path: string) =>
-    readCase(path, input, backbone.card, settings, rescales.get(basename(path).replace(/\.nii(\.gz)?$/i, '')));
+    readCase(path, input, backbone.card, undefined, rescales.get(basename(path).replace(/\.nii(\.gz)?$/i, '')));
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
   const defaults = TRAIN_DEFAULTS[mode];
   const chunk = options.chunk ?? TRAIN_DEFAULTS.lora.chunk;
@@ -260,10 +250,8 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     ),
   };
   card.training = { ...card.training, options: { ...card.training.options, thresholdsOn: val.length } };
+  // The whole recipe (HU, LPS, spacing, windows) is the card's input: every consumer reads it there.
   await savePlugin(options.output, card, plugin.weights);
-  // The preprocessing travels with the plugin; `vlm3d package` copies it into the weights folder.
-  const written: Vlm3dSettings = { ...defaultSettings(id), ...settings };
-  await writeFileAtomic(join(options.output, SETTINGS_FILE), `${JSON.stringify(written, null, 2)}\n`);
   log(`thresholds (${criterion} on ${val.length} val cases) written to ${options.output}/plugin.json`);
   return card;
 }

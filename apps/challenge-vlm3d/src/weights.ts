@@ -7,6 +7,7 @@ import {
   type LoadedPlugin,
   type LoadPluginOptions,
   loadPlugin,
+  PLUGIN_CARD,
   type PluginCard,
   type PluginInput,
   pluginInput,
@@ -14,19 +15,21 @@ import {
 import { InputError } from '@anymc3d/core/util';
 import { CHEST_CT_WINDOWS, type Vec3 } from '@anymc3d/core/volume';
 import { CT_RATE_LABELS } from './labels.js';
+import { challengeRecipe } from './preprocess.js';
 
 /**
  * The weights folder mounted at /weights (never inside the image):
  *
  *   backbone/   a backbone folder (config.json + model.safetensors + backbone.json)
- *   plugin/     plugin.json + plugin.safetensors, trained on that backbone, the 18 CT-RATE labels
- *   vlm3d.json  how a volume becomes slices for this plugin (orientation, spacing)
+ *   plugin/     plugin.json + plugin.safetensors, trained on that backbone, the 18 CT-RATE labels;
+ *               plugin.json's `input` is the whole recipe (HU, orientation, spacing, slices, windows)
+ *   vlm3d.json  only in folders packaged before the recipe moved into plugin.json: orientation and spacing
  */
 export const BACKBONE_DIR = 'backbone';
 export const PLUGIN_DIR = 'plugin';
 export const SETTINGS_FILE = 'vlm3d.json';
 
-/** `vlm3d.json`: the preprocessing the plugin was trained with (the plugin card holds the rest). */
+/** The former `vlm3d.json`: orientation and spacing kept beside a plugin whose input did not record them. */
 export interface Vlm3dSettings {
   format: 'anymc3d-vlm3d';
   version: 1;
@@ -40,20 +43,22 @@ export interface Vlm3dSettings {
 /** 1.5 mm in plane (the slices are resized to the backbone input anyway), 3 mm between slices. */
 export const DEFAULT_SPACING: Vec3 = [1.5, 1.5, 3];
 
-export function defaultSettings(backbone: { name: string; weightHash: string }): Vlm3dSettings {
-  return { format: 'anymc3d-vlm3d', version: 1, orientation: 'LPS', spacing: [...DEFAULT_SPACING], backbone };
-}
-
 /** The chest window set as the plugin card spells windows (centre/width). */
 export const CHEST_WINDOWS_CW = CHEST_CT_WINDOWS.map((w) => ({ center: (w.lo + w.hi) / 2, width: w.hi - w.lo }));
 
-/** The challenge plugin's input (recorded in plugin.json): axial slices of HU through the chest window set. */
-export function chestInput(size: number): PluginInput {
+/**
+ * The challenge plugin's recipe (recorded in plugin.json): CT in HU, reoriented to LPS, resampled to
+ * `spacing`, axial slices through the chest window set.
+ */
+export function chestInput(size: number, spacing: Vec3 = DEFAULT_SPACING): PluginInput {
   return {
     views: [{ name: 'axial', axis: 'axial' }],
     size: [size, size],
     channels: { windows: CHEST_CT_WINDOWS.map((w) => ({ ...w })) },
     normalisation: null,
+    intensity: 'ct-hu',
+    orientation: 'LPS',
+    spacing: [...spacing],
   };
 }
 
@@ -105,44 +110,64 @@ function checkSettings(raw: unknown, path: string): Vlm3dSettings {
 export interface ChallengeModel {
   backbone: Backbone;
   plugin: LoadedPlugin;
-  settings: Vlm3dSettings;
+  /** How a volume becomes this plugin's input: plugin.json's recipe (orientation and spacing from vlm3d.json for older folders). */
+  recipe: PluginInput;
+}
+
+/** The legacy vlm3d.json of a folder, if it has one, checked against the backbone. */
+async function legacySettings(dir: string, backbone: Backbone): Promise<Vlm3dSettings | undefined> {
+  const path = join(dir, SETTINGS_FILE);
+  if (!existsSync(path)) return undefined;
+  let settings: Vlm3dSettings;
+  try {
+    settings = checkSettings(JSON.parse(await readFile(path, 'utf8')), path);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError(path, `cannot read the settings (${(error as Error).message})`, { cause: error });
+  }
+  if (settings.backbone.weightHash !== backbone.weightHash)
+    throw new InputError(path, `written for backbone weights ${settings.backbone.weightHash.slice(0, 12)}…, not these`);
+  return settings;
 }
 
 /**
  * Loads the weights folder, refusing anything that would give a silently wrong submission: a
- * plugin for other backbone weights, other labels, other windows, or a settings file for
- * another backbone.
+ * plugin for other backbone weights, other labels, other windows, a recipe without orientation and
+ * spacing (a folder packaged before the recipe moved into plugin.json needs its vlm3d.json), or a
+ * vlm3d.json that disagrees with the recipe.
  */
 export async function loadChallengeModel(dir: string, options: LoadPluginOptions = {}): Promise<ChallengeModel> {
   for (const part of [BACKBONE_DIR, PLUGIN_DIR]) {
     if (!existsSync(join(dir, part)))
-      throw new InputError(
-        join(dir, part),
-        `missing: a weights folder holds ${BACKBONE_DIR}/, ${PLUGIN_DIR}/ and ${SETTINGS_FILE}`,
-      );
+      throw new InputError(join(dir, part), `missing: a weights folder holds ${BACKBONE_DIR}/ and ${PLUGIN_DIR}/`);
   }
   const backbone = await resolveBackbone(join(dir, BACKBONE_DIR));
   const plugin = await loadPlugin(join(dir, PLUGIN_DIR), backbone, options);
-  const problems = checkChallengeCard(plugin.card);
-  if (problems.length > 0) {
-    await plugin.release();
-    throw new InputError(join(dir, PLUGIN_DIR, 'plugin.json'), problems.join('; '));
-  }
-  const settingsPath = join(dir, SETTINGS_FILE);
-  let settings: Vlm3dSettings;
   try {
-    settings = checkSettings(JSON.parse(await readFile(settingsPath, 'utf8')), settingsPath);
+    const cardPath = join(dir, PLUGIN_DIR, PLUGIN_CARD);
+    const problems = checkChallengeCard(plugin.card);
+    if (problems.length > 0) throw new InputError(cardPath, problems.join('; '));
+    const input = pluginInput(plugin.card, cardPath);
+    const settings = await legacySettings(dir, backbone);
+    const recipe = challengeRecipe(input, settings);
+    if (!recipe.orientation || !recipe.spacing)
+      throw new InputError(
+        cardPath,
+        `input records no orientation and spacing, and the folder has no ${SETTINGS_FILE}: repackage it with the ${SETTINGS_FILE} it was trained with, or retrain`,
+      );
+    if (
+      settings &&
+      (settings.orientation.toUpperCase() !== recipe.orientation.toUpperCase() ||
+        settings.spacing.some((x, a) => x !== recipe.spacing![a]))
+    )
+      throw new InputError(
+        join(dir, SETTINGS_FILE),
+        `says ${settings.orientation} at ${settings.spacing.join('×')} mm, but the plugin was trained with ` +
+          `${recipe.orientation} at ${recipe.spacing.join('×')} mm (plugin.json input): remove it`,
+      );
+    return { backbone, plugin, recipe };
   } catch (error) {
     await plugin.release();
-    if (error instanceof InputError) throw error;
-    throw new InputError(settingsPath, `cannot read the settings (${(error as Error).message})`, { cause: error });
+    throw error;
   }
-  if (settings.backbone.weightHash !== backbone.weightHash) {
-    await plugin.release();
-    throw new InputError(
-      settingsPath,
-      `written for backbone weights ${settings.backbone.weightHash.slice(0, 12)}…, not these`,
-    );
-  }
-  return { backbone, plugin, settings };
 }

@@ -8,8 +8,8 @@ import { HEAD_WEIGHT } from '../plugin/plugin-graph.js';
 import { viewLoraWeights } from '../plugin/view-lora.js';
 import { InputError } from '../util/errors.js';
 import { indexToWorld } from '../volume/geometry.js';
-import { mapToSource } from '../volume/record.js';
-import type { Vec3, Volume } from '../volume/types.js';
+import { asProcessed, mapToSource, type Processed } from '../volume/record.js';
+import { type Vec3, type Volume, voxelCount } from '../volume/types.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
 import { classActivationMaps, patchGridRecord, type SliceMaps, weightSlices } from './slice-maps.js';
 import { viewVolumes } from './view-volumes.js';
@@ -29,16 +29,18 @@ export interface HeatmapPlugin {
 
 export interface CaseHeatmapArgs {
   /**
-   * The volume as the views expect it (`prepareVolume` of the plugin's input); the heatmap is
-   * returned on exactly its grid, and every view reads it unless `volumes` says otherwise.
+   * The volume as the views expect it (`prepareCaseVolume` of the plugin's input: a Processed volume
+   * with the record of its reorientation and resampling, or a plain volume used as it is); the
+   * heatmap is returned on the grid of the volume as read, and every view reads it unless `volumes`
+   * says otherwise.
    */
-  volume: Volume;
+  volume: Volume | Processed;
   /**
    * One volume per view (card order, each prepared as `volume`) for a plugin whose views read
    * different images (e.g. T1 and T2 sequences), as training and `predict` feed them: the map and
    * probability are wrong when every view reads one image. Each must have `volume`'s geometry.
    */
-  volumes?: readonly Volume[];
+  volumes?: readonly (Volume | Processed)[];
   /** Where each of `volumes` was read from, named when its geometry is refused. */
   volumeSources?: readonly string[];
   /** How the volume becomes backbone input, one per plugin view in the card's order (`inputViews` of `pluginInput`). */
@@ -132,7 +134,7 @@ function checkEmbeddings(args: CaseHeatmapArgs, embeddings: readonly VolumeEmbed
   const vit = args.backbone.card.family === 'vit';
   embeddings.forEach((e, v) => {
     const view = args.views[v]!;
-    const slices = args.volume.size[AXIS_INDEX[view.axis]];
+    const slices = view.slices ?? asProcessed(args.volume).volume.size[AXIS_INDEX[view.axis]];
     if (e.cls.dims[0] !== slices)
       throw new Error(`caseHeatmaps: view ${view.name} has ${e.cls.dims[0]} embedded slices, the volume ${slices}`);
     if (vit ? !e.attention : !e.patchTokens)
@@ -173,7 +175,7 @@ export async function pluginEmbeddings(
   for (let v = 0; v < args.views.length; v++) {
     const view = args.views[v]!;
     const volume = volumes[v]!;
-    const total = volume.size[AXIS_INDEX[view.axis]];
+    const total = view.slices ?? volume.volume.size[AXIS_INDEX[view.axis]];
     let done = 0;
     const embedder = pluginEmbedder(backbone, plugin, v, {
       ...(args.threads ? { threads: args.threads } : {}),
@@ -219,7 +221,9 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
     plugin.source,
   );
   const method: HeatmapMethod = embeddings[0]!.attention ? 'attention' : 'cam';
-  const n = volume.data.length;
+  // The heatmap lives on the grid of the volume as read: every preprocessing step is undone by the record.
+  const grid = asProcessed(volume).record.source;
+  const n = voxelCount(grid.size);
   const sum = new Float32Array(n);
   embeddings.forEach((e, v) => {
     const a = pass.sliceWeights[v]!;
@@ -247,16 +251,16 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
   const heat = new Float32Array(n);
   if (max > 0) for (let i = 0; i < n; i++) heat[i] = sum[i]! > 0 ? sum[i]! / max : 0;
 
-  const [nx, ny] = volume.size;
+  const [nx, ny] = grid.size;
   const voxel: Vec3 = [peak % nx, Math.floor(peak / nx) % ny, Math.floor(peak / (nx * ny))];
-  const lps = indexToWorld(volume, voxel);
+  const lps = indexToWorld(grid, voxel);
   const main = pass.viewWeights.indexOf(Math.max(...pass.viewWeights));
   const sliceAxis = AXIS_INDEX[args.views[main]!.axis];
   const heatVolume: Volume = {
-    size: [...volume.size],
-    spacing: [...volume.spacing],
-    origin: [...volume.origin],
-    direction: Float64Array.from(volume.direction),
+    size: [...grid.size],
+    spacing: [...grid.spacing],
+    origin: [...grid.origin],
+    direction: Float64Array.from(grid.direction),
     data: heat,
   };
   const summary: HeatmapSummary = {
@@ -279,10 +283,10 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
         .slice(0, 5),
     })),
     geometry: {
-      size: [...volume.size],
-      spacing: [...volume.spacing],
-      origin: [...volume.origin],
-      direction: Array.from(volume.direction),
+      size: [...grid.size],
+      spacing: [...grid.spacing],
+      origin: [...grid.origin],
+      direction: Array.from(grid.direction),
     },
     backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
   };

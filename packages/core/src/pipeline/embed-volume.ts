@@ -1,7 +1,8 @@
 import type { Embedding, FrozenEmbedder } from '../backbone/embedder.js';
 import type { Tensor } from '../graph/tensor.js';
-import type { SpatialRecord } from '../volume/record.js';
-import type { Volume } from '../volume/types.js';
+import { asProcessed, type Processed, type SpatialRecord } from '../volume/record.js';
+import { resampleToSize } from '../volume/spatial.js';
+import type { Vec3, Volume } from '../volume/types.js';
 import { type ChannelSpec, type SliceAxis, type SliceBatches, sliceBatches } from '../volume/views.js';
 
 /** How a volume becomes backbone input for one view. Part of the feature-cache key. */
@@ -12,7 +13,11 @@ export interface ViewInput {
   channels: ChannelSpec;
   mean: readonly number[];
   std: readonly number[];
+  /** The paper's fixed slice count: the volume resampled along this view's slice axis to S first. Absent: every slice. */
+  slices?: number;
 }
+
+const SLICE_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const;
 
 export interface VolumeEmbedding {
   /** [S, d] per-slice CLS (CNNs: pooled embedding). */
@@ -28,8 +33,19 @@ export interface VolumeEmbedding {
   reused: number;
 }
 
-/** One view's slices of a volume as backbone input, `chunk` slices per batch. */
-export function viewSlices(volume: Volume, view: ViewInput, chunk: number): SliceBatches {
+/**
+ * One view's slices of a (prepared) volume as backbone input, `chunk` slices per batch; with a
+ * fixed slice count the volume is first resampled along the view's slice axis, and the record keeps
+ * that step so maps land back on the input grid.
+ */
+export function viewSlices(input: Volume | Processed, view: ViewInput, chunk: number): SliceBatches {
+  let volume = asProcessed(input);
+  const axis = SLICE_INDEX[view.axis];
+  if (view.slices && volume.volume.size[axis] !== view.slices) {
+    const size = [...volume.volume.size] as Vec3;
+    size[axis] = view.slices;
+    volume = resampleToSize(volume, size);
+  }
   return sliceBatches(volume, {
     axis: view.axis,
     size: view.size,
@@ -46,7 +62,7 @@ export function viewSlices(volume: Volume, view: ViewInput, chunk: number): Slic
  * constant value and copied — exact, and a large saving on sparse volumes.
  */
 export async function embedVolume(
-  volume: Volume,
+  volume: Volume | Processed,
   view: ViewInput,
   embedder: Pick<FrozenEmbedder, 'embed' | 'batchSize'>,
   /** `attention` alone keeps a ViT's [S, P] attention without the much larger patch tokens. */

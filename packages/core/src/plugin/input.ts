@@ -20,6 +20,17 @@ export interface PluginInput {
   channels: ChannelSpec;
   /** MRI: the per-volume normalisation applied before `channels` (as the task card spells it); null for none. */
   normalisation: MriNormalisation | null;
+  /**
+   * 'ct-hu': the voxels must be CT in Hounsfield units (air near −1000): raw scanner values need a
+   * rescale and anything else is refused, naming the file. Absent or 'as-read': the values as read.
+   */
+  intensity?: 'as-read' | 'ct-hu';
+  /** The orientation (e.g. "LPS") the volume is permuted/flipped to before slicing; absent or null: as stored. */
+  orientation?: string | null;
+  /** The voxel spacing (mm, x y z) the volume is resampled to (trilinear) before slicing; absent or null: as stored. */
+  spacing?: [number, number, number] | null;
+  /** Slices per view: absent or null, every slice; a number S, the view resampled along its slice axis to S (the paper's fixed input). */
+  slices?: number | null;
 }
 
 /** The backbone input of each plugin view: the recorded views, size and channels with the backbone card's mean/std. */
@@ -31,6 +42,7 @@ export function inputViews(input: PluginInput, backbone: Pick<ViewInput, 'mean' 
     channels: input.channels,
     mean: backbone.mean,
     std: backbone.std,
+    ...(input.slices ? { slices: input.slices } : {}),
   }));
 }
 
@@ -108,6 +120,18 @@ function checkInput(raw: unknown, card: Pick<PluginTask, 'views' | 'inputSize'>,
     (n?.method === 'percentile' && isRange(n.range) && n.range.every((x) => x >= 0 && x <= 100));
   if (!normalisationOk)
     problems.push('input.normalisation must be null, {method: "zscore"} or {method: "percentile", range: [lo, hi]}');
+  const r = raw as Partial<PluginInput>;
+  if (r.intensity !== undefined && r.intensity !== 'as-read' && r.intensity !== 'ct-hu')
+    problems.push('input.intensity must be "as-read" or "ct-hu"');
+  if (r.orientation != null && !/^[LR][PA][SI]$|^[LRPASI]{3}$/i.test(r.orientation))
+    problems.push('input.orientation must be a three-letter code such as "LPS", or null');
+  if (
+    r.spacing != null &&
+    !(Array.isArray(r.spacing) && r.spacing.length === 3 && r.spacing.every((x) => typeof x === 'number' && x > 0))
+  )
+    problems.push('input.spacing must be three positive numbers (mm), or null');
+  if (r.slices != null && !(Number.isInteger(r.slices) && r.slices > 0))
+    problems.push('input.slices must be a positive whole number, or null');
   if (problems.length > 0) throw new InputError(source, `invalid plugin input: ${problems.join('; ')}`);
   return raw as PluginInput;
 }

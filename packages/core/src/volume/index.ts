@@ -62,6 +62,15 @@ export {
   type Window,
   windowChannels,
 } from './intensity.js';
+export {
+  detectUnits,
+  type IntensitySummary,
+  type IntensityUnits,
+  intensitySummary,
+  type Rescale,
+  rescaleToHounsfield,
+  toHounsfield,
+} from './hounsfield.js';
 export { checkMaskGeometry, readMask } from './mask.js';
 export { type ReadOptions, readVolume, workerAvailable } from './read.js';
 export type { ReadResult, VolumeFormat } from './read-core.js';

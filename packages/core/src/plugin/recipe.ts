@@ -1,0 +1,71 @@
+import { InputError } from '../util/errors.js';
+import { orientationCode } from '../volume/geometry.js';
+import { type Rescale, toHounsfield } from '../volume/hounsfield.js';
+import { asProcessed, type Processed } from '../volume/record.js';
+import { reorient, resampleToSpacing } from '../volume/spatial.js';
+import type { Vec3, Volume } from '../volume/types.js';
+import { checkFinite } from '../volume/validate.js';
+import { type PluginInput, prepareVolume } from './input.js';
+
+/** More voxels along one axis than any CT or MRI has: a spacing that would make this is a mistake. */
+const MAX_AXIS = 4096;
+
+export interface PreparedCase {
+  /** The volume on the recipe's grid, with the record that maps it back to the voxels read. */
+  volume: Processed;
+  /** The rescale applied to reach HU (slope 1, intercept 0 when none was needed or the input is not CT). */
+  rescale: Rescale;
+}
+
+/**
+ * A case's image as the plugin's recipe (`plugin.json` `input`) prepares it, before any view slices
+ * it — the one place every consumer (features, train, predict, heatmap, the server, vlm3d, the
+ * benchmark) turns a read volume into what the views read: NaN refused; CT checked or rescaled to
+ * Hounsfield units (`intensity: 'ct-hu'`; `rescale` for raw voxels, never applied to HU); the MRI
+ * normalisation; the canonical orientation (axes permuted and flipped, no interpolation); the
+ * target spacing (trilinear). Every step is recorded, so heatmaps land back on the input grid.
+ * A recipe that cannot be applied names the file and the field.
+ */
+export function prepareCaseVolume(
+  volume: Volume,
+  input: PluginInput,
+  source: string,
+  rescale?: Rescale,
+): PreparedCase {
+  checkFinite(source, volume);
+  let applied: Rescale = { slope: 1, intercept: 0 };
+  let v = volume;
+  if (input.intensity === 'ct-hu') {
+    try {
+      const hu = toHounsfield(volume, source, rescale);
+      v = hu.volume;
+      applied = hu.applied;
+    } catch (error) {
+      if (error instanceof InputError) throw new InputError(source, `input.intensity "ct-hu": ${error.problem}`);
+      throw error;
+    }
+  }
+  let out = asProcessed(volume);
+  out = { volume: prepareVolume(input, v), record: out.record };
+  // Most CT is stored in the canonical orientation already: skip the full-size permutation copy.
+  if (input.orientation && orientationCode(out.volume.direction) !== input.orientation.toUpperCase()) {
+    try {
+      out = reorient(out, input.orientation);
+    } catch (error) {
+      throw new InputError(source, `input.orientation "${input.orientation}": ${(error as Error).message}`);
+    }
+  }
+  if (input.spacing) {
+    const spacing = input.spacing as Vec3;
+    const size = out.volume.size.map((n, a) => Math.round((n * out.volume.spacing[a]!) / spacing[a]!));
+    if (size.some((n) => n > MAX_AXIS || n < 1))
+      throw new InputError(
+        source,
+        `input.spacing ${spacing.join('×')} mm would make ${size.join('×')} voxels from ` +
+          `${out.volume.size.join('×')} at ${out.volume.spacing.map((x) => +x.toFixed(3)).join('×')} mm ` +
+          `(at most ${MAX_AXIS} per axis): check the recipe's spacing or the file's header`,
+      );
+    out = resampleToSpacing(out, spacing);
+  }
+  return { volume: out, rescale: applied };
+}
