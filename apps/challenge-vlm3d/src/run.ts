@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Device, Precision } from '@anymc3d/core/graph';
 import { foldThreshold } from '@anymc3d/core/metrics';
-import { PLUGIN_CARD, pluginInput } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { findInputCases } from './inputs.js';
 import { CT_RATE_LABELS } from './labels.js';
@@ -13,7 +11,7 @@ import type { CasePrediction, ResultsDocument } from './results.js';
 import { validateResults } from './results.js';
 import { clearSubmission, writeSubmission } from './submission.js';
 import { TimeBudget } from './time-budget.js';
-import { loadChallengeModel, PLUGIN_DIR } from './weights.js';
+import { loadChallengeModel } from './weights.js';
 
 export interface RunOptions {
   input: string;

@@ -1,4 +1,4 @@
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { type CtRateRelease, ctRateLayout, readCtRate } from '@anymc3d/core/datasets';
 import { FeatureCache } from '@anymc3d/core/features';
@@ -14,12 +14,12 @@ import {
 } from '@anymc3d/core/plugin';
 import { taskCard } from '@anymc3d/core/tasks';
 import { type TrainSource, trainPlugin } from '@anymc3d/core/train';
-import { InputError, writeFileAtomic } from '@anymc3d/core/util';
+import { InputError } from '@anymc3d/core/util';
 import { readRescaleTable } from './metadata.js';
 import { type Rescale, readCase } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
 import { volumeCases } from './train-volumes.js';
-import { CHEST_WINDOWS_CW, chestInput, DEFAULT_SPACING, SETTINGS_FILE, type Vlm3dSettings } from './weights.js';
+import { CHEST_WINDOWS_CW, chestInput, DEFAULT_SPACING, type Vlm3dSettings } from './weights.js';
 
 /** `frozen`: the plugin on cached frozen tokens. `lora`: LoRA (rank 8, α 16) + query + head through the backbone. */
 export const TRAIN_MODES = ['frozen', 'lora'] as const;

@@ -26,12 +26,7 @@ export interface PreparedCase {
  * target spacing (trilinear). Every step is recorded, so heatmaps land back on the input grid.
  * A recipe that cannot be applied names the file and the field.
  */
-export function prepareCaseVolume(
-  volume: Volume,
-  input: PluginInput,
-  source: string,
-  rescale?: Rescale,
-): PreparedCase {
+export function prepareCaseVolume(volume: Volume, input: PluginInput, source: string, rescale?: Rescale): PreparedCase {
   checkFinite(source, volume);
   let applied: Rescale = { slope: 1, intercept: 0 };
   let v = volume;

@@ -49,6 +49,15 @@ export {
   worldToIndex,
 } from './geometry.js';
 export {
+  detectUnits,
+  type IntensitySummary,
+  type IntensityUnits,
+  intensitySummary,
+  type Rescale,
+  rescaleToHounsfield,
+  toHounsfield,
+} from './hounsfield.js';
+export {
   applyWindow,
   CHEST_CT_WINDOWS,
   IMAGENET_MEAN,
@@ -62,15 +71,6 @@ export {
   type Window,
   windowChannels,
 } from './intensity.js';
-export {
-  detectUnits,
-  type IntensitySummary,
-  type IntensityUnits,
-  intensitySummary,
-  type Rescale,
-  rescaleToHounsfield,
-  toHounsfield,
-} from './hounsfield.js';
 export { checkMaskGeometry, readMask } from './mask.js';
 export { type ReadOptions, readVolume, workerAvailable } from './read.js';
 export type { ReadResult, VolumeFormat } from './read-core.js';
