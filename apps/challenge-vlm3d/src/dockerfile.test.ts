@@ -77,7 +77,7 @@ describe('Dockerfile', () => {
       .filter((i) => i.op === 'ENV')
       .map((i) => i.args)
       .join(' ');
-    expect(env).toContain('VLM3D_DEVICE=${DEVICE}');
+    expect(env).toContain('VLM3D_DEVICE=$' + '{DEVICE}');
   });
 
   it('.dockerignore keeps weights, node_modules and build output out of the context', () => {

@@ -17,11 +17,12 @@ import {
   PLUGIN_WEIGHTS,
   type PluginInput,
   pluginInput,
-  prepareVolume,
+  prepareCaseVolume,
   readPlugin,
+  recipeKey,
 } from '@anymc3d/core/plugin';
 import { writeFileAtomic } from '@anymc3d/core/util';
-import { readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
+import { type Processed, readVolume, writeVolume } from '@anymc3d/core/volume';
 import type { AnalysisRequest, AnalysisResult, AnalyzerOptions, CaseAnalyzer, PluginInfo } from './analyzer.js';
 import { encodeNiftiUnitUint8, readNifti } from './nifti.js';
 import { checkServedViews } from './served-views.js';
@@ -42,10 +43,10 @@ interface Loaded {
 }
 
 /** Plugins that read the same normalised volume share it. */
-const volumeKey = (input: PluginInput) => JSON.stringify(input.normalisation);
+const volumeKey = (input: PluginInput) => JSON.stringify(recipeKey(input));
 /** Plugins that read the same slices of the same normalised volume share a backbone pass. */
 const viewKey = (l: Loaded, view: ViewInput) =>
-  JSON.stringify([l.input.normalisation, view.axis, view.size, view.channels]);
+  JSON.stringify([recipeKey(l.input), view.axis, view.size, view.channels, view.slices ?? null]);
 
 /**
  * The real inference engine behind the server: the backbone is loaded once; every frozen-backbone
@@ -123,14 +124,14 @@ export class EngineAnalyzer implements CaseAnalyzer {
     const imagePath = join(request.outDir, 'image.nii.gz');
     await writeVolume(volume, imagePath);
     const like = await readNifti(new Uint8Array(await readFile(imagePath)), imagePath);
-    // The volume as each plugin was trained on it (MRI: z-scored per volume), once per normalisation.
-    // It keeps the input's grid, so every map caseHeatmaps returns on it is on the input grid too.
-    const prepared = new Map<string, Volume>();
-    const volumeFor = (l: Loaded): Volume => {
+    // The volume as each plugin's recipe prepares it (HU, MRI normalisation, orientation, spacing),
+    // once per distinct recipe. Its record maps every heatmap back onto the uploaded volume's grid.
+    const prepared = new Map<string, Processed>();
+    const volumeFor = (l: Loaded): Processed => {
       const key = volumeKey(l.input);
       let v = prepared.get(key);
       if (!v) {
-        v = prepareVolume(l.input, volume);
+        v = prepareCaseVolume(volume, l.input, request.volumePath).volume;
         prepared.set(key, v);
       }
       return v;
@@ -141,7 +142,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
     // One backbone pass per distinct view among the frozen plugins' views.
     const passes = new Map<string, VolumeEmbedding>();
     const options = heatmapEmbedOptions(this.backbone);
-    const embed = async (l: Loaded, input: Volume, v: number): Promise<VolumeEmbedding> => {
+    const embed = async (l: Loaded, input: Processed, v: number): Promise<VolumeEmbedding> => {
       const view = l.views[v]!;
       const adapted = l.adapted?.[v];
       if (adapted) return embedVolume(input, view, adapted, options);

@@ -5,7 +5,7 @@ import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { Interval } from '@anymc3d/core/metrics';
-import { inputViews, pluginInput, prepareVolume, readPlugin } from '@anymc3d/core/plugin';
+import { inputViews, pluginInput, prepareCaseVolume, readPlugin } from '@anymc3d/core/plugin';
 import type { Manifest } from '@anymc3d/core/task';
 import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
@@ -154,7 +154,7 @@ async function demoHeatmaps(
   const dir = join(outDir, 'heatmaps');
   const positives = manifest.cases.filter((c) => c.split === 'test' && c.labels[0] === 1).slice(0, 3);
   for (const c of positives) {
-    const volume = prepareVolume(input, await readCaseImage(c.images[0]!));
+    const volume = prepareCaseVolume(await readCaseImage(c.images[0]!), input, c.images[0]!).volume;
     const result = await caseHeatmaps({
       volume,
       views,

@@ -2,7 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
-import { inputViews, PLUGIN_CARD, type PluginCard, pluginInput, prepareVolume, readPlugin } from '@anymc3d/core/plugin';
+import {
+  inputViews,
+  PLUGIN_CARD,
+  type PluginCard,
+  pluginInput,
+  prepareCaseVolume,
+  readPlugin,
+} from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { readVolume } from '@anymc3d/core/volume';
 import type { Argv, CommandModule } from 'yargs';
@@ -86,7 +93,9 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
     const input = pluginInput(card, join(args.plugin, PLUGIN_CARD));
     const paths = inputPaths(args.input, input.views, args.plugin);
     // Each image normalised on its own, as training and predict prepare each view's image.
-    const volumes = await Promise.all(paths.map(async (p) => prepareVolume(input, (await readVolume(p)).volume)));
+    const volumes = await Promise.all(
+      paths.map(async (p) => prepareCaseVolume((await readVolume(p)).volume, input, p).volume),
+    );
     const volume = volumes[0]!;
     const views = inputViews(input, backbone.card);
     const progress = createProgress({ enabled: args.progress, quiet: args.quiet });

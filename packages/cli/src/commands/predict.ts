@@ -12,7 +12,7 @@ import {
 } from '@anymc3d/core/plugin';
 import { casesOf, SPLITS, type Split, type TaskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
-import type { Volume } from '@anymc3d/core/volume';
+import type { Processed } from '@anymc3d/core/volume';
 import type { CommandModule } from 'yargs';
 import { adaptedPredictions } from '../pipeline/adapted.js';
 import { caseViewVolumes } from '../pipeline/case-volumes.js';
@@ -91,7 +91,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const views = inputViews(input, t.backbone.card);
       const mapPlugin = mapCount > 0 ? { ...(await readPlugin(a.plugin, backboneId)), source: a.plugin } : undefined;
       /** Case k's maps, from a pass already run (a LoRA plugin's prediction pass) or from their own pass. */
-      const writeMaps = async (k: number, volumes: Volume[], embeddings?: VolumeEmbedding[]) => {
+      const writeMaps = async (k: number, volumes: Processed[], embeddings?: VolumeEmbedding[]) => {
         const c = cases[k]!;
         progress.report({ stage: 'heatmaps', done: k, total: mapCount, detail: c.id });
         // Each view reads its own image, as its tokens did; the map lies on the first view's image,

@@ -4,7 +4,7 @@ import { heatmapEmbedOptions, pluginEmbedder } from '@anymc3d/core/heatmap';
 import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
 import { inputViews, loadPlugin, type PluginInput, readPlugin } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
-import type { Volume } from '@anymc3d/core/volume';
+import type { Processed } from '@anymc3d/core/volume';
 import type { ProgressSink } from '../progress.js';
 import { caseViewVolumes } from './case-volumes.js';
 
@@ -25,7 +25,7 @@ export interface AdaptedOptions {
    * patch tokens), so a caller makes the case's maps from this pass instead of running another.
    */
   withMaps?: (k: number) => boolean;
-  onCase?: (k: number, volumes: Volume[], embeddings: VolumeEmbedding[]) => Promise<void>;
+  onCase?: (k: number, volumes: Processed[], embeddings: VolumeEmbedding[]) => Promise<void>;
 }
 
 /**

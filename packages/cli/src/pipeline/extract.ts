@@ -3,7 +3,7 @@ import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { FeatureCache } from '@anymc3d/core/features';
 import { type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
-import { inputViews, type PluginInput, prepareVolume } from '@anymc3d/core/plugin';
+import { inputViews, type PluginInput, prepareCaseVolume, recipeKey } from '@anymc3d/core/plugin';
 import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
 import type { FeatureCase } from '@anymc3d/core/train';
 import type { ProgressSink } from '../progress.js';
@@ -34,7 +34,7 @@ export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOp
   const views = inputViews(o.input, o.backbone.card);
   const cache = new FeatureCache(o.cacheRoot, {
     backboneHash: o.backbone.weightHash,
-    preprocessing: { views, normalisation: o.input.normalisation },
+    preprocessing: { views, ...recipeKey(o.input) },
   });
   const embedder = new FrozenEmbedder(o.backbone, {
     batchSize: 32,
@@ -48,7 +48,10 @@ export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOp
     const tokens = await viewTokens(
       cases.map((c) => ({
         id: c.id,
-        load: async (view: string) => prepareVolume(o.input, await readCaseImage(c.images[viewIndex.get(view)!]!)),
+        load: async (view: string) => {
+          const path = c.images[viewIndex.get(view)!]!;
+          return prepareCaseVolume(await readCaseImage(path), o.input, path).volume;
+        },
       })),
       views,
       embedder,

@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { volumePixels } from '@anymc3d/core/benchmark';
 import type { ViewInput } from '@anymc3d/core/pipeline';
-import type { PluginInput } from '@anymc3d/core/plugin';
+import { type PluginInput, prepareCaseMask, recipeKey } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import type { VolumeCase, VolumeView } from '@anymc3d/core/train';
-import { checkMaskGeometry, type Grid, readVolume } from '@anymc3d/core/volume';
+import { checkMaskGeometry, type Processed, readVolume } from '@anymc3d/core/volume';
 import { caseViewVolumes } from './case-volumes.js';
 import { maskTokenGrid } from './seg-mask.js';
 
@@ -43,7 +43,7 @@ export async function volumeCases(
       const prepared: VolumeView[] = views.map((view, v) => volumePixels(volumes[v]!, view));
       // Preparing keeps the image's grid, so the first view's volume is what the mask must match.
       const segMask =
-        seg && c.mask ? await readSegMask(c.mask, c.images[0]!, volumes[0]!, views[0]!, seg.patch) : undefined;
+        seg && c.mask ? await readSegMask(c.mask, c.images[0]!, volumes[0]!, input, views[0]!, seg.patch) : undefined;
       if (recent.size >= KEEP) recent.delete(recent.keys().next().value!);
       recent.set(c.id, segMask ? { views: prepared, segMask } : { views: prepared });
     } else recent.set(c.id, kept); // most recently used last
@@ -59,7 +59,7 @@ export async function volumeCases(
     const vc: VolumeCase = {
       id: c.id,
       labels: Array.from(c.labels),
-      contentKey: JSON.stringify({ files, views, normalisation: input.normalisation }),
+      contentKey: JSON.stringify({ files, views, ...recipeKey(input) }),
       load: () => load(c),
       get pixels() {
         return resident(c).views[0]!.pixels;
@@ -83,11 +83,13 @@ export async function volumeCases(
 async function readSegMask(
   maskPath: string,
   imagePath: string,
-  image: Grid,
+  image: Processed,
+  input: PluginInput,
   view: ViewInput,
   patch: number,
 ): Promise<Float32Array> {
   const { volume } = await readVolume(maskPath);
-  checkMaskGeometry(`${maskPath} (mask of ${imagePath})`, volume, image);
-  return maskTokenGrid(volume, view, patch).data;
+  // The mask must share the image's grid as read; then it takes the recipe's spatial steps (nearest).
+  checkMaskGeometry(`${maskPath} (mask of ${imagePath})`, volume, image.record.source);
+  return maskTokenGrid(prepareCaseMask(volume, input, view), view, patch).data;
 }

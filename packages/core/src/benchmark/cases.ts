@@ -7,6 +7,7 @@ import { type Manifest, type ManifestCase, SPLITS, type Split } from '../task/ma
 import type { VolumeCase } from '../train/backbone-trainer.js';
 import type { FeatureCase } from '../train/features.js';
 import { InputError } from '../util/errors.js';
+import type { Processed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 
 /** The manifest's cases of one split, in manifest order. */
@@ -70,7 +71,7 @@ export function meanPooled(cases: readonly FeatureCase[]): FeatureCase[] {
 }
 
 /** Backbone-ready pixels [slices, 3, H, W] of one view of a volume. */
-export function volumePixels(volume: Volume, view: ViewInput): { pixels: Float32Array; slices: number } {
+export function volumePixels(volume: Volume | Processed, view: ViewInput): { pixels: Float32Array; slices: number } {
   const batches = viewSlices(volume, view, Number.MAX_SAFE_INTEGER);
   const [H, W] = view.size;
   const pixels = new Float32Array(batches.slices * 3 * H * W);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ViewInput } from '../pipeline/embed-volume.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { percentile } from '../volume/intensity.js';
+import { asProcessed, mapToSource, type Processed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 import { writeVolume } from '../volume/write.js';
 import type { HeatmapSummary } from './case-heatmap.js';
@@ -62,6 +63,12 @@ export interface HeatmapFiles {
   png?: string;
 }
 
+/** The image on the grid it was read on (where the heatmap lies): a prepared volume is mapped back through its record. */
+function onSourceGrid(image: Volume | Processed): Volume {
+  const p = asProcessed(image);
+  return p.record.steps.length === 0 ? p.volume : mapToSource(p.volume.data, p.record, { interpolation: 'linear' });
+}
+
 /**
  * Writes `<label>.nii.gz` (float32, exactly the input's affine), `<label>.json` (the summary)
  * and with `png` a montage of the top slices over the windowed image — each atomically.
@@ -69,7 +76,14 @@ export interface HeatmapFiles {
 export async function writeHeatmapOutputs(
   dir: string,
   result: { heat: Volume; summary: HeatmapSummary },
-  options: { image?: Volume; view?: ViewInput; png?: boolean; montage?: MontageOptions; provenance?: object } = {},
+  options: {
+    /** The image under the map: as read, or as the recipe prepared it (then drawn back on the grid as read). */
+    image?: Volume | Processed;
+    view?: ViewInput;
+    png?: boolean;
+    montage?: MontageOptions;
+    provenance?: object;
+  } = {},
 ): Promise<HeatmapFiles> {
   await mkdir(dir, { recursive: true });
   const slug = labelSlug(result.summary.label);
@@ -77,9 +91,10 @@ export async function writeHeatmapOutputs(
   await writeVolume(result.heat, files.nifti);
   if (options.png) {
     if (!options.image) throw new Error('a PNG montage needs the image the heatmap was computed on');
+    const image = onSourceGrid(options.image);
     const axis = result.summary.sliceAxis;
-    const [lo, hi] = displayWindow(options.image, options.view);
-    const { png, slices } = renderMontage(volumeSlices(options.image, axis, lo, hi), volumeSlices(result.heat, axis), {
+    const [lo, hi] = displayWindow(image, options.view);
+    const { png, slices } = renderMontage(volumeSlices(image, axis, lo, hi), volumeSlices(result.heat, axis), {
       count: 8,
       columns: 4,
       ...options.montage,

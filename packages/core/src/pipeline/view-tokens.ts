@@ -1,13 +1,15 @@
 import type { FrozenEmbedder } from '../backbone/embedder.js';
 import type { FeatureCache } from '../features/cache.js';
 import { InputError } from '../util/errors.js';
+import type { Processed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 import { embedVolume, type ViewInput } from './embed-volume.js';
 
 /** A case as the feature stage sees it: an id and how to read the volume for each view. */
 export interface CaseVolumes {
   id: string;
-  load(view: string): Promise<Volume>;
+  /** The volume a view reads, prepared by the recipe (a Processed volume keeps its record). */
+  load(view: string): Promise<Volume | Processed>;
 }
 
 /** Per-slice CLS tokens of one view of one case. */

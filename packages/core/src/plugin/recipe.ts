@@ -1,11 +1,14 @@
+import type { SliceAxis } from '../task/card.js';
 import { InputError } from '../util/errors.js';
 import { orientationCode } from '../volume/geometry.js';
 import { type Rescale, toHounsfield } from '../volume/hounsfield.js';
 import { asProcessed, type Processed } from '../volume/record.js';
-import { reorient, resampleToSpacing } from '../volume/spatial.js';
+import { reorient, resampleToSize, resampleToSpacing } from '../volume/spatial.js';
 import type { Vec3, Volume } from '../volume/types.js';
 import { checkFinite } from '../volume/validate.js';
 import { type PluginInput, prepareVolume } from './input.js';
+
+const SLICE_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const;
 
 /** More voxels along one axis than any CT or MRI has: a spacing that would make this is a mistake. */
 const MAX_AXIS = 4096;
@@ -63,4 +66,33 @@ export function prepareCaseVolume(volume: Volume, input: PluginInput, source: st
     out = resampleToSpacing(out, spacing);
   }
   return { volume: out, rescale: applied };
+}
+
+/**
+ * A mask (seg target) through the same spatial steps as its image (`prepareCaseVolume`), sampled
+ * nearest so labels stay labels: the canonical orientation, the target spacing, and a view's fixed
+ * slice count when it has one. The result lies on the grid the view slices its image from.
+ */
+export function prepareCaseMask(mask: Volume, input: PluginInput, view?: { axis: SliceAxis; slices?: number }): Volume {
+  let out = asProcessed(mask);
+  if (input.orientation && orientationCode(mask.direction) !== input.orientation.toUpperCase())
+    out = reorient(out, input.orientation);
+  if (input.spacing) out = resampleToSpacing(out, input.spacing as Vec3, { interpolation: 'nearest' });
+  const axis = view ? SLICE_INDEX[view.axis] : 0;
+  if (view?.slices && out.volume.size[axis] !== view.slices) {
+    const size = [...out.volume.size] as Vec3;
+    size[axis] = view.slices;
+    out = resampleToSize(out, size, { interpolation: 'nearest' });
+  }
+  return out.volume;
+}
+
+/** A recipe's fields that change the pixels beyond the views: part of every feature-cache and checkpoint key. */
+export function recipeKey(input: PluginInput): Record<string, unknown> {
+  return {
+    normalisation: input.normalisation,
+    ...(input.intensity && input.intensity !== 'as-read' ? { intensity: input.intensity } : {}),
+    ...(input.orientation ? { orientation: input.orientation.toUpperCase() } : {}),
+    ...(input.spacing ? { spacing: input.spacing } : {}),
+  };
 }
