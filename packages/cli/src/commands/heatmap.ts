@@ -72,7 +72,11 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       })
       .option('label', { type: 'string', describe: "Label to explain (default: the plugin's first)" })
       .option('png', { type: 'boolean', default: false, describe: 'Also write a PNG montage of the top slices' })
-      .option('backbone', { alias: 'b', type: 'string', describe: "Backbone name or weights folder (default: the plugin's)" })
+      .option('backbone', {
+        alias: 'b',
+        type: 'string',
+        describe: "Backbone name or weights folder (default: the plugin's)",
+      })
       .option('weights-root', {
         type: 'string',
         describe: 'Folder holding <name>/ weight folders (default $ANYMC3D_WEIGHTS)',
