@@ -10,7 +10,7 @@ import { type PluginCard, pluginInput } from '@anymc3d/core/plugin';
 import { Random } from '@anymc3d/core/util';
 import { orientationCode, readVolume, type Vec3, type Volume, writeVolume } from '@anymc3d/core/volume';
 import { EngineAnalyzer } from '@anymc3d/heatmap-server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 /**
  * One recipe, every consumer: a plugin trained by `vlm3d train` (tiny DINOv2, LoRA) records how a
@@ -288,5 +288,78 @@ describe('one recipe in plugin.json, one case pipeline for every consumer', () =
     for (let i = 0; i < heat.data.length; i++)
       worst = Math.max(worst, Math.abs(Number(servedHeat.data[i]) - Number(heat.data[i])));
     expect(worst, 'served uint8 map vs anymc3d heatmap').toBeLessThanOrEqual(0.5 / 255 + 1e-6);
+  });
+
+  it('vlm3d train --mode frozen after anymc3d features finds every token in the one cache (zero backbone passes)', async () => {
+    // The CLI's manifest of the same CT-RATE volumes, ids as CT-RATE names them.
+    const dataset = join(root, 'ct-rate', 'dataset');
+    const rows: string[] = [];
+    for (const line of (await readFile(join(dataset, 'multi_abnormality_labels', 'train_predicted_labels.csv'), 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .concat(
+        (await readFile(join(dataset, 'multi_abnormality_labels', 'valid_predicted_labels.csv'), 'utf8'))
+          .trim()
+          .split('\n')
+          .slice(1),
+      )) {
+      const [file, ...labels] = line.split(',');
+      const id = file!.replace('.nii.gz', '');
+      const [split, patient, scan] = id.split('_');
+      const image = join(dataset, `${split}_fixed`, `${split}_${patient}`, `${split}_${patient}_${scan}`, file!);
+      rows.push(`${id},train,${image},${labels.join(',')}`);
+    }
+    const manifest = join(root, 'ct-rate-manifest.csv');
+    await writeFile(manifest, `id,split,image,${CT_RATE_LABELS.map((l) => `"${l}"`).join(',')}\n${rows.join('\n')}\n`);
+    const cache = join(root, 'shared-cache');
+    const f = await run(
+      process.execPath,
+      [
+        CLI,
+        'features',
+        '-t',
+        TASK,
+        '-m',
+        manifest,
+        '-b',
+        backbone,
+        '-o',
+        join(root, 'features'),
+        '--input-size',
+        '16',
+        '--no-progress',
+      ],
+      {
+        env: { ...process.env, ANYMC3D_CACHE: cache },
+      },
+    );
+    expect(f.stdout).toContain('22 cases × 1 views: 22 computed, 0 from the cache');
+    const cacheDir = f.stdout.trim().split('→ ').at(-1)!;
+    // vlm3d's frozen mode: the same recipe (the ct-rate card's), the same backbone, the same folder.
+    let stderr = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((t) => {
+      stderr += String(t);
+      return true;
+    });
+    const args = ['train', '--mode', 'frozen', '--ct-rate', join(root, 'ct-rate'), '--backbone', backbone];
+    const code = await runVlm3d(
+      [
+        ...args,
+        '-o',
+        join(root, 'frozen-plugin'),
+        '--input-size',
+        '16',
+        '--cache',
+        cache,
+        '--steps',
+        '2',
+        '--threads',
+        '1',
+      ],
+      () => {},
+    ).finally(() => spy.mockRestore());
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain(`frozen tokens: 0 volume(s) through the backbone, the rest from ${cacheDir}`);
   });
 });

@@ -1,61 +1,77 @@
-import type { Backbone } from '@anymc3d/core/backbone';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
-import type { FeatureCache } from '@anymc3d/core/features';
+import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { readCaseImage } from '@anymc3d/core/datasets';
 import type { Device } from '@anymc3d/core/graph';
+import { viewTokens } from '@anymc3d/core/pipeline';
+import { inputViews, type PluginInput, prepareCaseVolume, recipeFeatureCache } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import type { FeatureCase } from '@anymc3d/core/train';
-import type { CaseInput } from './preprocess.js';
+import type { Rescale } from '@anymc3d/core/volume';
 
 export interface TokenSets {
   train: FeatureCase[];
   val: FeatureCase[];
+  /** Volumes that went through the backbone (the rest came from the cache). */
+  computed: number;
+  cacheDir?: string;
 }
 
 /**
- * The frozen mode's data: every train/val volume prepared by `read` (as `run` prepares it) and
- * embedded once by the frozen backbone, its CLS tokens cached under `cache` when given.
+ * The frozen mode's data through core's one token path (`viewTokens`): every train/val volume
+ * prepared by the plugin's recipe, embedded once by the frozen backbone, its CLS tokens in the
+ * recipe's feature cache when `cacheRoot` is given — the same folder `anymc3d features|train`
+ * uses for the same recipe and backbone, so tokens made by either are found by the other.
  */
 export async function frozenTokens(args: {
   backbone: Backbone;
+  input: PluginInput;
   train: readonly ManifestCase[];
   val: readonly ManifestCase[];
-  read: (path: string) => Promise<CaseInput>;
-  size: number;
-  cache?: FeatureCache;
+  rescaleOf: (path: string) => Rescale | undefined;
+  cacheRoot?: string;
   device?: Device;
   threads?: number;
   log: (line: string) => void;
 }): Promise<TokenSets> {
-  const { backbone, cache, size, log } = args;
+  const { backbone, input, log } = args;
+  const views = inputViews(input, backbone.card);
   const embedder = new FrozenEmbedder(backbone, {
+    batchSize: 16,
     ...(args.device ? { device: args.device } : {}),
     ...(args.threads ? { threads: args.threads } : {}),
   });
+  const cache = args.cacheRoot ? recipeFeatureCache(args.cacheRoot, backbone, input, views) : undefined;
+  let computed = 0;
   const features = async (cases: readonly ManifestCase[], what: string): Promise<FeatureCase[]> => {
-    const out: FeatureCase[] = [];
     const started = Date.now();
-    for (const [k, c] of cases.entries()) {
-      let tokens: Float32Array;
-      if (cache?.has(c.id, 'axial')) {
-        tokens = (await cache.read(c.id, 'axial')).get('cls')!.data as Float32Array;
-      } else {
-        const prepared = await args.read(c.images[0]!);
-        const e = await embedder.embed({
-          dtype: 'float32',
-          dims: [prepared.slices, 3, size, size],
-          data: prepared.pixels,
-        });
-        tokens = e.cls.data as Float32Array;
-        await cache?.write(c.id, 'axial', { cls: e.cls });
-      }
-      out.push({ id: c.id, tokens, slices: tokens.length / backbone.card.embedDim, labels: Array.from(c.labels) });
-      if ((k + 1) % 50 === 0 || k + 1 === cases.length)
-        log(`${what}: ${k + 1}/${cases.length} embedded (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-    }
-    return out;
+    const tokens = await viewTokens(
+      cases.map((c) => ({
+        id: c.id,
+        load: async () => {
+          const path = c.images[0]!;
+          return prepareCaseVolume(await readCaseImage(path), input, path, args.rescaleOf(path)).volume;
+        },
+      })),
+      views,
+      embedder,
+      cache,
+      (p) => {
+        if (p.done % 50 === 0 || p.done === p.total)
+          log(
+            `${what}: ${p.done}/${p.total} embedded (${p.computed} through the backbone, ${p.fromCache} from the cache; ` +
+              `${((Date.now() - started) / 1000).toFixed(0)} s)`,
+          );
+        if (p.done === p.total) computed += p.computed;
+      },
+    );
+    return cases.map((c) => {
+      const t = tokens.get(c.id)!.get(views[0]!.name)!;
+      return { id: c.id, tokens: t.tokens, slices: t.slices, labels: Array.from(c.labels) };
+    });
   };
   try {
-    return { train: await features(args.train, 'train'), val: await features(args.val, 'val') };
+    const train = await features(args.train, 'train');
+    const val = await features(args.val, 'val');
+    return { train, val, computed, ...(cache ? { cacheDir: cache.dir } : {}) };
   } finally {
     await embedder.release();
   }

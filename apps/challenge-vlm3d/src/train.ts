@@ -1,17 +1,18 @@
 import { basename } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { type CtRateRelease, ctRateLayout, readCtRate } from '@anymc3d/core/datasets';
-import { FeatureCache } from '@anymc3d/core/features';
 import type { Device } from '@anymc3d/core/graph';
 import { auroc, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import {
   type LoadedPlugin,
   loadPlugin,
   type PluginCard,
+  type PluginInput,
   type Prediction,
   savePlugin,
   type TaskCard,
 } from '@anymc3d/core/plugin';
+import { taskInput } from '@anymc3d/core/task';
 import { taskCard } from '@anymc3d/core/tasks';
 import { type TrainSource, trainPlugin } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
@@ -106,7 +107,12 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     throw new InputError(options.ctRate, `need train and val cases (got ${train.length} and ${val.length})`);
   const backbone = await resolveBackbone(options.backbone);
   const size = options.inputSize ?? backbone.card.inputSize[0];
-  const input = chestInput(size, options.spacing ?? DEFAULT_SPACING);
+  // The catalogue card's recipe (CT in HU, LPS, 1.5×1.5×3 mm, the chest windows) at this size, as
+  // `anymc3d features|train -t ct-rate.json` prepares cases: both find each other's cached tokens.
+  const input: PluginInput = {
+    ...taskInput(catalogue, [size, size]),
+    ...(options.spacing ? { spacing: [...options.spacing] } : {}),
+  };
   const task: TaskCard = {
     task: 'ct-rate-18',
     kind: 'multilabel',
@@ -126,8 +132,8 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     v: 1,
     ...(layout.release === 'v1' ? { release: 'v1' } : {}),
   };
-  const read = (path: string) =>
-    readCase(path, input, backbone.card, undefined, rescales.get(basename(path).replace(/\.nii(\.gz)?$/i, '')));
+  const rescaleOf = (path: string) => rescales.get(basename(path).replace(/\.nii(\.gz)?$/i, ''));
+  const read = (path: string) => readCase(path, input, backbone.card, undefined, rescaleOf(path));
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
   const defaults = TRAIN_DEFAULTS[mode];
   const chunk = options.chunk ?? TRAIN_DEFAULTS.lora.chunk;
@@ -158,20 +164,21 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   } else {
     if (options.lrLora !== undefined || options.chunk !== undefined)
       throw new Error('lrLora and chunk are LoRA-mode options');
-    const cache = options.cache
-      ? new FeatureCache(options.cache, { backboneHash: backbone.weightHash, preprocessing })
-      : undefined;
     const tokens = await frozenTokens({
       backbone,
+      input,
       train,
       val,
-      read,
-      size,
+      rescaleOf,
       log,
-      ...(cache ? { cache } : {}),
+      ...(options.cache ? { cacheRoot: options.cache } : {}),
       ...(options.device ? { device: options.device } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
     });
+    log(
+      `frozen tokens: ${tokens.computed} volume(s) through the backbone` +
+        (tokens.cacheDir ? `, the rest from ${tokens.cacheDir}` : ''),
+    );
     data = {
       source: { features: tokens.train, backbone: id },
       valCount: tokens.val.length,

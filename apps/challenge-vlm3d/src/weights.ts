@@ -54,7 +54,8 @@ export function chestInput(size: number, spacing: Vec3 = DEFAULT_SPACING): Plugi
   return {
     views: [{ name: 'axial', axis: 'axial' }],
     size: [size, size],
-    channels: { windows: CHEST_CT_WINDOWS.map((w) => ({ ...w })) },
+    // Named as taskInput names a card's windows, so this is the ct-rate catalogue card's recipe exactly.
+    channels: { windows: CHEST_CT_WINDOWS.map((w, k) => ({ name: `w${k}`, lo: w.lo, hi: w.hi })) },
     normalisation: null,
     intensity: 'ct-hu',
     orientation: 'LPS',

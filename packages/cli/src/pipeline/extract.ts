@@ -1,9 +1,8 @@
 import type { Backbone } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
-import { FeatureCache } from '@anymc3d/core/features';
 import { type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
-import { inputViews, type PluginInput, prepareCaseVolume, recipeKey } from '@anymc3d/core/plugin';
+import { inputViews, type PluginInput, prepareCaseVolume, recipeFeatureCache } from '@anymc3d/core/plugin';
 import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
 import type { FeatureCase } from '@anymc3d/core/train';
 import type { ProgressSink } from '../progress.js';
@@ -32,10 +31,7 @@ export interface Extracted {
  */
 export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOptions): Promise<Extracted> {
   const views = inputViews(o.input, o.backbone.card);
-  const cache = new FeatureCache(o.cacheRoot, {
-    backboneHash: o.backbone.weightHash,
-    preprocessing: { views, ...recipeKey(o.input) },
-  });
+  const cache = recipeFeatureCache(o.cacheRoot, o.backbone, o.input, views);
   const embedder = new FrozenEmbedder(o.backbone, {
     batchSize: 32,
     ...(o.threads ? { threads: o.threads } : {}),

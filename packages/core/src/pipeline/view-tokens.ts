@@ -36,7 +36,8 @@ export async function viewTokens(
   cases: readonly CaseVolumes[],
   views: readonly ViewInput[],
   embedder: FrozenEmbedder,
-  cache: FeatureCache,
+  /** Absent: nothing is read from or written to a cache. */
+  cache: FeatureCache | undefined,
   onProgress?: (p: ViewTokenProgress) => void,
 ): Promise<Map<string, Map<string, ViewTokens>>> {
   const out = new Map<string, Map<string, ViewTokens>>();
@@ -50,7 +51,7 @@ export async function viewTokens(
     const perView = new Map<string, ViewTokens>();
     for (const view of views) {
       let cls: { dims: readonly number[]; data: Float32Array };
-      if (cache.has(c.id, view.name)) {
+      if (cache?.has(c.id, view.name)) {
         const stored = (await cache.read(c.id, view.name)).get('cls');
         if (stored?.dims.length !== 2) {
           throw new InputError(cache.dir, `cached entry for case ${c.id}, view ${view.name} has no [S, d] cls tensor`);
@@ -59,7 +60,7 @@ export async function viewTokens(
         fromCache++;
       } else {
         const e = await embedVolume(await c.load(view.name), view, embedder);
-        await cache.write(c.id, view.name, { cls: e.cls });
+        await cache?.write(c.id, view.name, { cls: e.cls });
         cls = { dims: e.cls.dims, data: e.cls.data as Float32Array };
         computed++;
         slicesComputed += e.cls.dims[0]!;

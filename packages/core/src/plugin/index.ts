@@ -23,6 +23,12 @@ export {
   type TaskKind,
 } from './plugin-graph.js';
 export { queryPool } from './pooling.js';
-export { type PreparedCase, prepareCaseMask, prepareCaseVolume, recipeKey } from './recipe.js';
+export {
+  type PreparedCase,
+  prepareCaseMask,
+  prepareCaseVolume,
+  recipeFeatureCache,
+  recipeKey,
+} from './recipe.js';
 export { PLUGIN_CARD, PLUGIN_WEIGHTS, readPlugin, savePlugin } from './store.js';
 export { viewLoraWeights } from './view-lora.js';

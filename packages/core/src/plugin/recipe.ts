@@ -1,3 +1,6 @@
+import { FeatureCache } from '../features/cache.js';
+import type { Precision } from '../graph/index.js';
+import type { ViewInput } from '../pipeline/embed-volume.js';
 import type { SliceAxis } from '../task/card.js';
 import { InputError } from '../util/errors.js';
 import { orientationCode } from '../volume/geometry.js';
@@ -95,4 +98,28 @@ export function recipeKey(input: PluginInput): Record<string, unknown> {
     ...(input.orientation ? { orientation: input.orientation.toUpperCase() } : {}),
     ...(input.spacing ? { spacing: input.spacing } : {}),
   };
+}
+
+/**
+ * The one feature cache of a recipe: the folder is keyed by the backbone's weights, the views
+ * (plane, size, channels, mean/std, fixed slices), the recipe's intensity, normalisation,
+ * orientation and spacing, and the precision, so every consumer that prepares cases the same way
+ * (`anymc3d features|train|predict`, `vlm3d train --mode frozen`, the benchmark) finds the others'
+ * tokens, and a change of any of them can never serve stale ones. Entries are per case id and view.
+ */
+export function recipeFeatureCache(
+  root: string,
+  backbone: { weightHash: string },
+  input: PluginInput,
+  views: readonly ViewInput[],
+  precision: Precision = 'fp32',
+): FeatureCache {
+  // A window's name is a label, not a pixel: two recipes with the same bounds share tokens.
+  const keyed = views.map((v) =>
+    'windows' in v.channels ? { ...v, channels: { windows: v.channels.windows.map((w) => [w.lo, w.hi]) } } : v,
+  );
+  return new FeatureCache(root, {
+    backboneHash: backbone.weightHash,
+    preprocessing: { views: keyed, ...recipeKey(input), ...(precision !== 'fp32' ? { precision } : {}) },
+  });
 }

@@ -56,6 +56,17 @@ export interface TaskCard {
   windows?: [number, number][];
   normalisation?: MriNormalisation;
   inputSize: { height: number; width: number; slices: number };
+  /**
+   * The rest of the recipe a new plugin gets (flags override; plugin.json records what was used):
+   * `intensity` "ct-hu" checks that voxels are CT in Hounsfield units (raw values need a rescale);
+   * `orientation` (e.g. "LPS") and `spacing` (mm) put every volume on one canonical grid before
+   * slicing; `slices` "fixed" resamples each view along its slice axis to inputSize.slices (the
+   * paper's fixed S), "all" (default) keeps every slice.
+   */
+  intensity?: 'as-read' | 'ct-hu';
+  orientation?: string;
+  spacing?: [number, number, number];
+  slices?: 'all' | 'fixed';
   metric: TaskMetric;
   data: TaskData;
   /** What on the card comes from the paper and what is this project's choice, where that matters. */
@@ -161,6 +172,26 @@ export function validateTaskCard(value: unknown, source: string): TaskCard {
       `"normalisation" must be {"method": "zscore"} or {"method": "percentile", "range": [lo, hi]} (0 ≤ lo < hi ≤ 100), got ${show(n)}`,
     );
   }
+
+  need(
+    v.intensity === undefined || v.intensity === 'as-read' || v.intensity === 'ct-hu',
+    `"intensity" must be "as-read" or "ct-hu", got ${show(v.intensity)}`,
+  );
+  need(
+    v.orientation === undefined || (typeof v.orientation === 'string' && /^[LRPASI]{3}$/i.test(v.orientation)),
+    `"orientation" must be a three-letter code such as "LPS", got ${show(v.orientation)}`,
+  );
+  need(
+    v.spacing === undefined ||
+      (Array.isArray(v.spacing) && v.spacing.length === 3 && v.spacing.every((x) => typeof x === 'number' && x > 0)),
+    `"spacing" must be three positive numbers (mm), got ${show(v.spacing)}`,
+  );
+  need(
+    v.slices === undefined || v.slices === 'all' || v.slices === 'fixed',
+    `"slices" must be "all" or "fixed", got ${show(v.slices)}`,
+  );
+  if (v.intensity === 'ct-hu' && hasNormalisation)
+    problems.push('"intensity": "ct-hu" is for CT cards (windows), not MRI normalisation');
 
   const size = v.inputSize;
   if (!isObject(size)) problems.push(`"inputSize" must be {height, width, slices}, got ${show(size)}`);

@@ -25,6 +25,10 @@ export function taskInput(card: TaskCard, size?: [number, number]): PluginInput 
     size: size ?? [card.inputSize.height, card.inputSize.width],
     channels,
     normalisation: card.normalisation ?? null,
+    ...(card.intensity === 'ct-hu' ? { intensity: 'ct-hu' as const } : {}),
+    ...(card.orientation ? { orientation: card.orientation.toUpperCase() } : {}),
+    ...(card.spacing ? { spacing: [...card.spacing] as [number, number, number] } : {}),
+    ...(card.slices === 'fixed' ? { slices: card.inputSize.slices } : {}),
   };
 }
 
