@@ -91,6 +91,8 @@ describe('anymc3d end to end on a new task given by a manifest', () => {
       ...common,
       '-o',
       out,
+      '--mode',
+      'frozen',
       '--steps',
       '60,150',
       '--lr',
@@ -139,6 +141,15 @@ describe('anymc3d end to end on a new task given by a manifest', () => {
     const csv = (await readFile(join(pred, 'predictions.csv'), 'utf8')).trim().split('\n');
     expect(csv[0]).toBe('case_id,blob');
     expect(csv).toHaveLength(1 + 8);
+    // The CSV holds every digit of the JSON: reading either gives the same scores (no ties made by rounding).
+    const json = JSON.parse(await readFile(join(pred, 'predictions.json'), 'utf8')) as {
+      cases: { id: string; probabilities: { blob: number } }[];
+    };
+    for (const [i, line] of csv.slice(1).entries()) {
+      const [id, p] = line.split(',');
+      expect(id).toBe(json.cases[i]!.id);
+      expect(Number(p)).toBe(json.cases[i]!.probabilities.blob);
+    }
     const provenance = JSON.parse(await readFile(join(pred, 'provenance.json'), 'utf8'));
     expect(provenance.backbone.name).toBe('mobilenet_v1_224');
     expect(provenance.plugin.sha256).toMatch(/^[0-9a-f]{64}$/);

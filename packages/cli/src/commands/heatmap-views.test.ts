@@ -74,7 +74,19 @@ describe('heatmaps of a plugin whose views read different images', () => {
   it("heatmap -i T1 -i T2 and predict --heatmaps give predict's probability; one image or swapped do not", async () => {
     const common = ['-t', join(root, 'task.json'), '-m', join(root, 'manifest.csv'), '-b', weightsDir];
     const trained = join(root, 'trained');
-    const train = await run(['train', ...common, '-o', trained, '--steps', '20', '--batch-size', '4', '--no-progress']);
+    const train = await run([
+      'train',
+      ...common,
+      '-o',
+      trained,
+      '--mode',
+      'frozen',
+      '--steps',
+      '20',
+      '--batch-size',
+      '4',
+      '--no-progress',
+    ]);
     expect(train.code, train.err).toBe(0);
     const pluginDir = join(trained, 'plugin');
     const card = JSON.parse(await readFile(join(pluginDir, 'plugin.json'), 'utf8')) as PluginCard;

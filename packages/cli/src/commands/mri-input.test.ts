@@ -64,7 +64,19 @@ describe('an MRI plugin with a view named "t2"', () => {
   it('records its input, and heatmaps give the probability predict gives', async () => {
     const common = ['-t', join(root, 'task.json'), '-m', join(root, 'manifest.csv'), '-b', 'mobilenet_v1_224'];
     const trained = join(root, 'trained');
-    const train = await run(['train', ...common, '-o', trained, '--steps', '3', '--batch-size', '4', '--no-progress']);
+    const train = await run([
+      'train',
+      ...common,
+      '-o',
+      trained,
+      '--mode',
+      'frozen',
+      '--steps',
+      '3',
+      '--batch-size',
+      '4',
+      '--no-progress',
+    ]);
     expect(train.code, train.err).toBe(0);
     const pluginDir = join(trained, 'plugin');
     const card = JSON.parse(await readFile(join(pluginDir, 'plugin.json'), 'utf8')) as PluginCard;

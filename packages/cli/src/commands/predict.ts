@@ -148,11 +148,16 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
             return { rows, cacheDir: extracted.cacheDir, computed: extracted.computed };
           })();
       const t1 = Date.now();
-      const rows = foldRows(features.rows, pluginCard.thresholds);
+      const rows = foldRows(features.rows, pluginCard.thresholds, pluginCard.kind);
       progress.stop();
       const files = await writePredictions(
         t.outDir,
-        { labels: card.labels, ids: cases.map((c) => c.id), probabilities: rows },
+        {
+          labels: card.labels,
+          ids: cases.map((c) => c.id),
+          probabilities: rows,
+          multiclass: pluginCard.kind === 'multiclass',
+        },
         {
           task: card.id,
           manifest: t.manifest.source,

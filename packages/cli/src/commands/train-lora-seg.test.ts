@@ -134,7 +134,7 @@ describe('anymc3d train --mode lora --seg-lambda', () => {
     const frozen = await run([
       'train',
       ...['-t', join(root, 'task.json'), '-m', join(root, 'manifest.csv'), '-b', weightsDir, '-o', join(root, 'f')],
-      ...['--seg-lambda', '1'],
+      ...['--mode', 'frozen', '--seg-lambda', '1'],
     ]);
     expect(frozen.code).toBe(1);
     expect(frozen.err).toMatch(/--seg-lambda: is a lora-mode flag; this is --mode frozen/);

@@ -82,8 +82,7 @@ const loraTrain = (out: string, task?: string) =>
     ...common(task),
     '-o',
     out,
-    '--mode',
-    'lora',
+    // No --mode: the method is the default.
     '--lora-steps',
     '2,4',
     '--batch-size',
@@ -107,6 +106,8 @@ describe('anymc3d train --mode lora, then predict', () => {
     expect(train.code, train.err).toBe(0);
     expect(train.out).toMatch(/^lora, val \(3 cases\): 2 steps AUC=[\d.n/a]+, 4 steps AUC=[\d.n/a]+ → [24] steps;/m);
     expect(train.err).toMatch(/^train lora: \d\/4 /m);
+    // Said up front, from the timed first step: what the whole schedule will take.
+    expect(train.err).toMatch(/LoRA training: the first step took [\d.]+ s \(2 cases\); 3 more step\(s\) ≈ \d+ s/);
     const pluginDir = join(out, 'plugin');
     const card = JSON.parse(await readFile(join(pluginDir, 'plugin.json'), 'utf8')) as PluginCard;
     expect(card.lora).toMatchObject({ rank: 8, alpha: 16 });
@@ -179,7 +180,7 @@ describe('anymc3d train --mode lora, then predict', () => {
     const lora = await run(['train', ...common(), '-o', join(root, 'x'), '--mode', 'lora', '--steps', '3']);
     expect(lora.code).toBe(1);
     expect(lora.err).toMatch(/--steps: is a frozen-mode flag; this is --mode lora/);
-    const frozen = await run(['train', ...common(), '-o', join(root, 'y'), '--lora-steps', '3']);
+    const frozen = await run(['train', ...common(), '-o', join(root, 'y'), '--mode', 'frozen', '--lora-steps', '3']);
     expect(frozen.code).toBe(1);
     expect(frozen.err).toMatch(/--lora-steps: is a lora-mode flag; this is --mode frozen/);
     const { predictCases } = await import('../pipeline/fit.js');

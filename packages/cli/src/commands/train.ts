@@ -1,3 +1,4 @@
+import { THRESHOLD_CRITERIA, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { casesOf, pluginTaskOf, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import type { CommandModule } from 'yargs';
@@ -45,10 +46,10 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
     taskFlags(y)
       .option('mode', {
         type: 'string',
-        default: 'frozen',
+        default: 'lora',
         choices: [...TRAIN_MODES],
         describe:
-          'frozen: plugin on cached frozen tokens; lora: LoRA (rank 8, α 16) + query + head through the backbone',
+          'lora (the method, default): LoRA (rank 8, α 16) + query + head through the backbone; frozen: the fast probe, plugin on cached frozen tokens',
       })
       .option('steps', {
         type: 'string',
@@ -90,8 +91,8 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
       .option('criterion', {
         type: 'string',
         default: 'f1',
-        choices: ['f1', 'youden'],
-        describe: 'Threshold criterion on val',
+        choices: [...THRESHOLD_CRITERIA],
+        describe: 'Threshold criterion on val (crg: the pooled J that the VLM3D CRG score ranks by)',
       })
       .option('seed', { type: 'number', default: 0, describe: 'Seed of initialisation and batch order' }),
   handler: async (a) => {
@@ -185,11 +186,13 @@ async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
     steps: m.steps,
     lrs: m.lrs,
     optim: { batchSize: m.batch, warmup: Math.min(20, Math.min(...m.steps)), seed: a.seed },
-    criterion: a.criterion as 'f1' | 'youden',
+    criterion: a.criterion as ThresholdCriterion,
     outDir: t.outDir,
     data: t.manifest.source,
     ...(a.threads ? { threads: a.threads } : {}),
     report: m.report,
+    // The method costs a backbone pass forward and back per case and step: say up front what the run will take.
+    ...(a.quiet ? {} : { note: (line: string) => process.stderr.write(`anymc3d: ${line}\n`) }),
   });
 }
 
@@ -229,11 +232,13 @@ async function fitLora(
       warmup: Math.min(20, Math.floor(total / 10)),
       seed: a.seed,
     },
-    criterion: a.criterion as 'f1' | 'youden',
+    criterion: a.criterion as ThresholdCriterion,
     outDir: t.outDir,
     data: t.manifest.source,
     device: a.device as 'cpu' | 'cuda',
     ...(a.threads ? { threads: a.threads } : {}),
     report: m.report,
+    // The method costs a backbone pass forward and back per case and step: say up front what the run will take.
+    ...(a.quiet ? {} : { note: (line: string) => process.stderr.write(`anymc3d: ${line}\n`) }),
   });
 }

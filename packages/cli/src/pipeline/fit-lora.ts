@@ -32,6 +32,8 @@ export interface FitLoraOptions {
   threads?: number;
   device?: Device;
   report?: ProgressSink;
+  /** One-off lines for the user (the estimate from the timed first step). */
+  note?: (line: string) => void;
 }
 
 /**
@@ -57,6 +59,8 @@ export async function fitLoraPlugin(o: FitLoraOptions): Promise<Fitted> {
     o.val.map((c) => Array.from(c.labels)),
     L,
   );
+  let estimated = false;
+  const started = Date.now();
   const run = await trainCandidates({
     train: {
       source: {
@@ -89,10 +93,25 @@ export async function fitLoraPlugin(o: FitLoraOptions): Promise<Fitted> {
       const scores = byLabel(rows, L);
       return { auroc: evaluate({ labels: o.task.labels, scores, truth: valTruth }).macro.auroc, val: scores };
     },
-    onProgress: (p) =>
-      o.report?.({ stage: 'train lora', done: p.step, total: p.totalSteps, detail: `loss ${p.loss.toFixed(4)}` }),
+    onProgress: (p) => {
+      if (!estimated) {
+        // The first step of this run (a resumed one too) sets the pace; the rest is that times the steps left.
+        estimated = true;
+        const first = (Date.now() - started) / 1000;
+        const left = p.totalSteps - p.step;
+        o.note?.(
+          `LoRA training: the first step took ${first.toFixed(1)} s (${o.optim.batchSize ?? 4} cases); ` +
+            `${left} more step(s) ≈ ${formatDuration(first * left)}, plus scoring ${o.val.length} val case(s) at each of ` +
+            `${o.steps.length} candidate(s) (--mode frozen is the fast probe)`,
+        );
+      }
+      o.report?.({ stage: 'train lora', done: p.step, total: p.totalSteps, detail: `loss ${p.loss.toFixed(4)}` });
+    },
   });
-  const thresholds = selectThresholds({ scores: run.best.val, truth: valTruth }, o.criterion);
+  const thresholds =
+    o.task.kind === 'multiclass'
+      ? o.task.labels.map(() => null)
+      : selectThresholds({ scores: run.best.val, truth: valTruth }, o.criterion);
   const id = { name: o.backbone.card.name, weightHash: o.backbone.weightHash };
   const { card, weights } = await readPlugin(run.best.dir, id);
   const pluginDir = join(o.outDir, 'plugin');
@@ -107,4 +126,10 @@ export async function fitLoraPlugin(o: FitLoraOptions): Promise<Fitted> {
   );
   const attempts = run.candidates.map((c) => ({ steps: c.step, valAuroc: c.valAuroc, dir: c.dir }));
   return { attempts, chosen: attempts[run.candidates.indexOf(run.best)]!, thresholds, pluginDir };
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(0)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }

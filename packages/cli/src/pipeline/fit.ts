@@ -107,7 +107,11 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
   }
   const chosen = attempts.reduce((best, a) => ((a.valAuroc ?? -1) > (best.valAuroc ?? -1) ? a : best));
   const valScores = byLabel(await predictCases(chosen.dir, o.backbone, o.val, o.threads), L);
-  const thresholds = selectThresholds({ scores: valScores, truth: valTruth }, o.criterion);
+  // Multi-class decides by arg max: no per-class thresholds are learnt.
+  const thresholds =
+    o.task.kind === 'multiclass'
+      ? o.task.labels.map(() => null)
+      : selectThresholds({ scores: valScores, truth: valTruth }, o.criterion);
   const { card, weights } = await readPlugin(chosen.dir, o.backbone);
   const pluginDir = join(o.outDir, 'plugin');
   await savePlugin(
@@ -122,8 +126,17 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
   return { attempts, chosen, thresholds, pluginDir };
 }
 
-/** Probabilities with each label's threshold folded to 0.5 (ranking unchanged), per case. */
-export function foldRows(rows: readonly (readonly number[])[], thresholds: readonly number[]): number[][] {
+/**
+ * The operating point written with the probabilities, per case. Binary and multi-label: each label's
+ * threshold folded to 0.5 (ranking unchanged). Multi-class: the softmax probabilities as they are
+ * (they sum to 1, the decision is the arg max); folding classes one by one would break both.
+ */
+export function foldRows(
+  rows: readonly (readonly number[])[],
+  thresholds: readonly number[],
+  kind: PluginTask['kind'],
+): number[][] {
+  if (kind === 'multiclass') return rows.map((r) => [...r]);
   const folded = foldAll(byLabel(rows, thresholds.length), thresholds);
   return rows.map((_, i) => folded.map((f) => f[i]!));
 }

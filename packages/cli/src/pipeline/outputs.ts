@@ -10,8 +10,13 @@ import { CLI_VERSION } from '../version.js';
 export interface PredictionRows {
   labels: readonly string[];
   ids: readonly string[];
-  /** [case][label], thresholds folded so 0.5 is each label's operating point. */
+  /**
+   * [case][label]: binary and multi-label with thresholds folded so 0.5 is each label's operating
+   * point; multi-class the softmax probabilities (summing to 1), decided by arg max.
+   */
   probabilities: readonly (readonly number[])[];
+  /** Multi-class plugins: predictions.json names each case's arg-max class. */
+  multiclass?: boolean;
 }
 
 /** A CSV field, quoted when it holds a separator, quote or line break. */
@@ -33,13 +38,19 @@ export async function writePredictions(
   rows: PredictionRows,
   provenance: Record<string, unknown>,
 ): Promise<string[]> {
-  const json = rows.ids.map((id, i) => ({
-    id,
-    probabilities: Object.fromEntries(rows.labels.map((l, k) => [l, rows.probabilities[i]![k]!])),
-  }));
+  const json = rows.ids.map((id, i) => {
+    const p = rows.probabilities[i]!;
+    return {
+      id,
+      probabilities: Object.fromEntries(rows.labels.map((l, k) => [l, p[k]!])),
+      ...(rows.multiclass ? { class: rows.labels[p.indexOf(Math.max(...p))] } : {}),
+    };
+  });
+  // Every digit a float64 holds (the shortest spelling that reads back exactly): rounding to a few
+  // decimals makes ties of distinct scores and lowers the AUROC computed from the file.
   const csv = [
     ['case_id', ...rows.labels].map(csvField).join(','),
-    ...rows.ids.map((id, i) => [csvField(id), ...rows.probabilities[i]!.map((p) => p.toFixed(6))].join(',')),
+    ...rows.ids.map((id, i) => [csvField(id), ...rows.probabilities[i]!.map((p) => String(p))].join(',')),
   ].join('\n');
   const paths = ['predictions.json', 'predictions.csv', 'provenance.json'].map((f) => join(outDir, f));
   await writeFileAtomic(paths[0]!, `${JSON.stringify({ labels: rows.labels, cases: json }, null, 2)}\n`);
@@ -50,7 +61,9 @@ export async function writePredictions(
       {
         versions: { anymc3d: CLI_VERSION, core: CORE_VERSION, adapters: ADAPTERS_VERSION, node: process.version },
         created: new Date().toISOString(),
-        operatingPoint: 'per-label thresholds folded so that probability >= 0.5 is a positive call',
+        operatingPoint: rows.multiclass
+          ? 'multi-class: softmax probabilities summing to 1; the decision is the class of highest probability'
+          : 'per-label thresholds folded so that probability >= 0.5 is a positive call',
         ...provenance,
       },
       null,

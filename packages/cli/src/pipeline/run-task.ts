@@ -89,7 +89,11 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
   const t2 = Date.now();
   const heldCases = featureCases(held, extracted.tokens, card);
   const thresholds = fitted.thresholds.map((t) => t ?? 0.5);
-  const rows = foldRows(await predictCases(fitted.pluginDir, backboneId, heldCases, o.threads), thresholds);
+  const rows = foldRows(
+    await predictCases(fitted.pluginDir, backboneId, heldCases, o.threads),
+    thresholds,
+    card.kind === 'multi-class' ? 'multiclass' : 'multilabel',
+  );
   const t3 = Date.now();
   const labelled = {
     labels: card.labels,
@@ -109,7 +113,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
   };
   const predictionFiles = await writePredictions(
     join(o.outDir, evalSplit),
-    { labels: card.labels, ids: held.map((c) => c.id), probabilities: rows },
+    { labels: card.labels, ids: held.map((c) => c.id), probabilities: rows, multiclass: card.kind === 'multi-class' },
     {
       task: card.id,
       manifest: o.manifest.source,

@@ -139,9 +139,11 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
   }));
   for (const c of run.candidates) if (c !== run.best) await rm(c.dir, { recursive: true, force: true });
   const chosen = run.best;
-  const thresholds = selectThresholds(chosen.val, settings.criterion);
+  // Multi-class decides by arg max over probabilities that sum to 1: no per-class thresholds.
+  const multiclass = run.card.kind === 'multiclass';
+  const thresholds = multiclass ? task.labels.map(() => null) : selectThresholds(chosen.val, settings.criterion);
   const raw = labelled(task.labels, args.data.test, await predictAll(chosen.dir, args.data.test));
-  const folded = { ...raw, scores: foldAll(raw.scores, thresholds) };
+  const folded = multiclass ? raw : { ...raw, scores: foldAll(raw.scores, thresholds) };
   const evaluation = evaluate(folded, 0.5);
   const intervals = bootstrapIntervals(folded, 0.5, settings.bootstrap);
   const predictions: CellPredictions = {

@@ -1,5 +1,6 @@
 import type { Tensor } from '../graph/index.js';
 import type { PluginCard } from '../plugin/card.js';
+import { probabilitiesOf } from '../plugin/load.js';
 import { FUSION_QUERY, viewQuery } from '../plugin/multi-view.js';
 import { HEAD_BIAS, HEAD_WEIGHT, QUERY } from '../plugin/plugin-graph.js';
 import { InputError } from '../util/errors.js';
@@ -76,9 +77,5 @@ export function pluginPass(
     for (let c = 0; c < d; c++) z += W[l * d + c]! * fused[c]!;
     return z;
   });
-  const probabilities =
-    card.kind === 'multiclass'
-      ? Array.from(softmax(Float64Array.from(logits)))
-      : logits.map((z) => 1 / (1 + Math.exp(-z)));
-  return { sliceWeights, viewWeights, probabilities };
+  return { sliceWeights, viewWeights, probabilities: probabilitiesOf(logits, card.kind) };
 }

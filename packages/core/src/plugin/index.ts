@@ -1,6 +1,6 @@
 export type { PluginCard, TaskCard } from './card.js';
 export { inputViews, type PluginInput, pluginInput, prepareVolume } from './input.js';
-export { type LoadedPlugin, type LoadPluginOptions, loadPlugin, type Prediction } from './load.js';
+export { type LoadedPlugin, type LoadPluginOptions, loadPlugin, type Prediction, probabilitiesOf } from './load.js';
 export {
   bceLoss,
   type ClassificationLoss,

@@ -10,8 +10,13 @@ import { readPlugin } from './store.js';
 import { viewLoraWeights } from './view-lora.js';
 
 export interface Prediction {
-  /** Per label: sigmoid (multi-label) or softmax (multi-class) probability. */
+  /**
+   * Per label: sigmoid (multi-label) or softmax (multi-class, summing to 1) probability, computed in
+   * float64 from the logits, so outputs keep their ranking far past where float32 saturates at 0 or 1.
+   */
   probabilities: number[];
+  /** The head's logits, per label. */
+  logits: number[];
   /** Pooling weight of each slice (the slice importance used for heatmaps). */
   sliceWeights: number[];
   /** Multi-view plugins: the fusion weight of each view, and each view's slice weights (view 0's are `sliceWeights`). */
@@ -64,14 +69,7 @@ export async function loadPlugin(
             all: h.sliceWeights,
           };
         })();
-  hg.output(
-    hg.op(
-      card.kind === 'multiclass' ? 'Softmax' : 'Sigmoid',
-      [head.logits],
-      card.kind === 'multiclass' ? { axis: 1 } : {},
-    ),
-    'probabilities',
-  );
+  hg.output(head.logits, 'logits');
   const perView = 'all' in head ? head.all : [head.sliceWeights];
   perView.forEach((w, v) => {
     hg.output(w, `sliceWeights${v}`);
@@ -92,8 +90,10 @@ export async function loadPlugin(
     });
     const out = await session.run(feeds);
     const slice = (v: number) => Array.from(out[`sliceWeights${v}`]!.data as Float32Array);
+    const logits = Array.from(out.logits!.data as Float32Array);
     const prediction: Prediction = {
-      probabilities: Array.from(out.probabilities!.data as Float32Array),
+      probabilities: probabilitiesOf(logits, card.kind),
+      logits,
       sliceWeights: slice(0),
     };
     if (V > 1) {
@@ -134,4 +134,13 @@ export async function loadPlugin(
       await embedder?.release();
     },
   };
+}
+
+/** Probabilities from logits in float64: softmax for multi-class (they sum to 1), sigmoid per label otherwise. */
+export function probabilitiesOf(logits: readonly number[], kind: PluginCard['kind']): number[] {
+  if (kind !== 'multiclass') return logits.map((z) => 1 / (1 + Math.exp(-z)));
+  const max = Math.max(...logits);
+  const e = logits.map((z) => Math.exp(z - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / sum);
 }
