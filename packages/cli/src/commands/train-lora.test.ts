@@ -115,6 +115,8 @@ describe('anymc3d train --mode lora, then predict', () => {
     expect(card.parameters.lora).toBeGreaterThan(0);
     expect(card.training.options).toMatchObject({ lrLora: 1e-2, lrHead: 1e-3, batchSize: 2, steps: 4 });
     expect(card.input?.views).toEqual([{ name: 'axial', axis: 'axial' }]);
+    // The method's augmentation is on by default and recorded with its seed and settings.
+    expect(card.input?.augmentation).toMatchObject({ method: 'nnunet-3d', seed: 0 });
     // B starts at zero: non-zero B factors are the sign that the backbone itself was adapted.
     const tensors = (await readSafetensors(join(pluginDir, 'plugin.safetensors'))).tensors();
     const bs = [...tensors].filter(([k]) => /^lora\..*\.B$/.test(k));

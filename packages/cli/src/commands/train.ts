@@ -1,3 +1,4 @@
+import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
 import { THRESHOLD_CRITERIA, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { casesOf, pluginTaskOf, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
@@ -20,7 +21,7 @@ export const TRAIN_DEFAULTS = {
 
 const ONLY = {
   frozen: ['steps', 'lr'],
-  lora: ['lora-steps', 'lr-lora', 'lr-head', 'chunk', 'seg-lambda', 'seg-hidden'],
+  lora: ['lora-steps', 'lr-lora', 'lr-head', 'chunk', 'seg-lambda', 'seg-hidden', 'augment'],
 } as const;
 
 interface TrainArgs extends TaskFlags {
@@ -33,6 +34,7 @@ interface TrainArgs extends TaskFlags {
   chunk?: number;
   'seg-lambda'?: number;
   'seg-hidden'?: number;
+  augment?: boolean;
   'batch-size'?: number;
   criterion: string;
   seed: number;
@@ -94,7 +96,12 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
         choices: [...THRESHOLD_CRITERIA],
         describe: 'Threshold criterion on val (crg: the pooled J that the VLM3D CRG score ranks by)',
       })
-      .option('seed', { type: 'number', default: 0, describe: 'Seed of initialisation and batch order' }),
+      .option('augment', {
+        type: 'boolean',
+        describe:
+          'lora: nnU-Net-style 3D augmentation of every training use of a case (flips, rotation, scaling, noise, blur, brightness, contrast, low resolution, gamma; seeded, recorded in plugin.json); on by default, --no-augment to switch it off',
+      })
+      .option('seed', { type: 'number', default: 0, describe: 'Seed of initialisation, batch order and augmentation' }),
   handler: async (a) => {
     const mode = a.mode as (typeof TRAIN_MODES)[number];
     const other = mode === 'lora' ? 'frozen' : 'lora';
@@ -233,6 +240,8 @@ async function fitLora(
       seed: a.seed,
     },
     criterion: a.criterion as ThresholdCriterion,
+    // The method's training recipe: augmentation on unless switched off.
+    ...(a.augment === false ? {} : { augment: { seed: a.seed, config: NNUNET_AUGMENT } }),
     outDir: t.outDir,
     data: t.manifest.source,
     device: a.device as 'cpu' | 'cuda',

@@ -1,9 +1,17 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import type { AugmentConfig } from '@anymc3d/core/augment';
 import type { Backbone } from '@anymc3d/core/backbone';
 import type { Device } from '@anymc3d/core/graph';
 import { evaluate, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
-import { inputViews, type TaskCard as PluginTask, pluginInput, readPlugin, savePlugin } from '@anymc3d/core/plugin';
+import {
+  inputViews,
+  type PluginInput,
+  type TaskCard as PluginTask,
+  pluginInput,
+  readPlugin,
+  savePlugin,
+} from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import { type OptimOptions, trainCandidates } from '@anymc3d/core/train';
 import type { ProgressSink } from '../progress.js';
@@ -27,6 +35,11 @@ export interface FitLoraOptions {
    */
   seg?: { hidden: number; lambda: number };
   criterion: ThresholdCriterion;
+  /**
+   * nnU-Net-style 3D augmentation of every training use of a case (METHOD.md §5), seeded; recorded
+   * in plugin.json's input. Absent: none.
+   */
+  augment?: { seed: number; config: AugmentConfig };
   outDir: string;
   data?: string;
   threads?: number;
@@ -43,15 +56,28 @@ export interface FitLoraOptions {
  * tie). Per-label thresholds are chosen on val and the kept plugin is written to `<outDir>/plugin`.
  * Resumable: the schedule's checkpoint and the candidates reached live in `<outDir>/lora-<settings>/`.
  */
-export async function fitLoraPlugin(o: FitLoraOptions): Promise<Fitted> {
+export async function fitLoraPlugin(options: FitLoraOptions): Promise<Fitted> {
+  const base = pluginInput(options.task, options.data ?? options.task.task);
+  const input: PluginInput = {
+    ...base,
+    augmentation: options.augment ? { method: 'nnunet-3d', ...options.augment } : null,
+  };
+  // The recipe the plugin records is the one its cases were prepared with, augmentation included.
+  const o = { ...options, task: { ...options.task, input } };
   const L = o.task.labels.length;
-  const input = pluginInput(o.task, o.data ?? o.task.task);
   const views = inputViews(input, o.backbone.card);
   const total = Math.max(...o.steps);
   const optim = { ...o.optim, steps: total };
   // Settings in the folder name: a rerun with other settings trains anew instead of meeting a foreign checkpoint.
   const settings = createHash('sha256')
-    .update(JSON.stringify({ optim, loss: o.task.loss ?? null, ...(o.seg ? { seg: o.seg } : {}) }))
+    .update(
+      JSON.stringify({
+        optim,
+        loss: o.task.loss ?? null,
+        ...(o.seg ? { seg: o.seg } : {}),
+        ...(o.augment ? { augment: o.augment } : {}),
+      }),
+    )
     .digest('hex')
     .slice(0, 8);
   const root = join(o.outDir, `lora-${settings}`);

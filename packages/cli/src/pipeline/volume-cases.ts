@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { volumePixels } from '@anymc3d/core/benchmark';
 import type { ViewInput } from '@anymc3d/core/pipeline';
-import { type PluginInput, prepareCaseMask, recipeKey } from '@anymc3d/core/plugin';
+import { augmentCase, type PluginInput, prepareCaseMask, recipeKey } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
-import type { VolumeCase, VolumeView } from '@anymc3d/core/train';
-import { checkMaskGeometry, type Processed, readVolume } from '@anymc3d/core/volume';
+import type { CaseUse, VolumeCase, VolumeView } from '@anymc3d/core/train';
+import { checkMaskGeometry, type Processed, readVolume, type Volume } from '@anymc3d/core/volume';
 import { caseViewVolumes } from './case-volumes.js';
 import { maskTokenGrid } from './seg-mask.js';
 
@@ -29,24 +29,63 @@ export async function volumeCases(
   views: readonly ViewInput[],
   seg?: { patch: number },
 ): Promise<VolumeCase[]> {
+  // The prepared volumes of the last few cases (reading and preparing a volume is the slow part),
+  // and the pixels of each case's latest use (a fresh augmentation per use when the recipe has one).
+  const volumes = new Map<string, { volumes: Processed[]; mask?: Volume }>();
   const recent = new Map<string, { views: VolumeView[]; segMask?: Float32Array }>();
   const resident = (c: ManifestCase) => {
     const p = recent.get(c.id);
     if (!p) throw new Error(`case ${c.id}: pixels asked for before the case was loaded`);
     return p;
   };
-  const load = async (c: ManifestCase): Promise<void> => {
-    const kept = recent.get(c.id);
-    recent.delete(c.id);
-    if (!kept) {
-      const volumes = await caseViewVolumes(c, input, views.length);
-      const prepared: VolumeView[] = views.map((view, v) => volumePixels(volumes[v]!, view));
-      // Preparing keeps the image's grid, so the first view's volume is what the mask must match.
-      const segMask =
-        seg && c.mask ? await readSegMask(c.mask, c.images[0]!, volumes[0]!, input, views[0]!, seg.patch) : undefined;
-      if (recent.size >= KEEP) recent.delete(recent.keys().next().value!);
-      recent.set(c.id, segMask ? { views: prepared, segMask } : { views: prepared });
-    } else recent.set(c.id, kept); // most recently used last
+  const keep = <T>(map: Map<string, T>, id: string, value: T) => {
+    map.delete(id);
+    if (map.size >= KEEP) map.delete(map.keys().next().value!);
+    map.set(id, value); // most recently used last
+  };
+  const prepared = async (c: ManifestCase) => {
+    const kept = volumes.get(c.id);
+    if (kept) return kept;
+    const vs = await caseViewVolumes(c, input, views.length);
+    // The mask on the prepared grid (same spatial steps as its image, nearest).
+    const mask = seg && c.mask ? await readSegMask(c.mask, c.images[0]!, vs[0]!, input) : undefined;
+    const entry = mask ? { volumes: vs, mask } : { volumes: vs };
+    keep(volumes, c.id, entry);
+    return entry;
+  };
+  const load = async (c: ManifestCase, use?: CaseUse): Promise<void> => {
+    const augmenting = !!(input.augmentation && use);
+    if (!augmenting && recent.has(c.id)) {
+      keep(recent, c.id, recent.get(c.id)!);
+      return;
+    }
+    const base = await prepared(c);
+    let vs = base.volumes;
+    let mask = base.mask;
+    if (augmenting) {
+      // One draw per distinct image (views of one volume share it); co-registered images get the same spatial draw.
+      const done = new Map<Processed, Processed>();
+      vs = vs.map((v, k) => {
+        let a = done.get(v);
+        if (!a) {
+          const out = augmentCase(v, k === 0 ? base.mask : undefined, input, c.id, use!);
+          a = out.volume;
+          if (k === 0) mask = out.mask;
+          done.set(v, a);
+        }
+        return a;
+      });
+    }
+    const pixels: VolumeView[] = views.map((view, v) => volumePixels(vs[v]!, view));
+    const segMask =
+      seg && mask
+        ? maskTokenGrid(
+            prepareCaseMask(mask, { ...input, orientation: null, spacing: null }, views[0]!),
+            views[0]!,
+            seg.patch,
+          ).data
+        : undefined;
+    keep(recent, c.id, segMask ? { views: pixels, segMask } : { views: pixels });
   };
   const out: VolumeCase[] = [];
   for (const c of cases) {
@@ -59,8 +98,8 @@ export async function volumeCases(
     const vc: VolumeCase = {
       id: c.id,
       labels: Array.from(c.labels),
-      contentKey: JSON.stringify({ files, views, ...recipeKey(input) }),
-      load: () => load(c),
+      contentKey: JSON.stringify({ files, views, ...recipeKey(input), augmentation: input.augmentation ?? null }),
+      load: (use) => load(c, use),
       get pixels() {
         return resident(c).views[0]!.pixels;
       },
@@ -79,17 +118,10 @@ export async function volumeCases(
   return out;
 }
 
-/** A case's mask on its first view's token grid; a mask off the image's grid is an error naming both files. */
-async function readSegMask(
-  maskPath: string,
-  imagePath: string,
-  image: Processed,
-  input: PluginInput,
-  view: ViewInput,
-  patch: number,
-): Promise<Float32Array> {
+/** A case's mask on its image's prepared grid; a mask off the image's grid as read is an error naming both files. */
+async function readSegMask(maskPath: string, imagePath: string, image: Processed, input: PluginInput): Promise<Volume> {
   const { volume } = await readVolume(maskPath);
   // The mask must share the image's grid as read; then it takes the recipe's spatial steps (nearest).
   checkMaskGeometry(`${maskPath} (mask of ${imagePath})`, volume, image.record.source);
-  return maskTokenGrid(prepareCaseMask(volume, input, view), view, patch).data;
+  return prepareCaseMask(volume, input);
 }

@@ -59,6 +59,12 @@ export function augment3d(
   mask: Volume | undefined,
   rng: Random,
   config: AugmentConfig = NNUNET_AUGMENT,
+  /**
+   * 'zscore': the intensity changes act on the image z-scored over the volume and mapped back, as
+   * nnU-Net applies them to normalised data, so their ranges mean the same for CT in HU and for MRI.
+   * Default 'as-is': on the stored values.
+   */
+  intensityUnits: 'as-is' | 'zscore' = 'as-is',
 ): Augmented {
   if (mask && mask.data.length !== image.data.length) throw new RangeError('augment3d: mask and image differ in size');
   const draw = (p: number) => rng.next() < p;
@@ -78,6 +84,8 @@ export function augment3d(
     data = warp({ ...image, data }, map, onlyFlips ? 'nearest' : 'linear') as Float32Array;
     if (mask) maskOut = { ...mask, data: warp(mask, map, 'nearest') };
   }
+  const [mean, std] = intensityUnits === 'zscore' ? meanStd(data) : [0, 1];
+  if (intensityUnits === 'zscore') for (let i = 0; i < data.length; i++) data[i] = (data[i]! - mean) / std;
   if (draw(config.noise.p)) {
     applied.noiseStd = Math.sqrt(rng.uniform(...config.noise.variance));
     addGaussianNoise(data, applied.noiseStd, rng);
@@ -104,7 +112,18 @@ export function augment3d(
     applied.gamma = rng.uniform(...config.gamma.range);
     applyGamma(data, applied.gamma);
   }
+  if (intensityUnits === 'zscore') for (let i = 0; i < data.length; i++) data[i] = data[i]! * std + mean;
   const out: Augmented = { image: { ...image, direction: new Float64Array(image.direction), data }, applied };
   if (maskOut) out.mask = maskOut;
   return out;
+}
+
+function meanStd(x: Float32Array): [number, number] {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += x[i]!;
+  const mean = sum / Math.max(1, x.length);
+  let ss = 0;
+  for (let i = 0; i < x.length; i++) ss += (x[i]! - mean) ** 2;
+  const std = Math.sqrt(ss / Math.max(1, x.length));
+  return [mean, std > 0 ? std : 1];
 }

@@ -24,6 +24,7 @@ export {
 } from './plugin-graph.js';
 export { queryPool } from './pooling.js';
 export {
+  augmentCase,
   type PreparedCase,
   prepareCaseMask,
   prepareCaseVolume,

@@ -1,3 +1,4 @@
+import type { AugmentConfig } from '../augment/augment.js';
 import type { ViewInput } from '../pipeline/embed-volume.js';
 import { type MriNormalisation, SLICE_AXES, type SliceAxis } from '../task/card.js';
 import { InputError } from '../util/errors.js';
@@ -31,6 +32,12 @@ export interface PluginInput {
   spacing?: [number, number, number] | null;
   /** Slices per view: absent or null, every slice; a number S, the view resampled along its slice axis to S (the paper's fixed input). */
   slices?: number | null;
+  /**
+   * The 3D augmentation LoRA training applied to each case use (recorded for provenance; prediction
+   * never augments): nnU-Net's transforms with their probabilities and ranges, intensity changes in
+   * z-score units, seeded per (training seed, case, step, slot) so a run and its resume draw the same.
+   */
+  augmentation?: { method: 'nnunet-3d'; seed: number; config: AugmentConfig } | null;
 }
 
 /** The backbone input of each plugin view: the recorded views, size and channels with the backbone card's mean/std. */
@@ -132,6 +139,12 @@ function checkInput(raw: unknown, card: Pick<PluginTask, 'views' | 'inputSize'>,
     problems.push('input.spacing must be three positive numbers (mm), or null');
   if (r.slices != null && !(Number.isInteger(r.slices) && r.slices > 0))
     problems.push('input.slices must be a positive whole number, or null');
+  const a = r.augmentation as { method?: unknown; seed?: unknown; config?: unknown } | null | undefined;
+  if (
+    a != null &&
+    !(a.method === 'nnunet-3d' && Number.isInteger(a.seed) && typeof a.config === 'object' && a.config !== null)
+  )
+    problems.push('input.augmentation must be null or {method: "nnunet-3d", seed, config}');
   if (problems.length > 0) throw new InputError(source, `invalid plugin input: ${problems.join('; ')}`);
   return raw as PluginInput;
 }

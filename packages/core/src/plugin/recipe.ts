@@ -1,8 +1,10 @@
+import { augment3d } from '../augment/augment.js';
 import { FeatureCache } from '../features/cache.js';
 import type { Precision } from '../graph/index.js';
 import type { ViewInput } from '../pipeline/embed-volume.js';
 import type { SliceAxis } from '../task/card.js';
 import { InputError } from '../util/errors.js';
+import { Random } from '../util/random.js';
 import { orientationCode } from '../volume/geometry.js';
 import { type Rescale, toHounsfield } from '../volume/hounsfield.js';
 import { asProcessed, type Processed } from '../volume/record.js';
@@ -122,4 +124,26 @@ export function recipeFeatureCache(
     backboneHash: backbone.weightHash,
     preprocessing: { views: keyed, ...recipeKey(input), ...(precision !== 'fp32' ? { precision } : {}) },
   });
+}
+
+/**
+ * One training use of a prepared case through the recipe's augmentation (none recorded: the case as
+ * it is): the spatial transform moves image and mask together on the prepared grid (the geometry
+ * and the record are kept, so the views slice it as usual), intensity changes act in z-score units.
+ * The generator is seeded from the recipe's seed, the case and the use, so a run and its resume,
+ * or two runs with one seed, draw the same transforms.
+ */
+export function augmentCase(
+  prepared: Processed,
+  mask: Volume | undefined,
+  input: PluginInput,
+  caseId: string,
+  use: { step: number; micro: number; slot: number },
+): { volume: Processed; mask?: Volume } {
+  const a = input.augmentation;
+  if (!a) return mask ? { volume: prepared, mask } : { volume: prepared };
+  const rng = Random.fromString(a.seed, `${caseId}\u0000${use.step}\u0000${use.micro}\u0000${use.slot}`);
+  const out = augment3d(prepared.volume, mask, rng, a.config, 'zscore');
+  const volume = { volume: out.image, record: prepared.record };
+  return out.mask ? { volume, mask: out.mask } : { volume };
 }

@@ -29,6 +29,13 @@ export interface VolumeView {
   slices: number;
 }
 
+/** Which use of a case a load is for: the optimiser step, micro-batch and place in it (seeds augmentation). */
+export interface CaseUse {
+  step: number;
+  micro: number;
+  slot: number;
+}
+
 /** One volume for LoRA training: its first view (pixels, slices), labels, and optionally more. */
 export interface VolumeCase extends VolumeView {
   id: string;
@@ -48,7 +55,7 @@ export interface VolumeCase extends VolumeView {
    * readable until the case is used. Pixel getters are synchronous and file reads are not, so the
    * trainer gives the case this chance to read itself.
    */
-  load?: () => Promise<void>;
+  load?: (use?: CaseUse) => Promise<void>;
   /**
    * Stands in for the pixels in the resume key (e.g. file path, size, mtime and preprocessing), so
    * that checking a checkpoint belongs to this data does not read every on-demand case first.
@@ -344,7 +351,7 @@ export class LoraTrainer {
 
   /** A gradient function for `runTraining` over `cases`. */
   gradient(cases: readonly VolumeCase[]): BatchGradient {
-    return async (indices, weights) => {
+    return async (indices, weights, at) => {
       let loss = 0;
       const total = new Map<string, Float32Array>();
       // The seg loss is a mean over the micro-batch's cases that have masks.
@@ -352,7 +359,7 @@ export class LoraTrainer {
       for (let k = 0; k < indices.length; k++) {
         const segWeight = masked ? (weights[k]! * indices.length) / masked : 0;
         const c = cases[indices[k]!]!;
-        await c.load?.();
+        await c.load?.({ ...at, slot: k });
         const r = await this.caseGradient(c, weights[k]!, segWeight);
         loss += r.loss;
         for (const [n, g] of r.grads) {

@@ -1,5 +1,11 @@
 export { AdamW, type AdamWState, type ParamGroup } from './adamw.js';
-export { LoraTrainer, type LoraTrainerOptions, type VolumeCase, type VolumeView } from './backbone-trainer.js';
+export {
+  type CaseUse,
+  LoraTrainer,
+  type LoraTrainerOptions,
+  type VolumeCase,
+  type VolumeView,
+} from './backbone-trainer.js';
 export {
   type CandidateArgs,
   type CandidateRun,

@@ -47,6 +47,8 @@ export interface Progress {
 export type BatchGradient = (
   cases: readonly number[],
   weights: readonly number[],
+  /** Where in the schedule this micro-batch is: seeds per-use randomness (augmentation) reproducibly, resumes included. */
+  at: { step: number; micro: number },
 ) => Promise<{ loss: number; grads: Map<string, Float32Array> }>;
 
 export interface TrainState {
@@ -104,6 +106,7 @@ export async function runTraining(args: {
       const r = await args.gradient(
         cases,
         cases.map(() => 1 / (o.batchSize * o.accumulate)),
+        { step: state.step, micro },
       );
       loss += r.loss;
       for (const [name, g] of r.grads) {
