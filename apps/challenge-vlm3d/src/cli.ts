@@ -28,7 +28,7 @@ const USAGE = `usage:
   vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--mode lora|frozen] [--release v1|v2] [--input-size N]
               [--spacing X,Y,Z] [--batch N] [--lr-head X] [--criterion crg|f1|youden] [--limit N] [--threads N]
               [--device cpu|cuda]
-              lora (default): [--lora-steps N] [--lr-lora X] [--chunk N]
+              lora (default): [--lora-steps N] [--lr-lora X] [--chunk N] [--no-augment]
               frozen:         [--cache DIR] [--steps N]
                                                    train the 18-label plugin on CT-RATE (the method: LoRA rank 8
                                                    α 16 + query + head through the backbone; or the fast frozen
@@ -226,6 +226,7 @@ async function train(args: string[]): Promise<number> {
       output: { type: 'string', short: 'o' },
       mode: { type: 'string', default: 'lora' },
       release: { type: 'string' },
+      'no-augment': { type: 'boolean', default: false },
       cache: { type: 'string' },
       'input-size': { type: 'string' },
       spacing: { type: 'string' },
@@ -247,8 +248,8 @@ async function train(args: string[]): Promise<number> {
   if (!TRAIN_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${TRAIN_MODES.join(', ')}`);
   // A flag of the other mode is refused rather than ignored: --steps 2000 meant for tokens would
   // be days of LoRA steps, and a LoRA learning rate on a frozen run would silently do nothing.
-  const otherMode = { frozen: ['lora-steps', 'lr-lora', 'chunk'], lora: ['steps', 'cache'] } as const;
-  const misplaced = otherMode[mode].filter((f) => values[f] !== undefined);
+  const otherMode = { frozen: ['lora-steps', 'lr-lora', 'chunk', 'no-augment'], lora: ['steps', 'cache'] } as const;
+  const misplaced = otherMode[mode].filter((f) => values[f] !== undefined && values[f] !== false);
   if (misplaced.length > 0)
     throw new UsageError(`--${misplaced.join(', --')} ${misplaced.length > 1 ? 'are' : 'is'} not for --mode ${mode}`);
   const criterion = values.criterion as ThresholdCriterion;
@@ -260,6 +261,7 @@ async function train(args: string[]): Promise<number> {
   if (release !== undefined && release !== 'v1' && release !== 'v2') throw new UsageError('--release must be v1 or v2');
   const optional = {
     release: release as CtRateRelease | undefined,
+    augment: values['no-augment'] ? false : undefined,
     inputSize: positiveInt(values['input-size'], '--input-size'),
     steps: positiveInt(
       mode === 'lora' ? values['lora-steps'] : values.steps,

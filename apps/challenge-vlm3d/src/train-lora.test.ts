@@ -57,6 +57,8 @@ describe('vlm3d train --mode lora → package → run', () => {
     expect(card.lora!.targets.length).toBeGreaterThan(1);
     expect(card.parameters.lora).toBeGreaterThan(0);
     expect(card.training).toMatchObject({ cases: 4, steps: 3 });
+    // Trained through core's one case source with the method's augmentation, recorded in the recipe.
+    expect(card.input?.augmentation).toMatchObject({ method: 'nnunet-3d', seed: 0 });
     expect(card.thresholds).toHaveLength(18);
     for (const x of card.thresholds) expect(x > 0 && x < 1).toBe(true);
 

@@ -1,9 +1,11 @@
 import { basename } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
+import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
 import { type CtRateRelease, ctRateLayout, readCtRate } from '@anymc3d/core/datasets';
 import type { Device } from '@anymc3d/core/graph';
 import { auroc, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import {
+  inputViews,
   type LoadedPlugin,
   loadPlugin,
   type PluginCard,
@@ -16,11 +18,11 @@ import { taskInput } from '@anymc3d/core/task';
 import { taskCard } from '@anymc3d/core/tasks';
 import { type TrainSource, trainPlugin } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
+import { volumeCases } from '@anymc3d/core/workflows';
 import { readRescaleTable } from './metadata.js';
-import { type Rescale, readCase } from './preprocess.js';
+import type { Rescale } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
-import { volumeCases } from './train-volumes.js';
-import { CHEST_WINDOWS_CW, chestInput, DEFAULT_SPACING, type Vlm3dSettings } from './weights.js';
+import { CHEST_WINDOWS_CW, type Vlm3dSettings } from './weights.js';
 
 /** `frozen`: the plugin on cached frozen tokens. `lora`: LoRA (rank 8, α 16) + query + head through the backbone. */
 export const TRAIN_MODES = ['frozen', 'lora'] as const;
@@ -41,6 +43,8 @@ export interface TrainOptions {
   output: string;
   /** Default `lora`: the method (LoRA + query + head through the backbone); `frozen` is the fast probe. */
   mode?: TrainMode;
+  /** LoRA mode: nnU-Net-style 3D augmentation of every case use (default true). */
+  augment?: boolean;
   /** Which CT-RATE release to read when the download holds both (otherwise found from its folders). */
   release?: CtRateRelease;
   /** Token cache folder (frozen mode; reused across runs; keyed by backbone and preprocessing). */
@@ -121,19 +125,13 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     axis: 'axial',
     windows: CHEST_WINDOWS_CW,
     inputSize: [size, size],
-    input,
-  };
-  const preprocessing = {
-    orientation: input.orientation,
-    spacing: input.spacing,
-    axis: task.axis,
-    windows: task.windows,
-    inputSize: task.inputSize,
-    v: 1,
-    ...(layout.release === 'v1' ? { release: 'v1' } : {}),
+    // LoRA training augments each case use (the method's recipe), recorded in plugin.json; prediction never does.
+    input:
+      mode === 'lora' && options.augment !== false
+        ? { ...input, augmentation: { method: 'nnunet-3d', seed: 0, config: NNUNET_AUGMENT } }
+        : input,
   };
   const rescaleOf = (path: string) => rescales.get(basename(path).replace(/\.nii(\.gz)?$/i, ''));
-  const read = (path: string) => readCase(path, input, backbone.card, undefined, rescaleOf(path));
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
   const defaults = TRAIN_DEFAULTS[mode];
   const chunk = options.chunk ?? TRAIN_DEFAULTS.lora.chunk;
@@ -146,8 +144,11 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     const reads = (what: string) => (n: number, seconds: number) => {
       if (n % 50 === 0) log(`${what}: ${n} volume reads (${(seconds / n).toFixed(2)} s each)`);
     };
-    const trainSet = await volumeCases(train, read, { ...preprocessing, backbone: id }, reads('train'));
-    const valSet = await volumeCases(val, read, { ...preprocessing, backbone: id }, reads('val'));
+    // Core's one on-demand case source, as `anymc3d train` uses it: the recipe's preparation, a
+    // fresh augmentation per training use, none when val is scored.
+    const views = inputViews(task.input!, backbone.card);
+    const trainSet = await volumeCases(train, task.input!, views, { rescaleOf, onRead: reads('train') });
+    const valSet = await volumeCases(val, task.input!, views, { rescaleOf, onRead: reads('val') });
     data = {
       source: { backbone, cases: trainSet, chunk },
       valCount: valSet.length,

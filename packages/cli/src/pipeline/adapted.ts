@@ -5,8 +5,8 @@ import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
 import { inputViews, loadPlugin, type PluginInput, readPlugin } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import type { Processed } from '@anymc3d/core/volume';
+import { caseViewVolumes } from '@anymc3d/core/workflows';
 import type { ProgressSink } from '../progress.js';
-import { caseViewVolumes } from './case-volumes.js';
 
 export interface AdaptedOptions {
   /** The plugin folder (a LoRA plugin: plugin.json with `lora`, its factors in plugin.safetensors). */

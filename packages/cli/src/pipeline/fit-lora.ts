@@ -14,10 +14,10 @@ import {
 } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import { type OptimOptions, trainCandidates } from '@anymc3d/core/train';
+import { volumeCases } from '@anymc3d/core/workflows';
 import type { ProgressSink } from '../progress.js';
 import { adaptedPredictions } from './adapted.js';
 import { byLabel, type Fitted } from './fit.js';
-import { volumeCases } from './volume-cases.js';
 
 export interface FitLoraOptions {
   task: PluginTask;
@@ -91,7 +91,12 @@ export async function fitLoraPlugin(options: FitLoraOptions): Promise<Fitted> {
     train: {
       source: {
         backbone: o.backbone,
-        cases: await volumeCases(o.train, input, views, o.seg ? { patch: o.backbone.card.patchSize ?? 1 } : undefined),
+        cases: await volumeCases(
+          o.train,
+          input,
+          views,
+          o.seg ? { seg: { patch: o.backbone.card.patchSize ?? 1 } } : {},
+        ),
         chunk: o.chunk,
         ...(o.seg ? { seg: o.seg } : {}),
       },

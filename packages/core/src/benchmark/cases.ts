@@ -1,13 +1,12 @@
 import type { FrozenEmbedder } from '../backbone/embedder.js';
 import { readCaseImage } from '../datasets/image.js';
 import type { FeatureCache } from '../features/cache.js';
-import { type ViewInput, viewSlices } from '../pipeline/embed-volume.js';
+import { type ViewInput, volumePixels } from '../pipeline/embed-volume.js';
 import { type ViewTokenProgress, viewTokens } from '../pipeline/view-tokens.js';
 import { type Manifest, type ManifestCase, SPLITS, type Split } from '../task/manifest.js';
 import type { VolumeCase } from '../train/backbone-trainer.js';
 import type { FeatureCase } from '../train/features.js';
 import { InputError } from '../util/errors.js';
-import type { Processed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 
 /** The manifest's cases of one split, in manifest order. */
@@ -70,15 +69,6 @@ export function meanPooled(cases: readonly FeatureCase[]): FeatureCase[] {
   });
 }
 
-/** Backbone-ready pixels [slices, 3, H, W] of one view of a volume. */
-export function volumePixels(volume: Volume | Processed, view: ViewInput): { pixels: Float32Array; slices: number } {
-  const batches = viewSlices(volume, view, Number.MAX_SAFE_INTEGER);
-  const [H, W] = view.size;
-  const pixels = new Float32Array(batches.slices * 3 * H * W);
-  for (const b of batches) pixels.set(b.data, b.start * 3 * H * W);
-  return { pixels, slices: batches.slices };
-}
-
 /**
  * Cases for LoRA training and prediction. The source voxels are read once and kept; the float
  * pixels (48× larger at 64² from 28³ uint8) are made on access, with the last few kept, so a
@@ -112,3 +102,5 @@ export async function volumeCases(cases: readonly ManifestCase[], view: ViewInpu
   }
   return out;
 }
+
+export { volumePixels };

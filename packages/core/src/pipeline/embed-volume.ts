@@ -56,6 +56,15 @@ export function viewSlices(input: Volume | Processed, view: ViewInput, chunk: nu
   });
 }
 
+/** Backbone-ready pixels [slices, 3, H, W] of one view of a volume. */
+export function volumePixels(volume: Volume | Processed, view: ViewInput): { pixels: Float32Array; slices: number } {
+  const batches = viewSlices(volume, view, Number.MAX_SAFE_INTEGER);
+  const [H, W] = view.size;
+  const pixels = new Float32Array(batches.slices * 3 * H * W);
+  for (const b of batches) pixels.set(b.data, b.start * 3 * H * W);
+  return { pixels, slices: batches.slices };
+}
+
 /**
  * Runs every slice of one view through the frozen backbone, chunk by chunk. A constant slice (air,
  * an empty mask plane) always gives the same output, so its embedding is computed once per

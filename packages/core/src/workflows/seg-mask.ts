@@ -1,5 +1,5 @@
-import type { ViewInput } from '@anymc3d/core/pipeline';
-import { sliceBatches, type Volume } from '@anymc3d/core/volume';
+import type { ViewInput } from '../pipeline/index.js';
+import { sliceBatches, type Volume } from '../volume/index.js';
 
 /**
  * A mask as the seg decoder's target: sliced exactly as the view slices its image (same axis, size

@@ -1,5 +1,5 @@
-import type { Vec3, Volume } from '@anymc3d/core/volume';
 import { describe, expect, it } from 'vitest';
+import type { Vec3, Volume } from '../volume/index.js';
 import { maskTokenGrid } from './seg-mask.js';
 
 /** A mask of `size` (i fastest) with `value` at each listed voxel. */

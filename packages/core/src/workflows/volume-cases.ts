@@ -1,10 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { volumePixels } from '@anymc3d/core/benchmark';
-import type { ViewInput } from '@anymc3d/core/pipeline';
-import { augmentCase, type PluginInput, prepareCaseMask, recipeKey } from '@anymc3d/core/plugin';
-import type { ManifestCase } from '@anymc3d/core/task';
-import type { CaseUse, VolumeCase, VolumeView } from '@anymc3d/core/train';
-import { checkMaskGeometry, type Processed, readVolume, type Volume } from '@anymc3d/core/volume';
+import { type ViewInput, volumePixels } from '../pipeline/index.js';
+import { augmentCase, type PluginInput, prepareCaseMask, recipeKey } from '../plugin/index.js';
+import type { ManifestCase } from '../task/index.js';
+import type { CaseUse, VolumeCase, VolumeView } from '../train/index.js';
+import { checkMaskGeometry, type Processed, type Rescale, readVolume, type Volume } from '../volume/index.js';
 import { caseViewVolumes } from './case-volumes.js';
 import { maskTokenGrid } from './seg-mask.js';
 
@@ -23,11 +22,20 @@ const KEEP = 4;
  * on the same demand: the mask must share the first image's geometry, and is sliced as the first
  * view slices it, then reduced to the token grid (`maskTokenGrid`). Cases without one get none.
  */
+export interface VolumeCaseOptions {
+  /** The backbone's patch size, for cases with a manifest `mask` (the seg decoder's target). */
+  seg?: { patch: number };
+  /** The rescale of a raw CT file (CT-RATE v1's metadata); never applied to voxels already in HU. */
+  rescaleOf?: (path: string) => Rescale | undefined;
+  /** After each read of a case's files: reads so far and the seconds they took. */
+  onRead?: (reads: number, seconds: number) => void;
+}
+
 export async function volumeCases(
   cases: readonly ManifestCase[],
   input: PluginInput,
   views: readonly ViewInput[],
-  seg?: { patch: number },
+  options: VolumeCaseOptions = {},
 ): Promise<VolumeCase[]> {
   // The prepared volumes of the last few cases (reading and preparing a volume is the slow part),
   // and the pixels of each case's latest use (a fresh augmentation per use when the recipe has one).
@@ -43,10 +51,16 @@ export async function volumeCases(
     if (map.size >= KEEP) map.delete(map.keys().next().value!);
     map.set(id, value); // most recently used last
   };
+  const { seg, rescaleOf, onRead } = options;
+  let reads = 0;
+  let seconds = 0;
   const prepared = async (c: ManifestCase) => {
     const kept = volumes.get(c.id);
     if (kept) return kept;
-    const vs = await caseViewVolumes(c, input, views.length);
+    const started = Date.now();
+    const vs = await caseViewVolumes(c, input, views.length, rescaleOf);
+    seconds += (Date.now() - started) / 1000;
+    onRead?.(++reads, seconds);
     // The mask on the prepared grid (same spatial steps as its image, nearest).
     const mask = seg && c.mask ? await readSegMask(c.mask, c.images[0]!, vs[0]!, input) : undefined;
     const entry = mask ? { volumes: vs, mask } : { volumes: vs };
@@ -98,7 +112,13 @@ export async function volumeCases(
     const vc: VolumeCase = {
       id: c.id,
       labels: Array.from(c.labels),
-      contentKey: JSON.stringify({ files, views, ...recipeKey(input), augmentation: input.augmentation ?? null }),
+      contentKey: JSON.stringify({
+        files,
+        views,
+        ...recipeKey(input),
+        augmentation: input.augmentation ?? null,
+        ...(rescaleOf ? { rescale: files.map((f) => rescaleOf(f.path) ?? null) } : {}),
+      }),
       load: (use) => load(c, use),
       get pixels() {
         return resident(c).views[0]!.pixels;

@@ -1,0 +1,8 @@
+/**
+ * Workflows: what the CLI and both apps call to do a job on a task's cases, so they hold only
+ * argument parsing and formatting. The one on-demand case source (each case read and prepared by
+ * the plugin's recipe when training needs it, augmented per use) and the seg targets it reads.
+ */
+export { caseViewVolumes } from './case-volumes.js';
+export { maskTokenGrid } from './seg-mask.js';
+export { type VolumeCaseOptions, volumeCases } from './volume-cases.js';
