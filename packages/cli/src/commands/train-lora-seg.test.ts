@@ -144,5 +144,11 @@ describe('anymc3d train --mode lora --seg-lambda', () => {
     const hidden = await train(join(root, 'h'), ['--seg-hidden', '4']);
     expect(hidden.code).toBe(1);
     expect(hidden.err).toMatch(/--seg-hidden: needs --seg-lambda/);
+    const labels = await train(join(root, 'l'), ['--seg-labels', '1']);
+    expect(labels.code).toBe(1);
+    expect(labels.err).toMatch(/--seg-labels: needs --seg-lambda/);
+    const badLabels = await train(join(root, 'l2'), ['--seg-lambda', '1', '--seg-labels', '0,x']);
+    expect(badLabels.code).toBe(1);
+    expect(badLabels.err).toMatch(/--seg-labels: must be mask values > 0/);
   }, 60_000);
 });

@@ -21,7 +21,7 @@ export const TRAIN_DEFAULTS = {
 
 const ONLY = {
   frozen: ['steps', 'lr'],
-  lora: ['lora-steps', 'lr-lora', 'lr-head', 'chunk', 'seg-lambda', 'seg-hidden', 'augment'],
+  lora: ['lora-steps', 'lr-lora', 'lr-head', 'chunk', 'seg-lambda', 'seg-hidden', 'seg-labels', 'augment'],
 } as const;
 
 interface TrainArgs extends TaskFlags {
@@ -33,6 +33,7 @@ interface TrainArgs extends TaskFlags {
   'lr-head'?: number;
   chunk?: number;
   'seg-lambda'?: number;
+  'seg-labels'?: string;
   'seg-hidden'?: number;
   augment?: boolean;
   'batch-size'?: number;
@@ -81,6 +82,11 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
         type: 'number',
         describe:
           'lora: weight λ of the auxiliary seg loss (Dice+BCE of a train-only 3D decoder on patch tokens against the manifest masks; cases without a mask add none; the decoder is not saved)',
+      })
+      .option('seg-labels', {
+        type: 'string',
+        describe:
+          "lora: the mask values that are the seg target, comma-separated (default: the task card's segLabels, else every value > 0; PANORAMA: 1, the lesion)",
       })
       .option('seg-hidden', {
         type: 'number',
@@ -144,7 +150,14 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
       const common = { a, t, train, val, batch, report: progress.report };
       const fitted =
         mode === 'lora'
-          ? await fitLora({ ...common, steps, chunk, lrLora, lrHead, ...(seg ? { seg } : {}) })
+          ? await fitLora({
+              ...common,
+              steps,
+              chunk,
+              lrLora,
+              lrHead,
+              ...(seg ? { seg: segTarget(seg, t.manifest.card.segLabels) } : {}),
+            })
           : await fitFrozen({ ...common, steps, lrs });
       progress.stop();
       if (!a.quiet) {
@@ -204,10 +217,11 @@ async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
 }
 
 /** `--seg-lambda` / `--seg-hidden` as core's seg option (undefined without --seg-lambda), checked before heavy work. */
-function segOption(a: TrainArgs): { hidden: number; lambda: number } | undefined {
+function segOption(a: TrainArgs): { hidden: number; lambda: number; labelsFlag?: number[] } | undefined {
   const lambda = a['seg-lambda'];
   if (lambda === undefined) {
     if (a['seg-hidden'] !== undefined) throw new InputError('--seg-hidden', 'needs --seg-lambda');
+    if (a['seg-labels'] !== undefined) throw new InputError('--seg-labels', 'needs --seg-lambda');
     return undefined;
   }
   if (!(Number.isFinite(lambda) && lambda >= 0))
@@ -215,11 +229,20 @@ function segOption(a: TrainArgs): { hidden: number; lambda: number } | undefined
   const hidden = a['seg-hidden'] ?? TRAIN_DEFAULTS.lora['seg-hidden'];
   if (!(Number.isInteger(hidden) && hidden > 0))
     throw new InputError('--seg-hidden', `must be a whole number > 0, got ${hidden}`);
-  return { hidden, lambda };
+  if (a['seg-labels'] === undefined) return { hidden, lambda };
+  const labels = a['seg-labels'].split(',').map((x) => Number(x.trim()));
+  if (labels.length === 0 || labels.some((x) => !(Number.isInteger(x) && x > 0)))
+    throw new InputError('--seg-labels', `must be mask values > 0, comma-separated, got "${a['seg-labels']}"`);
+  return { hidden, lambda, labelsFlag: labels };
 }
 
 async function fitLora(
-  m: ModeArgs & { chunk: number; lrLora: number; lrHead: number; seg?: { hidden: number; lambda: number } },
+  m: ModeArgs & {
+    chunk: number;
+    lrLora: number;
+    lrHead: number;
+    seg?: { hidden: number; lambda: number; labels?: number[] };
+  },
 ): Promise<Fitted> {
   const { a, t } = m;
   const total = Math.max(...m.steps);
@@ -250,4 +273,13 @@ async function fitLora(
     // The method costs a backbone pass forward and back per case and step: say up front what the run will take.
     ...(a.quiet ? {} : { note: (line: string) => process.stderr.write(`anymc3d: ${line}\n`) }),
   });
+}
+
+/** The seg option with its target labels: the flag, else the task card's, else every value > 0. */
+function segTarget(
+  seg: { hidden: number; lambda: number; labelsFlag?: number[] },
+  cardLabels: number[] | undefined,
+): { hidden: number; lambda: number; labels?: number[] } {
+  const labels = seg.labelsFlag ?? cardLabels;
+  return { hidden: seg.hidden, lambda: seg.lambda, ...(labels ? { labels } : {}) };
 }

@@ -33,7 +33,7 @@ export interface FitLoraOptions {
    * The train-only seg decoder (hidden channels, loss weight λ) on the cases with a manifest `mask`;
    * the others add no seg loss. Dropped from the written plugin.
    */
-  seg?: { hidden: number; lambda: number };
+  seg?: { hidden: number; lambda: number; labels?: number[] };
   criterion: ThresholdCriterion;
   /**
    * nnU-Net-style 3D augmentation of every training use of a case (METHOD.md §5), seeded; recorded
@@ -95,7 +95,9 @@ export async function fitLoraPlugin(options: FitLoraOptions): Promise<Fitted> {
           o.train,
           input,
           views,
-          o.seg ? { seg: { patch: o.backbone.card.patchSize ?? 1 } } : {},
+          o.seg
+            ? { seg: { patch: o.backbone.card.patchSize ?? 1, ...(o.seg.labels ? { labels: o.seg.labels } : {}) } }
+            : {},
         ),
         chunk: o.chunk,
         ...(o.seg ? { seg: o.seg } : {}),

@@ -67,6 +67,11 @@ export interface TaskCard {
   orientation?: string;
   spacing?: [number, number, number];
   slices?: 'all' | 'fixed';
+  /**
+   * Which mask values count as the target of the auxiliary seg supervision (e.g. PANORAMA: [1], the
+   * lesion, not the pancreas or vessels). Absent: every value above 0.
+   */
+  segLabels?: number[];
   metric: TaskMetric;
   data: TaskData;
   /** What on the card comes from the paper and what is this project's choice, where that matters. */
@@ -185,6 +190,13 @@ export function validateTaskCard(value: unknown, source: string): TaskCard {
     v.spacing === undefined ||
       (Array.isArray(v.spacing) && v.spacing.length === 3 && v.spacing.every((x) => typeof x === 'number' && x > 0)),
     `"spacing" must be three positive numbers (mm), got ${show(v.spacing)}`,
+  );
+  need(
+    v.segLabels === undefined ||
+      (Array.isArray(v.segLabels) &&
+        v.segLabels.length > 0 &&
+        v.segLabels.every((x) => typeof x === 'number' && Number.isInteger(x) && x > 0)),
+    `"segLabels" must be a non-empty list of mask values > 0, got ${show(v.segLabels)}`,
   );
   need(
     v.slices === undefined || v.slices === 'all' || v.slices === 'fixed',

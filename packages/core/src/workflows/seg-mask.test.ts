@@ -44,4 +44,16 @@ describe('maskTokenGrid', () => {
     expect(Array.from(maskTokenGrid(mask([16, 16, 1], [[1, 1, 0]]), view, 4).data)).toEqual([1 / 16, 0, 0, 0]);
     expect(Array.from(maskTokenGrid(mask([16, 16, 1], [[0, 0, 0]]), view, 4).data)).toEqual([0, 0, 0, 0]);
   });
+
+  it('counts only the listed label values when given (PANORAMA: 1 is the lesion, 4 the pancreas)', () => {
+    const m = mask([8, 8, 1], box([0, 4], [0, 4], [0, 1]), 1);
+    for (const [x, y] of box([4, 8], [0, 8], [0, 1])) m.data[x + 8 * y] = 4;
+    const view = { axis: 'axial' as const, size: [8, 8] as [number, number] };
+    // Rows run top to bottom as the image view shows them; the lesion is one cell, the pancreas two.
+    const all = Array.from(maskTokenGrid(m, view, 4).data);
+    const lesion = Array.from(maskTokenGrid(m, view, 4, [1]).data);
+    expect(all.filter((x) => x > 0)).toHaveLength(3);
+    expect(lesion.filter((x) => x > 0)).toEqual([1]);
+    expect(lesion.reduce((a, b) => a + b, 0)).toBe(1);
+  });
 });

@@ -4,13 +4,16 @@ import { sliceBatches, type Volume } from '../volume/index.js';
 /**
  * A mask as the seg decoder's target: sliced exactly as the view slices its image (same axis, size
  * and index map, so a mask voxel lands where its image voxel does) but sampled nearest, binarised
- * (> 0), then reduced to the token grid as each patch's area fraction, [slices, gh, gw] row-major.
+ * (the listed label values, else > 0), then reduced to the token grid as each patch's area fraction, [slices, gh, gw] row-major.
  */
 export function maskTokenGrid(
   mask: Volume,
   view: Pick<ViewInput, 'axis' | 'size'>,
   patch: number,
+  /** The mask values that count as target (absent: every value above 0). */
+  labels?: readonly number[],
 ): { data: Float32Array; slices: number } {
+  const counts = labels ? (x: number) => labels.includes(x) : (x: number) => x > 0;
   const [H, W] = view.size;
   // The image's own slicing step (lazy: no pixels are made); its index map is reused for the mask.
   const stack = sliceBatches(mask, { axis: view.axis, size: [H, W], patch, channels: { replicate: true } });
@@ -31,7 +34,7 @@ export function maskTokenGrid(
         const i = src(0, n0, w, h, s);
         const j = src(1, n1, w, h, s);
         const k = src(2, n2, w, h, s);
-        if (mask.data[i + n0 * (j + n1 * k)]! > 0) {
+        if (counts(Number(mask.data[i + n0 * (j + n1 * k)]))) {
           const cell = (s * gh + Math.floor(h / patch)) * gw + Math.floor(w / patch);
           out[cell] = out[cell]! + area;
         }

@@ -24,7 +24,7 @@ const KEEP = 4;
  */
 export interface VolumeCaseOptions {
   /** The backbone's patch size, for cases with a manifest `mask` (the seg decoder's target). */
-  seg?: { patch: number };
+  seg?: { patch: number; labels?: readonly number[] };
   /** The rescale of a raw CT file (CT-RATE v1's metadata); never applied to voxels already in HU. */
   rescaleOf?: (path: string) => Rescale | undefined;
   /** After each read of a case's files: reads so far and the seconds they took. */
@@ -97,6 +97,7 @@ export async function volumeCases(
             prepareCaseMask(mask, { ...input, orientation: null, spacing: null }, views[0]!),
             views[0]!,
             seg.patch,
+            seg.labels,
           ).data
         : undefined;
     keep(recent, c.id, segMask ? { views: pixels, segMask } : { views: pixels });
