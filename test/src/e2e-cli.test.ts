@@ -82,6 +82,16 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe('the installed commands', () => {
+  it('npm links anymc3d, vlm3d and anymc3d-server to committed files that run the build', async () => {
+    for (const name of ['anymc3d', 'vlm3d', 'anymc3d-server']) {
+      const link = fileURLToPath(new URL(`../../node_modules/.bin/${name}`, import.meta.url));
+      const { stdout } = await run(link, ['--help'], { maxBuffer: 1 << 20 }).catch((e) => e as { stdout: string });
+      expect(stdout, name).toMatch(/usage|Commands|--help/i);
+    }
+  });
+});
+
 describe('anymc3d end to end on a new task given by a manifest', () => {
   it('trains, predicts and evaluates through the CLI, well above chance on held-out cases', async () => {
     const common = ['-t', join(dir, 'task.json'), '-m', join(dir, 'manifest.csv'), '-b', 'mobilenet_v1_224'];

@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 import { isInputError } from '@anymc3d/core/util';
-import { configFromArgs } from './config.js';
+import { configFromArgs, USAGE } from './config.js';
 import { createDefaultAnalyzer } from './default-analyzer.js';
 import { createServer } from './server.js';
 
 async function main(): Promise<void> {
-  const config = configFromArgs(process.argv.slice(2), process.env);
+  const args = process.argv.slice(2);
+  // Asked for: the usage on stdout and success, as every other command of the project answers --help.
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = configFromArgs(args, process.env);
   const analyzer = await createDefaultAnalyzer({ backbone: config.backbone, plugins: config.plugins });
   const server = await createServer({ config, analyzer });
   const url = await server.listen();

@@ -58,7 +58,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, dataDir: string): ServerCo
   };
 }
 
-const USAGE =
+export const USAGE =
   'usage: anymc3d-server --data DIR --backbone NAME [--plugin DIR ...] [--plugin-root DIR ...] ' +
   '[--host 127.0.0.1] [--port 8080] [--concurrency 1] [--max-upload-mb 1024] [--cors ORIGIN ...]';
 
