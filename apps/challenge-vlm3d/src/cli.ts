@@ -28,7 +28,7 @@ const USAGE = `usage:
   vlm3d train --ct-rate ROOT --backbone DIR -o PLUGIN_DIR [--mode lora|frozen] [--release v1|v2] [--input-size N]
               [--spacing X,Y,Z] [--batch N] [--lr-head X] [--criterion crg|f1|youden] [--limit N] [--threads N]
               [--device cpu|cuda]
-              lora (default): [--lora-steps N] [--lr-lora X] [--chunk N] [--no-augment]
+              lora (default): [--lora-steps N[,N…]] [--lr-lora X] [--chunk N] [--no-augment]
               frozen:         [--cache DIR] [--steps N]
                                                    train the 18-label plugin on CT-RATE (the method: LoRA rank 8
                                                    α 16 + query + head through the backbone; or the fast frozen
@@ -210,6 +210,15 @@ function positiveInt(text: string | undefined, flag: string): number | undefined
   return n;
 }
 
+/** A comma-separated list of step counts (LoRA candidates along one schedule). */
+function counts(text: string | undefined, flag: string): number[] | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(',').map((x) => Number(x.trim()));
+  if (list.length === 0 || list.some((n) => !(Number.isInteger(n) && n > 0)))
+    throw new UsageError(`${flag} must be positive whole numbers, comma-separated`);
+  return list;
+}
+
 function rate(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const x = Number(text);
@@ -263,10 +272,8 @@ async function train(args: string[]): Promise<number> {
     release: release as CtRateRelease | undefined,
     augment: values['no-augment'] ? false : undefined,
     inputSize: positiveInt(values['input-size'], '--input-size'),
-    steps: positiveInt(
-      mode === 'lora' ? values['lora-steps'] : values.steps,
-      mode === 'lora' ? '--lora-steps' : '--steps',
-    ),
+    steps: mode === 'lora' ? undefined : positiveInt(values.steps, '--steps'),
+    loraSteps: mode === 'lora' ? counts(values['lora-steps'], '--lora-steps') : undefined,
     batchSize: positiveInt(values.batch, '--batch'),
     limit: positiveInt(values.limit, '--limit'),
     threads: positiveInt(values.threads, '--threads'),

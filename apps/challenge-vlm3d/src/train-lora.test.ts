@@ -47,8 +47,11 @@ describe('vlm3d train --mode lora → package → run', () => {
     const args = [...base, '--limit', '4', '--lora-steps', '3', '--batch', '2', '--lr-lora', '1e-2', '--chunk', '5'];
     const t = await vlm3d([...args, '--threads', '1']);
     expect(t.code, t.err).toBe(0);
-    expect(t.err).toMatch(/step 3\/3: loss \d/);
-    expect(t.err).toMatch(/lora training: 3 step\(s\) in/);
+    expect(t.err).toMatch(/train lora: 3\/3 loss \d/);
+    // The one LoRA fit workflow: candidates along one schedule scored on val, the best kept.
+    expect(t.err).toMatch(
+      /lora training: [\d.]+ s; val: 3 steps AUC=[\d.n/a]+ → 3 steps; thresholds \(crg on 2 val cases\)/,
+    );
     const card = JSON.parse(await readFile(join(plugin, 'plugin.json'), 'utf8')) as PluginCard;
     expect(card.labels).toEqual([...CT_RATE_LABELS]);
     expect(card.lora?.rank).toBe(8);
@@ -72,10 +75,11 @@ describe('vlm3d train --mode lora → package → run', () => {
         name,
       ).toBe(true);
 
-    // The same command again resumes from the checkpoint: no step retrained, thresholds chosen again.
+    // The same command again finds the candidate already trained: no step retrained, thresholds chosen again.
     const again = await vlm3d([...args, '--threads', '1']);
     expect(again.code, again.err).toBe(0);
-    expect(again.err).toMatch(/lora training: 0 step\(s\) in .* \(resumed from the checkpoint at step 3\)/);
+    expect(again.err).not.toMatch(/train lora: \d/);
+    expect(again.err).toMatch(/val: 3 steps AUC=/);
     const reread = await readPlugin(plugin, card.backbone);
     for (const [name, b] of bs) expect(reread.weights.get(name)!.data, name).toEqual(b.data);
 

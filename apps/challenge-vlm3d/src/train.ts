@@ -5,12 +5,12 @@ import { type CtRateRelease, ctRateLayout, readCtRate } from '@anymc3d/core/data
 import type { Device } from '@anymc3d/core/graph';
 import { auroc, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import {
-  inputViews,
   type LoadedPlugin,
   loadPlugin,
   type PluginCard,
   type PluginInput,
   type Prediction,
+  readPlugin,
   savePlugin,
   type TaskCard,
 } from '@anymc3d/core/plugin';
@@ -18,7 +18,7 @@ import { taskInput } from '@anymc3d/core/task';
 import { taskCard } from '@anymc3d/core/tasks';
 import { type TrainSource, trainPlugin } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
-import { volumeCases } from '@anymc3d/core/workflows';
+import { fitLoraPlugin } from '@anymc3d/core/workflows';
 import { readRescaleTable } from './metadata.js';
 import type { Rescale } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
@@ -53,6 +53,8 @@ export interface TrainOptions {
   spacing?: Vlm3dSettings['spacing'];
   /** Optimiser steps (default per mode, TRAIN_DEFAULTS). */
   steps?: number;
+  /** LoRA mode: candidate step counts along one schedule, the best on val kept (default: `steps`). */
+  loraSteps?: number[];
   batchSize?: number;
   lrHead?: number;
   /** Learning rate of the LoRA factors (LoRA mode; core's default otherwise). */
@@ -68,12 +70,12 @@ export interface TrainOptions {
   log?: (line: string) => void;
 }
 
-/** What training and threshold selection need of one mode. */
+/** What frozen training and its threshold selection need (LoRA runs core's fit workflow). */
 interface ModeData {
   source: TrainSource;
   valCount: number;
   valLabels: (k: number) => readonly number[];
-  /** Val case k through the freshly trained plugin (tokens in frozen mode, volumes through LoRA). */
+  /** Val case k's tokens through the freshly trained plugin. */
   predictVal: (plugin: LoadedPlugin, k: number) => Promise<Prediction>;
   checkpointEvery: number;
   logEvery: number;
@@ -125,11 +127,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     axis: 'axial',
     windows: CHEST_WINDOWS_CW,
     inputSize: [size, size],
-    // LoRA training augments each case use (the method's recipe), recorded in plugin.json; prediction never does.
-    input:
-      mode === 'lora' && options.augment !== false
-        ? { ...input, augmentation: { method: 'nnunet-3d', seed: 0, config: NNUNET_AUGMENT } }
-        : input,
+    input,
   };
   const rescaleOf = (path: string) => rescales.get(basename(path).replace(/\.nii(\.gz)?$/i, ''));
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
@@ -141,27 +139,50 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
       throw new InputError(options.cache, 'a token cache is for frozen mode (LoRA changes the tokens)');
     if (backbone.loraTargets().length === 0)
       throw new InputError(options.backbone, `${backbone.card.name} has no LoRA targets`);
-    const reads = (what: string) => (n: number, seconds: number) => {
-      if (n % 50 === 0) log(`${what}: ${n} volume reads (${(seconds / n).toFixed(2)} s each)`);
-    };
-    // Core's one on-demand case source, as `anymc3d train` uses it: the recipe's preparation, a
-    // fresh augmentation per training use, none when val is scored.
-    const views = inputViews(task.input!, backbone.card);
-    const trainSet = await volumeCases(train, task.input!, views, { rescaleOf, onRead: reads('train') });
-    const valSet = await volumeCases(val, task.input!, views, { rescaleOf, onRead: reads('val') });
-    data = {
-      source: { backbone, cases: trainSet, chunk },
-      valCount: valSet.length,
-      valLabels: (k) => valSet[k]!.labels,
-      predictVal: async (plugin, k) => {
-        const c = valSet[k]!;
-        await c.load!();
-        return plugin.predict(c.pixels, c.slices);
+    // The one LoRA fit workflow `anymc3d train` runs: core's case source (the recipe's preparation,
+    // a fresh augmentation per training use), one schedule as long as the largest candidate step
+    // count, each candidate scored on val (macro AUROC) and the best kept, thresholds chosen there.
+    const candidates = options.loraSteps ?? [options.steps ?? TRAIN_DEFAULTS.lora.steps];
+    const batchSize = options.batchSize ?? TRAIN_DEFAULTS.lora.batchSize;
+    const total = Math.max(...candidates);
+    log(
+      `lora training on ${train.length} train cases: ${total} steps × ${batchSize} cases (candidates ${candidates.join(', ')} ` +
+        `scored on ${val.length} val cases), volumes read on demand, recompute chunks of ${chunk} slices`,
+    );
+    const started = Date.now();
+    const fitted = await fitLoraPlugin({
+      task: { ...task, input },
+      backbone,
+      train,
+      val,
+      steps: candidates,
+      chunk,
+      optim: {
+        batchSize,
+        ...(options.lrHead ? { lrHead: options.lrHead } : {}),
+        ...(options.lrLora ? { lrLora: options.lrLora } : {}),
+        warmup: Math.min(100, Math.floor(total / 10)),
       },
-      // Each LoRA step runs the backbone: checkpoint and report often.
-      checkpointEvery: 10,
-      logEvery: 10,
-    };
+      criterion: options.criterion ?? 'crg',
+      ...(options.augment === false ? {} : { augment: { seed: 0, config: NNUNET_AUGMENT } }),
+      outDir: options.output,
+      pluginDir: options.output,
+      data: `${options.ctRate} (CT-RATE, ${train.length} train cases)`,
+      rescaleOf,
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.device ? { device: options.device } : {}),
+      report: (e) => {
+        if (e.done === e.total || e.done % 10 === 0)
+          log(`${e.stage}: ${e.done}/${e.total}${e.detail ? ` ${e.detail}` : ''}`);
+      },
+      note: log,
+    });
+    log(
+      `lora training: ${((Date.now() - started) / 1000).toFixed(1)} s; val: ` +
+        fitted.attempts.map((a) => `${a.steps} steps AUC=${a.valAuroc?.toFixed(3) ?? 'n/a'}`).join(', ') +
+        ` → ${fitted.chosen.steps} steps; thresholds (${options.criterion ?? 'crg'} on ${val.length} val cases) written to ${options.output}/plugin.json`,
+    );
+    return (await readPlugin(options.output, { name: backbone.card.name, weightHash: backbone.weightHash })).card;
   } else {
     if (options.lrLora !== undefined || options.chunk !== undefined)
       throw new Error('lrLora and chunk are LoRA-mode options');
@@ -191,10 +212,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   }
   const steps = options.steps ?? defaults.steps;
   const batchSize = options.batchSize ?? defaults.batchSize;
-  log(
-    `${mode} training on ${train.length} train cases: ${steps} steps × ${batchSize} cases` +
-      (mode === 'lora' ? `, volumes read on demand, recompute chunks of ${chunk} slices` : ''),
-  );
+  log(`frozen training on ${train.length} train cases: ${steps} steps × ${batchSize} cases`);
   const started = Date.now();
   const trained = await trainPlugin({
     source: data.source,
@@ -210,8 +228,6 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     data: `${options.ctRate} (CT-RATE, ${train.length} train cases)`,
     checkpointEvery: data.checkpointEvery,
     ...(options.threads ? { threads: options.threads } : {}),
-    // Frozen mode embeds on the device and then trains its small head on the CPU; LoRA trains through the backbone there.
-    ...(mode === 'lora' && options.device ? { device: options.device } : {}),
     onProgress: (p) => {
       if (p.step % data.logEvery === 0 || p.step === p.totalSteps)
         log(
@@ -221,14 +237,11 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   });
   const trainedSteps = trained.card.training.steps - trained.resumedFrom;
   log(
-    `${mode} training: ${trainedSteps} step(s) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+    `frozen training: ${trainedSteps} step(s) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
       (trained.resumedFrom > 0 ? ` (resumed from the checkpoint at step ${trained.resumedFrom})` : ''),
   );
   // Thresholds and validation AUROC from the val split.
-  const plugin = await loadPlugin(options.output, mode === 'lora' ? backbone : id, {
-    ...(options.threads ? { threads: options.threads } : {}),
-    ...(mode === 'lora' ? { chunk } : {}),
-  });
+  const plugin = await loadPlugin(options.output, id, options.threads ? { threads: options.threads } : {});
   const L = task.labels.length;
   const scores = task.labels.map(() => new Float64Array(data.valCount));
   const truth = task.labels.map(() => new Uint8Array(data.valCount));

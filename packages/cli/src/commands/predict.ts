@@ -13,9 +13,8 @@ import {
 import { casesOf, SPLITS, type Split, type TaskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import type { Processed } from '@anymc3d/core/volume';
-import { caseViewVolumes } from '@anymc3d/core/workflows';
+import { adaptedPredictions, caseViewVolumes } from '@anymc3d/core/workflows';
 import type { CommandModule } from 'yargs';
-import { adaptedPredictions } from '../pipeline/adapted.js';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { foldRows, predictCases } from '../pipeline/fit.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';

@@ -4,7 +4,10 @@ import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '@a
 import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '@anymc3d/core/plugin';
 import { type FeatureCase, type OptimOptions, trainPlugin } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
+import { type Attempt, byLabel, type Fitted } from '@anymc3d/core/workflows';
 import type { ProgressSink } from '../progress.js';
+
+export { type Attempt, byLabel, type Fitted };
 
 export interface FitOptions {
   task: PluginTask;
@@ -21,22 +24,6 @@ export interface FitOptions {
   threads?: number;
   data?: string;
   report?: ProgressSink;
-}
-
-export interface Attempt {
-  steps: number;
-  /** The head learning rate (undefined: the optimiser's default). */
-  lr?: number;
-  valAuroc: number | null;
-  dir: string;
-}
-
-export interface Fitted {
-  attempts: Attempt[];
-  chosen: Attempt;
-  /** Per-label operating points chosen on validation (null: one class there, 0.5 kept). */
-  thresholds: (number | null)[];
-  pluginDir: string;
 }
 
 /** Raw probabilities [case][label] of cases through a saved frozen-backbone plugin (per-view tokens). */
@@ -57,11 +44,6 @@ export async function predictCases(
   } finally {
     await plugin.release();
   }
-}
-
-/** Column-major scores/truth for core/metrics from per-case rows. */
-export function byLabel(rows: readonly (readonly number[])[], labels: number): Float64Array[] {
-  return Array.from({ length: labels }, (_, l) => Float64Array.from(rows, (r) => r[l]!));
 }
 
 /**

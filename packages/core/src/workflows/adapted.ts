@@ -1,12 +1,12 @@
-import type { Backbone } from '@anymc3d/core/backbone';
-import type { Device } from '@anymc3d/core/graph';
-import { heatmapEmbedOptions, pluginEmbedder } from '@anymc3d/core/heatmap';
-import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
-import { inputViews, loadPlugin, type PluginInput, readPlugin } from '@anymc3d/core/plugin';
-import type { ManifestCase } from '@anymc3d/core/task';
-import type { Processed } from '@anymc3d/core/volume';
-import { caseViewVolumes } from '@anymc3d/core/workflows';
-import type { ProgressSink } from '../progress.js';
+import type { Backbone } from '../backbone/index.js';
+import type { Device } from '../graph/index.js';
+import { heatmapEmbedOptions, pluginEmbedder } from '../heatmap/index.js';
+import { embedVolume, type VolumeEmbedding } from '../pipeline/index.js';
+import { inputViews, loadPlugin, type PluginInput, readPlugin } from '../plugin/index.js';
+import type { ManifestCase } from '../task/index.js';
+import type { Processed, Rescale } from '../volume/index.js';
+import { caseViewVolumes } from './case-volumes.js';
+import type { WorkflowProgressSink } from './fit-result.js';
 
 export interface AdaptedOptions {
   /** The plugin folder (a LoRA plugin: plugin.json with `lora`, its factors in plugin.safetensors). */
@@ -16,7 +16,9 @@ export interface AdaptedOptions {
   input: PluginInput;
   threads?: number;
   device?: Device;
-  report?: ProgressSink;
+  report?: WorkflowProgressSink;
+  /** The rescale of a raw CT file (CT-RATE v1's metadata). */
+  rescaleOf?: (path: string) => Rescale | undefined;
   /** Progress stage name (default 'predict'). */
   stage?: string;
   /**
@@ -53,7 +55,7 @@ export async function adaptedPredictions(cases: readonly ManifestCase[], o: Adap
       o.report?.({ stage, done: k, total: cases.length, detail: c.id });
       const maps = o.withMaps?.(k) ?? false;
       // A case lists its images in the card's view order, which is the input's.
-      const volumes = await caseViewVolumes(c, o.input, views.length);
+      const volumes = await caseViewVolumes(c, o.input, views.length, o.rescaleOf);
       const embeddings: VolumeEmbedding[] = [];
       for (const [v, view] of views.entries())
         embeddings.push(

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { AugmentConfig } from '@anymc3d/core/augment';
-import type { Backbone } from '@anymc3d/core/backbone';
-import type { Device } from '@anymc3d/core/graph';
-import { evaluate, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
+import type { AugmentConfig } from '../augment/index.js';
+import type { Backbone } from '../backbone/index.js';
+import type { Device } from '../graph/index.js';
+import { evaluate, selectThresholds, type ThresholdCriterion } from '../metrics/index.js';
 import {
   inputViews,
   type PluginInput,
@@ -11,13 +11,13 @@ import {
   pluginInput,
   readPlugin,
   savePlugin,
-} from '@anymc3d/core/plugin';
-import type { ManifestCase } from '@anymc3d/core/task';
-import { type OptimOptions, trainCandidates } from '@anymc3d/core/train';
-import { volumeCases } from '@anymc3d/core/workflows';
-import type { ProgressSink } from '../progress.js';
+} from '../plugin/index.js';
+import type { ManifestCase } from '../task/index.js';
+import { type OptimOptions, trainCandidates } from '../train/index.js';
+import type { Rescale } from '../volume/index.js';
 import { adaptedPredictions } from './adapted.js';
-import { byLabel, type Fitted } from './fit.js';
+import { byLabel, type Fitted, type WorkflowProgressSink } from './fit-result.js';
+import { volumeCases } from './volume-cases.js';
 
 export interface FitLoraOptions {
   task: PluginTask;
@@ -44,7 +44,11 @@ export interface FitLoraOptions {
   data?: string;
   threads?: number;
   device?: Device;
-  report?: ProgressSink;
+  report?: WorkflowProgressSink;
+  /** The rescale of a raw CT file (CT-RATE v1's metadata), for reading train and val cases. */
+  rescaleOf?: (path: string) => Rescale | undefined;
+  /** Where the kept plugin is written (default `<outDir>/plugin`). */
+  pluginDir?: string;
   /** One-off lines for the user (the estimate from the timed first step). */
   note?: (line: string) => void;
 }
@@ -91,14 +95,12 @@ export async function fitLoraPlugin(options: FitLoraOptions): Promise<Fitted> {
     train: {
       source: {
         backbone: o.backbone,
-        cases: await volumeCases(
-          o.train,
-          input,
-          views,
-          o.seg
+        cases: await volumeCases(o.train, input, views, {
+          ...(o.seg
             ? { seg: { patch: o.backbone.card.patchSize ?? 1, ...(o.seg.labels ? { labels: o.seg.labels } : {}) } }
-            : {},
-        ),
+            : {}),
+          ...(o.rescaleOf ? { rescaleOf: o.rescaleOf } : {}),
+        }),
         chunk: o.chunk,
         ...(o.seg ? { seg: o.seg } : {}),
       },
@@ -119,6 +121,7 @@ export async function fitLoraPlugin(options: FitLoraOptions): Promise<Fitted> {
         backbone: o.backbone,
         input,
         stage: `val ${step}`,
+        ...(o.rescaleOf ? { rescaleOf: o.rescaleOf } : {}),
         ...(o.threads ? { threads: o.threads } : {}),
         ...(o.device ? { device: o.device } : {}),
         ...(o.report ? { report: o.report } : {}),
@@ -147,7 +150,7 @@ export async function fitLoraPlugin(options: FitLoraOptions): Promise<Fitted> {
       : selectThresholds({ scores: run.best.val, truth: valTruth }, o.criterion);
   const id = { name: o.backbone.card.name, weightHash: o.backbone.weightHash };
   const { card, weights } = await readPlugin(run.best.dir, id);
-  const pluginDir = join(o.outDir, 'plugin');
+  const pluginDir = o.pluginDir ?? join(o.outDir, 'plugin');
   await savePlugin(
     pluginDir,
     {
