@@ -72,3 +72,56 @@ describe('package dependency direction (docs/DESIGN.md)', () => {
     ]);
   });
 });
+
+/**
+ * Core's inner layers (docs/DESIGN.md): a folder imports only folders of its own or a lower rank,
+ * so the case pipeline reads one way — utilities, graph and files; volumes, features, metrics and
+ * augmentation; the backbone contract; slicing and embedding; plugins and their recipe; data, tasks,
+ * training, heatmaps; and the workflows (and benchmark) that the CLI and apps call on top.
+ */
+const CORE_LAYERS: Record<string, number> = {
+  util: 0,
+  graph: 0,
+  io: 0,
+  volume: 1,
+  features: 1,
+  metrics: 1,
+  augment: 1,
+  backbone: 2,
+  pipeline: 3,
+  plugin: 4,
+  data: 5,
+  datasets: 5,
+  task: 5,
+  tasks: 5,
+  train: 5,
+  heatmap: 5,
+  testing: 5,
+  workflows: 6,
+  benchmark: 6,
+};
+
+describe('core layers (docs/DESIGN.md)', () => {
+  it('every core folder has a layer, and none imports a folder above its own', () => {
+    const src = join(root, 'packages/core/src');
+    const problems: string[] = [];
+    for (const file of sourceFiles(src)) {
+      const rel = relative(src, file);
+      if (!rel.includes('/')) continue; // index.ts, version.ts: the package's front
+      const folder = rel.split('/')[0]!;
+      const rank = CORE_LAYERS[folder];
+      if (rank === undefined) {
+        problems.push(`${rel}: folder "${folder}" has no layer in CORE_LAYERS`);
+        continue;
+      }
+      if (/\.test(-helpers)?\.ts$/.test(rel)) continue; // tests may reach anywhere
+      for (const spec of importsOf(readFileSync(file, 'utf8'))) {
+        const m = /^\.\.\/([a-z-]+)\//.exec(spec);
+        if (!m) continue;
+        const target = CORE_LAYERS[m[1]!];
+        if (target === undefined || target > rank) problems.push(`${rel} (${folder}, layer ${rank}) imports ${spec}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});

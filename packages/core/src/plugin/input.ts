@@ -1,10 +1,11 @@
 import type { AugmentConfig } from '../augment/augment.js';
 import type { ViewInput } from '../pipeline/embed-volume.js';
-import { type MriNormalisation, SLICE_AXES, type SliceAxis } from '../task/card.js';
 import { InputError } from '../util/errors.js';
+import type { MriNormalisation } from '../volume/intensity.js';
 import { mriNormalize } from '../volume/intensity.js';
 import type { Volume } from '../volume/types.js';
 import type { ChannelSpec } from '../volume/views.js';
+import { SLICE_AXES, type SliceAxis } from '../volume/views.js';
 import type { TaskCard as PluginTask } from './card.js';
 
 /**

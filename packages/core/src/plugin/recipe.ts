@@ -2,7 +2,6 @@ import { augment3d } from '../augment/augment.js';
 import { FeatureCache } from '../features/cache.js';
 import type { Precision } from '../graph/index.js';
 import type { ViewInput } from '../pipeline/embed-volume.js';
-import type { SliceAxis } from '../task/card.js';
 import { InputError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import { orientationCode } from '../volume/geometry.js';
@@ -11,6 +10,7 @@ import { asProcessed, type Processed } from '../volume/record.js';
 import { reorient, resampleToSize, resampleToSpacing } from '../volume/spatial.js';
 import type { Vec3, Volume } from '../volume/types.js';
 import { checkFinite } from '../volume/validate.js';
+import type { SliceAxis } from '../volume/views.js';
 import { type PluginInput, prepareVolume } from './input.js';
 
 const SLICE_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const;

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../util/errors.js';
+import type { MriNormalisation } from '../volume/intensity.js';
+import { SLICE_AXES, type SliceAxis } from '../volume/views.js';
+
+export { type MriNormalisation, SLICE_AXES, type SliceAxis };
 
 export type TaskKind = 'multi-label' | 'multi-class' | 'binary';
 export const TASK_KINDS: readonly TaskKind[] = ['multi-label', 'multi-class', 'binary'];
-
-/** The anatomical plane a view's slices lie in (the slice axis is its normal). */
-export type SliceAxis = 'axial' | 'coronal' | 'sagittal';
-export const SLICE_AXES: readonly SliceAxis[] = ['axial', 'coronal', 'sagittal'];
 
 export type TaskMetric = 'auroc' | 'ap' | 'f1' | 'accuracy' | 'balanced_accuracy' | 'crg';
 export const TASK_METRICS: readonly TaskMetric[] = ['auroc', 'ap', 'f1', 'accuracy', 'balanced_accuracy', 'crg'];
@@ -16,9 +16,6 @@ export interface TaskView {
   name: string;
   axis: SliceAxis;
 }
-
-/** MRI intensities have no absolute scale: z-score per volume, or clip to percentiles and rescale. */
-export type MriNormalisation = { method: 'zscore' } | { method: 'percentile'; range: [number, number] };
 
 /** Where a task's data comes from, under which terms, and how its own layout maps to the card. */
 export interface TaskData {

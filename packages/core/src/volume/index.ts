@@ -62,6 +62,7 @@ export {
   CHEST_CT_WINDOWS,
   IMAGENET_MEAN,
   IMAGENET_STD,
+  type MriNormalisation,
   type MriNormalized,
   type MriNormalizeOptions,
   mriNormalize,
@@ -108,6 +109,7 @@ export { checkFinite, checkGeometry } from './validate.js';
 export {
   type ChannelSpec,
   patchMultiple,
+  SLICE_AXES,
   type SliceAxis,
   type SliceBatch,
   type SliceBatches,

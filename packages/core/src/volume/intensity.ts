@@ -37,6 +37,9 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
+/** MRI intensities have no absolute scale: z-score per volume, or clip to percentiles and rescale (a task card's spelling). */
+export type MriNormalisation = { method: 'zscore' } | { method: 'percentile'; range: [number, number] };
+
 export interface MriNormalizeOptions {
   /** Percentiles to clip to before standardising (default 0.5 and 99.5). */
   lower?: number;

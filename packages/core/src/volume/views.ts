@@ -3,7 +3,9 @@ import { applyWindow, type Window } from './intensity.js';
 import { appendStep, asProcessed, outputGrid, type Processed, type SpatialRecord } from './record.js';
 import type { Vec3, Volume } from './types.js';
 
+/** The anatomical plane a view's slices lie in (the slice axis is its normal). */
 export type SliceAxis = 'axial' | 'coronal' | 'sagittal';
+export const SLICE_AXES: readonly SliceAxis[] = ['axial', 'coronal', 'sagittal'];
 
 /** How voxel values become the three input channels. */
 export type ChannelSpec =
