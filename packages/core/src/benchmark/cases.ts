@@ -3,11 +3,18 @@ import { readCaseImage } from '../datasets/image.js';
 import type { FeatureCache } from '../features/cache.js';
 import { type ViewInput, volumePixels } from '../pipeline/embed-volume.js';
 import { type ViewTokenProgress, viewTokens } from '../pipeline/view-tokens.js';
+import { type PluginInput, prepareCaseVolume } from '../plugin/index.js';
 import { type Manifest, type ManifestCase, SPLITS, type Split } from '../task/manifest.js';
 import type { VolumeCase } from '../train/backbone-trainer.js';
 import type { FeatureCase } from '../train/features.js';
 import { InputError } from '../util/errors.js';
-import type { Volume } from '../volume/types.js';
+import type { Processed } from '../volume/record.js';
+
+/** A case's image as the task's recipe prepares it (the one case pipeline: `prepareCaseVolume`). */
+async function prepared(c: ManifestCase, input: PluginInput): Promise<Processed> {
+  const path = c.images[0]!;
+  return prepareCaseVolume(await readCaseImage(path), input, path).volume;
+}
 
 /** The manifest's cases of one split, in manifest order. */
 export function splitCases(manifest: Manifest, split: Split): ManifestCase[] {
@@ -29,6 +36,7 @@ export function checkSplits(manifest: Manifest): void {
  */
 export async function caseTokens(
   manifest: Manifest,
+  input: PluginInput,
   view: ViewInput,
   embedder: FrozenEmbedder,
   cache: FeatureCache,
@@ -36,7 +44,7 @@ export async function caseTokens(
 ): Promise<{ bySplit: Map<Split, FeatureCase[]>; computed: number }> {
   let computed = 0;
   const tokens = await viewTokens(
-    manifest.cases.map((c) => ({ id: c.id, load: () => readCaseImage(c.images[0]!) })),
+    manifest.cases.map((c) => ({ id: c.id, load: () => prepared(c, input) })),
     [view],
     embedder,
     cache,
@@ -74,9 +82,13 @@ export function meanPooled(cases: readonly FeatureCase[]): FeatureCase[] {
  * pixels (48× larger at 64² from 28³ uint8) are made on access, with the last few kept, so a
  * training set never sits in memory as network input all at once.
  */
-export async function volumeCases(cases: readonly ManifestCase[], view: ViewInput): Promise<VolumeCase[]> {
+export async function volumeCases(
+  cases: readonly ManifestCase[],
+  input: PluginInput,
+  view: ViewInput,
+): Promise<VolumeCase[]> {
   const recent = new Map<string, { pixels: Float32Array; slices: number }>();
-  const pixelsOf = (id: string, volume: Volume) => {
+  const pixelsOf = (id: string, volume: Processed) => {
     let p = recent.get(id);
     if (p) {
       recent.delete(id);
@@ -89,7 +101,7 @@ export async function volumeCases(cases: readonly ManifestCase[], view: ViewInpu
   };
   const out: VolumeCase[] = [];
   for (const c of cases) {
-    const volume = await readCaseImage(c.images[0]!);
+    const volume = await prepared(c, input);
     const slices = pixelsOf(c.id, volume).slices;
     out.push({
       id: c.id,

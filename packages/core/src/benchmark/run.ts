@@ -1,9 +1,10 @@
 import { type EmbedderOptions, FrozenEmbedder } from '../backbone/embedder.js';
 import type { Backbone } from '../backbone/types.js';
 import { FeatureCache, hashOf } from '../features/cache.js';
+import { recipeKey } from '../plugin/recipe.js';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest } from '../task/manifest.js';
-import { pluginTaskOf } from '../task/plugin-task.js';
+import { pluginTaskOf, taskInput } from '../task/plugin-task.js';
 import type { FeatureCase } from '../train/features.js';
 import { caseTokens, checkSplits, meanPooled, splitCases, volumeCases } from './cases.js';
 import { type BenchmarkMode, type CellResult, cellDir, readCell, writeCell } from './results.js';
@@ -74,6 +75,8 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
     checkSplits(manifest);
     for (const backbone of plan.backbones) {
       const view = benchmarkView(card, backbone, plan.size);
+      // The task card's recipe, prepared by the one case pipeline every other consumer uses.
+      const input = taskInput(card, view.size);
       const task = pluginTaskOf(card, view.size);
       const pending: { mode: BenchmarkMode; key: string; dir: string }[] = [];
       for (const mode of plan.modes) {
@@ -93,12 +96,15 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
       if (pending.length === 0) continue;
       let tokens: Map<string, FeatureCase[]> | undefined;
       if (pending.some((p) => p.mode !== 'lora')) {
+        // Keyed by the dataset too: benchmark manifests (MedMNIST) reuse case ids across datasets. The
+        // benchmark runs CT cards (no MRI normalisation), so only the recipe's spatial and HU fields add to the key.
+        const { normalisation: _none, ...recipe } = recipeKey(input);
         const cache = new FeatureCache(plan.cacheRoot, {
           backboneHash: backbone.weightHash,
-          preprocessing: { view, dataset: manifest.source },
+          preprocessing: { view, dataset: manifest.source, ...recipe },
         });
         const embedder = new FrozenEmbedder(backbone, plan.embedder);
-        const r = await caseTokens(manifest, view, embedder, cache, (p) =>
+        const r = await caseTokens(manifest, input, view, embedder, cache, (p) =>
           emit({
             stage: 'features',
             done: p.done,
@@ -115,9 +121,9 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
           data = { train: [], val: [], test: [] }; // trainCell records the mode as not supported.
         } else if (mode === 'lora') {
           // One split after another: the MedMNIST reader keeps the split it read last.
-          const train = await volumeCases(splitCases(manifest, 'train'), view);
-          const val = await volumeCases(splitCases(manifest, 'val'), view);
-          const test = await volumeCases(splitCases(manifest, 'test'), view);
+          const train = await volumeCases(splitCases(manifest, 'train'), input, view);
+          const val = await volumeCases(splitCases(manifest, 'val'), input, view);
+          const test = await volumeCases(splitCases(manifest, 'test'), input, view);
           data = { train, val, test };
         } else {
           const pick = (s: 'train' | 'val' | 'test') =>
