@@ -7,7 +7,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alignPredictions, labelTableFromCsv, readCsv } from '@anymc3d/core/data';
+import { alignPredictions, labelTableFromCsv, readCsv } from '@anymc3d/core/datasets';
 import { bootstrapIntervals, evaluate } from '@anymc3d/core/metrics';
 import { runPython } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';

@@ -1,4 +1,4 @@
-import { readCsv } from '@anymc3d/core/data';
+import { readCsv } from '@anymc3d/core/datasets';
 import { InputError } from '@anymc3d/core/util';
 import type { Rescale } from './preprocess.js';
 import { bareCaseId } from './score.js';

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { alignPredictions, type LabelTable, labelTableFromCsv, readCsv } from '@anymc3d/core/data';
+import { alignPredictions, type LabelTable, labelTableFromCsv, readCsv } from '@anymc3d/core/datasets';
 import { type CrgResult, type Evaluation, evaluate, type LabelledScores } from '@anymc3d/core/metrics';
 import { InputError } from '@anymc3d/core/util';
 import { readAsEvaluator } from './evaluator-read.js';

@@ -14,8 +14,7 @@ import {
   savePlugin,
   type TaskCard,
 } from '@anymc3d/core/plugin';
-import { taskInput } from '@anymc3d/core/task';
-import { taskCard } from '@anymc3d/core/tasks';
+import { taskCard, taskInput } from '@anymc3d/core/task';
 import { type TrainSource, trainPlugin } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
 import { fitLoraPlugin } from '@anymc3d/core/workflows';

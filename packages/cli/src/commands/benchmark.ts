@@ -13,7 +13,7 @@ import {
 } from '@anymc3d/core/benchmark';
 import { readDataset } from '@anymc3d/core/datasets';
 import { THRESHOLD_CRITERIA, type ThresholdCriterion } from '@anymc3d/core/metrics';
-import { taskCard } from '@anymc3d/core/tasks';
+import { taskCard } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import type { Argv, CommandModule } from 'yargs';
 import { createProgress } from '../progress.js';

@@ -1,4 +1,4 @@
-import { alignPredictions, labelTableFromCsv, readCsv } from '@anymc3d/core/data';
+import { alignPredictions, labelTableFromCsv, readCsv } from '@anymc3d/core/datasets';
 import { bootstrapIntervals, evaluate, evaluationReport, formatEvaluationTable } from '@anymc3d/core/metrics';
 import { InputError } from '@anymc3d/core/util';
 import type { CommandModule } from 'yargs';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { readMedMnistDataset } from '@anymc3d/core/datasets';
 import type { Manifest, TaskCard } from '@anymc3d/core/task';
-import { taskCard } from '@anymc3d/core/tasks';
+import { taskCard } from '@anymc3d/core/task';
 
 /** The embedded AdrenalMNIST3D files (CC BY 4.0; see assets/demo/README.md). */
 export const DEMO_FILES = {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TaskCard } from '../task/card.js';
+import { taskCard } from '../task/catalogue.js';
 import { readManifest } from '../task/manifest.js';
-import { taskCard } from '../tasks/catalogue.js';
 import { readCtRate } from './ct-rate.js';
 import { writeManifestCsv } from './write.js';
 

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { readCsv } from '../data/csv.js';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest, ManifestCase, Split } from '../task/manifest.js';
 import { InputError } from '../util/errors.js';
@@ -13,6 +12,7 @@ import {
   type SplitOptions,
   splitOf,
 } from './common.js';
+import { readCsv } from './csv.js';
 
 export interface CtRateOptions {
   /**

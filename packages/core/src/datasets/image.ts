@@ -1,6 +1,6 @@
-import { parseNpzRef } from '../data/image-ref.js';
 import { type ReadOptions, readVolume } from '../volume/read.js';
 import type { Volume } from '../volume/types.js';
+import { parseNpzRef } from './image-ref.js';
 import { readNpzVolume } from './medmnist.js';
 
 /**

@@ -13,7 +13,10 @@
  * `writeManifestCsv` saves a manifest as the CSV `readManifest` reads.
  */
 
+// Formats the readers share: CSV, NumPy .npz, label tables, image references.
+export type { NpyArray } from '../io/npy.js';
 export { checkSplitOptions, type SplitOptions, splitOf } from './common.js';
+export { type CsvOptions, type CsvTable, parseCsv, readCsv } from './csv.js';
 export {
   type CtRateLayout,
   type CtRateOptions,
@@ -22,7 +25,10 @@ export {
   readCtRate,
 } from './ct-rate.js';
 export { readCaseImage } from './image.js';
+export { imageFileOf, type NpzVolumeRef, npzRef, parseNpzRef } from './image-ref.js';
+export { alignPredictions, type LabelTable, type LabelValues, labelTableFromCsv } from './label-table.js';
 export { readMedMnistDataset, readNpzVolume } from './medmnist.js';
+export { type MedMnistSet, type MedMnistSplit, medMnistVolume, readMedMnist, readNpz } from './npz.js';
 export { type PanoramaOptions, readPanorama } from './panorama.js';
 export { DATASET_READERS, type DatasetInput, type DatasetReader, readDataset } from './read.js';
 export { RSNA_TRAUMA_GROUPS, type RsnaTraumaOptions, readRsnaTrauma } from './rsna-trauma.js';

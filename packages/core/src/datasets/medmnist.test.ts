@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { medMnistVolume, readMedMnist } from '../data/npz.js';
 import type { TaskCard } from '../task/card.js';
+import { taskCard } from '../task/catalogue.js';
 import { casesOf, readManifest } from '../task/manifest.js';
-import { taskCard } from '../tasks/catalogue.js';
 import { readCaseImage } from './image.js';
 import { readMedMnistDataset, readNpzVolume } from './medmnist.js';
+import { medMnistVolume, readMedMnist } from './npz.js';
 import { writeManifestCsv } from './write.js';
 
 const ADRENAL = fileURLToPath(new URL('../../../../../shared/data/medmnist/adrenalmnist3d.npz', import.meta.url));

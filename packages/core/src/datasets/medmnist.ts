@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
-import { npzRef, parseNpzRef } from '../data/image-ref.js';
-import { type MedMnistSet, type MedMnistSplit, medMnistVolume, readMedMnist, readNpz } from '../data/npz.js';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest, ManifestCase } from '../task/manifest.js';
 import { InputError } from '../util/errors.js';
 import type { Volume } from '../volume/types.js';
 import { checkCardFor, Problems } from './common.js';
+import { npzRef, parseNpzRef } from './image-ref.js';
+import { type MedMnistSet, type MedMnistSplit, medMnistVolume, readMedMnist, readNpz } from './npz.js';
 
 const SPLITS: readonly MedMnistSplit[] = ['train', 'val', 'test'];
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TaskCard } from '../task/card.js';
+import { taskCard } from '../task/catalogue.js';
 import { readManifest } from '../task/manifest.js';
-import { taskCard } from '../tasks/catalogue.js';
 import { readPanorama } from './panorama.js';
 import { writeManifestCsv } from './write.js';
 

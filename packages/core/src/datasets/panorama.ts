@@ -1,10 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { readCsv } from '../data/csv.js';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest, ManifestCase } from '../task/manifest.js';
 import { InputError } from '../util/errors.js';
 import { checkCardFor, checkSplitOptions, kindOf, Problems, type SplitOptions, splitOf } from './common.js';
+import { readCsv } from './csv.js';
 
 export interface PanoramaOptions {
   /**

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { taskCard } from '../tasks/catalogue.js';
+import { taskCard } from '../task/catalogue.js';
 import { readDataset } from './read.js';
 
 const ADRENAL = fileURLToPath(new URL('../../../../../shared/data/medmnist/adrenalmnist3d.npz', import.meta.url));

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { type CsvTable, readCsv } from '../data/csv.js';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest, ManifestCase } from '../task/manifest.js';
 import {
@@ -13,6 +12,7 @@ import {
   type SplitOptions,
   splitOf,
 } from './common.js';
+import { type CsvTable, readCsv } from './csv.js';
 
 /**
  * The one-hot column groups of RSNA 2023 Abdominal Trauma Detection's `train.csv`: per organ,

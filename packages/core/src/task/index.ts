@@ -12,6 +12,8 @@ export {
   type TaskView,
   validateTaskCard,
 } from './card.js';
+// The benchmark's task catalogue: the paper's public task cards shipped in assets/tasks/.
+export { listTaskCards, TASK_CARDS_DIR, taskCard } from './catalogue.js';
 export {
   casesOf,
   type Manifest,

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import { parseCsv } from '../data/csv.js';
-import { imageFileOf } from '../data/image-ref.js';
+import { parseCsv } from '../datasets/csv.js';
+import { imageFileOf } from '../datasets/image-ref.js';
 import { InputError } from '../util/errors.js';
 import type { TaskCard } from './card.js';
 

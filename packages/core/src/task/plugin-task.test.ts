@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { taskCard } from '../tasks/catalogue.js';
+import { taskCard } from './catalogue.js';
 import { pluginTaskOf } from './plugin-task.js';
 
 describe('pluginTaskOf', () => {
@@ -20,7 +20,7 @@ describe('pluginTaskOf', () => {
         normalisation: null,
       },
     });
-    const cards = await import('../tasks/catalogue.js').then((m) => m.listTaskCards());
+    const cards = await import('./catalogue.js').then((m) => m.listTaskCards());
     const multiClass = cards.find((c) => c.kind === 'multi-class');
     if (multiClass) expect(pluginTaskOf(multiClass).kind).toBe('multiclass');
   });

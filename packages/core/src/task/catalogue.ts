@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { readTaskCard, type TaskCard } from '../task/card.js';
 import { InputError } from '../util/errors.js';
+import { readTaskCard, type TaskCard } from './card.js';
 
 /** The benchmark's task cards ship with the package: `assets/tasks/<id>.json`. */
 export const TASK_CARDS_DIR = fileURLToPath(new URL('../../assets/tasks/', import.meta.url));

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { DATASET_READERS } from '../datasets/read.js';
 import { RSNA_TRAUMA_GROUPS } from '../datasets/rsna-trauma.js';
-import { readManifest } from '../task/manifest.js';
 import { listTaskCards, TASK_CARDS_DIR, taskCard } from './catalogue.js';
+import { readManifest } from './manifest.js';
 
 const READERS: readonly string[] = DATASET_READERS;
 
