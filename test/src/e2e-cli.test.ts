@@ -124,6 +124,11 @@ describe('anymc3d end to end on a new task given by a manifest', () => {
     expect(chosen?.auc).toBe(Math.max(...tried.map((t) => t.auc)));
     const card = JSON.parse(await readFile(join(out, 'plugin', 'plugin.json'), 'utf8')) as { labels: string[] };
     expect(card.labels).toEqual(['blob']);
+    // --steps means one thing in every mode: one schedule per learning rate, candidates saved along it.
+    const runs = await readdir(join(out, 'candidates'));
+    expect(runs).toHaveLength(2);
+    for (const r of runs)
+      expect((await readdir(join(out, 'candidates', r))).sort()).toEqual(['step-150', 'step-60', 'train']);
 
     const pred = join(dir, 'pred');
     const predict = await cli([

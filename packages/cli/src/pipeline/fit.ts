@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '@anymc3d/core/plugin';
-import { type FeatureCase, type OptimOptions, trainPlugin } from '@anymc3d/core/train';
+import { type FeatureCase, type OptimOptions, trainCandidates } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
 import { type Attempt, byLabel, type Fitted } from '@anymc3d/core/workflows';
 import type { ProgressSink } from '../progress.js';
@@ -59,33 +59,45 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
     o.val.map((c) => c.labels),
     L,
   );
-  const grid = (o.lrs ?? [o.optim?.lrHead]).flatMap((lr) => o.steps.map((steps) => ({ lr, steps })));
-  for (const { lr, steps } of grid) {
+  // One schedule per learning rate, as long as the largest step count, with a plugin saved and
+  // scored on val at each candidate step (core's trainCandidates, as the LoRA fit and the benchmark
+  // take them): `--steps` means the same thing in every mode.
+  for (const lr of o.lrs ?? [o.optim?.lrHead]) {
     const optim = lr === undefined ? { ...o.optim } : { ...o.optim, lrHead: lr };
     // Settings in the folder name: a rerun with other settings trains anew instead of meeting a foreign checkpoint.
     const settings = createHash('sha256')
-      .update(JSON.stringify({ optim, loss: o.task.loss ?? null }))
+      .update(JSON.stringify({ optim, loss: o.task.loss ?? null, steps: Math.max(...o.steps) }))
       .digest('hex')
       .slice(0, 8);
-    const dir = join(o.outDir, 'candidates', `steps-${steps}-${settings}`);
-    await trainPlugin({
-      source: { features: o.train, backbone: o.backbone },
-      task: o.task,
-      outDir: dir,
-      options: { ...optim, steps },
-      ...(o.threads ? { threads: o.threads } : {}),
-      ...(o.data ? { data: o.data } : {}),
+    const root = join(o.outDir, 'candidates', `${lr === undefined ? 'lr-default' : `lr-${lr}`}-${settings}`);
+    const run = await trainCandidates({
+      train: {
+        source: { features: o.train, backbone: o.backbone },
+        task: o.task,
+        options: optim,
+        ...(o.threads ? { threads: o.threads } : {}),
+        ...(o.data ? { data: o.data } : {}),
+      },
+      steps: o.steps,
+      trainDir: join(root, 'train'),
+      candidateDir: (step) => join(root, `step-${step}`),
+      score: async (dir) => {
+        const scores = byLabel(await predictCases(dir, o.backbone, o.val, o.threads), L);
+        return { auroc: evaluate({ labels: o.task.labels, scores, truth: valTruth }).macro.auroc, val: scores };
+      },
       onProgress: (p) =>
         o.report?.({
-          stage: lr === undefined ? `train ${steps}` : `train lr ${lr} ${steps}`,
+          stage: lr === undefined ? 'train' : `train lr ${lr}`,
           done: p.step,
           total: p.totalSteps,
           detail: `loss ${p.loss.toFixed(4)}`,
         }),
     });
-    const scores = byLabel(await predictCases(dir, o.backbone, o.val, o.threads), L);
-    const valAuroc = evaluate({ labels: o.task.labels, scores, truth: valTruth }).macro.auroc;
-    attempts.push({ steps, ...(lr === undefined ? {} : { lr }), valAuroc, dir });
+    // Candidates in the order given (the earlier one wins a tie, as before).
+    for (const steps of o.steps) {
+      const c = run.candidates.find((x) => x.step === steps)!;
+      attempts.push({ steps, ...(lr === undefined ? {} : { lr }), valAuroc: c.valAuroc, dir: c.dir });
+    }
   }
   const chosen = attempts.reduce((best, a) => ((a.valAuroc ?? -1) > (best.valAuroc ?? -1) ? a : best));
   const valScores = byLabel(await predictCases(chosen.dir, o.backbone, o.val, o.threads), L);
