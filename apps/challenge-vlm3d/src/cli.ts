@@ -29,7 +29,7 @@ const USAGE = `usage:
               [--spacing X,Y,Z] [--batch N] [--lr-head X] [--criterion crg|f1|youden] [--limit N] [--threads N]
               [--device cpu|cuda]
               lora (default): [--lora-steps N[,N…]] [--lr-lora X] [--chunk N] [--no-augment]
-              frozen:         [--cache DIR] [--steps N]
+              frozen:         [--cache DIR] [--steps N[,N…]]
                                                    train the 18-label plugin on CT-RATE (the method: LoRA rank 8
                                                    α 16 + query + head through the backbone; or the fast frozen
                                                    probe), thresholds chosen on its val split for CRG (default);
@@ -272,7 +272,7 @@ async function train(args: string[]): Promise<number> {
     release: release as CtRateRelease | undefined,
     augment: values['no-augment'] ? false : undefined,
     inputSize: positiveInt(values['input-size'], '--input-size'),
-    steps: mode === 'lora' ? undefined : positiveInt(values.steps, '--steps'),
+    frozenSteps: mode === 'lora' ? undefined : counts(values.steps, '--steps'),
     loraSteps: mode === 'lora' ? counts(values['lora-steps'], '--lora-steps') : undefined,
     batchSize: positiveInt(values.batch, '--batch'),
     limit: positiveInt(values.limit, '--limit'),

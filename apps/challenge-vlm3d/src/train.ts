@@ -3,21 +3,11 @@ import { resolveBackbone } from '@anymc3d/adapters';
 import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
 import { type CtRateRelease, ctRateLayout, readCtRate } from '@anymc3d/core/datasets';
 import type { Device } from '@anymc3d/core/graph';
-import { auroc, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
-import {
-  type LoadedPlugin,
-  loadPlugin,
-  type PluginCard,
-  type PluginInput,
-  type Prediction,
-  readPlugin,
-  savePlugin,
-  type TaskCard,
-} from '@anymc3d/core/plugin';
+import type { ThresholdCriterion } from '@anymc3d/core/metrics';
+import { type PluginCard, type PluginInput, readPlugin, type TaskCard } from '@anymc3d/core/plugin';
 import { taskCard, taskInput } from '@anymc3d/core/task';
-import { type TrainSource, trainPlugin } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
-import { fitLoraPlugin } from '@anymc3d/core/workflows';
+import { fitLoraPlugin, fitPlugin } from '@anymc3d/core/workflows';
 import { readRescaleTable } from './metadata.js';
 import type { Rescale } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
@@ -54,6 +44,8 @@ export interface TrainOptions {
   steps?: number;
   /** LoRA mode: candidate step counts along one schedule, the best on val kept (default: `steps`). */
   loraSteps?: number[];
+  /** Frozen mode: the same, for the probe (default: `steps`). */
+  frozenSteps?: number[];
   batchSize?: number;
   lrHead?: number;
   /** Learning rate of the LoRA factors (LoRA mode; core's default otherwise). */
@@ -69,23 +61,14 @@ export interface TrainOptions {
   log?: (line: string) => void;
 }
 
-/** What frozen training and its threshold selection need (LoRA runs core's fit workflow). */
-interface ModeData {
-  source: TrainSource;
-  valCount: number;
-  valLabels: (k: number) => readonly number[];
-  /** Val case k's tokens through the freshly trained plugin. */
-  predictVal: (plugin: LoadedPlugin, k: number) => Promise<Prediction>;
-  checkpointEvery: number;
-  logEvery: number;
-}
-
 /**
- * Trains the 18-label CT-RATE plugin: every train/val volume prepared exactly as `run` prepares
- * it; in frozen mode embedded once (cached) and the plugin trained on those tokens, in LoRA mode
- * read on demand and LoRA + query + head trained through the backbone (core's trainPlugin, chunked
- * recompute). Then each label's threshold is chosen on the val split and written into the card, so
- * the packaged model's folded probabilities put the scorer's 0.5 at that operating point.
+ * Trains the 18-label CT-RATE plugin through core's workflows, as `anymc3d train` does: every
+ * train/val volume prepared by the recipe exactly as `run` prepares it; in LoRA mode (default) read
+ * on demand and LoRA + query + head trained through the backbone (`fitLoraPlugin`), in frozen mode
+ * embedded once into the one feature cache and the plugin trained on those tokens (`fitPlugin`).
+ * Candidates along one schedule are scored on the val split, the best kept, and each label's
+ * threshold chosen there (CRG by default) and written into the card, so the packaged model's folded
+ * probabilities put the scorer's 0.5 at that operating point.
  */
 export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   const log = options.log ?? (() => {});
@@ -130,9 +113,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   };
   const rescaleOf = (path: string) => rescales.get(basename(path).replace(/\.nii(\.gz)?$/i, ''));
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
-  const defaults = TRAIN_DEFAULTS[mode];
   const chunk = options.chunk ?? TRAIN_DEFAULTS.lora.chunk;
-  let data: ModeData;
   if (mode === 'lora') {
     if (options.cache)
       throw new InputError(options.cache, 'a token cache is for frozen mode (LoRA changes the tokens)');
@@ -200,78 +181,41 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
       `frozen tokens: ${tokens.computed} volume(s) through the backbone` +
         (tokens.cacheDir ? `, the rest from ${tokens.cacheDir}` : ''),
     );
-    data = {
-      source: { features: tokens.train, backbone: id },
-      valCount: tokens.val.length,
-      valLabels: (k) => tokens.val[k]!.labels,
-      predictVal: (plugin, k) => plugin.predictTokens(tokens.val[k]!.tokens, tokens.val[k]!.slices),
-      checkpointEvery: 50,
-      logEvery: 50,
-    };
+    // The one frozen fit (anymc3d train --mode frozen's): one schedule, a candidate at each of
+    // --steps scored on val, the best kept, thresholds chosen there.
+    const candidates = options.frozenSteps ?? [options.steps ?? TRAIN_DEFAULTS.frozen.steps];
+    const batchSize = options.batchSize ?? TRAIN_DEFAULTS.frozen.batchSize;
+    const total = Math.max(...candidates);
+    log(
+      `frozen training on ${train.length} train cases: ${total} steps × ${batchSize} cases (candidates ${candidates.join(', ')})`,
+    );
+    const started = Date.now();
+    const fitted = await fitPlugin({
+      task,
+      backbone: id,
+      train: tokens.train,
+      val: tokens.val,
+      steps: candidates,
+      optim: {
+        batchSize,
+        ...(options.lrHead ? { lrHead: options.lrHead } : {}),
+        warmup: Math.min(100, Math.floor(total / 10)),
+      },
+      criterion: options.criterion ?? 'crg',
+      outDir: options.output,
+      pluginDir: options.output,
+      data: `${options.ctRate} (CT-RATE, ${train.length} train cases)`,
+      ...(options.threads ? { threads: options.threads } : {}),
+      report: (e) => {
+        if (e.done === e.total || e.done % 50 === 0)
+          log(`${e.stage}: ${e.done}/${e.total}${e.detail ? ` ${e.detail}` : ''}`);
+      },
+    });
+    log(
+      `frozen training: ${((Date.now() - started) / 1000).toFixed(1)} s; val: ` +
+        fitted.attempts.map((a) => `${a.steps} steps AUC=${a.valAuroc?.toFixed(3) ?? 'n/a'}`).join(', ') +
+        ` → ${fitted.chosen.steps} steps; thresholds (${options.criterion ?? 'crg'} on ${val.length} val cases) written to ${options.output}/plugin.json`,
+    );
+    return (await readPlugin(options.output, id)).card;
   }
-  const steps = options.steps ?? defaults.steps;
-  const batchSize = options.batchSize ?? defaults.batchSize;
-  log(`frozen training on ${train.length} train cases: ${steps} steps × ${batchSize} cases`);
-  const started = Date.now();
-  const trained = await trainPlugin({
-    source: data.source,
-    task,
-    outDir: options.output,
-    options: {
-      steps,
-      batchSize,
-      ...(options.lrHead ? { lrHead: options.lrHead } : {}),
-      ...(options.lrLora ? { lrLora: options.lrLora } : {}),
-      warmup: Math.min(100, Math.floor(steps / 10)),
-    },
-    data: `${options.ctRate} (CT-RATE, ${train.length} train cases)`,
-    checkpointEvery: data.checkpointEvery,
-    ...(options.threads ? { threads: options.threads } : {}),
-    onProgress: (p) => {
-      if (p.step % data.logEvery === 0 || p.step === p.totalSteps)
-        log(
-          `step ${p.step}/${p.totalSteps}: loss ${p.loss.toFixed(4)}, ${p.casesPerSecond.toFixed(2)} cases/s, eta ${p.etaSeconds.toFixed(0)} s`,
-        );
-    },
-  });
-  const trainedSteps = trained.card.training.steps - trained.resumedFrom;
-  log(
-    `frozen training: ${trainedSteps} step(s) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
-      (trained.resumedFrom > 0 ? ` (resumed from the checkpoint at step ${trained.resumedFrom})` : ''),
-  );
-  // Thresholds and validation AUROC from the val split.
-  const plugin = await loadPlugin(options.output, id, options.threads ? { threads: options.threads } : {});
-  const L = task.labels.length;
-  const scores = task.labels.map(() => new Float64Array(data.valCount));
-  const truth = task.labels.map(() => new Uint8Array(data.valCount));
-  try {
-    for (let i = 0; i < data.valCount; i++) {
-      const { probabilities } = await data.predictVal(plugin, i);
-      const labels = data.valLabels(i);
-      for (let l = 0; l < L; l++) {
-        scores[l]![i] = probabilities[l]!;
-        truth[l]![i] = labels[l]!;
-      }
-    }
-  } finally {
-    await plugin.release();
-  }
-  // CRG at a fixed 0.5 is what the 2026 challenge ranks by.
-  const criterion = options.criterion ?? 'crg';
-  const chosen = selectThresholds({ scores, truth }, criterion);
-  const card: PluginCard = {
-    ...plugin.card,
-    thresholds: chosen.map((t, l) => t ?? plugin.card.thresholds[l] ?? 0.5),
-    metrics: Object.fromEntries(
-      task.labels.flatMap((label, l) => {
-        const a = auroc(scores[l]!, truth[l]!);
-        return a === null || Number.isNaN(a) ? [] : [[`val_auroc/${label}`, a]];
-      }),
-    ),
-  };
-  card.training = { ...card.training, options: { ...card.training.options, thresholdsOn: val.length } };
-  // The whole recipe (HU, LPS, spacing, windows) is the card's input: every consumer reads it there.
-  await savePlugin(options.output, card, plugin.weights);
-  log(`thresholds (${criterion} on ${val.length} val cases) written to ${options.output}/plugin.json`);
-  return card;
 }

@@ -13,10 +13,9 @@ import {
 import { casesOf, SPLITS, type Split, type TaskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import type { Processed } from '@anymc3d/core/volume';
-import { adaptedPredictions, caseViewVolumes } from '@anymc3d/core/workflows';
+import { adaptedPredictions, caseViewVolumes, foldRows, predictCases } from '@anymc3d/core/workflows';
 import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
-import { foldRows, predictCases } from '../pipeline/fit.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
 import { createProgress } from '../progress.js';
 import { loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';

@@ -185,7 +185,7 @@ describe('anymc3d train --mode lora, then predict', () => {
     const frozen = await run(['train', ...common(), '-o', join(root, 'y'), '--mode', 'frozen', '--lora-steps', '3']);
     expect(frozen.code).toBe(1);
     expect(frozen.err).toMatch(/--lora-steps: is a lora-mode flag; this is --mode frozen/);
-    const { predictCases } = await import('../pipeline/fit.js');
+    const { predictCases } = await import('@anymc3d/core/workflows');
     const backbone = await resolveBackbone(weightsDir);
     const id = { name: backbone.card.name, weightHash: backbone.weightHash };
     await expect(

@@ -2,10 +2,9 @@ import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
 import { THRESHOLD_CRITERIA, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { casesOf, pluginTaskOf, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
-import { fitLoraPlugin } from '@anymc3d/core/workflows';
+import { type Fitted, fitLoraPlugin, fitPlugin } from '@anymc3d/core/workflows';
 import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
-import { type Fitted, fitPlugin } from '../pipeline/fit.js';
 import { createProgress } from '../progress.js';
 import { loadTaskInputs, parseCounts, parseRates, type TaskFlags, type TaskInputs, taskFlags } from './task-flags.js';
 

@@ -2,8 +2,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probabilitiesOf } from '@anymc3d/core/plugin';
+import { foldRows } from '@anymc3d/core/workflows';
 import { describe, expect, it } from 'vitest';
-import { foldRows } from './fit.js';
 import { writePredictions } from './outputs.js';
 
 describe('what predictions files hold', () => {

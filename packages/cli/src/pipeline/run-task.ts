@@ -10,9 +10,9 @@ import {
 import { casesOf, type Manifest, pluginTaskOf, type Split, taskInput } from '@anymc3d/core/task';
 import type { OptimOptions } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
+import { byLabel, type Fitted, fitPlugin, foldRows, predictCases } from '@anymc3d/core/workflows';
 import type { ProgressSink } from '../progress.js';
 import { extractTokens, featureCases } from './extract.js';
-import { byLabel, type Fitted, fitPlugin, foldRows, predictCases } from './fit.js';
 import { pluginHash, writePredictions } from './outputs.js';
 
 export interface RunTaskOptions {

@@ -5,6 +5,7 @@
  */
 export { type AdaptedOptions, adaptedPredictions } from './adapted.js';
 export { caseViewVolumes } from './case-volumes.js';
+export { type FitOptions, fitPlugin, foldRows, predictCases } from './fit-frozen.js';
 export { type FitLoraOptions, fitLoraPlugin } from './fit-lora.js';
 export {
   type Attempt,

@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '@anymc3d/core/metrics';
-import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '@anymc3d/core/plugin';
-import { type FeatureCase, type OptimOptions, trainCandidates } from '@anymc3d/core/train';
-import { InputError } from '@anymc3d/core/util';
-import { type Attempt, byLabel, type Fitted } from '@anymc3d/core/workflows';
-import type { ProgressSink } from '../progress.js';
-
-export { type Attempt, byLabel, type Fitted };
+import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '../metrics/index.js';
+import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '../plugin/index.js';
+import { type FeatureCase, type OptimOptions, trainCandidates } from '../train/index.js';
+import { InputError } from '../util/errors.js';
+import { type Attempt, byLabel, type Fitted, type WorkflowProgressSink } from './fit-result.js';
 
 export interface FitOptions {
   task: PluginTask;
@@ -23,7 +20,9 @@ export interface FitOptions {
   outDir: string;
   threads?: number;
   data?: string;
-  report?: ProgressSink;
+  report?: WorkflowProgressSink;
+  /** Where the kept plugin is written (default `<outDir>/plugin`). */
+  pluginDir?: string;
 }
 
 /** Raw probabilities [case][label] of cases through a saved frozen-backbone plugin (per-view tokens). */
@@ -47,10 +46,11 @@ export async function predictCases(
 }
 
 /**
- * Trains one plugin per candidate (learning rate × step count) on `train`, keeps the one with
- * the best macro AUROC on `val` (the earlier candidate on a tie: lower rate, fewer steps, as
- * listed), picks per-label thresholds on `val` and writes the kept
- * plugin to `<outDir>/plugin` with those thresholds on its card. Test data never enters here.
+ * The frozen probe's fit on cached tokens: one schedule per candidate learning rate, as long as the
+ * largest step count, a plugin saved and scored on `val` at each step count; keeps the one with the
+ * best macro AUROC (the earlier candidate on a tie: lower rate, fewer steps, as listed), picks
+ * per-label thresholds on `val` and writes the kept plugin with those thresholds on its card (to
+ * `<outDir>/plugin` unless `pluginDir` says otherwise). Test data never enters here.
  */
 export async function fitPlugin(o: FitOptions): Promise<Fitted> {
   const attempts: Attempt[] = [];
@@ -107,7 +107,7 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
       ? o.task.labels.map(() => null)
       : selectThresholds({ scores: valScores, truth: valTruth }, o.criterion);
   const { card, weights } = await readPlugin(chosen.dir, o.backbone);
-  const pluginDir = join(o.outDir, 'plugin');
+  const pluginDir = o.pluginDir ?? join(o.outDir, 'plugin');
   await savePlugin(
     pluginDir,
     {
