@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { CT_RATE_LABELS, runVlm3d } from '@anymc3d/challenge-vlm3d';
+import { foldThreshold } from '@anymc3d/core/metrics';
 import { type PluginCard, pluginInput } from '@anymc3d/core/plugin';
 import { Random } from '@anymc3d/core/util';
 import { orientationCode, readVolume, type Vec3, type Volume, writeVolume } from '@anymc3d/core/volume';
@@ -190,23 +191,26 @@ describe('one recipe in plugin.json, one case pipeline for every consumer', () =
       expect(Math.abs(p - fromVlm3d[l]!), CT_RATE_LABELS[l]).toBeLessThanOrEqual(1e-6);
 
     // anymc3d heatmap: the raw probability of the first label, and the map on the CT's own grid.
-    const heatDir = join(root, 'heatmap');
-    const h = await anymc3d([
-      'heatmap',
-      '-i',
-      ctPath,
-      '--plugin',
-      packaged,
-      '-b',
-      join(weights, 'backbone'),
-      '-o',
-      heatDir,
-      '--json',
-    ]);
-    const summary = JSON.parse(h.stdout) as { probability: number; threshold: number; files: { nifti: string } };
+    const heatmap = async (input: string, plugin: string, out: string) =>
+      JSON.parse(
+        (
+          await anymc3d([
+            'heatmap',
+            '-i',
+            input,
+            '--plugin',
+            plugin,
+            '-b',
+            join(weights, 'backbone'),
+            '-o',
+            out,
+            '--json',
+          ])
+        ).stdout,
+      ) as { probability: number; files: { nifti: string } };
+    const summary = await heatmap(ctPath, packaged, join(root, 'heatmap'));
     const card = JSON.parse(await readFile(join(packaged, 'plugin.json'), 'utf8')) as PluginCard;
-    const fold = (p: number, t: number) => (p < t ? (0.5 * p) / t : 0.5 + (0.5 * (p - t)) / (1 - t));
-    expect(Math.abs(fold(summary.probability, card.thresholds[0]!) - fromVlm3d[0]!)).toBeLessThanOrEqual(1e-6);
+    expect(Math.abs(foldThreshold(summary.probability, card.thresholds[0]!) - fromVlm3d[0]!)).toBeLessThanOrEqual(1e-6);
     const heat = (await readVolume(summary.files.nifti)).volume;
     const { volume: ct } = await readVolume(ctPath);
     expect(heat.size).toEqual(ct.size);
@@ -219,42 +223,16 @@ describe('one recipe in plugin.json, one case pipeline for every consumer', () =
     // the stored axes sliced as they are (the recipe's orientation dropped) give another one.
     const lpsPath = join(root, 'lps', 'valid_9_a_1.nii.gz');
     await writeVolume(chest(9, [22, 18, 10], [1.1, 1.4, 2.6]), lpsPath);
-    const lps = await anymc3d([
-      'heatmap',
-      '-i',
-      lpsPath,
-      '--plugin',
-      packaged,
-      '-b',
-      join(weights, 'backbone'),
-      '-o',
-      join(root, 'h-lps'),
-      '--json',
-    ]);
-    expect(
-      Math.abs((JSON.parse(lps.stdout) as { probability: number }).probability - summary.probability),
-    ).toBeLessThanOrEqual(1e-6);
+    const lps = await heatmap(lpsPath, packaged, join(root, 'h-lps'));
+    expect(Math.abs(lps.probability - summary.probability)).toBeLessThanOrEqual(1e-6);
     const unoriented = join(root, 'plugin-unoriented');
     await cp(packaged, unoriented, { recursive: true });
     await writeFile(
       join(unoriented, 'plugin.json'),
       JSON.stringify({ ...card, input: { ...card.input, orientation: null } }),
     );
-    const stored = await anymc3d([
-      'heatmap',
-      '-i',
-      ctPath,
-      '--plugin',
-      unoriented,
-      '-b',
-      join(weights, 'backbone'),
-      '-o',
-      join(root, 'h-stored'),
-      '--json',
-    ]);
-    expect(
-      Math.abs((JSON.parse(stored.stdout) as { probability: number }).probability - summary.probability),
-    ).toBeGreaterThan(1e-4);
+    const stored = await heatmap(ctPath, unoriented, join(root, 'h-stored'));
+    expect(Math.abs(stored.probability - summary.probability)).toBeGreaterThan(1e-4);
 
     // The heatmap server's engine on the same upload.
     const analyzer = await EngineAnalyzer.create({
@@ -276,7 +254,7 @@ describe('one recipe in plugin.json, one case pipeline for every consumer', () =
     const servedProbabilities = served.predictions[analyzer.plugins[0]!.id]!;
     CT_RATE_LABELS.forEach((label, l) => {
       expect(
-        Math.abs(fold(servedProbabilities[label]!, card.thresholds[l]!) - fromVlm3d[l]!),
+        Math.abs(foldThreshold(servedProbabilities[label]!, card.thresholds[l]!) - fromVlm3d[l]!),
         label,
       ).toBeLessThanOrEqual(1e-6);
     });
