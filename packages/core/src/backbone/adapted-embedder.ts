@@ -5,6 +5,7 @@ import {
   buildBackboneGraph,
   type Embedding,
   embedInBatches,
+  runInBatches,
   SessionsBySize,
 } from './embedder.js';
 import type { Backbone } from './types.js';
@@ -89,6 +90,13 @@ export class AdaptedEmbedder {
     const [, , h, w] = pixels.dims as [number, number, number, number];
     const { session, grid, outputs } = await this.prepared([h, w]);
     return embedInBatches(session, outputs, grid, pixels, this.batchSize, this.onSlices);
+  }
+
+  /** Normalised pixels [N,3,H,W] → the per-slice CLS [N, d] alone (what a prediction needs), batch by batch. */
+  async cls(pixels: Tensor): Promise<Tensor> {
+    const [, , h, w] = pixels.dims as [number, number, number, number];
+    const { session } = await this.prepared([h, w]);
+    return (await runInBatches(session, ['cls'], pixels, this.batchSize, this.onSlices)).cls!;
   }
 
   release(): Promise<void> {

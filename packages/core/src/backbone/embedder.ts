@@ -176,17 +176,16 @@ export class FrozenEmbedder {
 }
 
 /**
- * Runs pixels [N,3,H,W] through a backbone session `batchSize` slices at a time and joins the
- * outputs; shared by the frozen and the LoRA-adapted embedders.
+ * Runs pixels [N,3,H,W] through a backbone session `batchSize` slices at a time and joins each of
+ * `outputs` over the batches; shared by the frozen and the LoRA-adapted embedders.
  */
-export async function embedInBatches(
+export async function runInBatches(
   session: OnnxSession,
   outputs: readonly string[],
-  grid: [number, number],
   pixels: Tensor,
   batchSize: number,
   onSlices?: (count: number) => void,
-): Promise<Embedding> {
+): Promise<Record<string, Tensor>> {
   const [n, , h, w] = pixels.dims as [number, number, number, number];
   const per = 3 * h * w;
   const parts: Record<string, Tensor>[] = [];
@@ -207,10 +206,23 @@ export async function embedInBatches(
     }
     return { dtype: 'float32', dims: [n, ...rest], data: out };
   };
+  return Object.fromEntries(outputs.map((name) => [name, join(name)]));
+}
+
+/** Every output of a backbone session (CLS, patch tokens, attention where it has one), batch by batch. */
+export async function embedInBatches(
+  session: OnnxSession,
+  outputs: readonly string[],
+  grid: [number, number],
+  pixels: Tensor,
+  batchSize: number,
+  onSlices?: (count: number) => void,
+): Promise<Embedding> {
+  const joined = await runInBatches(session, outputs, pixels, batchSize, onSlices);
   return {
-    cls: join('cls'),
-    patchTokens: join('patch_tokens'),
-    ...(outputs.includes('attention') ? { attention: join('attention') } : {}),
+    cls: joined.cls!,
+    patchTokens: joined.patch_tokens!,
+    ...(joined.attention ? { attention: joined.attention } : {}),
     grid,
   };
 }

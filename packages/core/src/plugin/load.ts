@@ -126,8 +126,9 @@ export async function loadPlugin(
           ...(options.precision ? { precision: options.precision } : {}),
         },
       );
-      const e = await embedder.embed(tensor('float32', [slices, 3, h, w], pixels.subarray(0, slices * 3 * h * w)));
-      return predictTokens(e.cls.data as Float32Array, slices);
+      // The CLS tokens alone: a prediction needs neither patch tokens nor attention.
+      const cls = await embedder.cls(tensor('float32', [slices, 3, h, w], pixels.subarray(0, slices * 3 * h * w)));
+      return predictTokens(cls.data as Float32Array, slices);
     },
     async release() {
       await session.release();
