@@ -10,6 +10,7 @@ import { InputError } from '../util/errors.js';
 import { indexToWorld } from '../volume/geometry.js';
 import { asProcessed, mapToSource, type Processed } from '../volume/record.js';
 import { type Vec3, type Volume, voxelCount } from '../volume/types.js';
+import { SLICE_AXIS_INDEX } from '../volume/views.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
 import { classActivationMaps, patchGridRecord, type SliceMaps, weightSlices } from './slice-maps.js';
 import { viewVolumes } from './view-volumes.js';
@@ -88,9 +89,6 @@ export interface CaseHeatmap {
   summary: HeatmapSummary;
 }
 
-const AXIS_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const;
-
-/** The adapter tensors of view `v` with any per-view prefix removed. */
 /** A CAM is exact only when the pooled embedding is the mean of the patch tokens; check slice 0. */
 function checkMeanPooled(e: VolumeEmbedding, backbone: Backbone): void {
   const [S, P, d] = e.patchTokens!.dims as [number, number, number];
@@ -134,7 +132,7 @@ function checkEmbeddings(args: CaseHeatmapArgs, embeddings: readonly VolumeEmbed
   const vit = args.backbone.card.family === 'vit';
   embeddings.forEach((e, v) => {
     const view = args.views[v]!;
-    const slices = view.slices ?? asProcessed(args.volume).volume.size[AXIS_INDEX[view.axis]];
+    const slices = view.slices ?? asProcessed(args.volume).volume.size[SLICE_AXIS_INDEX[view.axis]];
     if (e.cls.dims[0] !== slices)
       throw new Error(`caseHeatmaps: view ${view.name} has ${e.cls.dims[0]} embedded slices, the volume ${slices}`);
     if (vit ? !e.attention : !e.patchTokens)
@@ -175,7 +173,7 @@ export async function pluginEmbeddings(
   for (let v = 0; v < args.views.length; v++) {
     const view = args.views[v]!;
     const volume = volumes[v]!;
-    const total = view.slices ?? volume.volume.size[AXIS_INDEX[view.axis]];
+    const total = view.slices ?? volume.volume.size[SLICE_AXIS_INDEX[view.axis]];
     let done = 0;
     const embedder = pluginEmbedder(backbone, plugin, v, {
       ...(args.threads ? { threads: args.threads } : {}),
@@ -255,7 +253,7 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
   const voxel: Vec3 = [peak % nx, Math.floor(peak / nx) % ny, Math.floor(peak / (nx * ny))];
   const lps = indexToWorld(grid, voxel);
   const main = pass.viewWeights.indexOf(Math.max(...pass.viewWeights));
-  const sliceAxis = AXIS_INDEX[args.views[main]!.axis];
+  const sliceAxis = SLICE_AXIS_INDEX[args.views[main]!.axis];
   const heatVolume: Volume = {
     size: [...grid.size],
     spacing: [...grid.spacing],

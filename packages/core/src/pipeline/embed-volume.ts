@@ -3,7 +3,13 @@ import type { Tensor } from '../graph/tensor.js';
 import { asProcessed, type Processed, type SpatialRecord } from '../volume/record.js';
 import { resampleToSize } from '../volume/spatial.js';
 import type { Vec3, Volume } from '../volume/types.js';
-import { type ChannelSpec, type SliceAxis, type SliceBatches, sliceBatches } from '../volume/views.js';
+import {
+  type ChannelSpec,
+  SLICE_AXIS_INDEX,
+  type SliceAxis,
+  type SliceBatches,
+  sliceBatches,
+} from '../volume/views.js';
 
 /** How a volume becomes backbone input for one view. Part of the feature-cache key. */
 export interface ViewInput {
@@ -16,8 +22,6 @@ export interface ViewInput {
   /** The paper's fixed slice count: the volume resampled along this view's slice axis to S first. Absent: every slice. */
   slices?: number;
 }
-
-const SLICE_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const;
 
 export interface VolumeEmbedding {
   /** [S, d] per-slice CLS (CNNs: pooled embedding). */
@@ -34,18 +38,26 @@ export interface VolumeEmbedding {
 }
 
 /**
- * One view's slices of a (prepared) volume as backbone input, `chunk` slices per batch; with a
- * fixed slice count the volume is first resampled along the view's slice axis, and the record keeps
- * that step so maps land back on the input grid.
+ * A view's fixed slice count applied: the volume resampled along the view's slice axis to S
+ * (linear for images, nearest for masks), recorded so maps land back on the input grid. Without
+ * one (or when the volume already has S slices), the volume as it is.
  */
+export function atSliceCount(
+  input: Volume | Processed,
+  view: Pick<ViewInput, 'axis' | 'slices'>,
+  interpolation: 'linear' | 'nearest' = 'linear',
+): Processed {
+  const volume = asProcessed(input);
+  const axis = SLICE_AXIS_INDEX[view.axis];
+  if (!view.slices || volume.volume.size[axis] === view.slices) return volume;
+  const size = [...volume.volume.size] as Vec3;
+  size[axis] = view.slices;
+  return resampleToSize(volume, size, { interpolation });
+}
+
+/** One view's slices of a (prepared) volume as backbone input, `chunk` slices per batch (`atSliceCount` first). */
 export function viewSlices(input: Volume | Processed, view: ViewInput, chunk: number): SliceBatches {
-  let volume = asProcessed(input);
-  const axis = SLICE_INDEX[view.axis];
-  if (view.slices && volume.volume.size[axis] !== view.slices) {
-    const size = [...volume.volume.size] as Vec3;
-    size[axis] = view.slices;
-    volume = resampleToSize(volume, size);
-  }
+  const volume = atSliceCount(input, view);
   return sliceBatches(volume, {
     axis: view.axis,
     size: view.size,

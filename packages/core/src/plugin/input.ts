@@ -1,11 +1,9 @@
 import type { AugmentConfig } from '../augment/augment.js';
 import type { ViewInput } from '../pipeline/embed-volume.js';
 import { InputError } from '../util/errors.js';
-import type { MriNormalisation } from '../volume/intensity.js';
-import { mriNormalize } from '../volume/intensity.js';
+import { type MriNormalisation, mriNormalize } from '../volume/intensity.js';
 import type { Volume } from '../volume/types.js';
-import type { ChannelSpec } from '../volume/views.js';
-import { SLICE_AXES, type SliceAxis } from '../volume/views.js';
+import { type ChannelSpec, SLICE_AXES, type SliceAxis } from '../volume/views.js';
 import type { TaskCard as PluginTask } from './card.js';
 
 /**
@@ -131,7 +129,7 @@ function checkInput(raw: unknown, card: Pick<PluginTask, 'views' | 'inputSize'>,
   const r = raw as Partial<PluginInput>;
   if (r.intensity !== undefined && r.intensity !== 'as-read' && r.intensity !== 'ct-hu')
     problems.push('input.intensity must be "as-read" or "ct-hu"');
-  if (r.orientation != null && !/^[LR][PA][SI]$|^[LRPASI]{3}$/i.test(r.orientation))
+  if (r.orientation != null && !/^[LRPASI]{3}$/i.test(r.orientation))
     problems.push('input.orientation must be a three-letter code such as "LPS", or null');
   if (
     r.spacing != null &&

@@ -1,19 +1,17 @@
 import { augment3d } from '../augment/augment.js';
 import { FeatureCache } from '../features/cache.js';
 import type { Precision } from '../graph/index.js';
-import type { ViewInput } from '../pipeline/embed-volume.js';
+import { atSliceCount, type ViewInput } from '../pipeline/embed-volume.js';
 import { InputError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import { orientationCode } from '../volume/geometry.js';
 import { type Rescale, toHounsfield } from '../volume/hounsfield.js';
 import { asProcessed, type Processed } from '../volume/record.js';
-import { reorient, resampleToSize, resampleToSpacing } from '../volume/spatial.js';
+import { reorient, resampleToSpacing } from '../volume/spatial.js';
 import type { Vec3, Volume } from '../volume/types.js';
 import { checkFinite } from '../volume/validate.js';
 import type { SliceAxis } from '../volume/views.js';
 import { type PluginInput, prepareVolume } from './input.js';
-
-const SLICE_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const;
 
 /** More voxels along one axis than any CT or MRI has: a spacing that would make this is a mistake. */
 const MAX_AXIS = 4096;
@@ -48,28 +46,8 @@ export function prepareCaseVolume(volume: Volume, input: PluginInput, source: st
       throw error;
     }
   }
-  let out = asProcessed(volume);
-  out = { volume: prepareVolume(input, v), record: out.record };
-  // Most CT is stored in the canonical orientation already: skip the full-size permutation copy.
-  if (input.orientation && orientationCode(out.volume.direction) !== input.orientation.toUpperCase()) {
-    try {
-      out = reorient(out, input.orientation);
-    } catch (error) {
-      throw new InputError(source, `input.orientation "${input.orientation}": ${(error as Error).message}`);
-    }
-  }
-  if (input.spacing) {
-    const spacing = input.spacing as Vec3;
-    const size = out.volume.size.map((n, a) => Math.round((n * out.volume.spacing[a]!) / spacing[a]!));
-    if (size.some((n) => n > MAX_AXIS || n < 1))
-      throw new InputError(
-        source,
-        `input.spacing ${spacing.join('×')} mm would make ${size.join('×')} voxels from ` +
-          `${out.volume.size.join('×')} at ${out.volume.spacing.map((x) => +x.toFixed(3)).join('×')} mm ` +
-          `(at most ${MAX_AXIS} per axis): check the recipe's spacing or the file's header`,
-      );
-    out = resampleToSpacing(out, spacing);
-  }
+  const normalised: Processed = { volume: prepareVolume(input, v), record: asProcessed(volume).record };
+  const out = onRecipeGrid(normalised, input, source, 'linear');
   return { volume: out, rescale: applied };
 }
 
@@ -79,17 +57,42 @@ export function prepareCaseVolume(volume: Volume, input: PluginInput, source: st
  * slice count when it has one. The result lies on the grid the view slices its image from.
  */
 export function prepareCaseMask(mask: Volume, input: PluginInput, view?: { axis: SliceAxis; slices?: number }): Volume {
-  let out = asProcessed(mask);
-  if (input.orientation && orientationCode(mask.direction) !== input.orientation.toUpperCase())
-    out = reorient(out, input.orientation);
-  if (input.spacing) out = resampleToSpacing(out, input.spacing as Vec3, { interpolation: 'nearest' });
-  const axis = view ? SLICE_INDEX[view.axis] : 0;
-  if (view?.slices && out.volume.size[axis] !== view.slices) {
-    const size = [...out.volume.size] as Vec3;
-    size[axis] = view.slices;
-    out = resampleToSize(out, size, { interpolation: 'nearest' });
+  const out = onRecipeGrid(asProcessed(mask), input, 'the mask', 'nearest');
+  return (view ? atSliceCount(out, view, 'nearest') : out).volume;
+}
+
+/**
+ * The recipe's spatial steps, the same for an image (linear) and its mask (nearest): the canonical
+ * orientation (axes permuted and flipped, no interpolation; skipped when the volume is stored so
+ * already, as most CT is), then the target spacing, refused when it would make absurd voxel counts.
+ */
+function onRecipeGrid(
+  input: Processed,
+  recipe: PluginInput,
+  source: string,
+  interpolation: 'linear' | 'nearest',
+): Processed {
+  let out = input;
+  if (recipe.orientation && orientationCode(out.volume.direction) !== recipe.orientation.toUpperCase()) {
+    try {
+      out = reorient(out, recipe.orientation);
+    } catch (error) {
+      throw new InputError(source, `input.orientation "${recipe.orientation}": ${(error as Error).message}`);
+    }
   }
-  return out.volume;
+  if (recipe.spacing) {
+    const spacing = recipe.spacing as Vec3;
+    const size = out.volume.size.map((n, a) => Math.round((n * out.volume.spacing[a]!) / spacing[a]!));
+    if (size.some((n) => n > MAX_AXIS || n < 1))
+      throw new InputError(
+        source,
+        `input.spacing ${spacing.join('×')} mm would make ${size.join('×')} voxels from ` +
+          `${out.volume.size.join('×')} at ${out.volume.spacing.map((x) => +x.toFixed(3)).join('×')} mm ` +
+          `(at most ${MAX_AXIS} per axis): check the recipe's spacing or the file's header`,
+      );
+    out = resampleToSpacing(out, spacing, { interpolation });
+  }
+  return out;
 }
 
 /** A recipe's fields that change the pixels beyond the views: part of every feature-cache and checkpoint key. */

@@ -110,6 +110,7 @@ export {
   type ChannelSpec,
   patchMultiple,
   SLICE_AXES,
+  SLICE_AXIS_INDEX,
   type SliceAxis,
   type SliceBatch,
   type SliceBatches,

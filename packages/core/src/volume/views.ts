@@ -6,6 +6,8 @@ import type { Vec3, Volume } from './types.js';
 /** The anatomical plane a view's slices lie in (the slice axis is its normal). */
 export type SliceAxis = 'axial' | 'coronal' | 'sagittal';
 export const SLICE_AXES: readonly SliceAxis[] = ['axial', 'coronal', 'sagittal'];
+/** The index axis (i = 0, j = 1, k = 2) a view's slices are stacked along. */
+export const SLICE_AXIS_INDEX = { axial: 2, coronal: 1, sagittal: 0 } as const satisfies Record<SliceAxis, 0 | 1 | 2>;
 
 /** How voxel values become the three input channels. */
 export type ChannelSpec =

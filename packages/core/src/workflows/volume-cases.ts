@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { type ViewInput, volumePixels } from '../pipeline/index.js';
+import { atSliceCount, type ViewInput, volumePixels } from '../pipeline/index.js';
 import { augmentCase, type PluginInput, prepareCaseMask, recipeKey } from '../plugin/index.js';
 import type { ManifestCase } from '../task/index.js';
 import type { CaseUse, VolumeCase, VolumeView } from '../train/index.js';
@@ -37,7 +37,7 @@ export async function volumeCases(
   views: readonly ViewInput[],
   options: VolumeCaseOptions = {},
 ): Promise<VolumeCase[]> {
-  // The prepared volumes of the last few cases (reading and preparing a volume is the slow part),
+  // With augmentation, the prepared volumes of the last few cases (reading and preparing is the slow part);
   // and the pixels of each case's latest use (a fresh augmentation per use when the recipe has one).
   const volumes = new Map<string, { volumes: Processed[]; mask?: Volume }>();
   const recent = new Map<string, { views: VolumeView[]; segMask?: Float32Array }>();
@@ -64,7 +64,8 @@ export async function volumeCases(
     // The mask on the prepared grid (same spatial steps as its image, nearest).
     const mask = seg && c.mask ? await readSegMask(c.mask, c.images[0]!, vs[0]!, input) : undefined;
     const entry = mask ? { volumes: vs, mask } : { volumes: vs };
-    keep(volumes, c.id, entry);
+    // Kept only to augment them again at the next use; without augmentation the pixels are what is kept.
+    if (input.augmentation) keep(volumes, c.id, entry);
     return entry;
   };
   const load = async (c: ManifestCase, use?: CaseUse): Promise<void> => {
@@ -93,12 +94,7 @@ export async function volumeCases(
     const pixels: VolumeView[] = views.map((view, v) => volumePixels(vs[v]!, view));
     const segMask =
       seg && mask
-        ? maskTokenGrid(
-            prepareCaseMask(mask, { ...input, orientation: null, spacing: null }, views[0]!),
-            views[0]!,
-            seg.patch,
-            seg.labels,
-          ).data
+        ? maskTokenGrid(atSliceCount(mask, views[0]!, 'nearest').volume, views[0]!, seg.patch, seg.labels).data
         : undefined;
     keep(recent, c.id, segMask ? { views: pixels, segMask } : { views: pixels });
   };
