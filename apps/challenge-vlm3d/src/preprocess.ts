@@ -1,5 +1,5 @@
 import type { BackboneCard } from '@anymc3d/core/backbone';
-import { viewSlices } from '@anymc3d/core/pipeline';
+import { volumePixels } from '@anymc3d/core/pipeline';
 import { inputViews, type PluginInput, prepareCaseVolume } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { type Rescale, readVolume, type Volume } from '@anymc3d/core/volume';
@@ -34,36 +34,31 @@ export function challengeRecipe(
 
 /**
  * One CT volume → backbone input, exactly as the plugin was trained and as every other consumer
- * prepares it: core's `prepareCaseVolume` (HU, canonical orientation, spacing) and the view's
- * slices at the plugin's size through its windows, normalised with the backbone's mean/std.
+ * prepares it: core's `prepareCaseVolume` with the plugin's recipe (HU, canonical orientation,
+ * spacing; `loadChallengeModel` gives the recipe of an older folder from its vlm3d.json) and the
+ * view's pixels at the plugin's size through its windows, normalised with the backbone's mean/std.
  */
 export function prepareCase(
   volume: Volume,
   source: string,
   input: PluginInput,
-  backbone: Pick<BackboneCard, 'mean' | 'std' | 'patchSize'>,
-  settings?: Pick<Vlm3dSettings, 'orientation' | 'spacing'>,
+  backbone: Pick<BackboneCard, 'mean' | 'std'>,
   rescale?: Rescale,
 ): CaseInput {
-  const recipe = challengeRecipe(input, settings);
+  const recipe = challengeRecipe(input);
   const [view, more] = inputViews(recipe, backbone);
   if (!view || more) throw new InputError(source, `the plugin reads ${input.views.length} views; vlm3d runs one`);
   const prepared = prepareCaseVolume(volume, recipe, source, rescale);
-  const batches = viewSlices(prepared.volume, view, 16);
-  const per = 3 * batches.height * batches.width;
-  const pixels = new Float32Array(batches.slices * per);
-  for (const b of batches) pixels.set(b.data, b.start * per);
-  return { pixels, slices: batches.slices, rescale: prepared.rescale };
+  return { ...volumePixels(prepared.volume, view), rescale: prepared.rescale };
 }
 
 /** Reads and prepares one file; every failure names the file. */
 export async function readCase(
   path: string,
   input: PluginInput,
-  backbone: Pick<BackboneCard, 'mean' | 'std' | 'patchSize'>,
-  settings?: Pick<Vlm3dSettings, 'orientation' | 'spacing'>,
+  backbone: Pick<BackboneCard, 'mean' | 'std'>,
   rescale?: Rescale,
 ): Promise<CaseInput> {
   const { volume } = await readVolume(path);
-  return prepareCase(volume, path, input, backbone, settings, rescale);
+  return prepareCase(volume, path, input, backbone, rescale);
 }

@@ -105,10 +105,7 @@ export async function tinyModel(dir: string): Promise<{ backbone: string; plugin
   const rand = new Random(11);
   const features: FeatureCase[] = [];
   for (const seed of [1, 2, 3]) {
-    const input = prepareCase(chestVolume(seed), `train_${seed}`, TASK.input!, backbone.card, {
-      orientation: 'LPS',
-      spacing: DEFAULT_SPACING,
-    });
+    const input = prepareCase(chestVolume(seed), `train_${seed}`, TASK.input!, backbone.card);
     const e = await embedder.embed({ dtype: 'float32', dims: [input.slices, 3, 16, 16], data: input.pixels });
     features.push({
       id: `train_${seed}`,

@@ -82,13 +82,7 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
       let input: CaseInput;
       let probabilities: number[];
       try {
-        input = await readCase(
-          c.path,
-          model.recipe,
-          model.backbone.card,
-          undefined,
-          table?.get(c.name) ?? options.rescale,
-        );
+        input = await readCase(c.path, model.recipe, model.backbone.card, table?.get(c.name) ?? options.rescale);
         probabilities = (await model.plugin.predict(input.pixels, input.slices)).probabilities;
       } catch (error) {
         if (error instanceof InputError) throw error;
