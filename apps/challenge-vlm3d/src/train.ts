@@ -7,7 +7,7 @@ import type { ThresholdCriterion } from '@anymc3d/core/metrics';
 import { type PluginCard, type PluginInput, readPlugin, type TaskCard } from '@anymc3d/core/plugin';
 import { taskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
-import { fitLoraPlugin, fitPlugin } from '@anymc3d/core/workflows';
+import { type Fitted, fitLoraPlugin, fitPlugin } from '@anymc3d/core/workflows';
 import { readRescaleTable } from './metadata.js';
 import type { Rescale } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
@@ -40,12 +40,8 @@ export interface TrainOptions {
   cache?: string;
   inputSize?: number;
   spacing?: Vlm3dSettings['spacing'];
-  /** Optimiser steps (default per mode, TRAIN_DEFAULTS). */
-  steps?: number;
-  /** LoRA mode: candidate step counts along one schedule, the best on val kept (default: `steps`). */
-  loraSteps?: number[];
-  /** Frozen mode: the same, for the probe (default: `steps`). */
-  frozenSteps?: number[];
+  /** Candidate step counts along the mode's one schedule, the best on val kept (default per mode, TRAIN_DEFAULTS). */
+  steps?: number[];
   batchSize?: number;
   lrHead?: number;
   /** Learning rate of the LoRA factors (LoRA mode; core's default otherwise). */
@@ -122,7 +118,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     // The one LoRA fit workflow `anymc3d train` runs: core's case source (the recipe's preparation,
     // a fresh augmentation per training use), one schedule as long as the largest candidate step
     // count, each candidate scored on val (macro AUROC) and the best kept, thresholds chosen there.
-    const candidates = options.loraSteps ?? [options.steps ?? TRAIN_DEFAULTS.lora.steps];
+    const candidates = options.steps ?? [TRAIN_DEFAULTS.lora.steps];
     const batchSize = options.batchSize ?? TRAIN_DEFAULTS.lora.batchSize;
     const total = Math.max(...candidates);
     log(
@@ -157,11 +153,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
       },
       note: log,
     });
-    log(
-      `lora training: ${((Date.now() - started) / 1000).toFixed(1)} s; val: ` +
-        fitted.attempts.map((a) => `${a.steps} steps AUC=${a.valAuroc?.toFixed(3) ?? 'n/a'}`).join(', ') +
-        ` → ${fitted.chosen.steps} steps; thresholds (${options.criterion ?? 'crg'} on ${val.length} val cases) written to ${options.output}/plugin.json`,
-    );
+    log(`lora training: ${((Date.now() - started) / 1000).toFixed(1)} s; ${chosenOnVal(fitted, options, val.length)}`);
     return (await readPlugin(options.output, { name: backbone.card.name, weightHash: backbone.weightHash })).card;
   } else {
     if (options.lrLora !== undefined || options.chunk !== undefined)
@@ -183,7 +175,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     );
     // The one frozen fit (anymc3d train --mode frozen's): one schedule, a candidate at each of
     // --steps scored on val, the best kept, thresholds chosen there.
-    const candidates = options.frozenSteps ?? [options.steps ?? TRAIN_DEFAULTS.frozen.steps];
+    const candidates = options.steps ?? [TRAIN_DEFAULTS.frozen.steps];
     const batchSize = options.batchSize ?? TRAIN_DEFAULTS.frozen.batchSize;
     const total = Math.max(...candidates);
     log(
@@ -212,10 +204,17 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
       },
     });
     log(
-      `frozen training: ${((Date.now() - started) / 1000).toFixed(1)} s; val: ` +
-        fitted.attempts.map((a) => `${a.steps} steps AUC=${a.valAuroc?.toFixed(3) ?? 'n/a'}`).join(', ') +
-        ` → ${fitted.chosen.steps} steps; thresholds (${options.criterion ?? 'crg'} on ${val.length} val cases) written to ${options.output}/plugin.json`,
+      `frozen training: ${((Date.now() - started) / 1000).toFixed(1)} s; ${chosenOnVal(fitted, options, val.length)}`,
     );
     return (await readPlugin(options.output, id)).card;
   }
+}
+
+/** What val chose, as the log says it: every candidate's AUROC, the one kept, where its thresholds went. */
+function chosenOnVal(fitted: Fitted, options: TrainOptions, valCases: number): string {
+  return (
+    `val: ${fitted.attempts.map((a) => `${a.steps} steps AUC=${a.valAuroc?.toFixed(3) ?? 'n/a'}`).join(', ')} → ` +
+    `${fitted.chosen.steps} steps; thresholds (${options.criterion ?? 'crg'} on ${valCases} val cases) written to ` +
+    `${options.output}/plugin.json`
+  );
 }
