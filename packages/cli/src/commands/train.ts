@@ -210,8 +210,6 @@ async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
     data: t.manifest.source,
     ...(a.threads ? { threads: a.threads } : {}),
     report: m.report,
-    // The method costs a backbone pass forward and back per case and step: say up front what the run will take.
-    ...(a.quiet ? {} : { note: (line: string) => process.stderr.write(`anymc3d: ${line}\n`) }),
   });
 }
 
