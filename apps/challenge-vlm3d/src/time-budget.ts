@@ -15,7 +15,9 @@ export interface Projection {
  * one is done the rate comes from the volumes after the first.
  */
 export class TimeBudget {
-  private readonly times: number[] = [];
+  /** Volumes done so far, and when the first was (the steady rate is measured from there). */
+  private done = 0;
+  private firstAt = 0;
 
   constructor(
     readonly minutes: number,
@@ -28,10 +30,10 @@ export class TimeBudget {
 
   /** Call when a case is done, with the current time (ms); returns what to log and whether to stop. */
   caseDone(now: number): Projection {
-    this.times.push(now);
-    const done = this.times.length;
+    const done = ++this.done;
+    if (done === 1) this.firstAt = now;
     const remaining = this.cases - done;
-    const steady = done >= 2 ? (now - this.times[0]!) / (done - 1) : now - this.startedAt;
+    const steady = done >= 2 ? (now - this.firstAt) / (done - 1) : now - this.startedAt;
     const projected = (now - this.startedAt + remaining * steady) / 60_000;
     const line =
       `time budget: ${done}/${this.cases} volumes in ${((now - this.startedAt) / 60_000).toFixed(1)} min, ` +
