@@ -1,5 +1,12 @@
 import type { BackboneCard } from '@anymc3d/core/backbone';
-import { DINOV2_WEIGHT_FILES, DINOV3_WEIGHT_FILES } from '../vit/index.js';
+import {
+  DINOV2_WEIGHT_FILES,
+  DINOV3_WEIGHT_FILES,
+  OPEN_CLIP_WEIGHT_FILES,
+  OPENAI_CLIP_NORMALISATION,
+  SIGLIP_NORMALISATION,
+  TOWER_WEIGHT_FILES,
+} from '../vit/index.js';
 
 /**
  * Built-in registry entries: one name = architecture + weights + preprocessing. Numbers follow
@@ -73,6 +80,99 @@ function dinov3Card(size: VitSize): BackboneCard {
   };
 }
 
+interface TowerEntry {
+  name: string;
+  architecture: 'CLIPVisionModel' | 'SiglipVisionModel' | 'OpenCLIPTimmViT';
+  dim: number;
+  depth: number;
+  heads: number;
+  patch: number;
+  size: number;
+  licence: string;
+  source: string;
+}
+
+/** General (CLIP, SigLIP) and medical (MedSigLIP, BiomedCLIP) image towers of contrastive models. */
+const TOWERS: TowerEntry[] = [
+  {
+    name: 'clip_vitb16',
+    architecture: 'CLIPVisionModel',
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    patch: 16,
+    size: 224,
+    licence: 'MIT',
+    source: 'https://huggingface.co/openai/clip-vit-base-patch16',
+  },
+  {
+    name: 'siglip_base_patch16_224',
+    architecture: 'SiglipVisionModel',
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    patch: 16,
+    size: 224,
+    licence: 'Apache-2.0',
+    source: 'https://huggingface.co/google/siglip-base-patch16-224',
+  },
+  {
+    name: 'siglip_so400m_patch14_384',
+    architecture: 'SiglipVisionModel',
+    dim: 1152,
+    depth: 27,
+    heads: 16,
+    patch: 14,
+    size: 384,
+    licence: 'Apache-2.0',
+    source: 'https://huggingface.co/google/siglip-so400m-patch14-384',
+  },
+  {
+    // MedGemma's image encoder, released on its own (SigLIP so400m trained on medical images).
+    name: 'medsiglip_448',
+    architecture: 'SiglipVisionModel',
+    dim: 1152,
+    depth: 27,
+    heads: 16,
+    patch: 14,
+    size: 448,
+    licence: 'Health AI Developer Foundations Terms of Use (gated)',
+    source: 'https://huggingface.co/google/medsiglip-448',
+  },
+  {
+    // open_clip checkpoint with a timm ViT-B/16 image tower, published as a pickle: convert once.
+    name: 'biomedclip_vitb16',
+    architecture: 'OpenCLIPTimmViT',
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    patch: 16,
+    size: 224,
+    licence: 'MIT',
+    source: 'https://huggingface.co/microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224',
+  },
+];
+
+function towerCard(t: TowerEntry): BackboneCard {
+  const openClip = t.architecture === 'OpenCLIPTimmViT';
+  return {
+    name: t.name,
+    family: 'vit',
+    architecture: t.architecture,
+    embedDim: t.dim,
+    patchSize: t.patch,
+    depth: t.depth,
+    heads: t.heads,
+    registers: 0,
+    // Learned positions for this grid; other multiples of the patch size are interpolated.
+    inputSize: [t.size, t.size],
+    ...(t.architecture === 'SiglipVisionModel' ? SIGLIP_NORMALISATION : OPENAI_CLIP_NORMALISATION),
+    licence: t.licence,
+    source: t.source,
+    weightFiles: [...(openClip ? OPEN_CLIP_WEIGHT_FILES : TOWER_WEIGHT_FILES)],
+  };
+}
+
 export const BUILTIN_CARDS: BackboneCard[] = [
   ...DINOV2_SIZES.flatMap((s) => [dinov2Card(s, false), dinov2Card(s, true)]),
   ...DINOV3_SIZES.map(dinov3Card),
@@ -92,10 +192,11 @@ export const BUILTIN_CARDS: BackboneCard[] = [
     source: 'https://huggingface.co/microsoft/rad-dino',
     weightFiles: [...DINOV2_WEIGHT_FILES],
   },
+  ...TOWERS.map(towerCard),
 ];
 
 /** Names the project knows but whose family is not in this build, with the reason. */
 export const NOT_IMPLEMENTED: Record<string, string> = {
   medimageinsight: 'the DaViT family (MedImageInsight) is not implemented',
-  medgemma_siglip: 'the SigLIP vision tower (MedGemma) is not implemented',
+  medgemma_siglip: "MedGemma's SigLIP image encoder is released on its own as MedSigLIP: use medsiglip_448",
 };

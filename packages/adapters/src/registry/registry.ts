@@ -4,7 +4,15 @@ import { join, resolve } from 'node:path';
 import { InputError } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
 import { loadMobileNet, MOBILENET_NAMES, mobilenetCardPath } from '../cnn/index.js';
-import { DINOV3_MODEL_TYPE, loadDinov2, loadDinov3 } from '../vit/index.js';
+import {
+  CLIP_MODEL_TYPES,
+  DINOV3_MODEL_TYPE,
+  loadDinov2,
+  loadDinov3,
+  loadImageTower,
+  loadOpenClipTower,
+  SIGLIP_MODEL_TYPES,
+} from '../vit/index.js';
 import { readHfConfig } from '../weights/index.js';
 import { BUILTIN_CARDS, NOT_IMPLEMENTED } from './entries.js';
 
@@ -18,8 +26,13 @@ export interface RegistryEntry {
 
 const ENTRIES = new Map<string, RegistryEntry>();
 
-const loadVit = (dir: string, card: BackboneCard) =>
-  card.architecture === 'DINOv3ViTModel' ? loadDinov3(dir, card) : loadDinov2(dir, card);
+const VIT_LOADERS: Record<string, (dir: string, card: BackboneCard) => Promise<Backbone>> = {
+  DINOv3ViTModel: loadDinov3,
+  CLIPVisionModel: loadImageTower,
+  SiglipVisionModel: loadImageTower,
+  OpenCLIPTimmViT: loadOpenClipTower,
+};
+const loadVit = (dir: string, card: BackboneCard) => (VIT_LOADERS[card.architecture] ?? loadDinov2)(dir, card);
 for (const card of BUILTIN_CARDS) ENTRIES.set(card.name, { card, load: loadVit });
 // The ImageNet MobileNets ship with the product (the demo's embedded default); their cards are
 // small JSON files beside the weights, read once here so listing stays synchronous.
@@ -121,6 +134,9 @@ export async function loadFolder(dir: string): Promise<Backbone> {
   const card = await folderCard(dir);
   const registered = card ? ENTRIES.get(card.name) : undefined;
   if (card && registered) return registered.load(dir, { ...registered.card, ...card });
+  if (existsSync(join(dir, 'open_clip_config.json')) && !existsSync(join(dir, 'config.json'))) {
+    return loadOpenClipTower(dir, card);
+  }
   if (!existsSync(join(dir, 'config.json'))) {
     throw new InputError(
       dir,
@@ -133,8 +149,11 @@ export async function loadFolder(dir: string): Promise<Backbone> {
     return loadDinov2(dir, card, raw);
   }
   if (modelType === DINOV3_MODEL_TYPE) return loadDinov3(dir, card, raw);
+  const towers: readonly unknown[] = [...CLIP_MODEL_TYPES, ...SIGLIP_MODEL_TYPES];
+  if (towers.includes(modelType)) return loadImageTower(dir, card, raw);
+  const supported = ['dinov2', 'dinov2_with_registers', DINOV3_MODEL_TYPE, ...CLIP_MODEL_TYPES, ...SIGLIP_MODEL_TYPES];
   throw new InputError(
     join(dir, 'config.json'),
-    `model_type "${String(modelType)}" is not supported (supported: dinov2, dinov2_with_registers, ${DINOV3_MODEL_TYPE})`,
+    `model_type "${String(modelType)}" is not supported (supported: ${supported.join(', ')}; open_clip timm towers: open_clip_config.json)`,
   );
 }

@@ -2,7 +2,7 @@ import type { Backbone, BackboneCard, BackboneValues, BuildOptions, LoraTarget }
 import { type GraphBuilder, type Tensor, tensor, type Value } from '@anymc3d/core/graph';
 import type { Dinov2Config } from './config.js';
 import { patchGrid, vitEncoder, vitLoraTargets } from './encoder.js';
-import { bicubicResize } from './interpolate.js';
+import { resizePositionGrid } from './interpolate.js';
 import type { Dinov2Weights } from './weights.js';
 
 /** LoRA attachment points: the patch embedding, and each block's fused qkv and output projection. */
@@ -45,18 +45,8 @@ export class Dinov2Backbone implements Backbone {
     if (cached) return cached;
     const { hiddenSize: d, registers: R, modelType } = this.config;
     const { positions, positionGrid: g0, cls, registers } = this.weights;
-    const [gh, gw] = grid;
-    const P = gh * gw;
-    let patchPos: Float32Array;
-    if (gh === g0 && gw === g0) patchPos = positions.subarray(d);
-    else {
-      // [g0², d] → [d, g0, g0] → resize → [d, gh, gw] → [gh·gw, d]
-      const chw = new Float32Array(d * g0 * g0);
-      for (let t = 0; t < g0 * g0; t++) for (let c = 0; c < d; c++) chw[c * g0 * g0 + t] = positions[(1 + t) * d + c]!;
-      const resized = bicubicResize(chw, d, [g0, g0], [gh, gw], modelType === 'dinov2_with_registers');
-      patchPos = new Float32Array(P * d);
-      for (let t = 0; t < P; t++) for (let c = 0; c < d; c++) patchPos[t * d + c] = resized[c * P + t]!;
-    }
+    const P = grid[0] * grid[1];
+    const patchPos = resizePositionGrid(positions.subarray(d), d, g0, grid, modelType === 'dinov2_with_registers');
     const out = new Float32Array((1 + R + P) * d);
     for (let c = 0; c < d; c++) out[c] = cls[c]! + positions[c]!;
     out.set(registers, d);

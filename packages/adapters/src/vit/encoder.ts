@@ -1,17 +1,20 @@
 import type { BackboneValues, LoraConfig, LoraTarget } from '@anymc3d/core/backbone';
-import { loraConv, loraLinear } from '@anymc3d/core/backbone';
+import { loraConv, loraDelta, loraLinear } from '@anymc3d/core/backbone';
 import { f, type GraphBuilder, type Tensor, tensor, type Value } from '@anymc3d/core/graph';
 import { applyRope, type RopeTables } from './rope.js';
 
 /**
- * The pre-norm ViT encoder DINOv2 and DINOv3 share, in the graph IR: patch conv → token
- * sequence [CLS, registers, patches] + per-token offsets → blocks (LayerNorm → attention with a
- * fused qkv → LayerScale → residual; LayerNorm → MLP or gated MLP → LayerScale → residual) →
- * final LayerNorm. The families differ only in what the offsets hold (DINOv2: learned absolute
- * positions) and whether q/k rotate (DINOv3: RoPE on the patch tokens).
+ * The pre-norm ViT trunk every ViT family here shares, in the graph IR: patch conv → token
+ * sequence [prefix tokens, patches] + per-token offsets → optional LayerNorm (CLIP's
+ * pre_layrnorm) → blocks (LayerNorm → attention with a fused qkv → LayerScale → residual;
+ * LayerNorm → MLP or gated MLP → LayerScale → residual). The families differ in what the offsets
+ * hold (DINOv2, CLIP: learned absolute positions; DINOv3: none), whether q/k rotate (DINOv3), and
+ * what follows the last block (`vitEncoder`: DINO's final LayerNorm over all tokens; CLIP and
+ * SigLIP have their own heads).
  */
 
-export type Activation = 'gelu' | 'silu';
+/** `gelu` is exact (erf); `gelu_tanh` is HF's gelu_pytorch_tanh; `quick_gelu` is x·σ(1.702x). */
+export type Activation = 'gelu' | 'gelu_tanh' | 'quick_gelu' | 'silu';
 
 export type Ffn =
   | { kind: 'mlp'; act: Activation; fc1T: Tensor; fc1B?: Tensor; fc2T: Tensor; fc2B?: Tensor }
@@ -34,17 +37,24 @@ export interface BlockWeights {
   qkvB?: Tensor;
   projT: Tensor;
   projB?: Tensor;
-  scale1: Tensor;
+  /** LayerScale (DINO); CLIP and SigLIP have none. */
+  scale1?: Tensor;
   norm2W: Tensor;
   norm2B: Tensor;
   ffn: Ffn;
-  scale2: Tensor;
+  scale2?: Tensor;
 }
 
-export interface EncoderWeights {
+export interface TrunkWeights {
   patchW: Tensor;
-  patchB: Tensor;
+  /** CLIP's patch conv has no bias. */
+  patchB?: Tensor;
+  /** LayerNorm on the embedded sequence before the first block (CLIP's `pre_layrnorm`). */
+  preNorm?: { weight: Tensor; bias: Tensor };
   blocks: BlockWeights[];
+}
+
+export interface EncoderWeights extends TrunkWeights {
   normW: Tensor;
   normB: Tensor;
 }
@@ -66,7 +76,6 @@ export interface EncoderSpec {
   attention?: boolean;
 }
 
-/** LoRA attachment points: the patch embedding, and each block's fused qkv and output projection. */
 /** A ViT's patch grid for an input size; an input that is not a multiple of the patch size is refused. */
 export function patchGrid(model: string, inputSize: readonly [number, number], patch: number): [number, number] {
   const [h, w] = inputSize;
@@ -76,19 +85,58 @@ export function patchGrid(model: string, inputSize: readonly [number, number], p
   return [h / patch, w / patch];
 }
 
-export function vitLoraTargets(c: { hiddenSize: number; patchSize: number; layers: number }): LoraTarget[] {
+/**
+ * LoRA attachment points: the patch embedding, each block's attention output projection, and
+ * its q/k/v — one pair on the fused qkv (DINO, as in the paper and timm), or one pair each on
+ * q, k and v where the family keeps them as separate projections (CLIP, SigLIP).
+ */
+export function vitLoraTargets(
+  c: { hiddenSize: number; patchSize: number; layers: number },
+  qkv: 'fused' | 'separate' = 'fused',
+): LoraTarget[] {
   const { hiddenSize: d, patchSize: p } = c;
   const targets: LoraTarget[] = [
     { name: 'patch_embed', kind: 'conv', inFeatures: 3, outFeatures: d, kernel: [p, p], stride: [p, p] },
   ];
+  const linear = (name: string, out: number): LoraTarget => ({ name, kind: 'linear', inFeatures: d, outFeatures: out });
   for (let i = 0; i < c.layers; i++) {
-    targets.push({ name: `blocks.${i}.qkv`, kind: 'linear', inFeatures: d, outFeatures: 3 * d });
-    targets.push({ name: `blocks.${i}.proj`, kind: 'linear', inFeatures: d, outFeatures: d });
+    if (qkv === 'fused') targets.push(linear(`blocks.${i}.qkv`, 3 * d));
+    else for (const part of ['q', 'k', 'v']) targets.push(linear(`blocks.${i}.${part}`, d));
+    targets.push(linear(`blocks.${i}.proj`, d));
   }
   return targets;
 }
 
+/** The trunk's result: the last block's output [N, T, d] (no final norm) and its attention [N, H, T, T]. */
+export interface TrunkValues {
+  hidden: Value;
+  probs: Value;
+  tokens: number;
+}
+
+export type TrunkSpec = Omit<EncoderSpec, 'attention'>;
+
+/** DINO's ending: the final LayerNorm over every token; CLS is token 0, patches follow the prefix. */
 export function vitEncoder(g: GraphBuilder, pixels: Value, w: EncoderWeights, s: EncoderSpec): BackboneValues {
+  const { hidden, probs, tokens: T } = vitTrunk(g, pixels, w, s);
+  const normed = layerNorm(g, hidden, g.param('norm.weight', w.normW), g.param('norm.bias', w.normB), s.layerNormEps);
+  const cls = g.op('Gather', [normed, g.constant(tensor('int64', [], [0]))], { axis: 1 });
+  const patchTokens = g.op('Slice', [normed, g.ints([s.prefix]), g.ints([T]), g.ints([1])]);
+  const values: BackboneValues = { cls, patchTokens, grid: s.grid };
+  if (s.attention) values.attention = clsAttention(g, probs, s.prefix, T);
+  return values;
+}
+
+/**
+ * Token 0's attention row over the patch keys (prefix tokens excluded), mean over heads; the
+ * probabilities are reported as they are, not renormalised over the patches.
+ */
+export function clsAttention(g: GraphBuilder, probs: Value, prefix: number, tokens: number): Value {
+  const row = g.op('Slice', [probs, g.ints([0, prefix]), g.ints([1, tokens]), g.ints([2, 3])]);
+  return g.op('ReduceMean', [row], { axes: [1, 2], keepdims: 0 });
+}
+
+export function vitTrunk(g: GraphBuilder, pixels: Value, w: TrunkWeights, s: TrunkSpec): TrunkValues {
   const { hiddenSize: d, patchSize: p, prefix, grid } = s;
   const P = grid[0] * grid[1];
   const T = prefix + P;
@@ -97,14 +145,18 @@ export function vitEncoder(g: GraphBuilder, pixels: Value, w: EncoderWeights, s:
     g,
     pixels,
     g.param('patch_embed.weight', w.patchW),
-    g.param('patch_embed.bias', w.patchB),
+    w.patchB ? g.param('patch_embed.bias', w.patchB) : undefined,
     targets.get('patch_embed')!,
     s.lora,
     { strides: [p, p] },
   );
   const seq = g.op('Transpose', [g.op('Reshape', [patches, g.ints([0, d, P])])], { perm: [0, 2, 1] });
-  const padded = g.op('Pad', [seq, g.ints([0, prefix, 0, 0, 0, 0])], { mode: 'constant' });
+  const padded = prefix > 0 ? g.op('Pad', [seq, g.ints([0, prefix, 0, 0, 0, 0])], { mode: 'constant' }) : seq;
   let x = g.op('Add', [padded, g.param(`token_offsets_${grid.join('x')}`, s.tokenOffsets)]);
+  if (w.preNorm) {
+    const { weight, bias } = w.preNorm;
+    x = layerNorm(g, x, g.param('pre_norm.weight', weight), g.param('pre_norm.bias', bias), s.layerNormEps);
+  }
   const rope = s.rope && {
     cos: g.constant(s.rope.cos, `rope_cos_${grid.join('x')}`),
     sinSigned: g.constant(s.rope.sinSigned, `rope_sin_${grid.join('x')}`),
@@ -112,13 +164,15 @@ export function vitEncoder(g: GraphBuilder, pixels: Value, w: EncoderWeights, s:
   let lastProbs: Value | undefined;
   w.blocks.forEach((b, i) => {
     g.scope(`blocks.${i}`, () => {
+      const part = (name: string) => targets.get(`blocks.${i}.${name}`);
+      const fused = part('qkv');
       const out = block(g, x, b, {
         hiddenSize: d,
         heads: s.heads,
         tokens: T,
         eps: s.layerNormEps,
-        qkv: targets.get(`blocks.${i}.qkv`)!,
-        proj: targets.get(`blocks.${i}.proj`)!,
+        qkv: fused ?? [part('q')!, part('k')!, part('v')!],
+        proj: part('proj')!,
         ...(s.lora ? { lora: s.lora } : {}),
         ...(rope ? { rope } : {}),
       });
@@ -126,17 +180,8 @@ export function vitEncoder(g: GraphBuilder, pixels: Value, w: EncoderWeights, s:
       lastProbs = out.probs;
     });
   });
-  const normed = layerNorm(g, x, g.param('norm.weight', w.normW), g.param('norm.bias', w.normB), s.layerNormEps);
-  const cls = g.op('Gather', [normed, g.constant(tensor('int64', [], [0]))], { axis: 1 });
-  const patchTokens = g.op('Slice', [normed, g.ints([prefix]), g.ints([T]), g.ints([1])]);
-  const values: BackboneValues = { cls, patchTokens, grid };
-  if (s.attention && lastProbs) {
-    // CLS query row, patch key columns (registers and CLS excluded), mean over heads; the
-    // probabilities are reported as they are, not renormalised over the patches.
-    const row = g.op('Slice', [lastProbs, g.ints([0, prefix]), g.ints([1, T]), g.ints([2, 3])]);
-    values.attention = g.op('ReduceMean', [row], { axes: [1, 2], keepdims: 0 });
-  }
-  return values;
+  if (!lastProbs) throw new Error('a ViT needs at least one block');
+  return { hidden: x, probs: lastProbs, tokens: T };
 }
 
 export function layerNorm(g: GraphBuilder, x: Value, weight: Value, bias: Value, eps: number): Value {
@@ -148,7 +193,8 @@ interface BlockSpec {
   heads: number;
   tokens: number;
   eps: number;
-  qkv: LoraTarget;
+  /** One target on the fused projection, or q, k, v targets on its three parts. */
+  qkv: LoraTarget | [LoraTarget, LoraTarget, LoraTarget];
   proj: LoraTarget;
   lora?: LoraConfig;
   rope?: { cos: Value; sinSigned: Value };
@@ -158,19 +204,29 @@ function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: V
   const { hiddenSize: d, heads: H, tokens: T } = s;
   const hd = d / H;
   const h = layerNorm(g, x, g.param('norm1.weight', b.norm1W), g.param('norm1.bias', b.norm1B), s.eps);
-  const qkv = loraLinear(
-    g,
-    h,
-    g.param('qkv.weightT', b.qkvT),
-    b.qkvB ? g.param('qkv.bias', b.qkvB) : undefined,
-    s.qkv,
-    s.lora,
-  );
-  // [N,T,3d] → [3,N,H,T,hd]
-  const heads = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, T, 3, H, hd])])], { perm: [2, 0, 3, 1, 4] });
-  const pick = (k: number) => g.op('Gather', [heads, g.constant(tensor('int64', [], [k]))], { axis: 0 });
-  let [q, k] = [pick(0), pick(1)];
-  const v = pick(2);
+  const qkvWeight = g.param('qkv.weightT', b.qkvT);
+  const qkvBias = b.qkvB ? g.param('qkv.bias', b.qkvB) : undefined;
+  let q: Value;
+  let k: Value;
+  let v: Value;
+  const deltas = Array.isArray(s.qkv) ? s.qkv.map((t) => loraDelta(g, h, t, s.lora)) : [];
+  if (!Array.isArray(s.qkv) || deltas.every((delta) => !delta)) {
+    const target = Array.isArray(s.qkv) ? undefined : s.qkv;
+    const qkv = target ? loraLinear(g, h, qkvWeight, qkvBias, target, s.lora) : linear(g, h, qkvWeight, qkvBias);
+    // [N,T,3d] → [3,N,H,T,hd]
+    const heads = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, T, 3, H, hd])])], { perm: [2, 0, 3, 1, 4] });
+    const pick = (i: number) => g.op('Gather', [heads, g.constant(tensor('int64', [], [i]))], { axis: 0 });
+    [q, k, v] = [pick(0), pick(1), pick(2)];
+  } else {
+    // The frozen weights still run as one MatMul; each part then gets its own low-rank term.
+    const parts = g.opMulti('Split', [linear(g, h, qkvWeight, qkvBias), g.ints([d, d, d])], { axis: -1 });
+    const toHeads = (y: Value) =>
+      g.op('Transpose', [g.op('Reshape', [y, g.ints([0, T, H, hd])])], { perm: [0, 2, 1, 3] });
+    [q, k, v] = [0, 1, 2].map((i) => {
+      const delta = deltas[i];
+      return toHeads(delta ? g.op('Add', [parts[i]!, delta]) : parts[i]!);
+    }) as [Value, Value, Value];
+  }
   if (s.rope) {
     q = applyRope(g, q, hd, s.rope.cos, s.rope.sinSigned);
     k = applyRope(g, k, hd, s.rope.cos, s.rope.sinSigned);
@@ -192,20 +248,35 @@ function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: V
     s.proj,
     s.lora,
   );
-  const x1 = g.op('Add', [g.op('Mul', [attn, g.param('ls1', b.scale1)]), x]);
+  const x1 = g.op('Add', [b.scale1 ? g.op('Mul', [attn, g.param('ls1', b.scale1)]) : attn, x]);
   const h2 = layerNorm(g, x1, g.param('norm2.weight', b.norm2W), g.param('norm2.bias', b.norm2B), s.eps);
   const ffn = feedForward(g, h2, b.ffn);
-  return { x: g.op('Add', [g.op('Mul', [ffn, g.param('ls2', b.scale2)]), x1]), probs };
+  return { x: g.op('Add', [b.scale2 ? g.op('Mul', [ffn, g.param('ls2', b.scale2)]) : ffn, x1]), probs };
 }
 
-function activation(g: GraphBuilder, u: Value, act: Activation): Value {
+function linear(g: GraphBuilder, x: Value, weightT: Value, bias: Value | undefined): Value {
+  const y = g.op('MatMul', [x, weightT]);
+  return bias ? g.op('Add', [y, bias]) : y;
+}
+
+export function activation(g: GraphBuilder, u: Value, act: Activation): Value {
   if (act === 'silu') return g.op('Mul', [u, g.op('Sigmoid', [u])]);
+  if (act === 'quick_gelu') return g.op('Mul', [u, g.op('Sigmoid', [g.op('Mul', [u, g.scalar(1.702)])])]);
+  if (act === 'gelu_tanh') {
+    // 0.5·u·(1 + tanh(√(2/π)·(u + 0.044715·u³)))
+    const cube = g.op('Mul', [g.op('Mul', [u, u]), u]);
+    const inner = g.op('Mul', [
+      g.op('Add', [u, g.op('Mul', [cube, g.scalar(0.044715)])]),
+      g.scalar(Math.sqrt(2 / Math.PI)),
+    ]);
+    return g.op('Mul', [g.op('Mul', [u, g.op('Add', [g.op('Tanh', [inner]), g.scalar(1)])]), g.scalar(0.5)]);
+  }
   // Exact GELU in the Div→Erf→Add→Mul→Mul form ONNX Runtime fuses (with the bias) into one kernel.
   const e = g.op('Erf', [g.op('Div', [u, g.scalar(Math.SQRT2)])]);
   return g.op('Mul', [g.op('Mul', [u, g.op('Add', [e, g.scalar(1)])]), g.scalar(0.5)]);
 }
 
-function feedForward(g: GraphBuilder, x: Value, ffn: Ffn): Value {
+export function feedForward(g: GraphBuilder, x: Value, ffn: Ffn): Value {
   const lin = (input: Value, name: string, wT: Tensor, bias: Tensor | undefined) => {
     const y = g.op('MatMul', [input, g.param(`${name}.weightT`, wT)]);
     return bias ? g.op('Add', [y, g.param(`${name}.bias`, bias)]) : y;

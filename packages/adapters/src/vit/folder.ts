@@ -34,8 +34,23 @@ interface VitShape {
   imageSize: number;
 }
 
-/** A card for a ViT folder that is not a registry entry (ImageNet mean/std, as the DINO processors use). */
-export function vitCardFromConfig(name: string, architecture: string, c: VitShape, source: string): BackboneCard {
+/** Per-channel normalisation of [0,1] RGB. */
+export interface Normalisation {
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+/**
+ * A card for a ViT folder that is not a registry entry: ImageNet mean/std (as the DINO
+ * processors use) unless the family's own is given.
+ */
+export function vitCardFromConfig(
+  name: string,
+  architecture: string,
+  c: VitShape,
+  source: string,
+  normalisation?: Normalisation,
+): BackboneCard {
   return {
     name,
     family: 'vit',
@@ -46,20 +61,21 @@ export function vitCardFromConfig(name: string, architecture: string, c: VitShap
     heads: c.heads,
     registers: c.registers,
     inputSize: [c.imageSize, c.imageSize],
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
+    mean: normalisation?.mean ?? [0.485, 0.456, 0.406],
+    std: normalisation?.std ?? [0.229, 0.224, 0.225],
     licence: 'unknown (local folder)',
     source,
     weightFiles: [...VIT_WEIGHT_FILES],
   };
 }
 
-/** `model.safetensors` of a folder, parsed lazily, with the sha256 of its bytes (the plugin-binding hash). */
+/** A folder's safetensors file, parsed lazily, with the sha256 of its bytes (the plugin-binding hash). */
 export async function readFolderWeights(
   dir: string,
   family: string,
+  fileName = 'model.safetensors',
 ): Promise<{ file: SafetensorsFile; weightHash: string }> {
-  const path = join(dir, 'model.safetensors');
+  const path = join(dir, fileName);
   const bytes = await readWeightsFile(path, family);
   return { file: parseSafetensors(bytes, path), weightHash: createHash('sha256').update(bytes).digest('hex') };
 }

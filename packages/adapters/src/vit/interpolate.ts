@@ -104,3 +104,26 @@ export function bicubicResize(
     }
   return out;
 }
+
+/**
+ * A learned square position grid stored token-major ([g0·g0, d], as checkpoints keep it) resized
+ * to [gh, gw] the way the families' `interpolate_pos_encoding` do: to channel-major, bicubic, back
+ * to token-major [gh·gw, d]. The native grid is returned as is.
+ */
+export function resizePositionGrid(
+  positions: Float32Array,
+  d: number,
+  g0: number,
+  grid: readonly [number, number],
+  antialias: boolean,
+): Float32Array {
+  const [gh, gw] = grid;
+  if (gh === g0 && gw === g0) return positions;
+  const chw = new Float32Array(d * g0 * g0);
+  for (let t = 0; t < g0 * g0; t++) for (let c = 0; c < d; c++) chw[c * g0 * g0 + t] = positions[t * d + c]!;
+  const resized = bicubicResize(chw, d, [g0, g0], [gh, gw], antialias);
+  const P = gh * gw;
+  const out = new Float32Array(P * d);
+  for (let t = 0; t < P; t++) for (let c = 0; c < d; c++) out[t * d + c] = resized[c * P + t]!;
+  return out;
+}

@@ -8,7 +8,7 @@ export {
   embedInBatches,
   FrozenEmbedder,
 } from './embedder.js';
-export { DEFAULT_LORA, type LoraConfig, loraConv, loraLinear, loraParamCount } from './lora.js';
+export { DEFAULT_LORA, type LoraConfig, loraConv, loraDelta, loraLinear, loraParamCount } from './lora.js';
 export type {
   Backbone,
   BackboneCard,

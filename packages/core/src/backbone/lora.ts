@@ -66,7 +66,21 @@ export function loraLinear(
 ): Value {
   let y = g.op('MatMul', [x, weightT]);
   if (bias) y = g.op('Add', [y, bias]);
-  if (!config || (config.include && !config.include(target))) return y;
+  const delta = loraDelta(g, x, target, config);
+  return delta ? g.op('Add', [y, delta]) : y;
+}
+
+/**
+ * The low-rank term (α/r)·(x·Aᵀ)·Bᵀ alone, or undefined when the target is not adapted — for
+ * weights the graph fuses (CLIP/SigLIP's separate q, k, v run as one MatMul, each with its own pair).
+ */
+export function loraDelta(
+  g: GraphBuilder,
+  x: Value,
+  target: LoraTarget,
+  config: LoraConfig | undefined,
+): Value | undefined {
+  if (!config || (config.include && !config.include(target))) return undefined;
   const { A, B } = loraParams(
     g,
     target,
@@ -77,7 +91,7 @@ export function loraLinear(
   );
   const xa = g.op('MatMul', [x, g.op('Transpose', [A], { perm: [1, 0] })]);
   const scaled = g.op('Mul', [xa, g.scalar(config.alpha / config.rank, x.dtype)]);
-  return g.op('Add', [y, g.op('MatMul', [scaled, g.op('Transpose', [B], { perm: [1, 0] })])]);
+  return g.op('MatMul', [scaled, g.op('Transpose', [B], { perm: [1, 0] })]);
 }
 
 /**
