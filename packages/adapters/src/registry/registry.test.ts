@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors } from '@anymc3d/core/io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomDinov2Tensors, tinyDinov2Config, writeTinyDinov2 } from '../testing/index.js';
+import { randomDinov2Tensors, tinyDinov2Config, towerFixture, writeTinyDinov2 } from '../testing/index.js';
 import { parseDinov2Config } from '../vit/index.js';
 import { backboneCard, listBackbones, resolveBackbone } from './registry.js';
 
@@ -78,6 +78,53 @@ describe('backbone registry', () => {
     });
     await writeFile(join(noWeights, 'model.safetensors'), encodeSafetensors(tensors));
     await expect(resolveBackbone(noWeights)).rejects.toThrow('has shape [32, 16], expected [32, 32]');
+  });
+});
+
+describe('contrastive image towers in the registry', () => {
+  it('lists the general and medical CLIP/SigLIP towers with their cards', () => {
+    const cards = [
+      'clip_vitb16',
+      'siglip_base_patch16_224',
+      'siglip_so400m_patch14_384',
+      'medsiglip_448',
+      'biomedclip_vitb16',
+    ].map(backboneCard);
+    expect(cards.map((c) => [c.architecture, c.embedDim, c.depth, c.heads, c.patchSize, c.inputSize[0]])).toEqual([
+      ['CLIPVisionModel', 768, 12, 12, 16, 224],
+      ['SiglipVisionModel', 768, 12, 12, 16, 224],
+      ['SiglipVisionModel', 1152, 27, 16, 14, 384],
+      ['SiglipVisionModel', 1152, 27, 16, 14, 448],
+      ['OpenCLIPTimmViT', 768, 12, 12, 16, 224],
+    ]);
+    for (const c of cards) expect(c.licence.length && c.source.startsWith('https://huggingface.co/')).toBeTruthy();
+    expect(backboneCard('medsiglip_448').mean).toEqual([0.5, 0.5, 0.5]);
+    expect(backboneCard('biomedclip_vitb16').weightFiles).toEqual([
+      'open_clip_config.json',
+      'open_clip_model.safetensors',
+    ]);
+    expect(() => backboneCard('medgemma_siglip')).toThrow(/use medsiglip_448/);
+  });
+
+  it('a folder of another architecture names its model_type and the supported ones', async () => {
+    const dir = join(root, 'swin');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'swin', embed_dim: 96 }));
+    await expect(resolveBackbone(dir)).rejects.toThrow(
+      /config.json: model_type "swin" is not supported \(supported: dinov2, dinov2_with_registers, dinov3_vit, clip, clip_vision_model, siglip, siglip_vision_model; open_clip timm towers: open_clip_config.json\)/,
+    );
+  });
+
+  it('an open_clip folder holding only the pickle is told to convert it, not read', async () => {
+    const dir = join(root, 'biomedclip_vitb16');
+    await cp(towerFixture('open-clip-timm-tiny'), dir, { recursive: true });
+    await rename(join(dir, 'open_clip_model.safetensors'), join(dir, 'open_clip_pytorch_model.bin'));
+    await expect(resolveBackbone(dir)).rejects.toThrow(/run `anymc3d backbones convert .*biomedclip_vitb16` once/);
+    // A registry name whose folder holds a tower of another size is refused, naming the field.
+    await rename(join(dir, 'open_clip_pytorch_model.bin'), join(dir, 'open_clip_model.safetensors'));
+    await expect(resolveBackbone('biomedclip_vitb16', { weightsRoot: root })).rejects.toThrow(
+      /open_clip_config.json: embedDim is 32 but backbone biomedclip_vitb16 expects 768/,
+    );
   });
 });
 

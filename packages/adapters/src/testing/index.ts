@@ -3,3 +3,4 @@ export { maxRelativeError } from '@anymc3d/core/testing';
 export { mergeLora } from './merge-lora.js';
 export { randomDinov3Tensors, type TinyDinov3Options, tinyDinov3Config, writeTinyDinov3 } from './tiny-dinov3.js';
 export { randomDinov2Tensors, type TinyVitOptions, tinyDinov2Config, writeTinyDinov2 } from './tiny-vit.js';
+export { TOWER_FIXTURES, towerFixture } from './tower-fixtures.js';
