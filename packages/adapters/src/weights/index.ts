@@ -6,4 +6,6 @@ export {
   type SafetensorsEntry,
   type SafetensorsFile,
 } from '@anymc3d/core/io';
+export { type ConvertedCheckpoint, convertPickledCheckpoint, PICKLED_CHECKPOINTS } from './convert.js';
 export { readHfConfig } from './hf-config.js';
+export { readTorchCheckpoint } from './torch-checkpoint.js';

@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { maxRelativeError, writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { maxRelativeError, towerFixture, writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { readSafetensors, writeNpy } from '@anymc3d/core/io';
 import { cosine, pythonReferenceAvailable, runPython } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';
@@ -49,6 +49,32 @@ describe('anymc3d backbones', () => {
     expect(all.out).toMatch(/dinov3_vits16plus .*DINOv3 License/);
     const json = JSON.parse((await cli(['backbones', 'list', '*_reg', '--json'])).out) as { registers: number }[];
     expect(json.every((c) => c.registers === 4)).toBe(true);
+  });
+
+  it('convert turns an open_clip pickle into safetensors once, loads it back, and lists the towers', async () => {
+    const folder = join(dir, 'biomedclip');
+    await mkdir(folder);
+    await copyFile(
+      join(towerFixture('open-clip-timm-tiny'), 'open_clip_config.json'),
+      join(folder, 'open_clip_config.json'),
+    );
+    await copyFile(
+      join(towerFixture('open-clip-timm-tiny'), '..', 'open_clip_pytorch_model.bin'),
+      join(folder, 'open_clip_pytorch_model.bin'),
+    );
+    const before = await cli(['backbones', 'info', folder]);
+    expect(before.code).toBe(1);
+    expect(before.err).toMatch(/run `anymc3d backbones convert/);
+    const r = await cli(['backbones', 'convert', folder]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/open_clip_pytorch_model.bin → .*open_clip_model.safetensors: 34 tensors/);
+    expect(r.out).toMatch(/loads as OpenCLIPTimmViT d=32/);
+    const again = await cli(['backbones', 'convert', folder]);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/already exists/);
+    const towers = await cli(['backbones', 'list', '*clip*']);
+    expect(towers.out).toMatch(/^biomedclip_vitb16 .*MIT$/m);
+    expect(towers.out).toMatch(/^clip_vitb16 .*MIT$/m);
   });
 
   it('info prints a card, checks a folder, and names what is missing', async () => {

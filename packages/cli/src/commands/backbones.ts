@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { backboneCard, listBackbones, NOT_IMPLEMENTED, resolveBackbone } from '@anymc3d/adapters/registry';
+import { convertPickledCheckpoint, PICKLED_CHECKPOINTS } from '@anymc3d/adapters/weights';
 import { InputError } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
@@ -36,7 +37,7 @@ function cardLine(c: BackboneCard): string {
     c.family === 'vit'
       ? `ViT d=${c.embedDim} depth=${c.depth} heads=${c.heads} patch=${c.patchSize} reg=${c.registers ?? 0}`
       : `d=${c.embedDim}`;
-  return `${c.name.padEnd(20)} ${arch.padEnd(44)} ${c.inputSize.join('×').padEnd(8)} ${c.licence}`;
+  return `${c.name.padEnd(26)} ${arch.padEnd(44)} ${c.inputSize.join('×').padEnd(8)} ${c.licence}`;
 }
 
 const listCommand: CommandModule<object, ListArgs> = {
@@ -239,6 +240,27 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
   },
 };
 
+interface ConvertArgs {
+  folder: string;
+}
+
+const convertCommand: CommandModule<object, ConvertArgs> = {
+  command: 'convert <folder>',
+  describe: `Convert a downloaded folder's pickled checkpoint (${PICKLED_CHECKPOINTS.map((c) => c.pickle).join(', ')}) to safetensors, once; loading never reads a pickle`,
+  builder: (y) => y.positional('folder', { type: 'string', demandOption: true }) as unknown as Argv<ConvertArgs>,
+  handler: async (args) => {
+    const done = await convertPickledCheckpoint(args.folder);
+    process.stdout.write(
+      `${done.from} → ${done.to}: ${done.tensors} tensors, ${(done.bytes / 2 ** 20).toFixed(1)} MiB\n`,
+    );
+    // Load it back the way every command will, so a folder that converts but cannot run says so now.
+    const backbone = await resolveBackbone(args.folder);
+    process.stdout.write(
+      `loads as ${backbone.card.architecture} d=${backbone.card.embedDim} (weights sha256 ${backbone.weightHash.slice(0, 12)})\n`,
+    );
+  },
+};
+
 export const backbonesCommand: CommandModule = {
   command: 'backbones <command>',
   describe: 'List, inspect and run backbones',
@@ -247,6 +269,7 @@ export const backbonesCommand: CommandModule = {
       .command(listCommand as never)
       .command(infoCommand as never)
       .command(embedCommand as never)
-      .demandCommand(1, 'Name a subcommand: list, info or embed'),
+      .command(convertCommand as never)
+      .demandCommand(1, 'Name a subcommand: list, info, embed or convert'),
   handler: () => undefined,
 };
