@@ -33,6 +33,7 @@ import type { TaskCard } from '@anymc3d/core/plugin';
 import { type FeatureCase, trainPlugin } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
 import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
+import { peerEnv, peerKernel } from './peer.js';
 
 const run = promisify(execFile);
 const READ_PEER = fileURLToPath(new URL('../python/read_volume.py', import.meta.url));
@@ -45,29 +46,6 @@ const PEER_BATCH = 8;
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-/** The environment a Python peer runs in: its best OpenBLAS kernels, pinned threads. */
-function peerEnv(threads: number): NodeJS.ProcessEnv {
-  const { OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, ...rest } = process.env;
-  void [OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE];
-  const n = String(threads);
-  return { ...rest, BENCH_THREADS: n, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n };
-}
-
-async function peerKernel(threads: number): Promise<string> {
-  const script =
-    'import json, torch, threadpoolctl\n' +
-    'info = [{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")} ' +
-    'for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]\n' +
-    'print(json.dumps({"torch": torch.__version__, "blas": info}))';
-  const { stdout } = await run('/usr/bin/python3', ['-c', script], { env: peerEnv(threads) });
-  const r = JSON.parse(stdout) as {
-    torch: string;
-    blas: { internal_api: string; version: string; architecture: string }[];
-  };
-  const blas = r.blas.map((b) => `${b.internal_api} ${b.version} (${b.architecture} kernels)`).join(', ');
-  return `PyTorch ${r.torch}, ${blas}`;
 }
 
 /** An 18-label plugin for `backbone` trained one step on random tokens: the head's cost is what matters here. */
