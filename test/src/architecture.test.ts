@@ -87,6 +87,7 @@ const CORE_LAYERS: Record<string, number> = {
   features: 1,
   metrics: 1,
   augment: 1,
+  plot: 1,
   backbone: 2,
   pipeline: 3,
   plugin: 4,

@@ -61,6 +61,7 @@ describe('anymc3d benchmark', () => {
     const png = await readFile(join(dir, 'auroc.png'));
     expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
     expect(png.readUInt32BE(20)).toBeGreaterThan(100); // IHDR height
+    expect(await readFile(join(dir, 'differences.svg'), 'utf8')).toContain('>attn − probe on tiny<');
   });
 
   it('refuses bad input with one clear line', async () => {

@@ -190,7 +190,8 @@ const runCommand: CommandModule<object, RunArgs> = {
 
 const compareCommand: CommandModule<object, CompareArgs> = {
   command: 'compare',
-  describe: 'Paired bootstrap comparisons (modes, general vs medical backbone): Markdown report and PNG plot',
+  describe:
+    'Paired bootstrap comparisons (modes, general vs medical backbone): Markdown report and plots (PNG, SVG, Vega-Lite spec)',
   builder: (y) =>
     y
       .option('input', { alias: 'i', type: 'string', demandOption: true, describe: 'A `benchmark run` results folder' })
@@ -224,7 +225,9 @@ const compareCommand: CommandModule<object, CompareArgs> = {
       ...(args.medical ? { medical: args.medical } : {}),
     });
     if (!args.quiet) {
-      process.stdout.write(`${comparisons.length} comparison(s); report: ${dir}/compare.md, plot: ${dir}/auroc.png\n`);
+      process.stdout.write(
+        `${comparisons.length} comparison(s); report: ${dir}/compare.md, plots: ${dir}/auroc.png, ${dir}/differences.png (Vega-Lite specs beside them)\n`,
+      );
     }
   },
 };

@@ -169,7 +169,23 @@ describe('runBenchmark', () => {
     expect(titles).toContain('tiny_vit_test − tiny_cnn_test, probe');
     expect(titles).not.toContain('lora − probe on tiny_cnn_test');
     const md = readFileSync(join(report, 'compare.md'), 'utf8');
-    expect(md).toContain('![Test AUROC per task and arm](auroc.png)');
+    expect(md).toContain('](auroc.png)');
+    expect(md).toContain('](differences.png)');
+    // What a reader needs is in the pictures: the task, the modes and backbones, the comparisons.
+    const svg = readFileSync(join(report, 'auroc.svg'), 'utf8');
+    for (const word of [
+      'toy-blob',
+      'Mode',
+      'Backbone',
+      'tiny_vit_test',
+      'tiny_cnn_test',
+      'lora: LoRA + task query + head (the method)',
+    ])
+      expect(svg, word).toContain(`>${word}<`);
+    const differences = readFileSync(join(report, 'differences.svg'), 'utf8');
+    expect(differences).toContain('>lora − probe on tiny_vit_test<');
+    expect(differences).toContain('>tiny_vit_test − tiny_cnn_test, probe<');
+    expect(JSON.parse(readFileSync(join(report, 'auroc.vl.json'), 'utf8')).$schema).toMatch(/vega-lite/);
     expect(md).toContain('not supported: tiny_cnn_test has no LoRA targets');
     const png = PNG.sync.read(readFileSync(join(report, 'auroc.png')));
     expect(png.width).toBeGreaterThan(100);

@@ -10,8 +10,7 @@ export { caseTokens, checkSplits, meanPooled, splitCases, volumeCases, volumePix
 export { type CompareOptions, type Comparison, compareCells } from './compare.js';
 export { RESULTS_JSON, RESULTS_MD, readCells, writeComparison, writeResults } from './outputs.js';
 export { type PairedDifference, pairedAurocDifference, pairedSamples } from './paired.js';
-export { type DotPlot, type PlotPoint, renderDotPlot, SERIES_COLOURS } from './plot.js';
-export { aurocPlot, comparisonTables, resultsTable } from './report.js';
+export { aurocPoints, comparisonTables, differencePoints, resultsTable } from './report.js';
 export {
   BENCHMARK_MODES,
   type BenchmarkMode,

@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { comparisonPlotSpec, differencesPlotSpec, writePlot } from '../plot/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { type CompareOptions, type Comparison, compareCells } from './compare.js';
-import { renderDotPlot } from './plot.js';
-import { aurocPlot, comparisonTables, resultsTable } from './report.js';
+import { aurocPoints, comparisonTables, differencePoints, resultsTable } from './report.js';
 import { CELL_FILE, type CellResult } from './results.js';
 
 export const RESULTS_JSON = 'results.json';
@@ -63,7 +63,11 @@ export async function readCells(out: string): Promise<CellResult[]> {
   return cells;
 }
 
-/** `compare.md` (the plot, its legend, the results table and the comparisons), `compare.json`, `auroc.png`. */
+/**
+ * `compare.md` (the plots, the results table and the comparisons), `compare.json`, and two plots
+ * with their Vega-Lite specs beside them: `auroc.{png,svg,vl.json}` (test AUROC per task, backbone
+ * and mode) and `differences.{png,svg,vl.json}` (every paired comparison).
+ */
 export async function writeComparison(
   dir: string,
   cells: readonly CellResult[],
@@ -71,8 +75,9 @@ export async function writeComparison(
   heading = 'Benchmark comparison',
 ): Promise<Comparison[]> {
   const comparisons = compareCells(cells, options);
-  const { plot, legend } = aurocPlot(cells);
-  await writeFileAtomic(join(dir, 'auroc.png'), renderDotPlot(plot));
+  await writePlot(dir, 'auroc', comparisonPlotSpec(aurocPoints(cells)));
+  const differences = differencePoints(comparisons);
+  if (differences.length) await writePlot(dir, 'differences', differencesPlotSpec(differences));
   await writeFileAtomic(
     join(dir, 'compare.json'),
     `${JSON.stringify({ format: 'anymc3d-benchmark-comparison', version: 1, bootstrap: options.bootstrap, comparisons }, null, 1)}\n`,
@@ -80,10 +85,11 @@ export async function writeComparison(
   const md = [
     `# ${heading}`,
     '',
-    '![Test AUROC per task and arm](auroc.png)',
+    '![Test AUROC per task, backbone and mode, with 95% bootstrap intervals](auroc.png)',
     '',
-    legend,
-    '',
+    ...(differences.length
+      ? ['![Paired AUROC differences with 95% paired bootstrap intervals](differences.png)', '']
+      : []),
     '## Results',
     '',
     resultsTable(cells),

@@ -1,6 +1,6 @@
 import type { Interval } from '../metrics/bootstrap.js';
+import type { ComparisonPoint, DifferencePoint } from '../plot/index.js';
 import type { Comparison } from './compare.js';
-import { type DotPlot, SERIES_COLOURS } from './plot.js';
 import type { CellResult } from './results.js';
 
 const num = (v: number | null | undefined, digits = 3) => (v === null || v === undefined ? '–' : v.toFixed(digits));
@@ -51,29 +51,44 @@ export function comparisonTables(comparisons: readonly Comparison[]): string {
   return parts.join('\n');
 }
 
-/** The test-AUROC dot plot of the cells: one group per task, one series per (backbone, mode). */
-export function aurocPlot(cells: readonly CellResult[]): { plot: DotPlot; legend: string } {
-  const groups = [...new Set(cells.map((c) => c.task))];
-  const names = [...new Set(cells.map((c) => `${c.mode} · ${c.backbone.name}`))];
-  const series = names.map((name) => ({
-    name,
-    points: groups.map((task) => {
-      const c = cells.find((x) => x.task === task && `${x.mode} · ${x.backbone.name}` === name);
-      if (c?.status !== 'done' || c.test.macro.auroc === null) return null;
-      const iv = c.test.intervals.macro.auroc;
-      return { value: c.test.macro.auroc, lo: iv?.lo ?? c.test.macro.auroc, hi: iv?.hi ?? c.test.macro.auroc };
-    }),
-  }));
-  const values = series.flatMap((s) => s.points.filter((p) => p !== null).map((p) => p.lo));
-  const floor = Math.min(0.5, ...values.map((v) => Math.floor(v * 10) / 10));
-  const legend = [
-    'Test AUROC, dot = estimate, whisker = 95% bootstrap interval, one group per task (numbered under the axis):',
-    '',
-    ...groups.map((g, i) => `${i + 1}. ${g}`),
-    '',
-    '| colour | series |',
-    '|---|---|',
-    ...series.map((s, i) => `| ${SERIES_COLOURS[i % SERIES_COLOURS.length]!.name} | ${s.name} |`),
-  ].join('\n');
-  return { plot: { groups, series, range: [Math.max(0, floor), 1], tick: 0.1 }, legend };
+/** Each finished cell's test AUROC with its interval: the points of the comparison plot. */
+export function aurocPoints(cells: readonly CellResult[]): ComparisonPoint[] {
+  const points: ComparisonPoint[] = [];
+  for (const c of cells) {
+    if (c.status !== 'done' || c.test.macro.auroc === null) continue;
+    const v = c.test.macro.auroc;
+    const iv = c.test.intervals.macro.auroc;
+    points.push({ task: c.task, backbone: c.backbone.name, mode: c.mode, auroc: v, lo: iv?.lo ?? v, hi: iv?.hi ?? v });
+  }
+  return points;
+}
+
+/** Every comparison's per-task differences and its mean over tasks: the points of the differences plot. */
+export function differencePoints(comparisons: readonly Comparison[]): DifferencePoint[] {
+  const points: DifferencePoint[] = [];
+  for (const c of comparisons) {
+    for (const t of c.perTask) {
+      if (t.difference === null || !t.interval) continue;
+      points.push({
+        comparison: c.title,
+        task: t.task,
+        difference: t.difference,
+        lo: t.interval.lo,
+        hi: t.interval.hi,
+        p: t.p,
+      });
+    }
+    if (c.mean && c.mean.tasks > 1 && c.mean.difference !== null && c.mean.interval) {
+      const { difference, interval, p } = c.mean;
+      points.push({
+        comparison: c.title,
+        task: `mean of ${c.mean.tasks} tasks`,
+        difference,
+        lo: interval.lo,
+        hi: interval.hi,
+        p,
+      });
+    }
+  }
+  return points;
 }
