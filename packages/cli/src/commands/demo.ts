@@ -166,6 +166,7 @@ async function demoHeatmaps(
       image: volume,
       view: views[0]!,
       png: true,
+      caption: { caseId: c.id, plugin: `${card.task} plugin` },
       provenance: { case: c.id, plugin: pluginDir },
     });
   }

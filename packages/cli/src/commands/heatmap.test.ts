@@ -83,7 +83,15 @@ describe('anymc3d heatmap', () => {
     const png = readFileSync(summary.files.png);
     expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(png.readUInt32BE(16)).toBeGreaterThan(100); // IHDR width
-    expect(JSON.parse(readFileSync(join(out, 'pleural-effusion.json'), 'utf8')).montage.slices.length).toBe(8);
+    const montage = JSON.parse(readFileSync(join(out, 'pleural-effusion.json'), 'utf8')).montage;
+    expect(montage.slices.length).toBe(4);
+    expect(montage.views.map((v: { name: string }) => v.name)).toEqual(['axial']);
+    // The montage says what it shows: case, plugin, label, probability and threshold, the view.
+    const svg = readFileSync(join(out, 'pleural-effusion.svg'), 'utf8');
+    expect(svg).toMatch(
+      />oblique_int16 · [^<]+ plugin · Pleural effusion: p = 0\.\d{3}, threshold 0\.\d{3} → (positive|negative)</,
+    );
+    expect(svg).toMatch(/>axial view \(axial, slices along k\) · view weight 1\.00/);
   }, 60_000);
 
   it('refuses an unknown label with one clear line', async () => {

@@ -11,7 +11,7 @@ import {
   readPlugin,
 } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
-import { readVolume } from '@anymc3d/core/volume';
+import { readVolume, volumeStem } from '@anymc3d/core/volume';
 import type { Argv, CommandModule } from 'yargs';
 import { createProgress } from '../progress.js';
 
@@ -117,6 +117,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       image: volume,
       view: views[0]!,
       png: args.png,
+      caption: { caseId: volumeStem(paths[0]!), plugin: `${card.task} plugin` },
       // input: the grid the map is on (the first view's image); inputs: each view's, when they differ.
       provenance: { input: paths[0], ...(paths.length > 1 ? { inputs: paths } : {}), plugin: args.plugin },
     });

@@ -109,6 +109,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           image: volume,
           view: views[0]!,
           png: true,
+          caption: { caseId: c.id, plugin: `${pluginCard.task} plugin` },
           provenance: { input: c.images[0]!, ...(distinct ? { inputs: c.images } : {}), plugin: a.plugin },
         });
       };

@@ -79,8 +79,16 @@ export interface HeatmapSummary {
   views: { name: string; axis: string; weight: number; topSlices: { slice: number; weight: number }[] }[];
   geometry: { size: Vec3; spacing: Vec3; origin: Vec3; direction: number[] };
   backbone: { name: string; weightHash: string };
-  /** Set when a PNG montage was written: its file, the slices shown (along `sliceAxis`) and the grey window. */
-  montage?: { file: string; slices: number[]; window: [number, number] };
+  /**
+   * Set when a montage was written: its file, the slices shown along `sliceAxis` (the main view's
+   * row), the grey window, and each view's row with the slices it shows.
+   */
+  montage?: {
+    file: string;
+    slices: number[];
+    window: [number, number];
+    views: { name: string; axis: string; slices: number[] }[];
+  };
 }
 
 export interface CaseHeatmap {

@@ -136,7 +136,8 @@ describe('pointing game on FLAIR with its lesion mask', () => {
         // ANYMC3D_HEATMAP_EXAMPLE=<dir> keeps the first held-out crop's outputs (docs/heatmaps/).
         const example = process.env.ANYMC3D_HEATMAP_EXAMPLE;
         if (example && n === 0) {
-          await writeHeatmapOutputs(join(example, 'crop'), result, { image: c.image, view, png: true });
+          const caption = { caseId: 'BraTS FLAIR held-out crop 0', plugin: `${card.task} plugin` };
+          await writeHeatmapOutputs(join(example, 'crop'), result, { image: c.image, view, png: true, caption });
           // The same plugin over the whole scan at its native 1 mm (a CAM is local, so any slice size works).
           const whole = { ...view, size: [image.size[1], image.size[0]] as [number, number] };
           const full = await caseHeatmaps({
@@ -146,7 +147,12 @@ describe('pointing game on FLAIR with its lesion mask', () => {
             plugin: { card, weights, source: outDir },
             threads: 1,
           });
-          await writeHeatmapOutputs(join(example, 'scan'), full, { image, view: whole, png: true });
+          await writeHeatmapOutputs(join(example, 'scan'), full, {
+            image,
+            view: whole,
+            png: true,
+            caption: { ...caption, caseId: 'BraTS FLAIR whole scan' },
+          });
         }
         const [i, j, k] = summary.peak.voxel;
         let nearest = Number.POSITIVE_INFINITY;

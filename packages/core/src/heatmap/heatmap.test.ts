@@ -79,27 +79,51 @@ describe('slice maps', () => {
 });
 
 describe('montage', () => {
-  it('picks the slices with the most heat and draws the overlay only where heat is', () => {
+  it('picks the slices with the most heat and draws the overlay only where heat is, with words a reader needs', () => {
     const [S, H, W] = [5, 8, 8];
     const image = { data: new Float32Array(S * H * W).fill(0.5), slices: S, height: H, width: W };
     const heat = { data: new Float32Array(S * H * W), slices: S, height: H, width: W };
     heat.data[3 * H * W + 2 * W + 2] = 1; // slice 3, pixel (2,2)
     heat.data[1 * H * W] = 0.5;
     expect(topSlices(heat, 2)).toEqual([1, 3]);
-    const { png, slices } = renderMontage(image, heat, { count: 2, columns: 2, scale: 1, opacity: 1, floor: 0.2 });
-    expect(slices).toEqual([1, 3]);
-    const img = PNG.sync.read(Buffer.from(png));
-    const px = (x: number, y: number) =>
+    const row = {
+      label: 'axial view (axial, slices along k) · view weight 1.00',
+      indexName: 'k',
+      image,
+      heat,
+      pixelAspect: 1,
+    };
+    const text = { title: 'case-7 · toy plugin · blob: p = 0.812, threshold 0.500 → positive', subtitle: 'attention' };
+    const { svg, png, slices } = renderMontage([row], text, { count: 2, opacity: 1, floor: 0.2 });
+    expect(slices).toEqual([[1, 3]]);
+    const words = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!.replace(/&gt;/g, '>'));
+    expect(words).toContain(text.title);
+    expect(words).toContain(row.label);
+    expect(words).toContain('k = 3 of 5 · mean heat 0.02');
+    for (const v of ['0.00', '0.25', '0.50', '0.75', '1.00']) expect(words).toContain(v);
+    // Input beside overlay for each slice: 4 tiles; the overlay of slice 3 has the colormap's top
+    // colour at the hot pixel and the plain grey elsewhere.
+    const tiles = [...svg.matchAll(/href="data:image\/png;base64,([^"]+)"/g)].map((m) =>
+      PNG.sync.read(Buffer.from(m[1]!, 'base64')),
+    );
+    expect(tiles).toHaveLength(4);
+    const px = (img: PNG, x: number, y: number) =>
       Array.from(img.data.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 3));
-    // Tile 2 (slice 3) starts at x = 2 + 8 + 2 = 12, y = 2; its hot pixel is the colormap's top colour.
     const lut = colormapLut('inferno');
-    expect(px(12 + 2, 2 + 2)).toEqual([lut[765], lut[766], lut[767]]);
-    expect(px(12 + 3, 2 + 2)).toEqual([128, 128, 128]);
+    expect(px(tiles[3]!, 2, 2)).toEqual([lut[765], lut[766], lut[767]]);
+    expect(px(tiles[3]!, 3, 2)).toEqual([128, 128, 128]);
+    expect(px(tiles[2]!, 2, 2)).toEqual([128, 128, 128]);
+    // The page is the tiles and their words, not empty space: tiles cover a good share of it.
+    const page = PNG.sync.read(Buffer.from(png));
+    const tileArea = 4 * (2 * 150) ** 2;
+    expect(tileArea / (page.width * page.height)).toBeGreaterThan(0.25);
   });
 
   it('refuses an image and heatmap of different sizes', () => {
     const a = { data: new Float32Array(8), slices: 2, height: 2, width: 2 };
     const b = { data: new Float32Array(12), slices: 3, height: 2, width: 2 };
-    expect(() => renderMontage(a, b)).toThrow(/differ/);
+    expect(() =>
+      renderMontage([{ label: 'v', indexName: 'k', image: a, heat: b, pixelAspect: 1 }], { title: '', subtitle: '' }),
+    ).toThrow(/differ/);
   });
 });

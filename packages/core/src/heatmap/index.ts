@@ -12,7 +12,22 @@ export {
   topSlicesAlong,
 } from './case-heatmap.js';
 export { type ColormapName, colormapLut } from './colormap.js';
-export { type MontageOptions, renderMontage, type SliceStack, topSlices } from './montage.js';
-export { displayWindow, type HeatmapFiles, labelSlug, volumeSlices, writeHeatmapOutputs } from './outputs.js';
+export {
+  type MontageOptions,
+  type MontageRow,
+  type MontageText,
+  renderMontage,
+  type SliceStack,
+  topSlices,
+} from './montage.js';
+export {
+  displayWindow,
+  type HeatmapFiles,
+  labelSlug,
+  type MontageCaption,
+  montageText,
+  volumeSlices,
+  writeHeatmapOutputs,
+} from './outputs.js';
 export { type PluginPass, pluginPass } from './plugin-math.js';
 export { classActivationMaps, type SliceMaps } from './slice-maps.js';

@@ -5,9 +5,10 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { percentile } from '../volume/intensity.js';
 import { asProcessed, mapToSource, type Processed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
+import { SLICE_AXIS_INDEX, type SliceAxis } from '../volume/views.js';
 import { writeVolume } from '../volume/write.js';
 import type { HeatmapSummary } from './case-heatmap.js';
-import { type MontageOptions, renderMontage, type SliceStack } from './montage.js';
+import { type MontageOptions, type MontageRow, type MontageText, renderMontage, type SliceStack } from './montage.js';
 
 /**
  * The slices of a volume along index axis `axis` as [S, H, W] tiles, oriented as the slicing of
@@ -61,6 +62,7 @@ export interface HeatmapFiles {
   nifti: string;
   json: string;
   png?: string;
+  svg?: string;
 }
 
 /** The image on the grid it was read on (where the heatmap lies): a prepared volume is mapped back through its record. */
@@ -69,9 +71,38 @@ function onSourceGrid(image: Volume | Processed): Volume {
   return p.record.steps.length === 0 ? p.volume : mapToSource(p.volume.data, p.record, { interpolation: 'linear' });
 }
 
+const INDEX_NAMES = ['i', 'j', 'k'] as const;
+
+/** Physical height ÷ width of a pixel of `volumeSlices(v, axis)`. */
+function pixelAspect(v: Volume, axis: 0 | 1 | 2): number {
+  const [si, sj, sk] = v.spacing;
+  return axis === 2 ? sj / si : axis === 1 ? sk / si : sk / sj;
+}
+
+const METHOD_WORDS: Record<HeatmapSummary['method'], string> = {
+  attention: "the backbone's own pooling attention over patches × the plugin's slice and view weights",
+  cam: "class activation map (the head's weights on the feature map) × the plugin's slice and view weights",
+};
+
+/** The montage's words: who, what, how sure, and how the map was made. */
+export function montageText(summary: HeatmapSummary, caption: MontageCaption): MontageText {
+  const decision = summary.probability >= summary.threshold ? 'positive' : 'negative';
+  return {
+    title: `${caption.caseId} · ${caption.plugin} · ${summary.label}: p = ${summary.probability.toFixed(3)}, threshold ${summary.threshold.toFixed(3)} → ${decision}`,
+    subtitle: `${METHOD_WORDS[summary.method]}; backbone ${summary.backbone.name}`,
+  };
+}
+
+/** Who the montage is about (the summary itself knows the label, not the case or the plugin). */
+export interface MontageCaption {
+  caseId: string;
+  plugin: string;
+}
+
 /**
  * Writes `<label>.nii.gz` (float32, exactly the input's affine), `<label>.json` (the summary)
- * and with `png` a montage of the top slices over the windowed image — each atomically.
+ * and with `png` a montage (`<label>.png` and `<label>.svg`): one row per view, its top slices as
+ * input beside overlay, titled and captioned — each atomically.
  */
 export async function writeHeatmapOutputs(
   dir: string,
@@ -81,6 +112,7 @@ export async function writeHeatmapOutputs(
     image?: Volume | Processed;
     view?: ViewInput;
     png?: boolean;
+    caption?: MontageCaption;
     montage?: MontageOptions;
     provenance?: object;
   } = {},
@@ -91,17 +123,37 @@ export async function writeHeatmapOutputs(
   await writeVolume(result.heat, files.nifti);
   if (options.png) {
     if (!options.image) throw new Error('a PNG montage needs the image the heatmap was computed on');
+    if (!options.caption) throw new Error('a PNG montage needs the case and plugin it is titled with');
     const image = onSourceGrid(options.image);
-    const axis = result.summary.sliceAxis;
     const [lo, hi] = displayWindow(image, options.view);
-    const { png, slices } = renderMontage(volumeSlices(image, axis, lo, hi), volumeSlices(result.heat, axis), {
-      count: 8,
-      columns: 4,
-      ...options.montage,
+    const views = result.summary.views.length
+      ? result.summary.views
+      : [{ name: 'main', axis: 'axial', weight: 1, topSlices: [] }];
+    const rows: MontageRow[] = views.map((view) => {
+      const axis = SLICE_AXIS_INDEX[view.axis as SliceAxis] ?? result.summary.sliceAxis;
+      const weights = view.topSlices.slice(0, 3).map((t) => t.weight.toFixed(2));
+      return {
+        label:
+          `${view.name} view (${view.axis}, slices along ${INDEX_NAMES[axis]}) · view weight ${view.weight.toFixed(2)}` +
+          (weights.length ? ` · plugin's top slice weights ${weights.join(', ')}` : ''),
+        indexName: INDEX_NAMES[axis],
+        image: volumeSlices(image, axis, lo, hi),
+        heat: volumeSlices(result.heat, axis),
+        pixelAspect: pixelAspect(image, axis),
+      };
     });
+    const montage = renderMontage(rows, montageText(result.summary, options.caption), { count: 4, ...options.montage });
     files.png = join(dir, `${slug}.png`);
-    await writeFileAtomic(files.png, png);
-    result.summary.montage = { file: `${slug}.png`, slices, window: [lo, hi] };
+    files.svg = join(dir, `${slug}.svg`);
+    await writeFileAtomic(files.png, montage.png);
+    await writeFileAtomic(files.svg, montage.svg);
+    const main = views.findIndex((v) => SLICE_AXIS_INDEX[v.axis as SliceAxis] === result.summary.sliceAxis);
+    result.summary.montage = {
+      file: `${slug}.png`,
+      slices: montage.slices[Math.max(0, main)] ?? [],
+      window: [lo, hi],
+      views: views.map((v, k) => ({ name: v.name, axis: v.axis, slices: montage.slices[k]! })),
+    };
   }
   await writeFileAtomic(
     files.json,

@@ -94,6 +94,7 @@ export {
   resampleToSize,
   resampleToSpacing,
 } from './spatial.js';
+export { volumeStem } from './stem.js';
 export {
   asFloat32,
   type Grid,
