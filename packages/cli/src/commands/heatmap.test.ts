@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,9 +8,11 @@ import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import type { PluginCard } from '@anymc3d/core/plugin';
 import { initPluginWeights, inputViews, loadPlugin, pluginInput, savePlugin } from '@anymc3d/core/plugin';
 import { readVolume, sliceBatches } from '@anymc3d/core/volume';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured as run } from '../run-cli.test-helpers.js';
 
+const CHROMIUM = '/usr/bin/chromium';
 const FIXTURES = fileURLToPath(new URL('../../../core/fixtures/volume/', import.meta.url));
 
 const root = mkdtempSync(join(tmpdir(), 'anymc3d-cli-heat-'));
@@ -92,6 +95,73 @@ describe('anymc3d heatmap', () => {
       />oblique_int16 · [^<]+ plugin · Pleural effusion: p = 0\.\d{3}, threshold 0\.\d{3} → (positive|negative)</,
     );
     expect(svg).toMatch(/>axial view \(axial, slices along k\) · view weight 1\.00/);
+  }, 60_000);
+
+  it('--report writes one self-contained HTML file that Chromium opens offline: probabilities, montage, provenance', async () => {
+    const out = join(root, 'report');
+    const input = join(FIXTURES, 'oblique_int16.nii.gz');
+    const r = await run([
+      'heatmap',
+      '-i',
+      input,
+      '--plugin',
+      pluginDir,
+      '-o',
+      out,
+      '--report',
+      '--json',
+      '--threads',
+      '1',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const summary = JSON.parse(r.out) as {
+      probabilities: Record<string, number>;
+      files: { report: string; png: string };
+    };
+    expect(summary.files.report).toBe(join(out, 'report.html'));
+    const html = readFileSync(summary.files.report, 'utf8');
+    // Self-contained: nothing fetched from anywhere (no src/href to a file or URL, no script).
+    expect(html).not.toMatch(/(src|href)="(?!data:)/);
+    expect(html).not.toMatch(/<script/i);
+    if (!existsSync(CHROMIUM)) {
+      if (process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+      return;
+    }
+    const profile = await mkdtemp(join(tmpdir(), 'anymc3d-report-chromium-'));
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        `--user-data-dir=${profile}`,
+      ].filter((f) => !f.startsWith('--user-data-dir')),
+    });
+    try {
+      const context = await browser.newContext({ offline: true });
+      const page = await context.newPage();
+      const requests: string[] = [];
+      page.on('request', (q) => {
+        if (!q.url().startsWith('data:') && !q.url().startsWith('file:')) requests.push(q.url());
+      });
+      await page.goto(`file://${summary.files.report}`);
+      const text = await page.textContent('body');
+      for (const [label, p] of Object.entries(summary.probabilities)) {
+        expect(text).toContain(label);
+        expect(text).toContain(p.toFixed(4));
+      }
+      expect(text).toContain('backbone weights sha256');
+      const image = await page.$eval('img', (img) => ({ ok: img.complete, width: img.naturalWidth, alt: img.alt }));
+      expect(image.ok).toBe(true);
+      expect(image.width).toBe(readFileSync(summary.files.png).readUInt32BE(16)); // the PNG's IHDR width
+      expect(image.alt).toMatch(/heatmap montage: Pleural effusion/);
+      expect(requests).toEqual([]);
+    } finally {
+      await browser.close();
+      await rm(profile, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('refuses an unknown label with one clear line', async () => {

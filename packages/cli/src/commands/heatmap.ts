@@ -13,6 +13,7 @@ import {
 import { InputError } from '@anymc3d/core/util';
 import { readVolume, volumeStem } from '@anymc3d/core/volume';
 import type { Argv, CommandModule } from 'yargs';
+import { writeCliCaseReport } from '../pipeline/case-report.js';
 import { createProgress } from '../progress.js';
 
 interface HeatmapArgs {
@@ -21,6 +22,7 @@ interface HeatmapArgs {
   plugin: string;
   label?: string;
   png: boolean;
+  report: boolean;
   backbone?: string;
   'weights-root'?: string;
   threads?: number;
@@ -71,7 +73,17 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
         describe: 'Plugin folder (plugin.json + plugin.safetensors)',
       })
       .option('label', { type: 'string', describe: "Label to explain (default: the plugin's first)" })
-      .option('png', { type: 'boolean', default: false, describe: 'Also write a PNG montage of the top slices' })
+      .option('png', {
+        type: 'boolean',
+        default: false,
+        describe: 'Also write a montage (PNG + SVG): the top slices of each view, input beside overlay, titled',
+      })
+      .option('report', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Also write report.html: self-contained (opens offline), montage, probabilities against thresholds, provenance',
+      })
       .option('backbone', {
         alias: 'b',
         type: 'string',
@@ -116,18 +128,29 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
     const files = await writeHeatmapOutputs(args.output, result, {
       image: volume,
       view: views[0]!,
-      png: args.png,
+      png: args.png || args.report,
       caption: { caseId: volumeStem(paths[0]!), plugin: `${card.task} plugin` },
       // input: the grid the map is on (the first view's image); inputs: each view's, when they differ.
       provenance: { input: paths[0], ...(paths.length > 1 ? { inputs: paths } : {}), plugin: args.plugin },
     });
+    if (args.report) {
+      files.report = await writeCliCaseReport(join(args.output, 'report.html'), {
+        caseId: volumeStem(paths[0]!),
+        card,
+        pluginDir: args.plugin,
+        probabilities: card.labels.map((l) => result.summary.probabilities[l]!),
+        backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
+        input: paths,
+        montages: [{ label: result.summary.label, png: files.png! }],
+      });
+    }
     if (args.json) process.stdout.write(`${JSON.stringify({ ...result.summary, files }, null, 2)}\n`);
     else if (!args.quiet) {
       const s = result.summary;
       process.stdout.write(
         `${s.label}: p=${s.probability.toFixed(4)} (${s.method}); peak at voxel ${s.peak.voxel.join(',')} ` +
           `= RAS ${s.peak.worldRAS.map((x) => x.toFixed(1)).join(', ')} mm\n` +
-          `${[files.nifti, files.json, files.png].filter(Boolean).join('\n')}\n`,
+          `${[files.nifti, files.json, files.png, files.report].filter(Boolean).join('\n')}\n`,
       );
     }
   },

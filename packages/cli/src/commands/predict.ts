@@ -15,6 +15,7 @@ import { InputError } from '@anymc3d/core/util';
 import type { Processed } from '@anymc3d/core/volume';
 import { adaptedPredictions, caseViewVolumes, foldRows, predictCases } from '@anymc3d/core/workflows';
 import type { CommandModule } from 'yargs';
+import { writeCliCaseReport } from '../pipeline/case-report.js';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
 import { createProgress } from '../progress.js';
@@ -34,6 +35,7 @@ interface PredictArgs extends TaskFlags {
   split: string;
   heatmaps: boolean;
   'heatmap-limit'?: number;
+  report: boolean;
 }
 
 export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
@@ -59,7 +61,13 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         default: false,
         describe: 'Also write heatmaps (NIfTI on the input grid, PNG montage, JSON) under OUTPUT/heatmaps/<case>/',
       })
-      .option('heatmap-limit', { type: 'number', describe: 'Heatmaps for at most this many cases (default: all)' }),
+      .option('heatmap-limit', { type: 'number', describe: 'Heatmaps for at most this many cases (default: all)' })
+      .option('report', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Also write OUTPUT/reports/<case>.html per case: self-contained (opens offline), probabilities against thresholds, the montage when heatmaps were made, provenance',
+      }),
   handler: async (a) => {
     const started = Date.now();
     const t = await loadTaskInputs(a, { requireSplits: [] });
@@ -87,6 +95,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const adapted = pluginCard.lora !== null && pluginCard.lora !== undefined;
       const mapCount = a.heatmaps ? Math.min(a['heatmap-limit'] ?? cases.length, cases.length) : 0;
       const views = inputViews(input, t.backbone.card);
+      const montages = new Map<number, { label: string; png: string }>();
       const mapPlugin = mapCount > 0 ? { ...(await readPlugin(a.plugin, backboneId)), source: a.plugin } : undefined;
       /** Case k's maps, from a pass already run (a LoRA plugin's prediction pass) or from their own pass. */
       const writeMaps = async (k: number, volumes: Processed[], embeddings?: VolumeEmbedding[]) => {
@@ -105,13 +114,14 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           ...(embeddings ? { embeddings } : {}),
           ...(a.threads ? { threads: a.threads } : {}),
         });
-        await writeHeatmapOutputs(join(t.outDir, 'heatmaps', safeName(c.id)), result, {
+        const mapFiles = await writeHeatmapOutputs(join(t.outDir, 'heatmaps', safeName(c.id)), result, {
           image: volume,
           view: views[0]!,
           png: true,
           caption: { caseId: c.id, plugin: `${pluginCard.task} plugin` },
           provenance: { input: c.images[0]!, ...(distinct ? { inputs: c.images } : {}), plugin: a.plugin },
         });
+        montages.set(k, { label: result.summary.label, png: mapFiles.png! });
       };
       const features = adapted
         ? {
@@ -180,6 +190,23 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           }
         progress.report({ stage: 'heatmaps', done: mapCount, total: mapCount });
         files.push(join(t.outDir, 'heatmaps'));
+      }
+      if (a.report) {
+        for (const [k, c] of cases.entries()) {
+          progress.report({ stage: 'reports', done: k, total: cases.length, detail: c.id });
+          const m = montages.get(k);
+          await writeCliCaseReport(join(t.outDir, 'reports', `${safeName(c.id)}.html`), {
+            caseId: c.id,
+            card: pluginCard,
+            pluginDir: a.plugin,
+            probabilities: features.rows[k]!,
+            backbone: backboneId,
+            input: c.images,
+            montages: m ? [m] : [],
+          });
+        }
+        progress.report({ stage: 'reports', done: cases.length, total: cases.length });
+        files.push(join(t.outDir, 'reports'));
       }
       if (!a.quiet) process.stdout.write(`${cases.length} cases → ${files.join(', ')}\n`);
     } finally {

@@ -101,6 +101,10 @@ describe('train, predict and heatmap on CLIP, SigLIP and open_clip timm towers',
         '--threads',
         '1',
         '-q',
+        '--heatmaps',
+        '--heatmap-limit',
+        '1',
+        '--report',
       ]);
       expect(predict.code, predict.err).toBe(0);
       const predictions = JSON.parse(await readFile(join(predicted, 'predictions.json'), 'utf8')) as {
@@ -108,6 +112,15 @@ describe('train, predict and heatmap on CLIP, SigLIP and open_clip timm towers',
       };
       expect(predictions.cases.map((c) => c.id)).toEqual(['case6', 'case7']);
       for (const c of predictions.cases) expect(c.probabilities.blob).toBeGreaterThanOrEqual(0);
+      // One report per case; the first case's carries its montage, the second says it has none.
+      const first = await readFile(join(predicted, 'reports', 'case6.html'), 'utf8');
+      const second = await readFile(join(predicted, 'reports', 'case7.html'), 'utf8');
+      expect(first).toContain('src="data:image/png;base64,');
+      expect(second).toContain('No heatmap was computed for this case');
+      for (const html of [first, second])
+        expect(html).toMatch(/<td>blob<\/td><td class="num" data-probability="[\d.e-]+">/);
+      if (process.env.KEEP_REPORT)
+        await cp(join(predicted, 'reports'), join(process.env.KEEP_REPORT, family), { recursive: true });
 
       const heatDir = join(out, 'heat');
       const input = join(root, 'images', 'case7.nii.gz');

@@ -63,6 +63,8 @@ export interface HeatmapFiles {
   json: string;
   png?: string;
   svg?: string;
+  /** Set by callers that also write the case's HTML report. */
+  report?: string;
 }
 
 /** The image on the grid it was read on (where the heatmap lies): a prepared volume is mapped back through its record. */
