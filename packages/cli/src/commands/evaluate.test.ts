@@ -88,6 +88,42 @@ describe('anymc3d evaluate', () => {
     expect(ci.macro.f1![0]).toBeLessThanOrEqual(ci.macro.f1![1]);
   });
 
+  it('--plots draws ROC curves and reliability diagrams a reader can read, with their specs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-evaluate-plots-'));
+    const fixture = JSON.parse(await readFile(fixtureUrl, 'utf8')) as { sets: FixtureSet[] };
+    const set = fixture.sets[0]!;
+    const names = set.labels.map((l, i) => (i === 0 ? 'Pleural effusion' : l));
+    const files = await writeSet(dir, set, names);
+    const plots = join(dir, 'plots');
+    const r = await capture(['evaluate', '--pred', files.pred, '--gt', files.gt, '--plots', plots, '--json']);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out) as {
+      per_label: Record<string, { auroc: number | null }>;
+      plots: { roc: { svg: string }; reliability: { svg: string }; noRocCurve: string[] };
+    };
+    const roc = await readFile(report.plots.roc.svg, 'utf8');
+    // Each label with both classes is in the legend with its AUROC (the one the table reports).
+    for (const [label, m] of Object.entries(report.per_label)) {
+      if (m.auroc === null) expect(report.plots.noRocCurve).toContain(label);
+      else expect(roc).toContain(`>${label} (AUROC ${m.auroc.toFixed(3)})<`);
+    }
+    for (const words of [
+      'ROC curve per label',
+      'False positive rate (1 − specificity)',
+      'True positive rate (sensitivity)',
+    ])
+      expect(roc).toContain(`>${words}<`);
+    const reliability = await readFile(report.plots.reliability.svg, 'utf8');
+    for (const words of [
+      'Reliability diagram per label',
+      'Mean predicted probability',
+      'Observed fraction positive',
+      '>Pleural effusion<',
+    ])
+      expect(reliability).toContain(words.startsWith('>') ? words : `>${words}<`);
+    expect(JSON.parse(await readFile(join(plots, 'roc.vl.json'), 'utf8')).$schema).toMatch(/vega-lite/);
+  });
+
   it('names the file and the missing case or label', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'anymc3d-evaluate-'));
     await writeFile(join(dir, 'gt.csv'), 'id,A,B\nc1,1,0\nc2,0,1\n');

@@ -1,5 +1,6 @@
 import { alignPredictions, labelTableFromCsv, readCsv } from '@anymc3d/core/datasets';
 import { bootstrapIntervals, evaluate, evaluationReport, formatEvaluationTable } from '@anymc3d/core/metrics';
+import { writeEvaluationPlots } from '@anymc3d/core/plot';
 import { InputError } from '@anymc3d/core/util';
 import type { CommandModule } from 'yargs';
 
@@ -10,6 +11,8 @@ interface EvaluateArgs {
   json: boolean;
   bootstrap?: number;
   seed: number;
+  plots?: string;
+  bins: number;
 }
 
 /** Bootstrap resamples for the table when --bootstrap is not given; --json reports none unless asked. */
@@ -33,7 +36,7 @@ export async function evaluateFiles(options: EvaluateOptions) {
     options.bootstrap > 0
       ? bootstrapIntervals(data, options.threshold, { iterations: options.bootstrap, seed: options.seed })
       : undefined;
-  return { result, intervals };
+  return { result, intervals, data };
 }
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
@@ -62,27 +65,43 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       })
       .option('seed', { type: 'number', default: 0, describe: 'Seed of the bootstrap' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object' })
+      .option('plots', {
+        type: 'string',
+        describe:
+          'Also write ROC curves and reliability diagrams per label to this folder (roc.* and reliability.*: PNG, SVG, Vega-Lite spec)',
+      })
+      .option('bins', { type: 'number', default: 10, describe: 'Equal-width bins of the reliability diagram' })
       .check((a) => {
         if (!Number.isFinite(a.threshold)) return '--threshold must be a number';
         if (a.bootstrap !== undefined && !(Number.isInteger(a.bootstrap) && a.bootstrap >= 0)) {
           return '--bootstrap must be a whole number >= 0';
         }
         if (!Number.isInteger(a.seed)) return '--seed must be an integer';
+        if (!(Number.isInteger(a.bins) && a.bins >= 2)) return '--bins must be a whole number >= 2';
         return true;
       }),
   handler: async (args) => {
     const bootstrap = args.bootstrap ?? (args.json ? 0 : TABLE_BOOTSTRAP);
-    const { result, intervals } = await evaluateFiles({
+    const { result, intervals, data } = await evaluateFiles({
       pred: args.pred,
       gt: args.gt,
       threshold: args.threshold,
       bootstrap,
       seed: args.seed,
     });
+    const plots = args.plots ? await writeEvaluationPlots(args.plots, data, args.threshold, args.bins) : undefined;
     if (args.json) {
-      process.stdout.write(`${JSON.stringify(evaluationReport(result, intervals))}\n`);
+      const files = plots && { roc: plots.roc ?? null, reliability: plots.reliability, noRocCurve: plots.skipped };
+      process.stdout.write(
+        `${JSON.stringify({ ...evaluationReport(result, intervals), ...(files ? { plots: files } : {}) })}\n`,
+      );
       return;
     }
     process.stdout.write(formatEvaluationTable(result, intervals));
+    if (plots) {
+      const written = [plots.roc?.png, plots.reliability.png].filter(Boolean).join(', ');
+      const skipped = plots.skipped.length ? ` (no ROC curve for ${plots.skipped.join(', ')}: one class only)` : '';
+      process.stdout.write(`plots: ${written}${skipped}\n`);
+    }
   },
 };

@@ -25,6 +25,7 @@ export {
   recall,
 } from './confusion.js';
 export { type CrgResult, crg, crgFromCounts } from './crg.js';
+export { type ReliabilityBin, type RocCurve, reliabilityBins, rocCurve } from './curves.js';
 export {
   bootstrapIntervals,
   type Evaluation,

@@ -9,5 +9,7 @@ export {
   type DifferencePoint,
   differencesPlotSpec,
 } from './benchmark-specs.js';
+export { writeEvaluationPlots } from './evaluation-plots.js';
+export { type ReliabilitySeries, type RocSeries, reliabilityPlotSpec, rocPlotSpec } from './evaluation-specs.js';
 export { PLOT_CONFIG, PLOT_FONT, type PlotSpec, plotSvg, type RenderedPlot, renderPlot, svgToPng } from './render.js';
 export { type PlotFiles, writePlot } from './write.js';
