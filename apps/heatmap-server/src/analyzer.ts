@@ -37,6 +37,8 @@ export interface AnalysisRequest {
   pluginIds: string[];
   /** A folder owned by this case; every file the analyzer writes goes here, atomically. */
   outDir: string;
+  /** How people name the case (its upload name, else its id): the title of its montages and reports. */
+  caseName?: string;
   onProgress(progress: AnalysisProgress): void;
   /** Aborted when the server shuts down; the job is re-queued at the next start. */
   signal: AbortSignal;
@@ -49,6 +51,8 @@ export interface AnalysisResult {
   predictions: Record<string, Record<string, number>>;
   /** plugin id → label → .nii.gz path (under outDir) on the input's voxel grid and affine. */
   heatmaps: Record<string, Record<string, string>>;
+  /** plugin id → the case's self-contained HTML report for it (under outDir), where the analyzer writes one. */
+  reports?: Record<string, string>;
 }
 
 /**

@@ -120,6 +120,17 @@ describe.skipIf(!existsSync(CHROMIUM))('reviewer page in headless Chromium', () 
       await page.screenshot({ path: join(process.env.E2E_SHOTS, 'page.png') });
     }
 
+    // The case's report opens from the page (fetched with the token, shown from memory).
+    const [popup] = await Promise.all([
+      page.waitForEvent('popup'),
+      page.click('#reports button[data-report$="/reports/chest-effusion.html"]'),
+    ]);
+    await popup.waitForLoadState();
+    const reportText = await popup.textContent('body');
+    expect(reportText).toContain('chest.nii.gz · effusion');
+    expect(reportText).toContain('Pleural effusion');
+    await popup.close();
+
     // A review: agree with the first label, disagree with the second.
     await page.locator('#predictions tbody tr').nth(0).locator('input[value="agree"]').check();
     await page.locator('#predictions tbody tr').nth(1).locator('input[value="disagree"]').check();

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { resolveBackbone } from '@anymc3d/adapters';
+import { basename, join } from 'node:path';
+import { ADAPTERS_VERSION, resolveBackbone } from '@anymc3d/adapters';
+import { CORE_VERSION } from '@anymc3d/core';
 import { type AdaptedEmbedder, type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
 import {
   type CaseHeatmap,
   caseHeatmaps,
+  caseMontage,
   type HeatmapPlugin,
   heatmapEmbedOptions,
   pluginEmbedder,
+  writeCaseReport,
 } from '@anymc3d/core/heatmap';
 import { embedVolume, type ViewInput, type VolumeEmbedding } from '@anymc3d/core/pipeline';
 import {
@@ -138,6 +141,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
     };
     const predictions: AnalysisResult['predictions'] = {};
     const heatmaps: AnalysisResult['heatmaps'] = {};
+    const reports: NonNullable<AnalysisResult['reports']> = {};
 
     // One backbone pass per distinct view among the frozen plugins' views.
     const passes = new Map<string, VolumeEmbedding>();
@@ -177,10 +181,53 @@ export class EngineAnalyzer implements CaseAnalyzer {
       const first = await map(l.info.labels[0]!);
       predictions[l.info.id] = first.summary.probabilities;
       heatmaps[l.info.id] = await this.writeHeatmaps(l, first, map, like, request.outDir);
+      reports[l.info.id] = await this.writeReport(l, first, input, request);
       done++;
     }
     request.onProgress({ fraction: 1, stage: 'writing' });
-    return { imagePath, predictions, heatmaps };
+    return { imagePath, predictions, heatmaps, reports };
+  }
+
+  /** The same per-case report `anymc3d heatmap --report` writes: probabilities, the first label's montage, provenance. */
+  private async writeReport(
+    l: Loaded,
+    first: CaseHeatmap,
+    input: Processed,
+    request: AnalysisRequest,
+  ): Promise<string> {
+    const caseName = request.caseName ?? basename(request.outDir);
+    const montage = caseMontage(first, {
+      image: input,
+      view: l.views[0]!,
+      caption: { caseId: caseName, plugin: l.info.id },
+    });
+    const path = join(request.outDir, `report-${l.info.id}.html`);
+    await writeCaseReport(path, {
+      caseId: caseName,
+      task: l.info.task,
+      labels: l.info.labels.map((label, k) => ({
+        label,
+        probability: first.summary.probabilities[label]!,
+        threshold: l.info.thresholds?.[k] ?? 0.5,
+      })),
+      multiclass: l.plugin.card.kind === 'multiclass',
+      montages: [
+        {
+          label: first.summary.label,
+          png: montage.png,
+          caption: `${first.summary.label}: top slices per view, input beside overlay`,
+        },
+      ],
+      provenance: {
+        backbone: { name: this.backbone.card.name, weightHash: this.backbone.weightHash },
+        plugin: { path: l.info.id, sha256: l.info.hash ?? '' },
+        recipe: l.input,
+        input: [caseName],
+        versions: { core: CORE_VERSION, adapters: ADAPTERS_VERSION, node: process.version },
+        created: new Date().toISOString(),
+      },
+    });
+    return path;
   }
 
   /**

@@ -17,8 +17,11 @@ import {
 import { readVolume, sliceBatches, writeVolume } from '@anymc3d/core/volume';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult } from './analyzer.js';
+import { configFromEnv } from './config.js';
 import { EngineAnalyzer } from './engine-analyzer.js';
 import { readNifti } from './nifti.js';
+import { createServer } from './server.js';
+import { ADMIN, auth, REVIEWER, waitForCase } from './test-server.test-helpers.js';
 
 // The server's maps must be `anymc3d heatmap`'s (core caseHeatmaps on the volume prepared as the
 // plugin was trained) for every plugin, frozen or LoRA, up to the uint8 encoding the viewer reads.
@@ -185,6 +188,53 @@ describe('EngineAnalyzer heatmaps are core caseHeatmaps', () => {
       await expectServerMap(result, 'frozen-vit', frozen, backboneDir);
     } finally {
       await analyzer.close();
+    }
+  });
+
+  it('the server links each analysed case to its report for each plugin, served inline, uncached, locked down', async () => {
+    const analyzer = await EngineAnalyzer.create({ backbone: backboneDir, plugins: [frozen], threads: 1 });
+    const dataDir = await mkdtemp(join(tmpdir(), 'engine-report-'));
+    const config = {
+      ...configFromEnv({ ANYMC3D_TOKENS: `${ADMIN}:admin,${REVIEWER}:reviewer`, ANYMC3D_PORT: '0' }, dataDir),
+    };
+    const server = await createServer({ config, analyzer, log: () => undefined });
+    try {
+      const url = await server.listen();
+      const posted = await fetch(`${url}/v1/cases?name=scan-17.nii.gz`, {
+        method: 'POST',
+        headers: auth(REVIEWER, { 'Content-Type': 'application/octet-stream' }),
+        body: await readFile(volumePath),
+      });
+      expect(posted.status).toBe(202);
+      const { id } = (await posted.json()) as { id: string };
+      const done = (await waitForCase(url, id)) as {
+        status: string;
+        predictions: Record<
+          string,
+          { reportUrl: string; labels: { label: string; probability: number; threshold: number }[] }
+        >;
+      };
+      expect(done.status).toBe('done');
+      const p = done.predictions['frozen-vit']!;
+      expect(p.reportUrl).toBe(`/v1/cases/${id}/reports/frozen-vit.html`);
+      const report = await fetch(`${url}${p.reportUrl}`, { headers: auth(REVIEWER) });
+      expect(report.status).toBe(200);
+      expect(report.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(report.headers.get('cache-control')).toBe('no-store');
+      expect(report.headers.get('content-security-policy')).toMatch(/default-src 'none'; img-src data:/);
+      const html = await report.text();
+      expect(html).toContain('<h1>scan-17.nii.gz · frozen-vit</h1>');
+      for (const l of p.labels) {
+        expect(html).toContain(`<td>${l.label}</td><td class="num" data-probability="${l.probability}">`);
+        expect(html).toContain(l.threshold.toFixed(4));
+      }
+      expect(html).toContain('src="data:image/png;base64,');
+      expect((await fetch(`${url}${p.reportUrl}`)).status).toBe(401);
+      expect((await fetch(`${url}/v1/cases/${id}/reports/other.html`, { headers: auth(REVIEWER) })).status).toBe(404);
+    } finally {
+      await server.close();
+      await analyzer.close();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 

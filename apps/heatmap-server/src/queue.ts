@@ -102,6 +102,7 @@ export class JobQueue {
         format: row.format,
         pluginIds: row.pluginIds,
         outDir,
+        caseName: row.originalName ?? caseId,
         signal,
         onProgress: ({ fraction, stage }) => {
           if (signal.aborted) return;

@@ -1,4 +1,5 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppContext, RequestContext, Route } from './app-context.js';
 import { sendFile } from './files.js';
@@ -22,6 +23,7 @@ export const caseRoutes: Route[] = [
     access: 'reviewer',
     handle: getSlice,
   },
+  { method: 'GET', pattern: '/v1/cases/:id/reports/:plugin.html', access: 'reviewer', handle: getReport },
   { method: 'GET', pattern: '/v1/cases/:id/reviews', access: 'reviewer', handle: listReviews },
   { method: 'POST', pattern: '/v1/cases/:id/reviews', access: 'reviewer', handle: addReview },
 ];
@@ -62,6 +64,32 @@ function listCases(app: AppContext, { res, url }: RequestContext): void {
   const offset = Math.max(0, Number(url.searchParams.get('offset') ?? 0) || 0);
   const cases = app.store.listCases(limit, offset).map((c) => caseJson(app, c, false));
   sendJson(res, 200, { total: app.store.countCases(), limit, offset, cases });
+}
+
+/** Where the analyzer leaves a plugin's report for a case (the plugin id is one the case was analysed with). */
+function reportPath(app: AppContext, c: CaseRow, pluginId: string): string | null {
+  if (!c.pluginIds.includes(pluginId)) return null;
+  const path = join(app.casesDir, c.id, `report-${pluginId}.html`);
+  return existsSync(path) ? path : null;
+}
+
+/**
+ * The case's self-contained report for one plugin, as `anymc3d heatmap --report` writes it: shown
+ * inline, never cached (it holds patient data), and allowed nothing but its inline style and images.
+ */
+async function getReport(app: AppContext, { res, req, params }: RequestContext): Promise<void> {
+  const c = finishedCase(app, params.id);
+  const path = reportPath(app, c, params.plugin ?? '');
+  if (!path) throw notFound(`no report for plugin "${params.plugin}" on this case`);
+  const body = await readFile(path);
+  res.writeHead(200, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': body.length,
+    'Cache-Control': 'no-store',
+    'Content-Security-Policy': "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 function getCase(app: AppContext, { res, params }: RequestContext): void {
@@ -248,7 +276,16 @@ function caseJson(app: AppContext, c: CaseRow, full: boolean) {
           slicesUrl: r.heatmapFile ? `${path}/slices` : null,
         };
       });
-    predictions[pluginId] = { task: plugin?.task ?? null, backbone: plugin?.backbone ?? null, labels };
+    const report =
+      c.status === 'done' && reportPath(app, c, pluginId)
+        ? `${base}/reports/${encodeURIComponent(pluginId)}.html`
+        : null;
+    predictions[pluginId] = {
+      task: plugin?.task ?? null,
+      backbone: plugin?.backbone ?? null,
+      labels,
+      reportUrl: report,
+    };
   }
   return { ...summary, slicesUrl: `${base}/slices`, predictions, reviews: app.store.reviews(c.id) };
 }

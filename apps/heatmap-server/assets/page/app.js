@@ -115,9 +115,26 @@ function renderPredictions(c) {
     }
   }
   $('predictions').tBodies[0].replaceChildren(...rows);
+  // The report needs the token, so it is fetched here and opened from memory, not linked.
+  const reports = Object.entries(c.predictions)
+    .filter(([, plugin]) => plugin.reportUrl)
+    .map(([pluginId, plugin]) => {
+      const button = element('button', { type: 'button', textContent: `Report: ${pluginId}` });
+      button.dataset.report = plugin.reportUrl;
+      button.addEventListener('click', () => openReport(plugin.reportUrl).catch(showError));
+      return button;
+    });
+  $('reports').replaceChildren(...reports);
   $('heatmap-select').replaceChildren(
     ...state.heatmaps.map((h) => element('option', { value: h.key, textContent: `${h.pluginId}: ${h.label}` })),
   );
+}
+
+async function openReport(url) {
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) throw new Error(`report: ${response.status} ${response.statusText}`);
+  const blob = new Blob([await response.arrayBuffer()], { type: 'text/html' });
+  window.open(URL.createObjectURL(blob), '_blank', 'noopener');
 }
 
 function renderReviews(reviews) {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeCaseReport } from '@anymc3d/core/heatmap';
 import { InputError, writeFileAtomic } from '@anymc3d/core/util';
 import type { AnalysisRequest, AnalysisResult, CaseAnalyzer, PluginInfo } from '../analyzer.js';
 import { encodeNiftiFloat32, encodeNiftiUnitUint8, type NiftiVolume, readNifti } from '../nifti.js';
@@ -65,6 +66,7 @@ export class SyntheticAnalyzer implements CaseAnalyzer {
     const weight = normalised(image);
     const predictions: AnalysisResult['predictions'] = {};
     const heatmaps: AnalysisResult['heatmaps'] = {};
+    const reports: NonNullable<AnalysisResult['reports']> = {};
     let done = 0;
     const total = plugins.reduce((n, p) => n + p.labels.length, 0);
     for (const [pi, plugin] of plugins.entries()) {
@@ -82,8 +84,27 @@ export class SyntheticAnalyzer implements CaseAnalyzer {
         done++;
         request.onProgress({ fraction: 0.3 + (0.7 * done) / total, stage: 'heatmaps' });
       }
+      // The report contract with the synthetic numbers (no montage: the double draws none).
+      reports[plugin.id] = await writeCaseReport(join(request.outDir, `report-${plugin.id}.html`), {
+        caseId: request.caseName ?? 'case',
+        task: plugin.task,
+        labels: plugin.labels.map((label, k) => ({
+          label,
+          probability: predictions[plugin.id]![label]!,
+          threshold: plugin.thresholds?.[k] ?? 0.5,
+        })),
+        montages: [],
+        provenance: {
+          backbone: { name: this.backbone.name, weightHash: this.backbone.hash },
+          plugin: { path: plugin.id, sha256: plugin.hash ?? '' },
+          recipe: null,
+          input: [request.caseName ?? 'case'],
+          versions: { analyzer: 'synthetic test double' },
+          created: new Date(0).toISOString(),
+        },
+      });
     }
-    return { imagePath, predictions, heatmaps };
+    return { imagePath, predictions, heatmaps, reports };
   }
 }
 

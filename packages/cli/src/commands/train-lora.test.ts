@@ -176,6 +176,21 @@ describe('anymc3d train --mode lora, then predict', () => {
     expect(resumed.err).not.toMatch(/^train lora/m);
     expect((await readFile(join(pluginDir, 'plugin.safetensors'))).equals(bytes)).toBe(true);
     expect(resumed.out.split('\n')[0]).toBe(train.out.split('\n')[0]);
+    // The training curve keeps the whole schedule across the resume: a loss for each of the 4 steps,
+    // both candidates scored, the kept one marked.
+    const spec = JSON.parse(await readFile(join(out, 'training-curve.vl.json'), 'utf8'));
+    expect(spec.vconcat[0].data.values.map((v: { step: number }) => v.step)).toEqual([1, 2, 3, 4]);
+    expect(spec.vconcat[1].data.values.map((v: { steps: number }) => v.steps)).toEqual([2, 4]);
+    const svg = await readFile(join(out, 'training-curve.svg'), 'utf8');
+    for (const words of [
+      'Training curve',
+      'Training loss (per step)',
+      'Validation AUROC',
+      'Optimiser step',
+      'kept',
+      'LoRA + query + head',
+    ])
+      expect(svg).toContain(`>${words}<`);
   }, 120_000);
 
   it('refuses the other mode’s flags, and frozen tokens for a LoRA plugin', async () => {

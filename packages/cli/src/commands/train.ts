@@ -2,7 +2,7 @@ import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
 import { THRESHOLD_CRITERIA, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { casesOf, pluginTaskOf, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
-import { type Fitted, fitLoraPlugin, fitPlugin } from '@anymc3d/core/workflows';
+import { type Fitted, fitLoraPlugin, fitPlugin, writeTrainingCurve } from '@anymc3d/core/workflows';
 import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { createProgress } from '../progress.js';
@@ -158,6 +158,7 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
               ...(seg ? { seg: segTarget(seg, t.manifest.card.segLabels) } : {}),
             })
           : await fitFrozen({ ...common, steps, lrs });
+      const curve = await writeTrainingCurve(t.outDir, fitted, mode === 'lora' ? 'lora' : 'frozen');
       progress.stop();
       if (!a.quiet) {
         const tried = fitted.attempts.map(
@@ -167,7 +168,7 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
         process.stdout.write(
           `${mode === 'lora' ? 'lora, ' : ''}val (${val.length} cases): ${tried.join(', ')} → ${chosen}; ` +
             `thresholds ${fitted.thresholds.map((x) => x?.toFixed(3) ?? '0.5 (one class in val)').join(', ')}\n` +
-            `plugin → ${fitted.pluginDir} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+            `plugin → ${fitted.pluginDir} (${((Date.now() - started) / 1000).toFixed(1)} s); training curve → ${curve.png}\n`,
         );
       }
     } finally {

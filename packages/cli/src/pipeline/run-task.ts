@@ -10,7 +10,7 @@ import {
 import { casesOf, type Manifest, pluginTaskOf, type Split, taskInput } from '@anymc3d/core/task';
 import type { OptimOptions } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
-import { byLabel, type Fitted, fitPlugin, foldRows, predictCases } from '@anymc3d/core/workflows';
+import { byLabel, type Fitted, fitPlugin, foldRows, predictCases, writeTrainingCurve } from '@anymc3d/core/workflows';
 import type { ProgressSink } from '../progress.js';
 import { extractTokens, featureCases } from './extract.js';
 import { pluginHash, writePredictions } from './outputs.js';
@@ -86,6 +86,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
     ...(o.threads ? { threads: o.threads } : {}),
     ...(o.report ? { report: o.report } : {}),
   });
+  await writeTrainingCurve(o.outDir, fitted, 'frozen');
   const t2 = Date.now();
   const heldCases = featureCases(held, extracted.tokens, card);
   const thresholds = fitted.thresholds.map((t) => t ?? 0.5);

@@ -21,6 +21,7 @@ export {
   topSlices,
 } from './montage.js';
 export {
+  caseMontage,
   displayWindow,
   type HeatmapFiles,
   labelSlug,

@@ -102,6 +102,51 @@ export interface MontageCaption {
 }
 
 /**
+ * The montage of one case heatmap (see renderMontage): one row per view of the summary, each along
+ * its own axis of the image as read, titled with the case, plugin, label and probability.
+ */
+export function caseMontage(
+  result: { heat: Volume; summary: HeatmapSummary },
+  options: {
+    /** The image under the map: as read, or as the recipe prepared it (then drawn back on the grid as read). */
+    image: Volume | Processed;
+    caption: MontageCaption;
+    view?: ViewInput;
+    montage?: MontageOptions;
+  },
+): { png: Uint8Array; svg: string; shown: Omit<NonNullable<HeatmapSummary['montage']>, 'file'> } {
+  const image = onSourceGrid(options.image);
+  const [lo, hi] = displayWindow(image, options.view);
+  const views = result.summary.views.length
+    ? result.summary.views
+    : [{ name: 'main', axis: 'axial', weight: 1, topSlices: [] }];
+  const rows: MontageRow[] = views.map((view) => {
+    const axis = SLICE_AXIS_INDEX[view.axis as SliceAxis] ?? result.summary.sliceAxis;
+    const weights = view.topSlices.slice(0, 3).map((t) => t.weight.toFixed(2));
+    return {
+      label:
+        `${view.name} view (${view.axis}, slices along ${INDEX_NAMES[axis]}) · view weight ${view.weight.toFixed(2)}` +
+        (weights.length ? ` · plugin's top slice weights ${weights.join(', ')}` : ''),
+      indexName: INDEX_NAMES[axis],
+      image: volumeSlices(image, axis, lo, hi),
+      heat: volumeSlices(result.heat, axis),
+      pixelAspect: pixelAspect(image, axis),
+    };
+  });
+  const montage = renderMontage(rows, montageText(result.summary, options.caption), { count: 4, ...options.montage });
+  const main = views.findIndex((v) => SLICE_AXIS_INDEX[v.axis as SliceAxis] === result.summary.sliceAxis);
+  return {
+    png: montage.png,
+    svg: montage.svg,
+    shown: {
+      slices: montage.slices[Math.max(0, main)] ?? [],
+      window: [lo, hi],
+      views: views.map((v, k) => ({ name: v.name, axis: v.axis, slices: montage.slices[k]! })),
+    },
+  };
+}
+
+/**
  * Writes `<label>.nii.gz` (float32, exactly the input's affine), `<label>.json` (the summary)
  * and with `png` a montage (`<label>.png` and `<label>.svg`): one row per view, its top slices as
  * input beside overlay, titled and captioned — each atomically.
@@ -126,36 +171,17 @@ export async function writeHeatmapOutputs(
   if (options.png) {
     if (!options.image) throw new Error('a PNG montage needs the image the heatmap was computed on');
     if (!options.caption) throw new Error('a PNG montage needs the case and plugin it is titled with');
-    const image = onSourceGrid(options.image);
-    const [lo, hi] = displayWindow(image, options.view);
-    const views = result.summary.views.length
-      ? result.summary.views
-      : [{ name: 'main', axis: 'axial', weight: 1, topSlices: [] }];
-    const rows: MontageRow[] = views.map((view) => {
-      const axis = SLICE_AXIS_INDEX[view.axis as SliceAxis] ?? result.summary.sliceAxis;
-      const weights = view.topSlices.slice(0, 3).map((t) => t.weight.toFixed(2));
-      return {
-        label:
-          `${view.name} view (${view.axis}, slices along ${INDEX_NAMES[axis]}) · view weight ${view.weight.toFixed(2)}` +
-          (weights.length ? ` · plugin's top slice weights ${weights.join(', ')}` : ''),
-        indexName: INDEX_NAMES[axis],
-        image: volumeSlices(image, axis, lo, hi),
-        heat: volumeSlices(result.heat, axis),
-        pixelAspect: pixelAspect(image, axis),
-      };
+    const montage = caseMontage(result, {
+      image: options.image,
+      caption: options.caption,
+      ...(options.view ? { view: options.view } : {}),
+      ...(options.montage ? { montage: options.montage } : {}),
     });
-    const montage = renderMontage(rows, montageText(result.summary, options.caption), { count: 4, ...options.montage });
     files.png = join(dir, `${slug}.png`);
     files.svg = join(dir, `${slug}.svg`);
     await writeFileAtomic(files.png, montage.png);
     await writeFileAtomic(files.svg, montage.svg);
-    const main = views.findIndex((v) => SLICE_AXIS_INDEX[v.axis as SliceAxis] === result.summary.sliceAxis);
-    result.summary.montage = {
-      file: `${slug}.png`,
-      slices: montage.slices[Math.max(0, main)] ?? [],
-      window: [lo, hi],
-      views: views.map((v, k) => ({ name: v.name, axis: v.axis, slices: montage.slices[k]! })),
-    };
+    result.summary.montage = { file: `${slug}.png`, ...montage.shown };
   }
   await writeFileAtomic(
     files.json,

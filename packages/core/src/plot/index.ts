@@ -12,4 +12,5 @@ export {
 export { writeEvaluationPlots } from './evaluation-plots.js';
 export { type ReliabilitySeries, type RocSeries, reliabilityPlotSpec, rocPlotSpec } from './evaluation-specs.js';
 export { PLOT_CONFIG, PLOT_FONT, type PlotSpec, plotSvg, type RenderedPlot, renderPlot, svgToPng } from './render.js';
+export { type TrainingCurve, trainingCurveSpec } from './training-specs.js';
 export { type PlotFiles, writePlot } from './write.js';

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Tensor } from '../graph/index.js';
 import type { PluginCard } from '../plugin/card.js';
 import { PLUGIN_CARD, readPlugin, savePlugin } from '../plugin/store.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { Progress } from './loop.js';
 import { type TrainPluginArgs, trainPlugin } from './train-plugin.js';
 
@@ -33,6 +35,8 @@ export interface ScoredCandidate<V> {
 
 export interface CandidateRun<V> {
   candidates: ScoredCandidate<V>[];
+  /** The schedule's loss at each optimiser step taken so far, `{ step, loss }` (kept across resumes). */
+  losses: { step: number; loss: number }[];
   /** The best validation AUROC; the earlier (fewer steps) on a tie. */
   best: ScoredCandidate<V>;
   card: PluginCard;
@@ -55,6 +59,10 @@ export async function trainCandidates<V>(args: CandidateArgs<V>): Promise<Candid
   const candidates: ScoredCandidate<V>[] = [];
   let card: PluginCard | undefined;
   let trainSeconds = 0;
+  // Each call of trainPlugin returns only the losses of the steps it ran; the log beside the
+  // checkpoint keeps the earlier ones, so a resumed schedule still has its whole curve.
+  const logPath = join(args.trainDir, LOSS_LOG);
+  const losses = await readLossLog(logPath);
   for (const [index, step] of steps.entries()) {
     const dir = args.candidateDir(step);
     let trainLoss = Number.NaN;
@@ -81,11 +89,23 @@ export async function trainCandidates<V>(args: CandidateArgs<V>): Promise<Candid
       card = trained.card;
       await savePlugin(dir, card, weights);
       if (trained.losses.length) trainLoss = trained.losses[trained.losses.length - 1]!;
+      trained.losses.forEach((loss, i) => losses.set(trained.resumedFrom + i + 1, loss));
+      await writeFileAtomic(logPath, `${JSON.stringify(Object.fromEntries(losses))}\n`);
     }
     args.onSaved?.(step);
     const { auroc, val } = await args.score(dir, step);
     candidates.push({ step, valAuroc: auroc, trainLoss, dir, val });
   }
   const best = candidates.reduce((b, c) => ((c.valAuroc ?? -1) > (b.valAuroc ?? -1) ? c : b));
-  return { candidates, best, card: card!, trainSeconds };
+  const curve = [...losses].sort(([a], [b]) => a - b).map(([step, loss]) => ({ step, loss }));
+  return { candidates, best, card: card!, trainSeconds, losses: curve };
+}
+
+/** The schedule's per-step losses, beside its checkpoint. */
+export const LOSS_LOG = 'losses.json';
+
+async function readLossLog(path: string): Promise<Map<number, number>> {
+  if (!existsSync(path)) return new Map();
+  const raw = JSON.parse(await readFile(path, 'utf8')) as Record<string, number>;
+  return new Map(Object.entries(raw).map(([k, v]) => [Number(k), v]));
 }

@@ -4,7 +4,7 @@ import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '..
 import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '../plugin/index.js';
 import { type FeatureCase, type OptimOptions, trainCandidates } from '../train/index.js';
 import { InputError } from '../util/errors.js';
-import { type Attempt, byLabel, type Fitted, type WorkflowProgressSink } from './fit-result.js';
+import { type Attempt, byLabel, type FitCurve, type Fitted, type WorkflowProgressSink } from './fit-result.js';
 
 export interface FitOptions {
   task: PluginTask;
@@ -54,6 +54,7 @@ export async function predictCases(
  */
 export async function fitPlugin(o: FitOptions): Promise<Fitted> {
   const attempts: Attempt[] = [];
+  const curves: FitCurve[] = [];
   const L = o.task.labels.length;
   const valTruth = byLabel(
     o.val.map((c) => c.labels),
@@ -93,6 +94,11 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
           detail: `loss ${p.loss.toFixed(4)}`,
         }),
     });
+    curves.push({
+      ...(lr === undefined ? {} : { lr }),
+      losses: run.losses,
+      candidates: run.candidates.map((c) => ({ steps: c.step, valAuroc: c.valAuroc })),
+    });
     // Candidates in the order given (the earlier one wins a tie, as before).
     for (const steps of o.steps) {
       const c = run.candidates.find((x) => x.step === steps)!;
@@ -117,7 +123,7 @@ export async function fitPlugin(o: FitOptions): Promise<Fitted> {
     },
     weights,
   );
-  return { attempts, chosen, thresholds, pluginDir };
+  return { attempts, curves, chosen, thresholds, pluginDir };
 }
 
 /**

@@ -161,7 +161,8 @@ export async function fitLoraPlugin(options: FitLoraOptions): Promise<Fitted> {
     weights,
   );
   const attempts = run.candidates.map((c) => ({ steps: c.step, valAuroc: c.valAuroc, dir: c.dir }));
-  return { attempts, chosen: attempts[run.candidates.indexOf(run.best)]!, thresholds, pluginDir };
+  const curves = [{ losses: run.losses, candidates: attempts.map((a) => ({ steps: a.steps, valAuroc: a.valAuroc })) }];
+  return { attempts, curves, chosen: attempts[run.candidates.indexOf(run.best)]!, thresholds, pluginDir };
 }
 
 function formatDuration(seconds: number): string {

@@ -19,9 +19,19 @@ export interface Attempt {
   dir: string;
 }
 
+/** One training schedule of a fit: its loss per step and its candidates scored on val. */
+export interface FitCurve {
+  /** The head learning rate of this schedule (frozen fits try several). */
+  lr?: number;
+  losses: { step: number; loss: number }[];
+  candidates: { steps: number; valAuroc: number | null }[];
+}
+
 /** What a fit chose on val and where it wrote the kept plugin. */
 export interface Fitted {
   attempts: Attempt[];
+  /** One per schedule: what the training curve plot draws. */
+  curves: FitCurve[];
   chosen: Attempt;
   /** Per-label operating points chosen on validation (null: one class there, or multi-class). */
   thresholds: (number | null)[];

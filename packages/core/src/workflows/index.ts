@@ -10,9 +10,11 @@ export { type FitLoraOptions, fitLoraPlugin } from './fit-lora.js';
 export {
   type Attempt,
   byLabel,
+  type FitCurve,
   type Fitted,
   type WorkflowProgress,
   type WorkflowProgressSink,
 } from './fit-result.js';
 export { maskTokenGrid } from './seg-mask.js';
+export { writeTrainingCurve } from './training-curve.js';
 export { type VolumeCaseOptions, volumeCases } from './volume-cases.js';
