@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
+import { ratioPoints } from './results-plot.js';
 
 describe('bench harness', () => {
   it('formats a markdown table', () => {
@@ -28,5 +29,55 @@ describe('bench harness', () => {
     expect(text).toContain('Machine: ');
     expect(text).toContain('Load during the run: other processes');
     expect(text).toContain('- Ratio: 1.5× peer');
+  });
+
+  it('reads every ratio row with its section, time and peer, and the append redraws the picture', async () => {
+    const md = [
+      '# Benchmark results',
+      '',
+      '## Frozen ViT forward — 2026-11-29 05:53 UTC',
+      '- Ratio: ViT-B/14, 2 thread(s), batch 8: ORT ÷ PyTorch = 1.91×',
+      '- PyTorch 1.13.0a0 (Debian, OpenBLAS), no_grad.',
+      '',
+      '## Frozen ViT forward — 2026-12-03 18:35 UTC',
+      '- Ratio: ViT-B/14, 2 thread(s), batch 8: ORT ÷ PyTorch = 1.31×',
+      '- Peer: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed (PyTorch 1.13.0a0).',
+      '',
+      '## heatmap-server load — 2026-11-29 04:27 UTC',
+      '- Ratio: slice PNG: heatmap-server ÷ peer requests/s = 1.00, p99 ratio 3.88',
+    ].join('\n');
+    expect(ratioPoints(md)).toEqual([
+      {
+        benchmark: 'Frozen ViT forward',
+        time: '2026-11-29T05:53:00Z',
+        quantity: 'ViT-B/14, 2 thread(s), batch 8: ORT ÷ PyTorch',
+        value: 1.91,
+        peer: 'with the Haswell override',
+      },
+      {
+        benchmark: 'Frozen ViT forward',
+        time: '2026-12-03T18:35:00Z',
+        quantity: 'ViT-B/14, 2 thread(s), batch 8: ORT ÷ PyTorch',
+        value: 1.31,
+        peer: 'at its best',
+      },
+      {
+        benchmark: 'heatmap-server load',
+        time: '2026-11-29T04:27:00Z',
+        quantity: 'slice PNG: heatmap-server ÷ peer requests/s',
+        value: 1,
+        peer: 'no Python peer',
+      },
+    ]);
+    const dir = await mkdtemp(join(tmpdir(), 'bench-plot-'));
+    const { load } = await measureLoad(async () => 1);
+    await appendResults(
+      { title: 'demo', command: 'x', table: '|a|', ratios: ['speed: anymc3d ÷ peer = 1.5×'] },
+      load,
+      join(dir, 'RESULTS.md'),
+    );
+    const svg = await readFile(join(dir, 'ratios-over-time.svg'), 'utf8');
+    expect(svg).toContain('>speed: anymc3d ÷ peer<');
+    expect(svg).toContain('>demo<');
   });
 });

@@ -1,6 +1,7 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { writeRatiosPlot } from './results-plot.js';
 
 /**
  * The benchmark convention: a benchmark measures its subject and its peer (PyTorch, nibabel …)
@@ -8,6 +9,9 @@ import { fileURLToPath } from 'node:url';
  * machine, and how busy the machine was while it ran — a number measured under a co-tenant is
  * not a number to plan with (see shared/docs/DEPENDENCIES.md, "Co-tenant effect").
  */
+
+export const RESULTS_HEADER =
+  '# Benchmark results\n\nAppended by the scripts in bench/; newest last. The picture is redrawn from these rows after every run.\n\n![Headline ratios over time](ratios-over-time.png)\n\n';
 
 export const RESULTS_PATH = fileURLToPath(new URL('../RESULTS.md', import.meta.url));
 
@@ -134,9 +138,11 @@ export async function appendResults(
   try {
     existing = await readFile(path, 'utf8');
   } catch {
-    await writeFile(path, '# Benchmark results\n\nAppended by the scripts in bench/; newest last.\n\n');
+    await writeFile(path, RESULTS_HEADER);
   }
   if (existing && !existing.endsWith('\n')) await appendFile(path, '\n');
   await appendFile(path, `${section}\n`);
+  // The picture of the ratios over time is redrawn from the file's own rows after every append.
+  await writeRatiosPlot(path);
   return section;
 }
