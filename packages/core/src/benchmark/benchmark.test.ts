@@ -190,5 +190,12 @@ describe('runBenchmark', () => {
     const png = PNG.sync.read(readFileSync(join(report, 'auroc.png')));
     expect(png.width).toBeGreaterThan(100);
     expect(readFileSync(join(plan.out, 'results.md'), 'utf8')).toContain('| toy-blob | tiny_vit_test | lora |');
+    // Each finished cell keeps the picture of its schedule: the loss per step and the kept candidate.
+    const curve = readFileSync(
+      join(plan.out, 'cells', 'toy-blob', 'tiny_vit_test', 'lora', 'training-curve.svg'),
+      'utf8',
+    );
+    expect(curve).toContain('>kept<');
+    expect(curve).toContain('>Training loss (per step)<');
   });
 });

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import type { Backbone } from '../backbone/types.js';
 import { foldAll, selectThresholds, type ThresholdCriterion } from '../metrics/calibration.js';
 import { bootstrapIntervals, evaluate, type LabelledScores } from '../metrics/evaluate.js';
+import { trainingCurveSpec, writePlot } from '../plot/index.js';
 import type { TaskCard as PluginTask } from '../plugin/card.js';
 import { loadPlugin, type Prediction } from '../plugin/load.js';
 import { QUERY } from '../plugin/plugin-graph.js';
@@ -151,6 +152,22 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
     scores: raw.scores,
     truth: raw.truth,
   };
+  // How the cell's one schedule went, beside its result (the checkpoint and its loss log go next).
+  const schedule = mode === 'lora' ? 'LoRA + query + head' : `${mode} head`;
+  await writePlot(
+    args.dir,
+    'training-curve',
+    trainingCurveSpec(
+      [
+        {
+          name: schedule,
+          losses: run.losses,
+          candidates: scored.map((c) => ({ steps: c.step, valAuroc: c.valAuroc })),
+        },
+      ],
+      { name: schedule, steps: chosen.step },
+    ),
+  );
   // The checkpoint is only needed to resume training; the cell keeps the chosen plugin.
   await rm(trainDir, { recursive: true, force: true });
   const done: DoneCell = {
