@@ -50,7 +50,7 @@ describe('vlm3d train --mode lora → package → run', () => {
     expect(t.err).toMatch(/train lora: 3\/3 loss \d/);
     // The one LoRA fit workflow: candidates along one schedule scored on val, the best kept.
     expect(t.err).toMatch(
-      /lora training: [\d.]+ s; val: 3 steps AUC=[\d.n/a]+ → 3 steps; thresholds \(crg on 2 val cases\)/,
+      /lora training: [\d.]+ s; val: 3 steps AUC=[\d.n/a]+ → 3 steps; thresholds \(crg on 2 val cases\)[^;]*; curve .*training-curve\.png/,
     );
     const card = JSON.parse(await readFile(join(plugin, 'plugin.json'), 'utf8')) as PluginCard;
     expect(card.labels).toEqual([...CT_RATE_LABELS]);

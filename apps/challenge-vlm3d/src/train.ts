@@ -7,7 +7,7 @@ import type { ThresholdCriterion } from '@anymc3d/core/metrics';
 import { type PluginCard, type PluginInput, readPlugin, type TaskCard } from '@anymc3d/core/plugin';
 import { taskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
-import { type Fitted, fitLoraPlugin, fitPlugin } from '@anymc3d/core/workflows';
+import { type Fitted, fitLoraPlugin, fitPlugin, writeTrainingCurve } from '@anymc3d/core/workflows';
 import { readRescaleTable } from './metadata.js';
 import type { Rescale } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
@@ -153,7 +153,10 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
       },
       note: log,
     });
-    log(`lora training: ${((Date.now() - started) / 1000).toFixed(1)} s; ${chosenOnVal(fitted, options, val.length)}`);
+    const curve = await writeTrainingCurve(options.output, fitted, 'lora');
+    log(
+      `lora training: ${((Date.now() - started) / 1000).toFixed(1)} s; ${chosenOnVal(fitted, options, val.length)}; curve ${curve.png}`,
+    );
     return (await readPlugin(options.output, { name: backbone.card.name, weightHash: backbone.weightHash })).card;
   } else {
     if (options.lrLora !== undefined || options.chunk !== undefined)
@@ -203,8 +206,9 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
           log(`${e.stage}: ${e.done}/${e.total}${e.detail ? ` ${e.detail}` : ''}`);
       },
     });
+    const curve = await writeTrainingCurve(options.output, fitted, 'frozen');
     log(
-      `frozen training: ${((Date.now() - started) / 1000).toFixed(1)} s; ${chosenOnVal(fitted, options, val.length)}`,
+      `frozen training: ${((Date.now() - started) / 1000).toFixed(1)} s; ${chosenOnVal(fitted, options, val.length)}; curve ${curve.png}`,
     );
     return (await readPlugin(options.output, id)).card;
   }
