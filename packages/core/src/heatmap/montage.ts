@@ -54,7 +54,7 @@ export function topSlices(heat: SliceStack, count: number): number[] {
     .sort((a, b) => a - b);
 }
 
-const escape = (s: string) =>
+const escapeXml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Slice `s` as PNG: the grey image, or the heatmap blended over it. */
@@ -123,9 +123,9 @@ export function renderMontage(
   const parts: string[] = [];
   const shownPerRow: number[][] = [];
   let y = margin + 18;
-  parts.push(`<text x="${margin}" y="${y}" font-size="16" font-weight="bold">${escape(text.title)}</text>`);
+  parts.push(`<text x="${margin}" y="${y}" font-size="16" font-weight="bold">${escapeXml(text.title)}</text>`);
   y += 18;
-  parts.push(`<text x="${margin}" y="${y}" font-size="12" fill="#444">${escape(text.subtitle)}</text>`);
+  parts.push(`<text x="${margin}" y="${y}" font-size="12" fill="#444">${escapeXml(text.subtitle)}</text>`);
   y += 10;
   let width = margin * 2 + CHAR * Math.max(16 * text.title.length, 12 * text.subtitle.length);
   for (const row of rows) {
@@ -137,7 +137,7 @@ export function renderMontage(
     const w = image.width * scale;
     const h = physicalH * scale;
     y += 22;
-    parts.push(`<text x="${margin}" y="${y}" font-size="13" font-weight="bold">${escape(row.label)}</text>`);
+    parts.push(`<text x="${margin}" y="${y}" font-size="13" font-weight="bold">${escapeXml(row.label)}</text>`);
     y += 6;
     let x = margin;
     for (const s of shown) {
@@ -147,7 +147,7 @@ export function renderMontage(
         );
       }
       const caption = `${row.indexName} = ${s} of ${image.slices} · mean heat ${meanHeat(heat, s).toFixed(2)}`;
-      parts.push(`<text x="${x}" y="${y + h + 14}" font-size="11">${escape(caption)}</text>`);
+      parts.push(`<text x="${x}" y="${y + h + 14}" font-size="11">${escapeXml(caption)}</text>`);
       x += 2 * w + innerGap + pairGap;
     }
     width = Math.max(width, x - pairGap + margin, margin * 2 + CHAR * 13 * row.label.length);
@@ -172,7 +172,9 @@ export function renderMontage(
     parts.push(`<text x="${tx}" y="${y + barH + 16}" font-size="11" text-anchor="middle">${v.toFixed(2)}</text>`);
   }
   const legend = `heat: 0 = none, 1 = this case's peak; not drawn below ${overlay.floor.toFixed(2)}; left: input, right: overlay`;
-  parts.push(`<text x="${barX + barW + 14}" y="${y + barH - 1}" font-size="11" fill="#444">${escape(legend)}</text>`);
+  parts.push(
+    `<text x="${barX + barW + 14}" y="${y + barH - 1}" font-size="11" fill="#444">${escapeXml(legend)}</text>`,
+  );
   width = Math.ceil(Math.max(width, barX + barW + 14 + CHAR * 11 * legend.length + margin));
   const height = Math.ceil(y + barH + 16 + margin);
   const svg =

@@ -24,7 +24,7 @@ export interface CaseReport {
   };
 }
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const STYLE = `
@@ -47,7 +47,7 @@ function probabilityRow(l: CaseReport['labels'][number], decided: boolean, multi
   const call = multiclass ? (decided ? 'most probable class' : '') : decided ? 'positive' : 'negative';
   const cls = decided ? 'pos' : 'neg';
   return (
-    `<tr><td>${escape(l.label)}</td><td class="num" data-probability="${l.probability}">${l.probability.toFixed(4)}</td>` +
+    `<tr><td>${escapeHtml(l.label)}</td><td class="num" data-probability="${l.probability}">${l.probability.toFixed(4)}</td>` +
     `<td class="num">${multiclass ? '–' : l.threshold.toFixed(4)}</td>` +
     `<td><span class="track"><span class="bar" style="width:${(p * 160).toFixed(1)}px"></span>` +
     (multiclass
@@ -66,8 +66,8 @@ export function caseReportHtml(r: CaseReport): string {
     ? r.montages
         .map(
           (m) =>
-            `<figure><img alt="${escape(`heatmap montage: ${m.label}`)}" src="data:image/png;base64,${Buffer.from(m.png).toString('base64')}">` +
-            `<figcaption>${escape(m.caption)}</figcaption></figure>`,
+            `<figure><img alt="${escapeHtml(`heatmap montage: ${m.label}`)}" src="data:image/png;base64,${Buffer.from(m.png).toString('base64')}">` +
+            `<figcaption>${escapeHtml(m.caption)}</figcaption></figure>`,
         )
         .join('')
     : '<p>No heatmap was computed for this case (run with heatmaps to include one).</p>';
@@ -82,13 +82,13 @@ export function caseReportHtml(r: CaseReport): string {
     ...Object.entries(p.versions).map(([k, v]) => [`${k} version`, v]),
     ['created', p.created],
   ]
-    .map(([k, v]) => `<dt>${escape(k!)}</dt><dd>${escape(v!)}</dd>`)
+    .map(([k, v]) => `<dt>${escapeHtml(k!)}</dt><dd>${escapeHtml(v!)}</dd>`)
     .join('');
   return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(`${r.caseId} · ${r.task}`)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${r.caseId} · ${r.task}`)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head>
 <body>
-<h1>${escape(r.caseId)} · ${escape(r.task)}</h1>
+<h1>${escapeHtml(r.caseId)} · ${escapeHtml(r.task)}</h1>
 <p class="sub">${
     r.multiclass
       ? 'Multi-class: the decision is the most probable class.'
@@ -102,7 +102,7 @@ ${montages}
 <h2>Provenance</h2>
 <dl>${dl}</dl>
 <h3>Input recipe (from the plugin)</h3>
-<pre>${escape(JSON.stringify(p.recipe, null, 2))}</pre>
+<pre>${escapeHtml(JSON.stringify(p.recipe, null, 2))}</pre>
 </body></html>
 `;
 }

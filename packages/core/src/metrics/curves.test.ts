@@ -19,8 +19,8 @@ describe('ROC and reliability curves against scikit-learn (fixtures/metrics/make
     it(`set ${k}: roc_curve(drop_intermediate=False) and calibration_curve(n_bins=${set.bins})`, () => {
       const roc = rocCurve(set.scores, set.truth)!;
       expect(roc.fpr.length).toBe(set.roc.fpr.length);
-      roc.fpr.forEach((v, i) => expect(v).toBeCloseTo(set.roc.fpr[i]!, 12));
-      roc.tpr.forEach((v, i) => expect(v).toBeCloseTo(set.roc.tpr[i]!, 12));
+      expect(roc.fpr).toEqual(set.roc.fpr.map((v) => expect.closeTo(v, 12)));
+      expect(roc.tpr).toEqual(set.roc.tpr.map((v) => expect.closeTo(v, 12)));
       // The first threshold is "above every score": +∞ here and in scikit-learn ≥ 1.3, max + 1 before.
       expect(roc.thresholds.slice(1)).toEqual(set.roc.thresholds.slice(1));
       const bins = reliabilityBins(set.scores, set.truth, set.bins);

@@ -89,7 +89,7 @@ export async function trainCandidates<V>(args: CandidateArgs<V>): Promise<Candid
       card = trained.card;
       await savePlugin(dir, card, weights);
       if (trained.losses.length) trainLoss = trained.losses[trained.losses.length - 1]!;
-      trained.losses.forEach((loss, i) => losses.set(trained.resumedFrom + i + 1, loss));
+      for (const [i, loss] of trained.losses.entries()) losses.set(trained.resumedFrom + i + 1, loss);
       await writeFileAtomic(logPath, `${JSON.stringify(Object.fromEntries(losses))}\n`);
     }
     args.onSaved?.(step);
