@@ -12,7 +12,7 @@ import { SyntheticAnalyzer, syntheticVolume } from '@anymc3d/heatmap-server/test
  * memory with bare node:http (the floor for HTTP on this machine). Prints one JSON line.
  */
 const mode = process.argv[2];
-const TOKEN = 'bench-token-0123456789abcdef';
+const TOKEN = 'bench-token-0123456789abcdef0123456789';
 const BACKBONE = { name: 'synthetic', hash: 'sha256:bench' };
 
 async function subject(): Promise<void> {

@@ -117,7 +117,6 @@ describe('heatmap server API (real listener)', () => {
     const { id } = (await created.json()) as { id: string };
     await waitForCase(current.url, id);
     const review = {
-      reviewer: 'Dr. Example',
       comment: 'blob sits on the sphere',
       verdicts: [{ plugin: 'nodule', label: 'Lung nodule', verdict: 'disagree' }],
     };
@@ -133,6 +132,13 @@ describe('heatmap server API (real listener)', () => {
       body: JSON.stringify({ ...review, verdicts: [{ plugin: 'nodule', label: 'Nope', verdict: 'agree' }] }),
     });
     expect(wrongLabel.status).toBe(422);
+    // A review is signed by the token's user: another name in the body is refused.
+    const forged = await fetch(`${current.url}/v1/cases/${id}/reviews`, {
+      method: 'POST',
+      headers: auth(REVIEWER, { 'Content-Type': 'application/json' }),
+      body: JSON.stringify({ ...review, reviewer: 'Dr. Someone Else' }),
+    });
+    expect(forged.status).toBe(422);
 
     current = await current.restart();
     const after = (await (
@@ -140,7 +146,7 @@ describe('heatmap server API (real listener)', () => {
     ).json()) as CaseBody;
     expect(after.status).toBe('done');
     expect(after.reviews).toHaveLength(1);
-    expect(after.reviews[0]).toMatchObject({ reviewer: 'Dr. Example', comment: review.comment });
+    expect(after.reviews[0]).toMatchObject({ reviewer: 'Dr. Browser', comment: review.comment });
     expect(after.reviews[0]?.verdicts).toEqual([{ pluginId: 'nodule', label: 'Lung nodule', verdict: 'disagree' }]);
   });
 
@@ -183,7 +189,8 @@ describe('heatmap server API (real listener)', () => {
 
   it('marks a case failed with the analyzer’s message when it cannot read the volume', async () => {
     current = await startTestServer();
-    const nrrd = Buffer.from('NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nencoding: raw\n\n\0\0\0\0\0\0\0\0');
+    const header = 'NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nencoding: raw\n\n';
+    const nrrd = Buffer.concat([Buffer.from(header), Buffer.alloc(16)]);
     const created = await upload(current, nrrd);
     expect(created.status).toBe(202);
     const { id } = (await created.json()) as { id: string };

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CaseAnalyzer } from './analyzer.js';
-import type { Role, ServerConfig } from './config.js';
+import type { AuthThrottle } from './auth.js';
+import type { ServerConfig, User } from './config.js';
 import type { Metrics } from './metrics.js';
 import type { JobQueue } from './queue.js';
 import type { Store } from './store.js';
@@ -17,6 +18,7 @@ export interface AppContext {
   tmpDir: string;
   volumes: VolumeCache;
   pngs: BytesCache;
+  throttle: AuthThrottle;
   log: (message: string) => void;
 }
 
@@ -25,7 +27,8 @@ export interface RequestContext {
   res: ServerResponse;
   url: URL;
   params: Record<string, string>;
-  role: Role | null;
+  /** The authenticated user (null on public routes without a token). */
+  user: User | null;
 }
 
 export type Access = 'public' | 'reviewer' | 'admin';

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { configFromArgs, configFromEnv } from './config.js';
@@ -11,11 +12,19 @@ describe('configFromEnv', () => {
     expect(c.tokens.size).toBe(0);
   });
 
-  it('parses tokens with roles and refuses an unknown role', () => {
-    const c = configFromEnv({ ANYMC3D_TOKENS: 'abc:admin,def' }, '/d');
-    expect(c.tokens.get('abc')).toBe('admin');
-    expect(c.tokens.get('def')).toBe('reviewer');
-    expect(() => configFromEnv({ ANYMC3D_TOKENS: 'x:root' }, '/d')).toThrow(/role "root"/);
+  it('parses tokens with roles and names, and refuses an unknown role or a short token', () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(40);
+    const c = configFromEnv({ ANYMC3D_TOKENS: `${a}:admin:Ada Admin,${b}` }, '/d');
+    expect(c.tokens.get(a)).toEqual({ role: 'admin', name: 'Ada Admin' });
+    expect(c.tokens.get(b)).toEqual({ role: 'reviewer', name: 'reviewer-2' });
+    expect(() => configFromEnv({ ANYMC3D_TOKENS: `${a}:root` }, '/d')).toThrow(/role "root"/);
+    expect(() => configFromEnv({ ANYMC3D_TOKENS: 'abc:admin' }, '/d')).toThrow(/token 1 has 3 characters; at least 32/);
+  });
+
+  it('resolves a relative data folder once, and refuses half a TLS pair', () => {
+    expect(configFromEnv({}, 'data').dataDir).toBe(join(process.cwd(), 'data'));
+    expect(() => configFromEnv({ ANYMC3D_TLS_CERT: '/c.pem' }, '/d')).toThrow(/give both or neither/);
   });
 });
 
@@ -23,7 +32,7 @@ describe('configFromArgs', () => {
   it('reads the command line over the environment', () => {
     const c = configFromArgs(
       ['--data', '/d', '--backbone', 'dinov2_vits14', '--plugin', '/p/a', '--plugin', '/p/b', '--port', '9000'],
-      { ANYMC3D_TOKENS: 't:admin', ANYMC3D_PORT: '1' },
+      { ANYMC3D_TOKENS: `${'t'.repeat(32)}:admin`, ANYMC3D_PORT: '1' },
     );
     expect(c).toMatchObject({ dataDir: '/d', backbone: 'dinov2_vits14', plugins: ['/p/a', '/p/b'], port: 9000 });
     expect(c.host).toBe('127.0.0.1');
@@ -33,9 +42,17 @@ describe('configFromArgs', () => {
   it('names what is missing or wrong', () => {
     expect(() => configFromArgs(['--backbone', 'x'], {})).toThrow(/--data DIR is required/);
     expect(() => configFromArgs(['--data', '/d'], {})).toThrow(/--backbone NAME is required/);
-    expect(() => configFromArgs(['--data', '/d', '--backbone', 'x', '--bogus', '1'], {})).toThrow(/unknown flag/);
+    expect(() => configFromArgs(['--data', '/d', '--backbone', 'x', '--bogus', '1'], {})).toThrow(
+      /Unknown argument: bogus/,
+    );
     expect(() => configFromArgs(['--data', '/d', '--backbone', 'x', '--port', 'http'], {})).toThrow(/not a port/);
-    expect(() => configFromArgs(['--data'], {})).toThrow(/"--data" needs a value/);
+    expect(() => configFromArgs(['--data'], {})).toThrow(/--data DIR is required/);
+    // Plain HTTP on an address other machines reach is refused unless asked for.
+    expect(() => configFromArgs(['--data', '/d', '--backbone', 'x', '--host', '0.0.0.0'], {})).toThrow(
+      /over plain HTTP would send tokens and patient data in the clear/,
+    );
+    const behindProxy = configFromArgs(['--data', '/d', '--backbone', 'x', '--host', '0.0.0.0', '--insecure-http'], {});
+    expect(behindProxy.insecureHttp).toBe(true);
   });
 });
 

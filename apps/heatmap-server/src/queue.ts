@@ -10,6 +10,8 @@ export interface QueueOptions {
   analyzer: CaseAnalyzer;
   casesDir: string;
   concurrency: number;
+  /** Starts of one job before a restart fails it instead of queuing it again. */
+  maxAttempts: number;
   metrics: Metrics;
   log: (message: string) => void;
 }
@@ -35,11 +37,12 @@ export class JobQueue {
     return this.running.size;
   }
 
-  /** Queues the jobs a previous process left unfinished. */
-  resume(): number {
-    const ids = this.options.store.requeueInterrupted();
-    for (const id of ids) this.enqueue(id);
-    return ids.length;
+  /** Queues the jobs a previous process left unfinished; fails those that used all their attempts. */
+  resume(): { requeued: number; failed: number } {
+    const { requeued, failed } = this.options.store.requeueInterrupted(this.options.maxAttempts);
+    for (const id of failed) this.options.log(`case ${id}: failed after ${this.options.maxAttempts} attempt(s)`);
+    for (const id of requeued) this.enqueue(id);
+    return { requeued: requeued.length, failed: failed.length };
   }
 
   enqueue(caseId: string): void {
@@ -75,13 +78,16 @@ export class JobQueue {
   private pump(): void {
     while (!this.abort.signal.aborted && this.running.size < this.options.concurrency && this.waiting.length > 0) {
       const caseId = this.waiting.shift() as string;
-      const job = this.run(caseId).finally(() => {
-        this.running.delete(caseId);
-        this.pump();
-        if (this.waiting.length === 0 && this.running.size === 0) {
-          for (const done of this.idleWaiters.splice(0)) done();
-        }
-      });
+      // Whatever escapes a job (the store, the file system) is logged and ends that job only.
+      const job = this.run(caseId)
+        .catch((error: Error) => this.options.log(`case ${caseId}: ${error.stack ?? error.message}`))
+        .finally(() => {
+          this.running.delete(caseId);
+          this.pump();
+          if (this.waiting.length === 0 && this.running.size === 0) {
+            for (const done of this.idleWaiters.splice(0)) done();
+          }
+        });
       this.running.set(caseId, job);
     }
   }

@@ -2,12 +2,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppContext, RequestContext, Route } from './app-context.js';
+import { checkCapacity } from './capacity.js';
 import { sendFile } from './files.js';
 import { HttpError, notFound, readJson, sendJson, slug } from './http-util.js';
 import { isId, newId } from './ids.js';
 import { COLORMAPS, type ColormapName, renderSlicePng, SLICE_AXES, type SliceAxis, sliceCount } from './slice-png.js';
 import type { CaseRow, PredictionRow, ReviewRow, Verdict } from './store.js';
 import { receiveVolume } from './upload.js';
+import { checkVolumeBounds } from './volume-bounds.js';
 import { FORMAT_EXTENSION } from './volume-format.js';
 
 export const caseRoutes: Route[] = [
@@ -24,11 +26,15 @@ export const caseRoutes: Route[] = [
     handle: getSlice,
   },
   { method: 'GET', pattern: '/v1/cases/:id/reports/:plugin.html', access: 'reviewer', handle: getReport },
+  { method: 'POST', pattern: '/v1/cases/:id/retry', access: 'admin', handle: retryCase },
+  { method: 'GET', pattern: '/v1/audit', access: 'admin', handle: listAudit },
+  { method: 'GET', pattern: '/v1/me', access: 'reviewer', handle: (_app, { res, user }) => sendJson(res, 200, user) },
   { method: 'GET', pattern: '/v1/cases/:id/reviews', access: 'reviewer', handle: listReviews },
   { method: 'POST', pattern: '/v1/cases/:id/reviews', access: 'reviewer', handle: addReview },
 ];
 
-async function createCase(app: AppContext, { req, res, url }: RequestContext): Promise<void> {
+async function createCase(app: AppContext, ctx: RequestContext): Promise<void> {
+  const { req, res, url } = ctx;
   const available = app.analyzer.plugins.map((p) => p.id);
   const asked = (url.searchParams.get('plugins') ?? '').split(',').filter(Boolean);
   const pluginIds = asked.length > 0 ? [...new Set(asked)] : available;
@@ -36,10 +42,25 @@ async function createCase(app: AppContext, { req, res, url }: RequestContext): P
   if (unknown.length > 0)
     throw new HttpError(422, 'unknown_plugin', `no loaded plugin is called ${unknown.map((u) => `"${u}"`).join(', ')}`);
   if (pluginIds.length === 0) throw new HttpError(409, 'no_plugins', 'no plugin is loaded');
+  await checkCapacity(app, res);
   const id = newId();
   const tmp = join(app.tmpDir, `${id}.upload`);
   const { size, format } = await receiveVolume(req, tmp, app.config.maxUploadBytes);
   const inputFile = `input${FORMAT_EXTENSION[format]}`;
+  try {
+    if (format === 'dicom-zip') {
+      throw new HttpError(
+        415,
+        'dicom_zip_unsupported',
+        'a zipped DICOM series is not read by the server: convert it to NIfTI (e.g. `dcm2niix`, or `anymc3d inspect` on the unzipped folder) and upload that',
+      );
+    }
+    // The header's dimensions, before anything is inflated: a bomb is refused here, not in the worker.
+    await checkVolumeBounds(tmp, format, { maxVoxels: app.config.maxVoxels, maxBytes: app.config.maxVolumeBytes });
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
   try {
     await mkdir(join(app.casesDir, id), { recursive: true });
     await rename(tmp, join(app.casesDir, id, inputFile));
@@ -54,14 +75,29 @@ async function createCase(app: AppContext, { req, res, url }: RequestContext): P
       ?.replace(/[^\p{L}\p{N} ._()-]/gu, '')
       .slice(0, 200) || null;
   app.store.insertCase({ id, originalName: name, format, sizeBytes: size, pluginIds, inputFile });
+  audit(app, ctx, 'upload', id, `${size} bytes, ${format}, plugins ${pluginIds.join(',')}`);
   app.queue.enqueue(id);
   res.setHeader('Location', `/v1/cases/${id}`);
   sendJson(res, 202, caseJson(app, app.store.getCase(id) as CaseRow, false));
 }
 
+/** A whole-number query parameter in [min, max], or a 400 naming it. */
+export function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  const v = Number(raw);
+  if (!(/^\d+$/.test(raw) && v >= min && v <= max))
+    throw new HttpError(
+      400,
+      'bad_parameter',
+      `${name} must be a whole number from ${min} to ${max} (got "${raw.slice(0, 40)}")`,
+    );
+  return v;
+}
+
 function listCases(app: AppContext, { res, url }: RequestContext): void {
-  const limit = Math.min(200, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
-  const offset = Math.max(0, Number(url.searchParams.get('offset') ?? 0) || 0);
+  const limit = intParam(url, 'limit', 50, 1, 200);
+  const offset = intParam(url, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
   const cases = app.store.listCases(limit, offset).map((c) => caseJson(app, c, false));
   sendJson(res, 200, { total: app.store.countCases(), limit, offset, cases });
 }
@@ -77,10 +113,12 @@ function reportPath(app: AppContext, c: CaseRow, pluginId: string): string | nul
  * The case's self-contained report for one plugin, as `anymc3d heatmap --report` writes it: shown
  * inline, never cached (it holds patient data), and allowed nothing but its inline style and images.
  */
-async function getReport(app: AppContext, { res, req, params }: RequestContext): Promise<void> {
+async function getReport(app: AppContext, ctx: RequestContext): Promise<void> {
+  const { res, req, params } = ctx;
   const c = finishedCase(app, params.id);
   const path = reportPath(app, c, params.plugin ?? '');
   if (!path) throw notFound(`no report for plugin "${params.plugin}" on this case`);
+  audit(app, ctx, 'view-report', c.id, params.plugin ?? '');
   const body = await readFile(path);
   res.writeHead(200, {
     'Content-Type': 'text/html; charset=utf-8',
@@ -92,12 +130,41 @@ async function getReport(app: AppContext, { res, req, params }: RequestContext):
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-function getCase(app: AppContext, { res, params }: RequestContext): void {
-  sendJson(res, 200, caseJson(app, findCase(app, params.id), true));
+function getCase(app: AppContext, ctx: RequestContext): void {
+  const c = findCase(app, ctx.params.id);
+  audit(app, ctx, 'view', c.id);
+  sendJson(ctx.res, 200, caseJson(app, c, true));
+}
+
+async function retryCase(app: AppContext, ctx: RequestContext): Promise<void> {
+  const c = findCase(app, ctx.params.id);
+  if (!app.store.retry(c.id))
+    throw new HttpError(409, 'not_failed', `the case is ${c.status}; only a failed case is retried`);
+  audit(app, ctx, 'retry', c.id, `after ${c.attempts} attempt(s): ${c.error ?? ''}`);
+  app.queue.enqueue(c.id);
+  sendJson(ctx.res, 202, caseJson(app, app.store.getCase(c.id) as CaseRow, false));
+}
+
+function listAudit(app: AppContext, { res, url }: RequestContext): void {
+  const limit = intParam(url, 'limit', 100, 1, 1000);
+  const offset = intParam(url, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+  const caseId = url.searchParams.get('case') ?? undefined;
+  if (caseId !== undefined && !isId(caseId)) throw new HttpError(400, 'bad_parameter', 'case must be a case id');
+  sendJson(res, 200, {
+    limit,
+    offset,
+    entries: app.store.auditTrail({ limit, offset, ...(caseId ? { caseId } : {}) }),
+  });
+}
+
+/** One row of the audit trail for what the authenticated user did. */
+function audit(app: AppContext, ctx: RequestContext, action: string, caseId: string | null, detail = ''): void {
+  app.store.audit({ user: ctx.user?.name ?? 'anonymous', role: ctx.user?.role ?? 'none', action, caseId, detail });
 }
 
 async function getImage(app: AppContext, ctx: RequestContext): Promise<void> {
   const c = finishedCase(app, ctx.params.id);
+  audit(app, ctx, 'download', c.id, 'image.nii.gz');
   await sendFile(ctx, join(app.casesDir, c.id, c.imageFile as string), 'application/gzip', `${c.id}-image.nii.gz`);
 }
 
@@ -181,13 +248,16 @@ function listReviews(app: AppContext, { res, params }: RequestContext): void {
   sendJson(res, 200, { reviews: app.store.reviews(c.id) });
 }
 
-async function addReview(app: AppContext, { req, res, params }: RequestContext): Promise<void> {
+async function addReview(app: AppContext, ctx: RequestContext): Promise<void> {
+  const { req, res, params } = ctx;
   const c = finishedCase(app, params.id);
   const body = await readJson(req);
   if (typeof body !== 'object' || body === null) throw badReview('the body is not an object');
   const { reviewer, comment = '', verdicts = [] } = body as Record<string, unknown>;
-  if (typeof reviewer !== 'string' || !reviewer.trim() || reviewer.length > 100)
-    throw badReview('reviewer is a name of 1–100 characters');
+  // The review is signed by the token's user; a name in the body may only repeat it.
+  const name = ctx.user?.name ?? '';
+  if (reviewer !== undefined && reviewer !== name)
+    throw badReview(`a review is signed by the authenticated user ("${name}"), not by a name in the body`);
   if (typeof comment !== 'string' || comment.length > 5000)
     throw badReview('comment is text of at most 5000 characters');
   if (!Array.isArray(verdicts)) throw badReview('verdicts is a list of {plugin, label, verdict}');
@@ -203,12 +273,13 @@ async function addReview(app: AppContext, { req, res, params }: RequestContext):
   if (checked.length === 0 && !comment.trim()) throw badReview('give at least one verdict or a comment');
   const review: ReviewRow = {
     id: newId(),
-    reviewer: reviewer.trim(),
+    reviewer: name,
     comment,
     createdAt: new Date().toISOString(),
     verdicts: checked,
   };
   app.store.addReview(c.id, review);
+  audit(app, ctx, 'review', c.id, review.verdicts.map((v) => `${v.pluginId}/${v.label}: ${v.verdict}`).join('; '));
   sendJson(res, 201, review);
 }
 
@@ -222,6 +293,7 @@ function findCase(app: AppContext, id: string | undefined): CaseRow {
 
 function finishedCase(app: AppContext, id: string | undefined): CaseRow {
   const c = findCase(app, id);
+  if (c.purgedAt) throw new HttpError(410, 'purged', `the case's files were deleted by retention on ${c.purgedAt}`);
   if (c.status !== 'done' || !c.imageFile)
     throw new HttpError(409, 'not_ready', `the case is ${c.status}${c.error ? `: ${c.error}` : ''}`);
   return c;
@@ -253,6 +325,7 @@ function caseJson(app: AppContext, c: CaseRow, full: boolean) {
     startedAt: c.startedAt,
     finishedAt: c.finishedAt,
     inferenceMs: c.inferenceMs,
+    purgedAt: c.purgedAt,
     imageUrl: c.status === 'done' ? `${base}/image.nii.gz` : null,
   };
   if (!full) return summary;

@@ -1,14 +1,17 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { CaseAnalyzer } from './analyzer.js';
 import type { AppContext, Route } from './app-context.js';
-import { answerPreflight, applyCors, authorize, roleOf } from './auth.js';
+import { AuthThrottle, answerPreflight, applyCors, authorize, userOf } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { HttpError, pathSegments, sendError, sendJson } from './http-util.js';
+import { acquireLock } from './lock.js';
 import { Metrics } from './metrics.js';
 import { JobQueue } from './queue.js';
+import { Retention } from './retention.js';
 import { matchRoute } from './router.js';
 import { caseRoutes } from './routes-cases.js';
 import { pluginRoutes } from './routes-plugins.js';
@@ -67,11 +70,21 @@ export async function createServer({
   const tmpDir = join(config.dataDir, 'tmp');
   await mkdir(casesDir, { recursive: true });
   await mkdir(tmpDir, { recursive: true });
+  // One server per data folder: two would run each other's jobs and interleave their writes.
+  const lock = await acquireLock(config.dataDir);
   // Uploads cut off by a previous stop never became cases: their partial files go.
   for (const name of await readdir(tmpDir)) await rm(join(tmpDir, name), { force: true, recursive: true });
   const store = new Store(join(config.dataDir, 'anymc3d.sqlite'));
   const metrics = new Metrics();
-  const queue = new JobQueue({ store, analyzer, casesDir, concurrency: config.concurrency, metrics, log });
+  const queue = new JobQueue({
+    store,
+    analyzer,
+    casesDir,
+    concurrency: config.concurrency,
+    maxAttempts: config.maxAttempts,
+    metrics,
+    log,
+  });
   const app: AppContext = {
     config,
     store,
@@ -82,22 +95,37 @@ export async function createServer({
     tmpDir,
     volumes: new VolumeCache(1 << 30),
     pngs: new BytesCache(64 << 20),
+    throttle: new AuthThrottle(),
     log,
   };
+  const retention = new Retention(app);
   for (const dir of store.rememberedPlugins()) {
     await analyzer.loadPlugin(dir).catch((error: Error) => log(`plugin ${dir} not reloaded: ${error.message}`));
   }
 
-  const server = createHttpServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(app, req, res).catch((error: Error) => {
       log(`unhandled: ${error.stack ?? error.message}`);
       if (!res.headersSent) sendError(res, new HttpError(500, 'internal', 'internal error'));
       else res.destroy();
     });
-  });
-  server.requestTimeout = 0; // large uploads on slow links; idle sockets still time out
-  server.headersTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
+  };
+  // A stalled client is cut off once it has not sent its headers in time (checked at least every
+  // second); large uploads on slow links are not, but a body that stops flowing is (socket idle).
+  const options = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: 0,
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.headersTimeoutMs / 2)),
+  };
+  const server = config.tls
+    ? createHttpsServer(
+        { ...options, cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) },
+        listener,
+      )
+    : createHttpServer(options, listener);
+  server.maxConnections = config.maxConnections;
+  server.setTimeout(120_000, (socket) => socket.destroy());
   let url = '';
 
   return {
@@ -112,12 +140,15 @@ export async function createServer({
       });
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      url = `http://${host}:${address.port}`;
+      url = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
       const resumed = queue.resume();
-      if (resumed > 0) log(`re-queued ${resumed} unfinished job(s)`);
+      if (resumed.requeued > 0) log(`re-queued ${resumed.requeued} unfinished job(s)`);
+      if (resumed.failed > 0) log(`failed ${resumed.failed} job(s) that had used all their attempts`);
+      retention.start();
       return url;
     },
     async close() {
+      retention.stop();
       await queue.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -125,6 +156,7 @@ export async function createServer({
       });
       store.close();
       await analyzer.close?.();
+      await lock.release();
     },
   };
 }
@@ -143,9 +175,23 @@ async function handle(app: AppContext, req: IncomingMessage, res: ServerResponse
   }
   try {
     const url = new URL(req.url ?? '/', 'http://server.invalid');
-    const role = roleOf(req, app.config.tokens);
+    const api = /^\/v1(\/|$)/.test(url.pathname) || /^\/v1(\/|$)/i.test(req.url ?? '');
+    // API answers carry patient data or its metadata: no cache keeps them (routes may not loosen this).
+    if (api) res.setHeader('Cache-Control', 'no-store');
+    const address = req.socket.remoteAddress ?? '?';
+    const wait = app.throttle.retryAfter(address);
+    if (api && wait > 0) {
+      res.setHeader('Retry-After', String(wait));
+      throw new HttpError(
+        429,
+        'too_many_failures',
+        `too many failed authentications from this address; retry in ${wait} s`,
+      );
+    }
+    const user = userOf(req, app.config.tokens);
+    if (api && !user && req.headers.authorization !== undefined) app.throttle.fail(address);
     // Every API path asks for a token before anything about it is told (even that it exists).
-    if (/^\/v1(\/|$)/.test(url.pathname) || /^\/v1(\/|$)/i.test(req.url ?? '')) authorize('reviewer', role);
+    if (api) authorize('reviewer', user);
     // The raw path, not url.pathname: the URL parser would quietly resolve `..` segments.
     const rawPath = (req.url ?? '/').split('?')[0] as string;
     const segments = rawPath.startsWith('/') ? pathSegments(rawPath) : null;
@@ -153,8 +199,8 @@ async function handle(app: AppContext, req: IncomingMessage, res: ServerResponse
     if (match === null) throw new HttpError(404, 'not_found', 'not found');
     if (match === 'method') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here`);
     routeName = match.route.pattern;
-    authorize(match.route.access, role);
-    await match.route.handle(app, { req, res, url, params: match.params, role });
+    authorize(match.route.access, user);
+    await match.route.handle(app, { req, res, url, params: match.params, user });
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
     if (error.status === 413 && !req.complete) {

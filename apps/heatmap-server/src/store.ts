@@ -22,6 +22,8 @@ export interface CaseRow {
   startedAt: string | null;
   finishedAt: string | null;
   inferenceMs: number | null;
+  /** Set when retention deleted the case's files. */
+  purgedAt: string | null;
 }
 
 export interface PredictionRow {
@@ -33,6 +35,17 @@ export interface PredictionRow {
 }
 
 export type Verdict = 'agree' | 'disagree';
+
+export interface AuditRow {
+  seq: number;
+  at: string;
+  user: string;
+  role: string;
+  /** upload, view, review, retry, plugin-load, purge, … */
+  action: string;
+  caseId: string | null;
+  detail: string;
+}
 
 export interface ReviewRow {
   id: string;
@@ -62,6 +75,13 @@ CREATE TABLE IF NOT EXISTS review_verdicts (
   review_id TEXT NOT NULL REFERENCES reviews(id), plugin_id TEXT NOT NULL, label TEXT NOT NULL,
   verdict TEXT NOT NULL CHECK (verdict IN ('agree','disagree')));
 CREATE TABLE IF NOT EXISTS loaded_plugins (dir TEXT PRIMARY KEY, loaded_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
+  action TEXT NOT NULL, case_id TEXT, detail TEXT NOT NULL DEFAULT '');
+CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, seq);
 CREATE INDEX IF NOT EXISTS reviews_by_case ON reviews(case_id, created_at);
 `;
@@ -84,6 +104,7 @@ interface CaseJoin {
   started_at: string | null;
   finished_at: string | null;
   inference_ms: number | null;
+  purged_at: string | null;
 }
 
 const CASE_SELECT = `SELECT c.*, j.status, j.progress, j.stage, j.error, j.attempts, j.queued_at, j.started_at,
@@ -100,9 +121,18 @@ export class Store {
   constructor(path: string) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
+    // Every commit reaches the disk before it is acknowledged: a review survives a power cut.
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.migrate();
+  }
+
+  /** Columns added after the first release: an older database gains them in place. */
+  private migrate(): void {
+    const columns = (this.db.prepare('PRAGMA table_info(cases)').all() as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('purged_at')) this.db.exec('ALTER TABLE cases ADD COLUMN purged_at TEXT');
   }
 
   close(): void {
@@ -148,17 +178,94 @@ export class Store {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM cases').get() as { n: number }).n;
   }
 
-  /** Jobs a previous process left queued or running, oldest first, all set back to queued. */
-  requeueInterrupted(): string[] {
+  /**
+   * Jobs a previous process left queued or running, oldest first, set back to queued — except a
+   * running one that has used its `maxAttempts` starts (each start counted one, including the start
+   * the process died in): that one is failed for good, so a job that kills the server does not
+   * kill it again at every start.
+   */
+  requeueInterrupted(maxAttempts = Number.POSITIVE_INFINITY): { requeued: string[]; failed: string[] } {
     return this.db.transaction(() => {
+      const spent = (
+        this.db.prepare("SELECT case_id FROM jobs WHERE status = 'running' AND attempts >= ?").all(maxAttempts) as {
+          case_id: string;
+        }[]
+      ).map((r) => r.case_id);
+      const fail = this.db.prepare(
+        "UPDATE jobs SET status = 'failed', stage = 'failed', error = ?, finished_at = ? WHERE case_id = ?",
+      );
+      for (const id of spent)
+        fail.run(
+          `failed after ${maxAttempts} attempt(s): the server process ended during each (the job may exhaust memory; an admin can retry it)`,
+          new Date().toISOString(),
+          id,
+        );
       this.db
         .prepare("UPDATE jobs SET status = 'queued', stage = 'queued', progress = 0 WHERE status = 'running'")
         .run();
       const rows = this.db.prepare("SELECT case_id FROM jobs WHERE status = 'queued' ORDER BY seq").all() as {
         case_id: string;
       }[];
-      return rows.map((r) => r.case_id);
+      return { requeued: rows.map((r) => r.case_id), failed: spent };
     })();
+  }
+
+  /** An admin's retry of a failed job: queued again with its attempts reset. False if it is not failed. */
+  retry(caseId: string): boolean {
+    const r = this.db
+      .prepare(
+        "UPDATE jobs SET status = 'queued', stage = 'queued', progress = 0, attempts = 0, error = NULL, finished_at = NULL, seq = (SELECT COALESCE(MAX(seq),0)+1 FROM jobs) WHERE case_id = ? AND status = 'failed'",
+      )
+      .run(caseId);
+    return r.changes === 1;
+  }
+
+  /** Appends one row to the audit trail (the table refuses updates and deletes). */
+  audit(entry: { user: string; role: string; action: string; caseId?: string | null; detail?: string }): void {
+    this.db
+      .prepare('INSERT INTO audit (at, user, role, action, case_id, detail) VALUES (?,?,?,?,?,?)')
+      .run(new Date().toISOString(), entry.user, entry.role, entry.action, entry.caseId ?? null, entry.detail ?? '');
+  }
+
+  auditTrail(options: { limit: number; offset: number; caseId?: string }): AuditRow[] {
+    const where = options.caseId ? 'WHERE case_id = ?' : '';
+    const args = options.caseId ? [options.caseId, options.limit, options.offset] : [options.limit, options.offset];
+    return (
+      this.db.prepare(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args) as {
+        seq: number;
+        at: string;
+        user: string;
+        role: string;
+        action: string;
+        case_id: string | null;
+        detail: string;
+      }[]
+    ).map((r) => ({
+      seq: r.seq,
+      at: r.at,
+      user: r.user,
+      role: r.role,
+      action: r.action,
+      caseId: r.case_id,
+      detail: r.detail,
+    }));
+  }
+
+  /** Finished cases created before `before` whose files are still kept (retention). */
+  casesToPurge(before: string): string[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT c.id FROM cases c JOIN jobs j ON j.case_id = c.id WHERE c.created_at < ? AND j.status IN ('done','failed') AND c.purged_at IS NULL",
+        )
+        .all(before) as { id: string }[]
+    ).map((r) => r.id);
+  }
+
+  markPurged(caseId: string): void {
+    this.db
+      .prepare('UPDATE cases SET purged_at = ?, image_file = NULL WHERE id = ?')
+      .run(new Date().toISOString(), caseId);
   }
 
   markRunning(caseId: string): void {
@@ -273,5 +380,6 @@ function toCase(r: CaseJoin): CaseRow {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     inferenceMs: r.inference_ms,
+    purgedAt: r.purged_at,
   };
 }

@@ -7,8 +7,8 @@ import { createServer, type HeatmapServer } from './server.js';
 import { SyntheticAnalyzer } from './testing/synthetic-analyzer.js';
 
 export const BACKBONE = { name: 'synthetic-vit', hash: 'sha256:aaaa' };
-export const ADMIN = 'admin-token-0123456789';
-export const REVIEWER = 'reviewer-token-0123456789';
+export const ADMIN = 'admin-token-0123456789abcdef0123456789';
+export const REVIEWER = 'reviewer-token-0123456789abcdef0123456789';
 
 export const PLUGINS: PluginInfo[] = [
   {
@@ -39,7 +39,10 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'anymc3d-server-')));
   const config: ServerConfig = {
-    ...configFromEnv({ ANYMC3D_TOKENS: `${ADMIN}:admin,${REVIEWER}:reviewer`, ANYMC3D_PORT: '0' }, dir),
+    ...configFromEnv(
+      { ANYMC3D_TOKENS: `${ADMIN}:admin:Ada Admin,${REVIEWER}:reviewer:Dr. Browser`, ANYMC3D_PORT: '0' },
+      dir,
+    ),
     ...overrides,
   };
   const analyzer = new SyntheticAnalyzer(BACKBONE, PLUGINS, hooks);

@@ -53,7 +53,7 @@ function isMetaImageHeader(text: string): boolean {
  * 4 KiB go in: deflate expands at most ~1032×, so the output stays under 8 MiB however
  * compressible the volume is, and is far more than the 348 header bytes needed.
  */
-function gunzipPrefix(head: Uint8Array): Uint8Array {
+export function gunzipPrefix(head: Uint8Array): Uint8Array {
   try {
     return gunzipSync(head.subarray(0, 4096), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 8 << 20 });
   } catch {

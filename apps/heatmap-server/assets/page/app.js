@@ -197,7 +197,7 @@ async function submitReview(event) {
     await api(`/v1/cases/${state.caseId}/reviews`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ reviewer: $('reviewer').value, comment: $('comment').value, verdicts }),
+      body: JSON.stringify({ comment: $('comment').value, verdicts }),
     });
     $('review-status').textContent = 'review saved';
     const { reviews } = await api(`/v1/cases/${state.caseId}/reviews`);
@@ -210,6 +210,8 @@ async function submitReview(event) {
 async function start() {
   $('token').value = state.token;
   if (!state.token) return;
+  const me = await api('/v1/me');
+  $('signed-in').textContent = `signed in as ${me.name} (${me.role})`;
   await refreshPlugins();
   await refreshCases();
 }
