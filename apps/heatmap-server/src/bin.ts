@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { isInputError } from '@anymc3d/core/util';
 import { configFromArgs, USAGE } from './config.js';
-import { createDefaultAnalyzer } from './default-analyzer.js';
+import { DEFAULT_ANALYZER_MODULE } from './default-analyzer.js';
+import { ProcessAnalyzer } from './process-analyzer.js';
 import { createServer } from './server.js';
 
 async function main(): Promise<void> {
@@ -12,7 +13,13 @@ async function main(): Promise<void> {
     return;
   }
   const config = configFromArgs(args, process.env);
-  const analyzer = await createDefaultAnalyzer({ backbone: config.backbone, plugins: config.plugins });
+  // The engine runs in a process of its own: a job that exhausts memory ends that process, not the server.
+  const analyzer = await ProcessAnalyzer.create({
+    module: DEFAULT_ANALYZER_MODULE,
+    options: { backbone: config.backbone, plugins: [] },
+    plugins: config.plugins,
+    log: (m) => process.stderr.write(`anymc3d-server: ${m}\n`),
+  });
   const server = await createServer({ config, analyzer });
   const url = await server.listen();
   process.stderr.write(

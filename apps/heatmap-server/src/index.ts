@@ -8,9 +8,10 @@ export type {
   PluginInfo,
 } from './analyzer.js';
 export { configFromArgs, configFromEnv, type Role, type ServerConfig } from './config.js';
-export { createDefaultAnalyzer } from './default-analyzer.js';
+export { createDefaultAnalyzer, DEFAULT_ANALYZER_MODULE } from './default-analyzer.js';
 export { EngineAnalyzer } from './engine-analyzer.js';
 export { encodeNiftiFloat32, encodeNiftiUnitUint8, type NiftiVolume, parseNifti, readNifti } from './nifti.js';
+export { AnalysisProcessEnded, ProcessAnalyzer, type ProcessAnalyzerOptions } from './process-analyzer.js';
 export { type CreateServerOptions, createServer, type HeatmapServer } from './server.js';
 export { renderSlicePng, type SliceAxis, type SliceRequest } from './slice-png.js';
 export { detectVolumeFormat, type VolumeFormat } from './volume-format.js';

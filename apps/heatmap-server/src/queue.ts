@@ -3,6 +3,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { isInputError } from '@anymc3d/core/util';
 import type { AnalysisResult, CaseAnalyzer } from './analyzer.js';
 import type { Metrics } from './metrics.js';
+import { AnalysisProcessEnded } from './process-analyzer.js';
 import type { PredictionRow, Store } from './store.js';
 
 export interface QueueOptions {
@@ -127,11 +128,21 @@ export class JobQueue {
       metrics.observeInference(ms / 1000, 'done');
     } catch (error) {
       if (signal.aborted) return;
+      // The analysis process died under this job: another start may pass (memory is freed with the
+      // process), until the job has used its attempts.
+      const attempts = store.getCase(caseId)?.attempts ?? 0;
+      if (error instanceof AnalysisProcessEnded && attempts < this.options.maxAttempts) {
+        log(`case ${caseId}: ${error.message}; attempt ${attempts} of ${this.options.maxAttempts}, queued again`);
+        store.requeue(caseId);
+        this.waiting.push(caseId);
+        return;
+      }
       const raw = isInputError(error) ? error.message : `inference failed: ${(error as Error).message}`;
       // The client sees case-relative file names, never the server's folders.
-      const message = raw.replaceAll(outDir + sep, '');
-      log(`case ${caseId}: ${message}`);
-      store.fail(caseId, message);
+      const message = raw.replaceAll(outDir + sep, '').replaceAll(this.options.casesDir, 'cases');
+      const final = error instanceof AnalysisProcessEnded ? `${message} (after ${attempts} attempt(s))` : message;
+      log(`case ${caseId}: ${final}`);
+      store.fail(caseId, final);
       metrics.observeInference((performance.now() - started) / 1000, 'failed');
     }
   }

@@ -210,6 +210,15 @@ export class Store {
     })();
   }
 
+  /** A job whose start ended with its analysis process: waiting again, its attempts kept. */
+  requeue(caseId: string): void {
+    this.db
+      .prepare(
+        "UPDATE jobs SET status = 'queued', stage = 'queued', progress = 0 WHERE case_id = ? AND status = 'running'",
+      )
+      .run(caseId);
+  }
+
   /** An admin's retry of a failed job: queued again with its attempts reset. False if it is not failed. */
   retry(caseId: string): boolean {
     const r = this.db
