@@ -10,6 +10,7 @@ import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d
 import { cosine } from '@anymc3d/core/testing';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { int8VersusFp32, VIT_S, vitLikeInput, vitLikeStack } from './int8-versus-fp32.js';
+import { peerEnv, peerKernel } from './peer.js';
 
 /**
  * MobileNet v1 (224², frozen) on ONNX Runtime: the float rebuild of the TFLite file vs the same
@@ -99,7 +100,7 @@ async function mobilenet() {
     // multi-threaded convolutions can lose to one thread (DEPENDENCIES.md, co-tenant effect).
     let best = { perSecond: 0, threads: 1 };
     for (const t of threads > 1 ? [1, threads] : [1]) {
-      const env = { ...process.env, OMP_NUM_THREADS: String(t), OPENBLAS_NUM_THREADS: String(t) };
+      const env = peerEnv(t);
       const { stdout } = await run(
         '/usr/bin/python3',
         [PEER, v1.source, input, String(batch), '224', String(t), String(iterations), output],
@@ -180,7 +181,7 @@ const report = {
     `int8 / fp32 on the ViT-S-shaped encoder: ${(vit.int8PerSecond / vit.fp32PerSecond).toFixed(2)}× (goal ≥ 2×), output cosine ${vit.cosine.toFixed(6)} (goal ≥ 0.999), max |Δ| ${vit.maxAbsDiff.toPrecision(3)}`,
   ],
   notes: [
-    "The peer is Debian's python3-torch 1.13 (generic BLAS); its CPU depthwise convolutions are slow, which dominates MobileNet there.",
+    `Peer at its best (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed): ${await peerKernel(mn.torchThreads)}; its CPU depthwise convolutions are slow, which dominates MobileNet there.`,
     "MobileNet's int8 is not the MatMul pass but the file's own integer arithmetic (cnn/integer.ts): codes equal TFLite's integer reference; its elementwise requantisation (int64/float64) costs more than the float graph's fused convolutions. Slices/s are items per second of the frozen backbone.",
     'Random ViT weights lack the activation outliers of trained DINOv2; re-check int8 accuracy on the real ViT-S (pass its graph to int8VersusFp32).',
   ],

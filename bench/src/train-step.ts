@@ -7,6 +7,7 @@ import { randomTinyVitWeights, SYSTEM_PYTHON, TinyVit } from '@anymc3d/core/test
 import { AdamW, type FeatureCase, featureGradient, LoraTrainer, type VolumeCase } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
+import { peerEnv, peerKernel } from './peer.js';
 
 /**
  * LoRA training step on a ViT-S/14 (random weights, 224², one case of 32 slices), plugin-only
@@ -105,15 +106,9 @@ async function main(): Promise<void> {
   const repeats = Number(process.argv[3] ?? 3);
   const withRss = !process.argv.includes('--no-rss');
   const { result, load } = await measureLoad(async () => {
-    const env = {
-      ...process.env,
-      OMP_NUM_THREADS: String(threads),
-      OPENBLAS_NUM_THREADS: String(threads),
-      OMP_WAIT_POLICY: 'PASSIVE',
-      MALLOC_MMAP_MAX_: '0',
-      MALLOC_TRIM_THRESHOLD_: '100000000000',
-      ATEN_CPU_CAPABILITY: 'avx512',
-    };
+    // The fair peer environment (bench/src/peer.ts), plus ATen's AVX-512 kernels (ORT-BACKWARD.md).
+    const env = { ...peerEnv(threads), ATEN_CPU_CAPABILITY: 'avx512' };
+    const peerConfig = await peerKernel(threads);
     const script = fileURLToPath(new URL('../python/train_step.py', import.meta.url));
     type Peer = { loraStep: number; headStep: number; maxRssMiB: number };
     const runPeer = async (): Promise<Peer> => {
@@ -139,7 +134,7 @@ async function main(): Promise<void> {
           (await run(process.execPath, [self, '--rss', '300', String(threads)], { maxBuffer: 2 ** 20 })).stdout,
         ) as Rss)
       : undefined;
-    return { oneShot, chunked, head, rss, peer, peerRuns: [before.loraStep, after.loraStep] };
+    return { oneShot, chunked, head, rss, peer, peerConfig, peerRuns: [before.loraStep, after.loraStep] };
   });
   const { oneShot, chunked, head, rss, peer, peerRuns } = result;
   const table = markdownTable(
@@ -169,7 +164,7 @@ async function main(): Promise<void> {
       notes: [
         `${threads} threads each side; medians of ${repeats} steps after 1 warm-up (plugin-only: 50 after 5). Random weights, batch 1.`,
         `PyTorch LoRA step before / after the subject: ${peerRuns.map((x) => x.toFixed(2)).join(' / ')} s (the table shows their mean).`,
-        'PyTorch: Debian 1.13 (OpenBLAS) with OMP_WAIT_POLICY=PASSIVE, no-trim malloc, ATEN_CPU_CAPABILITY=avx512 (its best config per ORT-BACKWARD.md).',
+        `PyTorch peer at its best: ${result.peerConfig}; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed, OMP_WAIT_POLICY=PASSIVE, no-trim malloc, ATEN_CPU_CAPABILITY=avx512 (ORT-BACKWARD.md).`,
       ],
     },
     load,

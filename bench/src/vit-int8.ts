@@ -11,6 +11,7 @@ import { buildBackboneGraph } from '@anymc3d/core/backbone';
 import { tensor } from '@anymc3d/core/graph';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { int8VersusFp32 } from './int8-versus-fp32.js';
+import { peerEnv, peerKernel } from './peer.js';
 
 /**
  * DINOv2 ViT-S/14 (the project's emitted graph, random weights at the real sizes) at 224², int8
@@ -55,15 +56,7 @@ async function main(): Promise<void> {
       threads: THREADS,
       iterations: ITERATIONS,
     });
-    const env = {
-      ...process.env,
-      BENCH_THREADS: String(THREADS),
-      OPENBLAS_NUM_THREADS: String(THREADS),
-      OMP_NUM_THREADS: String(THREADS),
-      OMP_WAIT_POLICY: 'PASSIVE',
-      MALLOC_MMAP_MAX_: '0',
-      MALLOC_TRIM_THRESHOLD_: String(2 ** 40),
-    };
+    const env = peerEnv(THREADS);
     const { stdout } = await run(
       '/usr/bin/python3',
       [REFERENCE, 'bench', dir, '224', String(BATCH), String(ITERATIONS)],
@@ -96,6 +89,7 @@ async function main(): Promise<void> {
         `cosine of the first output (CLS, [8, 384]) int8 vs fp32 = ${ours.cosine.toFixed(6)} (goal ≥ 0.999); max |Δ| ${ours.maxAbsDiff.toPrecision(3)}`,
       ],
       notes: [
+        `Peer at its best (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed, OMP_WAIT_POLICY=PASSIVE, no-trim malloc): ${await peerKernel(THREADS)}.`,
         'Random weights at the real ViT-S sizes (no DINOv2 weights can be downloaded here): trained weights have activation outliers, so re-check accuracy on them.',
       ],
     },

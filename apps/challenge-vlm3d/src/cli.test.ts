@@ -48,6 +48,11 @@ describe('vlm3d command line', () => {
   it('usage errors exit 2 and input errors exit 1 with one line naming the file', async () => {
     expect((await run(['score', '--pred', 'x.json'])).code).toBe(2);
     expect((await run(['frobnicate'])).code).toBe(2);
+    // Flags are parsed by yargs, strictly: an unknown flag or a missing value is a usage error.
+    const unknown = await run(['score', '--bogus', 'x']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^vlm3d: Unknown argument: bogus\n/);
+    expect((await run(['run', '--threads'])).err).toMatch(/^vlm3d: Not enough arguments following: threads/);
     const missing = await run(['score', '--pred', '/nonexistent/r.json', '--gt', fixture('labels.csv')]);
     expect(missing.code).toBe(1);
     expect(missing.err).toBe('vlm3d: /nonexistent/r.json: cannot read the results: file not found\n');

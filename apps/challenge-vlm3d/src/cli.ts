@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { CtRateRelease } from '@anymc3d/core/datasets';
 import {
   bootstrapIntervals,
@@ -9,6 +8,7 @@ import {
 import { writeFileAtomic } from '@anymc3d/core/util';
 import type { Vec3 } from '@anymc3d/core/volume';
 import { readAsEvaluator } from './evaluator-read.js';
+import { parseFlags } from './flags.js';
 import { challengePaths } from './inputs.js';
 import { packageWeights } from './package.js';
 import { validateResults } from './results.js';
@@ -46,10 +46,15 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
+/** yargs' own refusals (unknown flag, missing value): usage errors, exit 2. */
+const isFlagError = (error: unknown) =>
+  error instanceof Error &&
+  /^(Unknown argument|Not enough arguments|Missing required|unexpected argument)/.test(error.message);
+
 type Write = (text: string) => void;
 
 async function validate(args: string[], out: Write): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { gt: { type: 'string' } } });
+  const { positionals, values } = parseFlags(args, { gt: { type: 'string' } }, true);
   if (positionals.length !== 1) throw new UsageError('validate takes one output folder or results.json');
   const path = positionals[0]!;
   const expected = values.gt === undefined ? undefined : (await readGroundTruth(values.gt)).ids;
@@ -81,16 +86,13 @@ async function validate(args: string[], out: Write): Promise<number> {
 }
 
 async function score(args: string[], out: Write): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      pred: { type: 'string' },
-      gt: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      output: { type: 'string', short: 'o' },
-      bootstrap: { type: 'string' },
-      seed: { type: 'string', default: '0' },
-    },
+  const { values } = parseFlags(args, {
+    pred: { type: 'string' },
+    gt: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    output: { type: 'string', short: 'o' },
+    bootstrap: { type: 'string' },
+    seed: { type: 'string', default: '0' },
   });
   if (values.pred === undefined || values.gt === undefined) throw new UsageError('score needs --pred and --gt');
   const iterations = Number(values.bootstrap ?? (values.json ? '0' : '1000'));
@@ -120,21 +122,18 @@ function numbers(text: string, count: number, flag: string): number[] {
 }
 
 async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      input: { type: 'string', short: 'i' },
-      output: { type: 'string', short: 'o' },
-      weights: { type: 'string' },
-      rescale: { type: 'string' },
-      metadata: { type: 'string' },
-      uncalibrated: { type: 'boolean', default: false },
-      threads: { type: 'string' },
-      'time-budget': { type: 'string' },
-      device: { type: 'string', short: 'd' },
-      precision: { type: 'string' },
-      quiet: { type: 'boolean', short: 'q', default: false },
-    },
+  const { values } = parseFlags(args, {
+    input: { type: 'string', short: 'i' },
+    output: { type: 'string', short: 'o' },
+    weights: { type: 'string' },
+    rescale: { type: 'string' },
+    metadata: { type: 'string' },
+    uncalibrated: { type: 'boolean', default: false },
+    threads: { type: 'string' },
+    'time-budget': { type: 'string' },
+    device: { type: 'string', short: 'd' },
+    precision: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q', default: false },
   });
   const budgetText = values['time-budget'] ?? process.env.VLM3D_TIME_BUDGET;
   const budget = budgetText === undefined || budgetText === '' ? undefined : Number(budgetText);
@@ -169,18 +168,15 @@ async function run(args: string[]): Promise<number> {
 }
 
 async function pack(args: string[], out: Write): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      backbone: { type: 'string' },
-      plugin: { type: 'string' },
-      output: { type: 'string', short: 'o' },
-      spacing: { type: 'string' },
-      orientation: { type: 'string' },
-      calibrate: { type: 'string' },
-      gt: { type: 'string' },
-      criterion: { type: 'string', default: 'crg' },
-    },
+  const { values } = parseFlags(args, {
+    backbone: { type: 'string' },
+    plugin: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    spacing: { type: 'string' },
+    orientation: { type: 'string' },
+    calibrate: { type: 'string' },
+    gt: { type: 'string' },
+    criterion: { type: 'string', default: 'crg' },
   });
   if (values.backbone === undefined || values.plugin === undefined || values.output === undefined)
     throw new UsageError('package needs --backbone, --plugin and -o');
@@ -227,29 +223,26 @@ function rate(text: string | undefined, flag: string): number | undefined {
 }
 
 async function train(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'ct-rate': { type: 'string' },
-      backbone: { type: 'string' },
-      output: { type: 'string', short: 'o' },
-      mode: { type: 'string', default: 'lora' },
-      release: { type: 'string' },
-      'no-augment': { type: 'boolean', default: false },
-      cache: { type: 'string' },
-      'input-size': { type: 'string' },
-      spacing: { type: 'string' },
-      steps: { type: 'string' },
-      'lora-steps': { type: 'string' },
-      batch: { type: 'string' },
-      'lr-head': { type: 'string' },
-      'lr-lora': { type: 'string' },
-      chunk: { type: 'string' },
-      criterion: { type: 'string', default: 'crg' },
-      limit: { type: 'string' },
-      device: { type: 'string', short: 'd' },
-      threads: { type: 'string' },
-    },
+  const { values } = parseFlags(args, {
+    'ct-rate': { type: 'string' },
+    backbone: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    mode: { type: 'string', default: 'lora' },
+    release: { type: 'string' },
+    'no-augment': { type: 'boolean', default: false },
+    cache: { type: 'string' },
+    'input-size': { type: 'string' },
+    spacing: { type: 'string' },
+    steps: { type: 'string' },
+    'lora-steps': { type: 'string' },
+    batch: { type: 'string' },
+    'lr-head': { type: 'string' },
+    'lr-lora': { type: 'string' },
+    chunk: { type: 'string' },
+    criterion: { type: 'string', default: 'crg' },
+    limit: { type: 'string' },
+    device: { type: 'string', short: 'd' },
+    threads: { type: 'string' },
   });
   if (values['ct-rate'] === undefined || values.backbone === undefined || values.output === undefined)
     throw new UsageError('train needs --ct-rate, --backbone and -o');
@@ -310,7 +303,7 @@ export async function runVlm3d(argv: string[], out: Write = (t) => process.stdou
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof UsageError || isFlagError(error)) {
       process.stderr.write(`vlm3d: ${(error as Error).message}\n${USAGE}\n`);
       return 2;
     }

@@ -34,7 +34,7 @@ function niftiGz(dims: [number, number, number], dataBytes: number): Uint8Array 
   const header = Buffer.alloc(352);
   header.writeInt32LE(348, 0);
   header.writeInt16LE(3, 40);
-  dims.forEach((d, k) => header.writeInt16LE(d, 42 + 2 * k));
+  for (const [k, d] of dims.entries()) header.writeInt16LE(d, 42 + 2 * k);
   header.writeInt16LE(4, 70); // int16
   header.writeInt16LE(16, 72);
   header.writeFloatLE(352, 108);

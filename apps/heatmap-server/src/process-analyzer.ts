@@ -63,7 +63,7 @@ export class ProcessAnalyzer implements CaseAnalyzer {
   }
 
   private ensure(): Promise<void> {
-    if (this.child && this.child.connected) return Promise.resolve();
+    if (this.child?.connected) return Promise.resolve();
     this.starting ??= this.start().finally(() => {
       this.starting = undefined;
     });
