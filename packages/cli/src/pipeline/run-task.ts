@@ -93,7 +93,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
   const rows = foldRows(
     await predictCases(fitted.pluginDir, backboneId, heldCases, o.threads),
     thresholds,
-    card.kind === 'multi-class' ? 'multiclass' : 'multilabel',
+    card.kind === 'multiclass' ? 'multiclass' : 'multilabel',
   );
   const t3 = Date.now();
   const labelled = {
@@ -114,7 +114,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
   };
   const predictionFiles = await writePredictions(
     join(o.outDir, evalSplit),
-    { labels: card.labels, ids: held.map((c) => c.id), probabilities: rows, multiclass: card.kind === 'multi-class' },
+    { labels: card.labels, ids: held.map((c) => c.id), probabilities: rows, multiclass: card.kind === 'multiclass' },
     {
       task: card.id,
       manifest: o.manifest.source,

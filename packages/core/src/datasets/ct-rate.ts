@@ -209,7 +209,7 @@ export async function readCtRate(root: string, card: TaskCard, options: CtRateOp
         images: card.views.map(() => r.image),
         mask: null,
         labels: r.labels,
-        classIndex: card.kind === 'multi-class' ? r.labels.indexOf(1) : null,
+        classIndex: card.kind === 'multiclass' ? r.labels.indexOf(1) : null,
       });
     });
   }

@@ -20,7 +20,7 @@ const SPLITS: readonly MedMnistSplit[] = ['train', 'val', 'test'];
 export async function readMedMnistDataset(npz: string, card: TaskCard): Promise<Manifest> {
   const file = resolve(npz);
   checkCardFor('medmnist', card, file);
-  if (card.kind === 'multi-label') {
+  if (card.kind === 'multilabel') {
     throw new InputError(file, `MedMNIST 3D tasks are binary or multi-class; card "${card.id}" is multi-label`);
   }
   const arrays = await readNpz(
@@ -52,7 +52,7 @@ export async function readMedMnistDataset(npz: string, card: TaskCard): Promise<
         images: card.views.map(() => npzRef(file, split, i)),
         mask: null,
         labels: onehot,
-        classIndex: card.kind === 'multi-class' ? k : null,
+        classIndex: card.kind === 'multiclass' ? k : null,
       });
     }
   }

@@ -224,7 +224,7 @@ export async function readRsnaTrauma(root: string, card: TaskCard, options: Rsna
       images: card.views.map(() => folder),
       mask,
       labels: labels.slice(),
-      classIndex: card.kind === 'multi-class' ? labels.indexOf(1) : null,
+      classIndex: card.kind === 'multiclass' ? labels.indexOf(1) : null,
     };
   });
   problems.throwIfAny();

@@ -5,8 +5,10 @@ import { SLICE_AXES, type SliceAxis } from '../volume/views.js';
 
 export { type MriNormalisation, SLICE_AXES, type SliceAxis };
 
-export type TaskKind = 'multi-label' | 'multi-class' | 'binary';
-export const TASK_KINDS: readonly TaskKind[] = ['multi-label', 'multi-class', 'binary'];
+export type TaskKind = 'multilabel' | 'multiclass' | 'binary';
+export const TASK_KINDS: readonly TaskKind[] = ['multilabel', 'multiclass', 'binary'];
+/** Spellings of cards written before the task card and the plugin spelled kinds alike; read as they meant. */
+const LEGACY_KINDS: Record<string, TaskKind> = { 'multi-label': 'multilabel', 'multi-class': 'multiclass' };
 
 export type TaskMetric = 'auroc' | 'ap' | 'f1' | 'accuracy' | 'balanced_accuracy' | 'crg';
 export const TASK_METRICS: readonly TaskMetric[] = ['auroc', 'ap', 'f1', 'accuracy', 'balanced_accuracy', 'crg'];
@@ -93,7 +95,8 @@ export function validateTaskCard(value: unknown, source: string): TaskCard {
   const need = (ok: boolean, problem: string) => {
     if (!ok) problems.push(problem);
   };
-  const v = value;
+  const v =
+    typeof value.kind === 'string' && LEGACY_KINDS[value.kind] ? { ...value, kind: LEGACY_KINDS[value.kind] } : value;
   need(isText(v.id), `"id" must be a non-empty string, got ${show(v.id)}`);
   need(isText(v.description), `"description" must be a non-empty string, got ${show(v.description)}`);
   need(TASK_KINDS.includes(v.kind as TaskKind), `"kind" must be one of ${TASK_KINDS.join(', ')}, got ${show(v.kind)}`);
@@ -116,7 +119,7 @@ export function validateTaskCard(value: unknown, source: string): TaskCard {
     if (v.kind === 'binary' && v.labels.length > 1) {
       problems.push(`a binary task has exactly one label (the positive finding), got ${v.labels.length}`);
     }
-    if (v.kind === 'multi-class' && v.labels.length === 1) {
+    if (v.kind === 'multiclass' && v.labels.length === 1) {
       problems.push(`a multi-class task needs at least two classes, got ${v.labels.length}`);
     }
   }
@@ -244,7 +247,7 @@ export function validateTaskCard(value: unknown, source: string): TaskCard {
   need(v.notes === undefined || isText(v.notes), `"notes" must be a non-empty string, got ${show(v.notes)}`);
 
   if (problems.length > 0) throw new InputError(source, `invalid task card: ${problems.join('; ')}`);
-  return value as unknown as TaskCard;
+  return v as unknown as TaskCard;
 }
 
 /** Reads and validates a task card JSON file. */

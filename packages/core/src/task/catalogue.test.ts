@@ -63,9 +63,9 @@ describe('benchmark task catalogue', () => {
     );
     expect(kinds).toEqual({
       'medmnist-adrenal': ['binary', 1],
-      'medmnist-fracture': ['multi-class', 3],
+      'medmnist-fracture': ['multiclass', 3],
       'medmnist-nodule': ['binary', 1],
-      'medmnist-organ': ['multi-class', 11],
+      'medmnist-organ': ['multiclass', 11],
       'medmnist-synapse': ['binary', 1],
       'medmnist-vessel': ['binary', 1],
     });

@@ -73,7 +73,7 @@ function csvCases(text: string, source: string, card: TaskCard): RawCase[] {
       if (!header.includes(`image_${view.name}`)) problems.push(`the header has no "image_${view.name}" column`);
     }
   }
-  const oneLabelColumn = card.kind === 'multi-class' && header.includes('label');
+  const oneLabelColumn = card.kind === 'multiclass' && header.includes('label');
   if (!oneLabelColumn) {
     for (const label of card.labels) {
       if (!header.includes(label)) problems.push(`the header has no column for label "${label}"`);
@@ -175,7 +175,7 @@ function checkCase(raw: RawCase, card: TaskCard, folder: string, problems: strin
 
   const labels = new Uint8Array(card.labels.length);
   let classIndex: number | null = null;
-  if (card.kind === 'multi-class' && raw.className !== undefined) {
+  if (card.kind === 'multiclass' && raw.className !== undefined) {
     const k = typeof raw.className === 'string' ? card.labels.indexOf(raw.className.trim()) : -1;
     if (k < 0)
       problem(`unknown label ${JSON.stringify(raw.className)} (the card's classes: ${card.labels.join(', ')})`);
@@ -193,7 +193,7 @@ function checkCase(raw: RawCase, card: TaskCard, folder: string, problems: strin
       if (v === 0 || v === 1) labels[k] = v;
       else problem(`label "${label}" must be 0 or 1, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
     });
-    if (card.kind === 'multi-class' && problems.length === before) {
+    if (card.kind === 'multiclass' && problems.length === before) {
       const ones = labels.reduce((a, b) => a + b, 0);
       if (ones !== 1) problem(`a multi-class case has exactly one class set to 1, got ${ones}`);
       else classIndex = labels.indexOf(1);

@@ -21,7 +21,7 @@ describe('pluginTaskOf', () => {
       },
     });
     const cards = await import('./catalogue.js').then((m) => m.listTaskCards());
-    const multiClass = cards.find((c) => c.kind === 'multi-class');
+    const multiClass = cards.find((c) => c.kind === 'multiclass');
     if (multiClass) expect(pluginTaskOf(multiClass).kind).toBe('multiclass');
   });
 });

@@ -42,7 +42,7 @@ export function pluginTaskOf(card: TaskCard, inputSize?: [number, number]): Plug
   const input = taskInput(card, inputSize);
   return {
     task: card.id,
-    kind: card.kind === 'multi-class' ? 'multiclass' : 'multilabel',
+    kind: card.kind === 'multiclass' ? 'multiclass' : 'multilabel',
     labels: [...card.labels],
     views: input.views.map((v) => v.name),
     axis: input.views[0]?.axis ?? 'axial',

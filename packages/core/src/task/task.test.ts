@@ -8,7 +8,7 @@ import { casesOf, readManifest } from './manifest.js';
 const chest: TaskCard = {
   id: 'chest-ct',
   description: 'Chest CT abnormalities',
-  kind: 'multi-label',
+  kind: 'multilabel',
   labels: ['Cardiomegaly', 'Lung nodule'],
   views: [
     { name: 'axial', axis: 'axial' },
@@ -27,7 +27,7 @@ const chest: TaskCard = {
 const knee: TaskCard = {
   ...chest,
   id: 'knee',
-  kind: 'multi-class',
+  kind: 'multiclass',
   labels: ['normal', 'tear', 'rupture'],
   views: [{ name: 'sag', axis: 'sagittal' }],
   windows: undefined,
@@ -39,6 +39,11 @@ describe('task card', () => {
   it('accepts a CT card and an MRI card', () => {
     expect(validateTaskCard(structuredClone(chest), 'c.json')).toEqual(chest);
     expect(validateTaskCard(structuredClone(knee), 'k.json').normalisation).toEqual(knee.normalisation);
+  });
+
+  it('reads a card written with the old kind spellings as it meant (multi-label → multilabel)', () => {
+    expect(validateTaskCard({ ...structuredClone(chest), kind: 'multi-label' }, 'c.json').kind).toBe('multilabel');
+    expect(validateTaskCard({ ...structuredClone(knee), kind: 'multi-class' }, 'k.json').kind).toBe('multiclass');
   });
 
   it('lists every problem of a bad card in one error naming the file', () => {
