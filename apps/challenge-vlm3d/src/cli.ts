@@ -1,4 +1,5 @@
 import type { CtRateRelease } from '@anymc3d/core/datasets';
+import { DEVICES, type Device } from '@anymc3d/core/graph';
 import {
   bootstrapIntervals,
   formatEvaluationTable,
@@ -45,6 +46,8 @@ const USAGE = `usage:
                                                    score it as the challenge does (probabilities >= 0.5)`;
 
 class UsageError extends Error {}
+
+const isDevice = (d: string): d is Device => (DEVICES as readonly string[]).includes(d);
 
 /** yargs' own refusals (unknown flag, missing value): usage errors, exit 2. */
 const isFlagError = (error: unknown) =>
@@ -140,7 +143,7 @@ async function run(args: string[]): Promise<number> {
   if (budget !== undefined && !(budget > 0 && Number.isFinite(budget)))
     throw new UsageError(`--time-budget (or VLM3D_TIME_BUDGET) must be positive minutes, got "${budgetText}"`);
   const device = values.device ?? process.env.VLM3D_DEVICE ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device (or VLM3D_DEVICE) must be cpu or cuda');
+  if (!isDevice(device)) throw new UsageError(`--device (or VLM3D_DEVICE) must be one of ${DEVICES.join(', ')}`);
   const precision = values.precision ?? process.env.VLM3D_PRECISION ?? 'fp32';
   if (precision !== 'fp32' && precision !== 'int8')
     throw new UsageError('--precision (or VLM3D_PRECISION) must be fp32 or int8');
@@ -258,7 +261,7 @@ async function train(args: string[]): Promise<number> {
   if (!THRESHOLD_CRITERIA.includes(criterion))
     throw new UsageError(`--criterion must be one of ${THRESHOLD_CRITERIA.join(', ')}`);
   const device = values.device ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
+  if (!isDevice(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
   const release = values.release;
   if (release !== undefined && release !== 'v1' && release !== 'v2') throw new UsageError('--release must be v1 or v2');
   const optional = {

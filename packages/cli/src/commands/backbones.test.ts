@@ -118,6 +118,25 @@ describe('anymc3d backbones', () => {
     const cuda = await cli(['backbones', 'embed', '-b', tiny, '-i', batch, '-o', out, '-d', 'cuda']);
     expect(cuda.code).toBe(1);
     expect(cuda.err).toMatch(/--device cuda: not available/);
+    // WebGPU is built into onnxruntime-node: without an adapter (this CPU machine) one clear line;
+    // with one (a GPU machine), the embedding the CPU gives, to 1e-3.
+    const gpuOut = join(dir, 'webgpu.safetensors');
+    const webgpu = await cli(['backbones', 'embed', '-b', tiny, '-i', batch, '-o', gpuOut, '-d', 'webgpu']);
+    if (webgpu.code !== 0) {
+      expect(webgpu.code).toBe(1);
+      expect(webgpu.err.trim()).toMatch(
+        /^anymc3d: --device webgpu: device "webgpu": no WebGPU adapter on this machine/,
+      );
+    } else {
+      const cpuOut = join(dir, 'cpu.safetensors');
+      expect((await cli(['backbones', 'embed', '-b', tiny, '-i', batch, '-o', cpuOut])).code).toBe(0);
+      const [g, c] = await Promise.all([readSafetensors(gpuOut), readSafetensors(cpuOut)]);
+      for (const name of ['cls', 'patch_tokens'])
+        expect(
+          maxRelativeError(g.float32(name).data as Float32Array, c.float32(name).data as Float32Array),
+          name,
+        ).toBeLessThan(1e-3);
+    }
   });
 
   it('embed writes cls, patch_tokens and attention matching the PyTorch reference', async () => {

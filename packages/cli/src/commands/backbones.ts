@@ -4,7 +4,7 @@ import { convertPickledCheckpoint, PICKLED_CHECKPOINTS } from '@anymc3d/adapters
 import { InputError } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
-import { availableDevices, type Device, DeviceUnavailableError, type Precision } from '@anymc3d/core/graph';
+import { availableDevices, DEVICES, type Device, DeviceUnavailableError, type Precision } from '@anymc3d/core/graph';
 import { NpyFormatError, readNpy, writeSafetensors } from '@anymc3d/core/io';
 import type { Argv, CommandModule } from 'yargs';
 
@@ -165,7 +165,7 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
         alias: 'd',
         type: 'string',
         default: 'cpu',
-        choices: ['cpu', 'cuda'],
+        choices: [...DEVICES],
         describe: 'Execution device',
       })
       .option('threads', { type: 'number', describe: 'Intra-op threads (default: all cores)' })

@@ -3,6 +3,7 @@ import { resolveBackbone } from '@anymc3d/adapters/registry';
 import type { Backbone } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
+import { DEVICES, type Device } from '@anymc3d/core/graph';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { Interval } from '@anymc3d/core/metrics';
 import { inputViews, pluginInput, prepareCaseVolume, readPlugin } from '@anymc3d/core/plugin';
@@ -46,7 +47,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         alias: 'd',
         type: 'string',
         default: 'cpu',
-        choices: ['cpu', 'cuda'],
+        choices: [...DEVICES],
         describe: 'Where the backbone runs',
       })
       .option('resolution', {
@@ -107,7 +108,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         optim: { batchSize: args['batch-size'], warmup: 20 },
         criterion: args.criterion as 'f1' | 'youden',
         bootstrap: 1000,
-        device: args.device as 'cpu' | 'cuda',
+        device: args.device as Device,
         ...(args.threads ? { threads: args.threads } : {}),
         report: progress.report,
       });

@@ -1,3 +1,4 @@
+import type { Device } from '@anymc3d/core/graph';
 import { taskInput } from '@anymc3d/core/task';
 import type { CommandModule } from 'yargs';
 import { extractTokens } from '../pipeline/extract.js';
@@ -18,7 +19,7 @@ export const featuresCommand: CommandModule<TaskFlags, TaskFlags> = {
         input: taskInput(t.manifest.card, t.inputSize),
         backbone: t.backbone,
         cacheRoot: t.cacheRoot,
-        device: a.device as 'cpu' | 'cuda',
+        device: a.device as Device,
         ...(a.threads ? { threads: a.threads } : {}),
         report: progress.report,
       });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { safeName } from '@anymc3d/core/features';
+import type { Device } from '@anymc3d/core/graph';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { VolumeEmbedding } from '@anymc3d/core/pipeline';
 import {
@@ -90,7 +91,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
     const inputSize = input.size;
     const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
     try {
-      const device = a.device as 'cpu' | 'cuda';
+      const device = a.device as Device;
       // A LoRA plugin's tokens come from its own adapted backbone: frozen (cached) tokens would give it wrong answers silently.
       const adapted = pluginCard.lora !== null && pluginCard.lora !== undefined;
       const mapCount = a.heatmaps ? Math.min(a['heatmap-limit'] ?? cases.length, cases.length) : 0;

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
 import type { Backbone } from '@anymc3d/core/backbone';
+import { DEVICES } from '@anymc3d/core/graph';
 import { type Manifest, type ManifestOptions, readManifest, readTaskCard } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import type { Argv } from 'yargs';
@@ -43,7 +44,7 @@ export function taskFlags<T>(y: Argv<T>) {
       alias: 'd',
       type: 'string',
       default: 'cpu',
-      choices: ['cpu', 'cuda'],
+      choices: [...DEVICES],
       describe: 'Where the backbone runs',
     })
     .option('input-size', {

@@ -1,4 +1,5 @@
 import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
+import type { Device } from '@anymc3d/core/graph';
 import { THRESHOLD_CRITERIA, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { casesOf, pluginTaskOf, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
@@ -194,7 +195,7 @@ async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
     input: taskInput(card, t.inputSize),
     backbone: t.backbone,
     cacheRoot: t.cacheRoot,
-    device: a.device as 'cpu' | 'cuda',
+    device: a.device as Device,
     ...(a.threads ? { threads: a.threads } : {}),
     report: m.report,
   });
@@ -265,7 +266,7 @@ async function fitLora(
     ...(a.augment === false ? {} : { augment: { seed: a.seed, config: NNUNET_AUGMENT } }),
     outDir: t.outDir,
     data: t.manifest.source,
-    device: a.device as 'cpu' | 'cuda',
+    device: a.device as Device,
     ...(a.threads ? { threads: a.threads } : {}),
     report: m.report,
     // The method costs a backbone pass forward and back per case and step: say up front what the run will take.

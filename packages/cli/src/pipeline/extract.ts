@@ -1,6 +1,7 @@
 import type { Backbone } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
+import type { Device } from '@anymc3d/core/graph';
 import { type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
 import { inputViews, type PluginInput, prepareCaseVolume, recipeFeatureCache } from '@anymc3d/core/plugin';
 import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
@@ -14,7 +15,7 @@ export interface ExtractOptions {
   /** Root of the feature cache (entries are keyed by backbone weights and preprocessing). */
   cacheRoot: string;
   threads?: number;
-  device?: 'cpu' | 'cuda';
+  device?: Device;
   report?: ProgressSink;
 }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Backbone } from '@anymc3d/core/backbone';
+import type { Device } from '@anymc3d/core/graph';
 import {
   bootstrapIntervals,
   type Evaluation,
@@ -30,7 +31,7 @@ export interface RunTaskOptions {
   evalSplit?: Split;
   bootstrap?: number;
   threads?: number;
-  device?: 'cpu' | 'cuda';
+  device?: Device;
   report?: ProgressSink;
 }
 

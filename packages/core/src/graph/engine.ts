@@ -1,7 +1,13 @@
 import * as ort from 'onnxruntime-node';
 import type { DType, Tensor, TypedArray } from './tensor.js';
 
-export type Device = 'cpu' | 'cuda';
+/**
+ * Where a graph runs: the CPU, an NVIDIA GPU through ONNX Runtime's CUDA provider (its libraries
+ * come with `npm install --onnxruntime-node-install=cuda12`, blocked offline), or any GPU through
+ * the WebGPU provider bundled with onnxruntime-node (Dawn: Vulkan, Metal or D3D12 underneath).
+ */
+export type Device = 'cpu' | 'cuda' | 'webgpu';
+export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
 
 export interface EngineOptions {
   device?: Device;
@@ -25,6 +31,7 @@ export function availableDevices(): Device[] {
   try {
     const backends = ort.listSupportedBackends?.() ?? [];
     if (backends.some((b) => b.name === 'cuda' && b.bundled !== false)) found.push('cuda');
+    if (backends.some((b) => b.name === 'webgpu')) found.push('webgpu');
   } catch {
     // An older binding without the listing: CPU only.
   }
@@ -66,11 +73,13 @@ export class OnnxSession {
     if (!availableDevices().includes(device)) {
       throw new DeviceUnavailableError(
         `device "${device}" is not available in this onnxruntime-node install (available: ${availableDevices().join(', ')}). ` +
-          'For CUDA, install onnxruntime-node with its CUDA provider (npm install --onnxruntime-node-install=cuda12 on a machine that reaches its feed).',
+          (device === 'cuda'
+            ? "For CUDA, install onnxruntime-node's CUDA provider on a machine that reaches its feed: npm install onnxruntime-node --onnxruntime-node-install=cuda12 (CUDA 12 and cuDNN 9 on the system), then -d cuda."
+            : ''),
       );
     }
     const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      executionProviders: device === 'cpu' ? ['cpu'] : [device, 'cpu'],
       graphOptimizationLevel: options.optimization ?? 'all',
       interOpNumThreads: 1,
       executionMode: 'sequential',
@@ -78,10 +87,23 @@ export class OnnxSession {
       extra: { session: { 'intra_op.allow_spinning': options.allowSpinning ? '1' : '0' } },
     };
     if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
-    const session =
-      typeof model === 'string'
-        ? await ort.InferenceSession.create(model, sessionOptions)
-        : await ort.InferenceSession.create(model, sessionOptions);
+    let session: ort.InferenceSession;
+    try {
+      session =
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, sessionOptions)
+          : await ort.InferenceSession.create(model, sessionOptions);
+    } catch (error) {
+      // The provider is built in, the machine has nothing for it to run on: say which, not ORT's stack.
+      const message = (error as Error).message;
+      if (device === 'webgpu' && /adapter/i.test(message))
+        throw new DeviceUnavailableError(
+          'device "webgpu": no WebGPU adapter on this machine (a GPU with a Vulkan, Metal or D3D12 driver is needed; software Vulkan is not enough)',
+        );
+      if (device === 'cuda' && /cuda|cudnn|libcu/i.test(message))
+        throw new DeviceUnavailableError(`device "cuda": the CUDA provider could not start (${message.split('\n')[0]})`);
+      throw error;
+    }
     return new OnnxSession(session, device);
   }
 
