@@ -30,6 +30,12 @@ export interface MontageRow {
   indexName: string;
   image: SliceStack;
   heat: SliceStack;
+  /**
+   * When the stacks hold only chosen slices: their indices in the volume and the volume's slice
+   * count (captions name the real index). Absent: the stacks are whole and the top slices are picked here.
+   */
+  indices?: readonly number[];
+  total?: number;
   /** Physical height ÷ width of one pixel, so anisotropic slices are drawn to scale. */
   pixelAspect: number;
 }
@@ -130,7 +136,9 @@ export function renderMontage(
   let width = margin * 2 + CHAR * Math.max(16 * text.title.length, 12 * text.subtitle.length);
   for (const row of rows) {
     const { image, heat } = row;
-    const shown = topSlices(heat, count);
+    // Stack positions to draw, and the volume indices they stand for.
+    const positions = row.indices ? row.indices.map((_, k) => k) : topSlices(heat, count);
+    const shown = row.indices ? [...row.indices] : positions;
     shownPerRow.push(shown);
     const physicalH = image.height * row.pixelAspect;
     const scale = tile / Math.max(image.width, physicalH);
@@ -140,13 +148,13 @@ export function renderMontage(
     parts.push(`<text x="${margin}" y="${y}" font-size="13" font-weight="bold">${escapeXml(row.label)}</text>`);
     y += 6;
     let x = margin;
-    for (const s of shown) {
+    for (const [n, s] of positions.entries()) {
       for (const [k, href] of [tilePng(image, heat, s, null), tilePng(image, heat, s, overlay)].entries()) {
         parts.push(
           `<image x="${x + k * (w + innerGap)}" y="${y}" width="${w}" height="${h}" preserveAspectRatio="none" image-rendering="optimizeSpeed" href="${href}"/>`,
         );
       }
-      const caption = `${row.indexName} = ${s} of ${image.slices} · mean heat ${meanHeat(heat, s).toFixed(2)}`;
+      const caption = `${row.indexName} = ${shown[n]} of ${row.total ?? image.slices} · mean heat ${meanHeat(heat, s).toFixed(2)}`;
       parts.push(`<text x="${x}" y="${y + h + 14}" font-size="11">${escapeXml(caption)}</text>`);
       x += 2 * w + innerGap + pairGap;
     }

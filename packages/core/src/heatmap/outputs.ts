@@ -7,7 +7,7 @@ import { asProcessed, mapToSource, type Processed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 import { SLICE_AXIS_INDEX, type SliceAxis } from '../volume/views.js';
 import { writeVolume } from '../volume/write.js';
-import type { HeatmapSummary } from './case-heatmap.js';
+import { type HeatmapSummary, topSlicesAlong } from './case-heatmap.js';
 import { type MontageOptions, type MontageRow, type MontageText, renderMontage, type SliceStack } from './montage.js';
 
 /**
@@ -15,23 +15,25 @@ import { type MontageOptions, type MontageRow, type MontageText, renderMontage, 
  * core/volume does it: axial planes (i, j); coronal (i, k) and sagittal (j, k) with k upwards.
  * `lo..hi` maps values to [0, 1] (clamped).
  */
-export function volumeSlices(v: Volume, axis: 0 | 1 | 2, lo = 0, hi = 1): SliceStack {
+export function volumeSlices(v: Volume, axis: 0 | 1 | 2, lo = 0, hi = 1, only?: readonly number[]): SliceStack {
   const [nx, ny] = v.size;
   const [wAxis, hAxis, flip] = axis === 2 ? [0, 1, false] : axis === 1 ? [0, 2, true] : [1, 2, true];
   const W = v.size[wAxis]!;
   const H = v.size[hAxis]!;
-  const S = v.size[axis];
+  // `only`: just these slice indices, in this order (a montage needs four, not the whole volume again).
+  const indices = only ?? Array.from({ length: v.size[axis] }, (_, s) => s);
+  const S = indices.length;
   const data = new Float32Array(S * H * W);
   const scale = hi > lo ? 1 / (hi - lo) : 0;
   const idx: [number, number, number] = [0, 0, 0];
-  for (let s = 0; s < S; s++)
+  for (let k = 0; k < S; k++)
     for (let h = 0; h < H; h++)
       for (let w = 0; w < W; w++) {
-        idx[axis] = s;
+        idx[axis] = indices[k]!;
         idx[hAxis] = flip ? H - 1 - h : h;
         idx[wAxis] = w;
         const x = (Number(v.data[idx[0] + nx * (idx[1] + ny * idx[2])]) - lo) * scale;
-        data[(s * H + h) * W + w] = Math.min(1, Math.max(0, x));
+        data[(k * H + h) * W + w] = Math.min(1, Math.max(0, x));
       }
   return { data, slices: S, height: H, width: W };
 }
@@ -74,6 +76,8 @@ function onSourceGrid(image: Volume | Processed): Volume {
 }
 
 const INDEX_NAMES = ['i', 'j', 'k'] as const;
+/** Slices per view row of a montage. */
+const MONTAGE_COUNT = 4;
 
 /** Physical height ÷ width of a pixel of `volumeSlices(v, axis)`. */
 function pixelAspect(v: Volume, axis: 0 | 1 | 2): number {
@@ -123,17 +127,25 @@ export function caseMontage(
   const rows: MontageRow[] = views.map((view) => {
     const axis = SLICE_AXIS_INDEX[view.axis as SliceAxis] ?? result.summary.sliceAxis;
     const weights = view.topSlices.slice(0, 3).map((t) => t.weight.toFixed(2));
+    const shown = topSlicesAlong(result.heat, axis, options.montage?.count ?? MONTAGE_COUNT)
+      .map((t) => t.index)
+      .sort((a, b) => a - b);
     return {
       label:
         `${view.name} view (${view.axis}, slices along ${INDEX_NAMES[axis]}) · view weight ${view.weight.toFixed(2)}` +
         (weights.length ? ` · plugin's top slice weights ${weights.join(', ')}` : ''),
       indexName: INDEX_NAMES[axis],
-      image: volumeSlices(image, axis, lo, hi),
-      heat: volumeSlices(result.heat, axis),
+      image: volumeSlices(image, axis, lo, hi, shown),
+      heat: volumeSlices(result.heat, axis, 0, 1, shown),
+      indices: shown,
+      total: image.size[axis],
       pixelAspect: pixelAspect(image, axis),
     };
   });
-  const montage = renderMontage(rows, montageText(result.summary, options.caption), { count: 4, ...options.montage });
+  const montage = renderMontage(rows, montageText(result.summary, options.caption), {
+    count: MONTAGE_COUNT,
+    ...options.montage,
+  });
   const main = views.findIndex((v) => SLICE_AXIS_INDEX[v.axis as SliceAxis] === result.summary.sliceAxis);
   return {
     png: montage.png,

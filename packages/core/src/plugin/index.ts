@@ -10,6 +10,7 @@ export {
   type FocalOptions,
   focalLoss,
 } from './losses.js';
+export { addViewQueries } from './multi-view.js';
 export {
   classificationLoss,
   HEAD_BIAS,

@@ -1,0 +1,215 @@
+/**
+ * One CT end to end, as `anymc3d heatmap --png` runs it: read a 512×512×300 int16 .nii.gz →
+ * the plugin's recipe (HU, LPS, spacing) → the backbone over every view → the plugin and its
+ * heatmap mapped back to the input grid → write the NIfTI, JSON and montage. Per stage wall time
+ * and the process's peak RSS, for the shipped MobileNet (three views at 64²) and a ViT-S/14 with
+ * random weights (axial at 224²). Goal (#20 P4): everything but the backbone ≤ 3 s and ≤ 1.5 GiB.
+ *
+ *   node bench/dist/ct-end-to-end.js [--threads 2] [--models mobilenet,vits]
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { loadFolder, resolveBackbone } from '@anymc3d/adapters/registry';
+import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
+import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { caseHeatmaps, heatmapEmbedOptions, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
+import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
+import {
+  addViewQueries,
+  initPluginWeights,
+  inputViews,
+  type PluginCard,
+  pluginInput,
+  prepareCaseVolume,
+  readPlugin,
+  savePlugin,
+} from '@anymc3d/core/plugin';
+import { readVolume } from '@anymc3d/core/volume';
+import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
+
+const run = promisify(execFile);
+const READ_PEER = fileURLToPath(new URL('../python/read_volume.py', import.meta.url));
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
+
+interface Setup {
+  label: string;
+  backbone: Backbone;
+  views: PluginCard['views'];
+  axis: PluginCard['axis'];
+  size: number;
+}
+
+async function writePluginFor(s: Setup, dir: string): Promise<void> {
+  const dim = s.backbone.card.embedDim;
+  const card: PluginCard = {
+    format: 'anymc3d-plugin',
+    version: 1,
+    task: 'ct-end-to-end',
+    kind: 'multilabel',
+    loss: 'bce',
+    labels: ['Lung nodule', 'Pleural effusion'],
+    views: s.views,
+    axis: s.axis,
+    windows: [{ center: -600, width: 1500 }],
+    inputSize: [s.size, s.size],
+    thresholds: [0.5, 0.5],
+    dim,
+    backbone: { name: s.backbone.card.name, weightHash: s.backbone.weightHash },
+    lora: null,
+    parameters: { lora: 0, head: 0, total: 0 },
+    training: { cases: 0, steps: 0, options: {} },
+    metrics: {},
+    input: {
+      views: s.views.map((name) => ({ name, axis: name as 'axial' | 'coronal' | 'sagittal' })),
+      size: [s.size, s.size],
+      channels: { replicate: true, range: [-1350, 150] },
+      normalisation: null,
+      intensity: 'ct-hu',
+      orientation: 'LPS',
+      spacing: [1.5, 1.5, 3],
+    } as PluginCard['input'],
+  };
+  const single = initPluginWeights({ dim, labels: card.labels, kind: 'multilabel', loss: 'bce' }, 1);
+  await savePlugin(dir, card, s.views.length > 1 ? addViewQueries(single, s.views.length, 1) : single);
+}
+
+async function timeCase(s: Setup, ct: string, pluginDir: string, out: string, threads: number) {
+  const stages: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    stages[name] = (now - t) / 1000;
+    t = now;
+  };
+  const { card, weights } = await readPlugin(pluginDir, {
+    name: s.backbone.card.name,
+    weightHash: s.backbone.weightHash,
+  });
+  const input = pluginInput(card);
+  const { volume: raw } = await readVolume(ct);
+  lap('read');
+  const volume = prepareCaseVolume(raw, input, ct).volume;
+  const views = inputViews(input, s.backbone.card);
+  lap('recipe');
+  const embedder = new FrozenEmbedder(s.backbone, { threads });
+  const embeddings: VolumeEmbedding[] = [];
+  for (const view of views) embeddings.push(await embedVolume(volume, view, embedder, heatmapEmbedOptions(s.backbone)));
+  await embedder.release();
+  lap('backbone');
+  const result = await caseHeatmaps({
+    volume,
+    views,
+    backbone: s.backbone,
+    plugin: { card, weights, source: pluginDir },
+    embeddings,
+    threads,
+  });
+  lap('plugin + heatmap');
+  await writeHeatmapOutputs(out, result, {
+    image: volume,
+    view: views[0]!,
+    png: true,
+    caption: { caseId: 'ct-512x512x300', plugin: 'ct-end-to-end plugin' },
+  });
+  lap('write (NIfTI, JSON, montage)');
+  return { stages, slices: embeddings.reduce((n, e) => n + e.cls.dims[0]!, 0) };
+}
+
+async function main(): Promise<void> {
+  const threads = Number(arg('threads', '2'));
+  const models = arg('models', 'mobilenet,vits').split(',');
+  const root = await mkdtemp(join(tmpdir(), 'ct-end-to-end-'));
+  try {
+    const ct = join(root, 'ct-512x512x300.nii.gz');
+    await run('/usr/bin/python3', [READ_PEER, 'make', ct]);
+    const rows: Cell[][] = [];
+    const ratios: string[] = [];
+    const { load } = await measureLoad(async () => {
+      for (const model of models) {
+        const setup: Setup =
+          model === 'mobilenet'
+            ? {
+                label: 'MobileNet v1 (shipped), axial + coronal + sagittal at 64²',
+                backbone: await resolveBackbone('mobilenet_v1_224'),
+                views: ['axial', 'coronal', 'sagittal'],
+                axis: 'axial',
+                size: 64,
+              }
+            : await (async () => {
+                const dir = join(root, 'vits');
+                await writeTinyDinov2(dir, {
+                  name: 'vit_s14_random',
+                  hiddenSize: 384,
+                  layers: 12,
+                  heads: 6,
+                  patchSize: 14,
+                  imageSize: 224,
+                });
+                return {
+                  label: 'ViT-S/14 (random weights), axial at 224²',
+                  backbone: await loadFolder(dir),
+                  views: ['axial'],
+                  axis: 'axial' as const,
+                  size: 224,
+                };
+              })();
+        const pluginDir = join(root, `plugin-${model}`);
+        await writePluginFor(setup, pluginDir);
+        // Each model in its own measurement: peak RSS is per process, so the ViT runs after MobileNet's peak.
+        const rssBefore = peakRssMiB();
+        const { stages, slices } = await timeCase(setup, ct, pluginDir, join(root, `out-${model}`), threads);
+        const rss = peakRssMiB();
+        const total = Object.values(stages).reduce((a, b) => a + b, 0);
+        const aside = total - stages.backbone!;
+        rows.push([setup.label, slices, ...Object.values(stages), total, aside, rss]);
+        ratios.push(
+          `${setup.label}: everything but the backbone ${aside.toFixed(2)} s of ${total.toFixed(2)} s (goal ≤ 3 s ${aside <= 3 ? 'met' : 'NOT met'}); peak RSS ${(rss / 1024).toFixed(2)} GiB (goal ≤ 1.5 GiB ${rss <= 1536 ? 'met' : 'NOT met'}; ${rssBefore.toFixed(0)} MiB before this model)`,
+        );
+        process.stderr.write(`${ratios.at(-1)}\n`);
+      }
+    });
+    const table = markdownTable(
+      [
+        'backbone',
+        'slices',
+        'read s',
+        'recipe s',
+        'backbone s',
+        'plugin + heatmap s',
+        'write s',
+        'total s',
+        'all but backbone s',
+        'peak RSS MiB',
+      ],
+      rows,
+    );
+    process.stdout.write(`${table}\n`);
+    await appendResults(
+      {
+        title: 'One CT end to end (512×512×300 int16 .nii.gz → heatmap, NIfTI + JSON + montage)',
+        command: `node bench/dist/ct-end-to-end.js --threads ${threads} --models ${models.join(',')}`,
+        table,
+        ratios,
+        notes: [
+          'The CT: bench/python/read_volume.py make (synthetic, CT-RATE size, gzip level 6). Recipe: HU, LPS, 1.5×1.5×3 mm, one window replicated; the plugin has random head weights (its cost, not its answer, is measured).',
+          `ONNX Runtime ${threads} threads; peak RSS is the process's maximum so far (models run in this order in one process).`,
+        ],
+      },
+      load,
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
