@@ -101,7 +101,9 @@ export class OnnxSession {
           'device "webgpu": no WebGPU adapter on this machine (a GPU with a Vulkan, Metal or D3D12 driver is needed; software Vulkan is not enough)',
         );
       if (device === 'cuda' && /cuda|cudnn|libcu/i.test(message))
-        throw new DeviceUnavailableError(`device "cuda": the CUDA provider could not start (${message.split('\n')[0]})`);
+        throw new DeviceUnavailableError(
+          `device "cuda": the CUDA provider could not start (${message.split('\n')[0]})`,
+        );
       throw error;
     }
     return new OnnxSession(session, device);

@@ -16,7 +16,14 @@ export {
   type ParamRole,
   type Value,
 } from './builder.js';
-export { availableDevices, DEVICES, type Device, DeviceUnavailableError, type EngineOptions, OnnxSession } from './engine.js';
+export {
+  availableDevices,
+  DEVICES,
+  type Device,
+  DeviceUnavailableError,
+  type EngineOptions,
+  OnnxSession,
+} from './engine.js';
 export { gelu, layerNorm, linear, reshape, sliceAxis, softmax, transpose } from './nn.js';
 export { type OnnxExportOptions, toOnnx } from './onnx.js';
 export {
