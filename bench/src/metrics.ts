@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alignPredictions, labelTableFromCsv, readCsv } from '@anymc3d/core/datasets';
 import { bootstrapIntervals, evaluate } from '@anymc3d/core/metrics';
-import { runPython } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
+import { runPeer } from './peer.js';
 
 const CASES = 3000;
 const LABELS = 18;
@@ -72,7 +72,7 @@ async function main() {
     const t2 = performance.now();
     bootstrapIntervals(data, 0.5, { iterations: RESAMPLES, seed: 0 });
     const t3 = performance.now();
-    const [peerPoint, peerResample] = (await runPython(peerPath, [predPath, gtPath, String(PEER_RESAMPLES)]))
+    const [peerPoint, peerResample] = (await runPeer(peerPath, [predPath, gtPath, String(PEER_RESAMPLES)], 2))
       .trim()
       .split(' ')
       .map(Number);

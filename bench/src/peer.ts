@@ -41,3 +41,18 @@ export async function peerKernel(threads: number): Promise<string> {
     .join(', ');
   return `PyTorch ${r.torch}, ${blas}`;
 }
+
+/** Runs a Python peer script under Debian's interpreter in the peer environment; its stdout. */
+export async function runPeer(
+  script: string,
+  args: readonly string[],
+  threads: number,
+  timeoutMs = 900_000,
+): Promise<string> {
+  const { stdout } = await run('/usr/bin/python3', [script, ...args], {
+    env: peerEnv(threads),
+    timeout: timeoutMs,
+    maxBuffer: 256 * 2 ** 20,
+  });
+  return stdout;
+}

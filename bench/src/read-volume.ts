@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { runPython } from '@anymc3d/core/testing';
 import { readVolume } from '@anymc3d/core/volume';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
+import { runPeer } from './peer.js';
 
 /**
  * Reading a 512×512×300 int16 .nii.gz as nibabel writes it by default (sform only): anymc3d
@@ -54,14 +54,14 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'anymc3d-bench-read-'));
   const path = join(dir, 'ct-512x512x300.nii.gz');
   try {
-    await runPython(PEER, ['make', path]);
+    await runPeer(PEER, ['make', path], 2);
     const bytes = (await stat(path)).size;
     const { result, load } = await measureLoad(async () => {
       const rssBefore = process.memoryUsage().rss;
       const worker = await timeReads(path, 'worker');
       const peakWorker = process.resourceUsage().maxRSS * 1024;
       const thread = await timeReads(path, 'thread');
-      const nibabel = JSON.parse(await runPython(PEER, ['time', path, String(repeats)])) as {
+      const nibabel = JSON.parse(await runPeer(PEER, ['time', path, String(repeats)], 2)) as {
         seconds: number[];
         maxrss_kib: number;
       };
