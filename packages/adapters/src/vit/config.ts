@@ -1,4 +1,5 @@
 import { InputError } from '@anymc3d/core';
+import { configFields } from '../weights/hf-config.js';
 
 /** The parts of a Hugging Face `Dinov2Config` / `Dinov2WithRegistersConfig` the forward needs. */
 export interface Dinov2Config {
@@ -31,18 +32,7 @@ export function parseDinov2Config(raw: Record<string, unknown>, source: string):
       `model_type "${String(modelType)}" is not a DINOv2 model (expected ${DINOV2_MODEL_TYPES.join(' or ')})`,
     );
   }
-  const int = (key: string, fallback?: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-      throw new InputError(source, `"${key}" must be a non-negative integer (got ${JSON.stringify(v)})`);
-    return v;
-  };
-  const num = (key: string, fallback: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v))
-      throw new InputError(source, `"${key}" must be a number (got ${JSON.stringify(v)})`);
-    return v;
-  };
+  const { int, number: num } = configFields(raw, source);
   const swiglu = raw.use_swiglu_ffn === true;
   const act = raw.hidden_act ?? 'gelu';
   if (!swiglu && act !== 'gelu')

@@ -1,4 +1,5 @@
 import { InputError } from '@anymc3d/core';
+import { configFields } from '../weights/hf-config.js';
 
 /** The parts of a Hugging Face `DINOv3ViTConfig` the forward needs. */
 export interface Dinov3Config {
@@ -34,24 +35,7 @@ export function parseDinov3Config(raw: Record<string, unknown>, source: string):
       `model_type "${String(raw.model_type)}" is not a DINOv3 ViT model (expected ${DINOV3_MODEL_TYPE})`,
     );
   }
-  const int = (key: string, fallback: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-      throw new InputError(source, `"${key}" must be a non-negative integer (got ${JSON.stringify(v)})`);
-    return v;
-  };
-  const num = (key: string, fallback: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-      throw new InputError(source, `"${key}" must be a positive number (got ${JSON.stringify(v)})`);
-    return v;
-  };
-  const flag = (key: string, fallback: boolean): boolean => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== 'boolean')
-      throw new InputError(source, `"${key}" must be true or false (got ${JSON.stringify(v)})`);
-    return v;
-  };
+  const { int, positive: num, flag } = configFields(raw, source);
   const act = String(raw.hidden_act ?? 'gelu');
   const activation = ACTIVATIONS[act];
   if (!activation) {

@@ -1,4 +1,5 @@
 import { InputError } from '@anymc3d/core';
+import { configFields } from '../weights/hf-config.js';
 import type { Activation } from './encoder.js';
 
 /**
@@ -37,21 +38,10 @@ const ACTIVATIONS: Record<string, Activation> = {
 
 type Raw = Record<string, unknown>;
 
+/** Every shape field of a tower is a positive whole number. */
 function reader(raw: Raw, source: string, where: string) {
-  const at = (key: string) => (where ? `${where}.${key}` : key);
-  const int = (key: string, fallback: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
-      throw new InputError(source, `"${at(key)}" must be a positive integer (got ${JSON.stringify(v)})`);
-    return v;
-  };
-  const num = (key: string, fallback: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-      throw new InputError(source, `"${at(key)}" must be a positive number (got ${JSON.stringify(v)})`);
-    return v;
-  };
-  return { int, num, at };
+  const f = configFields(raw, source, where);
+  return { int: (key: string, fallback: number) => f.int(key, fallback, 1), num: f.positive, at: f.at };
 }
 
 /**

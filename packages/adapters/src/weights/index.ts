@@ -7,5 +7,5 @@ export {
   type SafetensorsFile,
 } from '@anymc3d/core/io';
 export { type ConvertedCheckpoint, convertPickledCheckpoint, PICKLED_CHECKPOINTS } from './convert.js';
-export { readHfConfig } from './hf-config.js';
+export { configFields, readHfConfig } from './hf-config.js';
 export { readTorchCheckpoint } from './torch-checkpoint.js';
