@@ -1,5 +1,6 @@
 import { PNG } from 'pngjs';
 import { svgToPng } from '../plot/render.js';
+import { escapeMarkup } from '../util/markup.js';
 import { type ColormapName, colormapLut } from './colormap.js';
 
 /** A stack of 2D slices, [S, H, W] row-major, values in [0, 1]. */
@@ -59,9 +60,6 @@ export function topSlices(heat: SliceStack, count: number): number[] {
     .map((x) => x.s)
     .sort((a, b) => a - b);
 }
-
-const escapeXml = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Slice `s` as PNG: the grey image, or the heatmap blended over it. */
 function tilePng(
@@ -129,9 +127,9 @@ export function renderMontage(
   const parts: string[] = [];
   const shownPerRow: number[][] = [];
   let y = margin + 18;
-  parts.push(`<text x="${margin}" y="${y}" font-size="16" font-weight="bold">${escapeXml(text.title)}</text>`);
+  parts.push(`<text x="${margin}" y="${y}" font-size="16" font-weight="bold">${escapeMarkup(text.title)}</text>`);
   y += 18;
-  parts.push(`<text x="${margin}" y="${y}" font-size="12" fill="#444">${escapeXml(text.subtitle)}</text>`);
+  parts.push(`<text x="${margin}" y="${y}" font-size="12" fill="#444">${escapeMarkup(text.subtitle)}</text>`);
   y += 10;
   let width = margin * 2 + CHAR * Math.max(16 * text.title.length, 12 * text.subtitle.length);
   for (const row of rows) {
@@ -145,7 +143,7 @@ export function renderMontage(
     const w = image.width * scale;
     const h = physicalH * scale;
     y += 22;
-    parts.push(`<text x="${margin}" y="${y}" font-size="13" font-weight="bold">${escapeXml(row.label)}</text>`);
+    parts.push(`<text x="${margin}" y="${y}" font-size="13" font-weight="bold">${escapeMarkup(row.label)}</text>`);
     y += 6;
     let x = margin;
     for (const [n, s] of positions.entries()) {
@@ -155,7 +153,7 @@ export function renderMontage(
         );
       }
       const caption = `${row.indexName} = ${shown[n]} of ${row.total ?? image.slices} · mean heat ${meanHeat(heat, s).toFixed(2)}`;
-      parts.push(`<text x="${x}" y="${y + h + 14}" font-size="11">${escapeXml(caption)}</text>`);
+      parts.push(`<text x="${x}" y="${y + h + 14}" font-size="11">${escapeMarkup(caption)}</text>`);
       x += 2 * w + innerGap + pairGap;
     }
     width = Math.max(width, x - pairGap + margin, margin * 2 + CHAR * 13 * row.label.length);
@@ -181,7 +179,7 @@ export function renderMontage(
   }
   const legend = `heat: 0 = none, 1 = this case's peak; not drawn below ${overlay.floor.toFixed(2)}; left: input, right: overlay`;
   parts.push(
-    `<text x="${barX + barW + 14}" y="${y + barH - 1}" font-size="11" fill="#444">${escapeXml(legend)}</text>`,
+    `<text x="${barX + barW + 14}" y="${y + barH - 1}" font-size="11" fill="#444">${escapeMarkup(legend)}</text>`,
   );
   width = Math.ceil(Math.max(width, barX + barW + 14 + CHAR * 11 * legend.length + margin));
   const height = Math.ceil(y + barH + 16 + margin);

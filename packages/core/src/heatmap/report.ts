@@ -1,4 +1,5 @@
 import { writeFileAtomic } from '../util/atomic.js';
+import { escapeMarkup } from '../util/markup.js';
 
 /**
  * A per-case report a reviewer opens offline: one self-contained HTML file (inline style, images
@@ -24,9 +25,6 @@ export interface CaseReport {
   };
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
 const STYLE = `
 body{font-family:"DejaVu Sans",system-ui,sans-serif;margin:24px;color:#111;max-width:1400px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
@@ -47,7 +45,7 @@ function probabilityRow(l: CaseReport['labels'][number], decided: boolean, multi
   const call = multiclass ? (decided ? 'most probable class' : '') : decided ? 'positive' : 'negative';
   const cls = decided ? 'pos' : 'neg';
   return (
-    `<tr><td>${escapeHtml(l.label)}</td><td class="num" data-probability="${l.probability}">${l.probability.toFixed(4)}</td>` +
+    `<tr><td>${escapeMarkup(l.label)}</td><td class="num" data-probability="${l.probability}">${l.probability.toFixed(4)}</td>` +
     `<td class="num">${multiclass ? '–' : l.threshold.toFixed(4)}</td>` +
     `<td><span class="track"><span class="bar" style="width:${(p * 160).toFixed(1)}px"></span>` +
     (multiclass
@@ -66,8 +64,8 @@ export function caseReportHtml(r: CaseReport): string {
     ? r.montages
         .map(
           (m) =>
-            `<figure><img alt="${escapeHtml(`heatmap montage: ${m.label}`)}" src="data:image/png;base64,${Buffer.from(m.png).toString('base64')}">` +
-            `<figcaption>${escapeHtml(m.caption)}</figcaption></figure>`,
+            `<figure><img alt="${escapeMarkup(`heatmap montage: ${m.label}`)}" src="data:image/png;base64,${Buffer.from(m.png).toString('base64')}">` +
+            `<figcaption>${escapeMarkup(m.caption)}</figcaption></figure>`,
         )
         .join('')
     : '<p>No heatmap was computed for this case (run with heatmaps to include one).</p>';
@@ -82,13 +80,13 @@ export function caseReportHtml(r: CaseReport): string {
     ...Object.entries(p.versions).map(([k, v]) => [`${k} version`, v]),
     ['created', p.created],
   ]
-    .map(([k, v]) => `<dt>${escapeHtml(k!)}</dt><dd>${escapeHtml(v!)}</dd>`)
+    .map(([k, v]) => `<dt>${escapeMarkup(k!)}</dt><dd>${escapeMarkup(v!)}</dd>`)
     .join('');
   return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${r.caseId} · ${r.task}`)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeMarkup(`${r.caseId} · ${r.task}`)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head>
 <body>
-<h1>${escapeHtml(r.caseId)} · ${escapeHtml(r.task)}</h1>
+<h1>${escapeMarkup(r.caseId)} · ${escapeMarkup(r.task)}</h1>
 <p class="sub">${
     r.multiclass
       ? 'Multi-class: the decision is the most probable class.'
@@ -102,7 +100,7 @@ ${montages}
 <h2>Provenance</h2>
 <dl>${dl}</dl>
 <h3>Input recipe (from the plugin)</h3>
-<pre>${escapeHtml(JSON.stringify(p.recipe, null, 2))}</pre>
+<pre>${escapeMarkup(JSON.stringify(p.recipe, null, 2))}</pre>
 </body></html>
 `;
 }

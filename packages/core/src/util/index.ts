@@ -1,3 +1,4 @@
 export { writeFileAtomic } from './atomic.js';
 export { InputError, isInputError } from './errors.js';
+export { escapeMarkup } from './markup.js';
 export { Random } from './random.js';
