@@ -1,16 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { loadMobileNet, type MobileNetBackbone, normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
 import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
 import { cosine } from '@anymc3d/core/testing';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { int8VersusFp32, VIT_S, vitLikeInput, vitLikeStack } from './int8-versus-fp32.js';
-import { peerEnv, peerKernel } from './peer.js';
+import { peerKernel, runPeer } from './peer.js';
 
 /**
  * MobileNet v1 (224², frozen) on ONNX Runtime: the float rebuild of the TFLite file vs the same
@@ -21,7 +19,6 @@ import { peerEnv, peerKernel } from './peer.js';
  * Usage: node bench/dist/mobilenet.js [--threads 2] [--batch 8] [--iterations 5] [--no-write]
  */
 
-const run = promisify(execFile);
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
@@ -100,11 +97,11 @@ async function mobilenet() {
     // multi-threaded convolutions can lose to one thread (DEPENDENCIES.md, co-tenant effect).
     let best = { perSecond: 0, threads: 1 };
     for (const t of threads > 1 ? [1, threads] : [1]) {
-      const env = peerEnv(t);
-      const { stdout } = await run(
-        '/usr/bin/python3',
-        [PEER, v1.source, input, String(batch), '224', String(t), String(iterations), output],
-        { timeout: 600_000, env },
+      const stdout = await runPeer(
+        PEER,
+        [v1.source, input, String(batch), '224', String(t), String(iterations), output],
+        t,
+        600_000,
       );
       const seconds = (JSON.parse(stdout.trim().split('\n').pop()!) as { seconds: number[] }).seconds.sort(
         (a, b) => a - b,

@@ -17,7 +17,7 @@ import { loadFolder } from '@anymc3d/adapters/registry';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
-import { peerEnv, peerKernel } from './peer.js';
+import { peerKernel, runPeer } from './peer.js';
 
 const run = promisify(execFile);
 const fixture = (name: string) => fileURLToPath(new URL(`../../packages/adapters/fixtures/${name}`, import.meta.url));
@@ -90,11 +90,7 @@ async function torchSlicesPerSecond(
   batch: number,
   reps: number,
 ): Promise<number> {
-  const { stdout } = await run(
-    '/usr/bin/python3',
-    [reference, 'bench', dir, String(SIZE), String(batch), String(reps)],
-    { env: peerEnv(threads), timeout: 900_000 },
-  );
+  const stdout = await runPeer(reference, ['bench', dir, String(SIZE), String(batch), String(reps)], threads);
   return (JSON.parse(stdout.trim().split('\n').pop()!) as { slices_per_s: number }).slices_per_s;
 }
 

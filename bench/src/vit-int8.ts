@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
 import { loadFolder } from '@anymc3d/adapters/registry';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
@@ -11,7 +9,7 @@ import { buildBackboneGraph } from '@anymc3d/core/backbone';
 import { tensor } from '@anymc3d/core/graph';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { int8VersusFp32 } from './int8-versus-fp32.js';
-import { peerEnv, peerKernel } from './peer.js';
+import { peerKernel, runPeer } from './peer.js';
 
 /**
  * DINOv2 ViT-S/14 (the project's emitted graph, random weights at the real sizes) at 224², int8
@@ -19,7 +17,6 @@ import { peerEnv, peerKernel } from './peer.js';
  * Coral test photographs, repeated to a batch of 8), with PyTorch fp32 as the peer in the same run.
  * Run: node bench/dist/vit-int8.js [threads=2] [iterations=5]
  */
-const run = promisify(execFile);
 const REFERENCE = fileURLToPath(new URL('../../packages/adapters/fixtures/dinov2_reference.py', import.meta.url));
 const IMAGES = fileURLToPath(new URL('../../../shared/models/mobilenet-imagenet/', import.meta.url));
 const THREADS = Number(process.argv[2] ?? 2);
@@ -56,12 +53,7 @@ async function main(): Promise<void> {
       threads: THREADS,
       iterations: ITERATIONS,
     });
-    const env = peerEnv(THREADS);
-    const { stdout } = await run(
-      '/usr/bin/python3',
-      [REFERENCE, 'bench', dir, '224', String(BATCH), String(ITERATIONS)],
-      { env, timeout: 900_000 },
-    );
+    const stdout = await runPeer(REFERENCE, ['bench', dir, '224', String(BATCH), String(ITERATIONS)], THREADS);
     const torch = JSON.parse(stdout.trim().split('\n').pop()!) as { slices_per_s: number; torch: string };
     return { ours, torch };
   });
