@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { backboneGraph, DEFAULT_LORA, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { backboneGraph, DEFAULT_LORA } from '@anymc3d/core/backbone';
 import { buildGradientGraph, gradName, OnnxSession, seedName, type Tensor, toOnnx } from '@anymc3d/core/graph';
 import { readNpy, readSafetensors } from '@anymc3d/core/io';
 import { describe, expect, it } from 'vitest';
 import { loadFolder } from '../registry/index.js';
-import { maxRelativeError } from '../testing/index.js';
+import { compareWithReference, maxRelativeError } from '../testing/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/towers/', import.meta.url));
 const FAMILIES = ['clip-tiny', 'siglip-tiny', 'open-clip-timm-tiny'] as const;
@@ -19,27 +19,13 @@ describe('CLIP, SigLIP and open_clip timm towers against the PyTorch reference (
   for (const variant of FAMILIES) {
     it(`${variant}: pooled embedding, patch tokens and attention at native, upsampled and downsampled sizes`, async () => {
       const backbone = await loadFolder(`${FIXTURES}${variant}`);
-      const embedder = new FrozenEmbedder(backbone, { threads: 1, batchSize: 8 });
-      try {
-        for (const size of ['16x16', '24x20', '12x12']) {
-          const out = await embedder.embed(await npy(`${FIXTURES}${variant}/input_${size}.npy`));
-          const ref = await readSafetensors(`${FIXTURES}${variant}/reference_${size}.safetensors`);
-          const [h, w] = size.split('x').map(Number) as [number, number];
-          expect(out.grid).toEqual([h / 4, w / 4]);
-          for (const [name, got] of [
-            ['cls', out.cls],
-            ['patch_tokens', out.patchTokens],
-            ['attention', out.attention],
-          ] as const) {
-            const expected = ref.float32(name);
-            if (!got) throw new Error(`${name} missing from the ${variant} embedding`);
-            expect(got.dims, `${variant} ${size} ${name}`).toEqual(expected.dims);
-            const err = maxRelativeError(got.data as Float32Array, expected.data as Float32Array);
-            expect(err, `${variant} ${size} ${name}`).toBeLessThanOrEqual(1e-4);
-          }
-        }
-      } finally {
-        await embedder.release();
+      const results = await compareWithReference(backbone, `${FIXTURES}${variant}`, ['16x16', '24x20', '12x12']);
+      expect(results).toHaveLength(9);
+      for (const r of results) {
+        const [h, w] = r.size.split('x').map(Number) as [number, number];
+        expect(r.grid).toEqual([h / 4, w / 4]);
+        expect(r.dims, `${variant} ${r.size} ${r.name}`).toEqual(r.expectedDims);
+        expect(r.maxRelativeError, `${variant} ${r.size} ${r.name}`).toBeLessThanOrEqual(1e-4);
       }
     });
 
