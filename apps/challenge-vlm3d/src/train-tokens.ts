@@ -1,11 +1,11 @@
 import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
-import { readCaseImage } from '@anymc3d/core/datasets';
 import type { Device } from '@anymc3d/core/graph';
 import { viewTokens } from '@anymc3d/core/pipeline';
-import { inputViews, type PluginInput, prepareCaseVolume, recipeFeatureCache } from '@anymc3d/core/plugin';
+import { inputViews, type PluginInput, recipeFeatureCache } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
 import type { FeatureCase } from '@anymc3d/core/train';
 import type { Rescale } from '@anymc3d/core/volume';
+import { caseSources } from '@anymc3d/core/workflows';
 
 export interface TokenSets {
   train: FeatureCase[];
@@ -43,26 +43,14 @@ export async function frozenTokens(args: {
   let computed = 0;
   const features = async (cases: readonly ManifestCase[], what: string): Promise<FeatureCase[]> => {
     const started = Date.now();
-    const tokens = await viewTokens(
-      cases.map((c) => ({
-        id: c.id,
-        load: async () => {
-          const path = c.images[0]!;
-          return prepareCaseVolume(await readCaseImage(path), input, path, args.rescaleOf(path)).volume;
-        },
-      })),
-      views,
-      embedder,
-      cache,
-      (p) => {
-        if (p.done % 50 === 0 || p.done === p.total)
-          log(
-            `${what}: ${p.done}/${p.total} embedded (${p.computed} through the backbone, ${p.fromCache} from the cache; ` +
-              `${((Date.now() - started) / 1000).toFixed(0)} s)`,
-          );
-        if (p.done === p.total) computed += p.computed;
-      },
-    );
+    const tokens = await viewTokens(caseSources(cases, input, args.rescaleOf), views, embedder, cache, (p) => {
+      if (p.done % 50 === 0 || p.done === p.total)
+        log(
+          `${what}: ${p.done}/${p.total} embedded (${p.computed} through the backbone, ${p.fromCache} from the cache; ` +
+            `${((Date.now() - started) / 1000).toFixed(0)} s)`,
+        );
+      if (p.done === p.total) computed += p.computed;
+    });
     return cases.map((c) => {
       const t = tokens.get(c.id)!.get(views[0]!.name)!;
       return { id: c.id, tokens: t.tokens, slices: t.slices, labels: Array.from(c.labels) };

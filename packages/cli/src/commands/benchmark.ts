@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
+import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
 import type { Backbone } from '@anymc3d/core/backbone';
 import {
   BENCHMARK_MODES,
@@ -34,6 +35,7 @@ interface RunArgs {
   criterion: string;
   bootstrap: number;
   seed: number;
+  augment: boolean;
   threads?: number;
   'weights-root'?: string;
   quiet: boolean;
@@ -118,7 +120,13 @@ const runCommand: CommandModule<object, RunArgs> = {
         describe: `Operating point chosen on val (${THRESHOLD_CRITERIA.join(', ')})`,
       })
       .option('bootstrap', { type: 'number', default: 1000, describe: 'Bootstrap resamples for 95% intervals' })
-      .option('seed', { type: 'number', default: 0, describe: 'Seed of training and bootstrap' })
+      .option('seed', { type: 'number', default: 0, describe: 'Seed of training, augmentation and bootstrap' })
+      .option('augment', {
+        type: 'boolean',
+        default: true,
+        describe:
+          'lora cells: nnU-Net-style 3D augmentation of every training use of a case, as `anymc3d train` does (seeded, part of the cell key); --no-augment to switch it off',
+      })
       .option('threads', { type: 'number', describe: 'ONNX Runtime threads (default: all cores)' })
       .option('weights-root', {
         type: 'string',
@@ -150,6 +158,7 @@ const runCommand: CommandModule<object, RunArgs> = {
       },
       criterion: args.criterion as ThresholdCriterion,
       bootstrap: { iterations: args.bootstrap, seed: args.seed },
+      ...(args.augment ? { augment: { seed: args.seed, config: NNUNET_AUGMENT } } : {}),
       ...(args.threads ? { threads: args.threads } : {}),
     };
     const planned = [];

@@ -1,11 +1,11 @@
 import type { Backbone } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
-import { readCaseImage } from '@anymc3d/core/datasets';
 import type { Device } from '@anymc3d/core/graph';
 import { type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
-import { inputViews, type PluginInput, prepareCaseVolume, recipeFeatureCache } from '@anymc3d/core/plugin';
+import { inputViews, type PluginInput, recipeFeatureCache } from '@anymc3d/core/plugin';
 import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
 import type { FeatureCase } from '@anymc3d/core/train';
+import { caseSources } from '@anymc3d/core/workflows';
 import type { ProgressSink } from '../progress.js';
 
 export interface ExtractOptions {
@@ -38,31 +38,17 @@ export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOp
     ...(o.threads ? { threads: o.threads } : {}),
     ...(o.device ? { device: o.device } : {}),
   });
-  // A case lists its images in the task card's view order, which is the input's.
-  const viewIndex = new Map(o.input.views.map((v, k) => [v.name, k]));
   let computed = 0;
   try {
-    const tokens = await viewTokens(
-      cases.map((c) => ({
-        id: c.id,
-        load: async (view: string) => {
-          const path = c.images[viewIndex.get(view)!]!;
-          return prepareCaseVolume(await readCaseImage(path), o.input, path).volume;
-        },
-      })),
-      views,
-      embedder,
-      cache,
-      (p) => {
-        computed = p.computed;
-        o.report?.({
-          stage: 'features',
-          done: p.done,
-          total: p.total,
-          detail: p.computed > 0 ? `${p.slicesPerSecond.toFixed(0)} slices/s, ${p.fromCache} cached` : 'from cache',
-        });
-      },
-    );
+    const tokens = await viewTokens(caseSources(cases, o.input), views, embedder, cache, (p) => {
+      computed = p.computed;
+      o.report?.({
+        stage: 'features',
+        done: p.done,
+        total: p.total,
+        detail: p.computed > 0 ? `${p.slicesPerSecond.toFixed(0)} slices/s, ${p.fromCache} cached` : 'from cache',
+      });
+    });
     return { tokens, computed, cacheDir: cache.dir };
   } finally {
     await embedder.release();

@@ -3,12 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NNUNET_AUGMENT } from '../augment/index.js';
+import { FrozenEmbedder } from '../backbone/embedder.js';
+import { viewTokens } from '../pipeline/view-tokens.js';
+import { inputViews } from '../plugin/input.js';
+import { recipeFeatureCache } from '../plugin/recipe.js';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest, ManifestCase, Split } from '../task/manifest.js';
+import { taskInput } from '../task/plugin-task.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import { randomTinyVitWeights, TinyVit } from '../testing/tiny-vit.js';
 import { Random } from '../util/random.js';
 import { writeVolume } from '../volume/write.js';
+import { caseSources } from '../workflows/case-sources.js';
 import { readCells, writeComparison, writeResults } from './outputs.js';
 import type { CellResult } from './results.js';
 import { type BenchmarkPlan, runBenchmark } from './run.js';
@@ -132,7 +139,7 @@ describe('runBenchmark', () => {
       expect(iv.lo <= auroc && auroc <= iv.hi).toBe(true);
       expect(existsSync(join(plan.out, c.plugin, 'plugin.json'))).toBe(true);
       // The checkpoint served only to resume training.
-      expect(existsSync(join(plan.out, 'cells', 'toy-blob', c.backbone.name, c.mode, 'train'))).toBe(false);
+      expect(existsSync(join(plan.out, c.plugin, '..', 'train'))).toBe(false);
     }
     // LoRA trains more parameters than the head alone on the same backbone.
     const vitLora = byName('tiny_vit_test', 'lora');
@@ -153,6 +160,40 @@ describe('runBenchmark', () => {
     expect(changed.trained).toBe(2);
     expect(changed.extracted).toBe(0);
   });
+
+  it('any consumer of the recipe (features, train, vlm3d) finds the benchmark’s tokens: zero backbone passes', async () => {
+    for (const backbone of backbones) {
+      const input = taskInput(card, [8, 8]);
+      const views = inputViews(input, backbone.card);
+      const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+      let computed = -1;
+      await viewTokens(
+        caseSources(manifest.cases, input),
+        views,
+        embedder,
+        recipeFeatureCache(plan.cacheRoot, backbone, input, views),
+        (p) => {
+          computed = p.computed;
+        },
+      );
+      await embedder.release();
+      expect(computed, backbone.card.name).toBe(0);
+    }
+  });
+
+  it('LoRA cells train with the method’s augmentation when asked: only they retrain, and the plugin records it', async () => {
+    const augment = { seed: 5, config: NNUNET_AUGMENT };
+    // (The probe cells were retrained with other steps above.)
+    const augmented = await runBenchmark({ ...plan, modes: ['attn', 'lora'], settings: { ...plan.settings, augment } });
+    expect(augmented.trained).toBe(2); // the two LoRA cells (the CNN's says again that it has no LoRA targets)
+    expect(augmented.extracted).toBe(0);
+    const cell = augmented.cells.find((c) => c.backbone.name === 'tiny_vit_test' && c.mode === 'lora')!;
+    if (cell.status !== 'done') throw new Error(cell.reason);
+    const recorded = JSON.parse(readFileSync(join(plan.out, cell.plugin, 'plugin.json'), 'utf8'));
+    expect(recorded.input.augmentation).toMatchObject({ method: 'nnunet-3d', seed: 5 });
+    const attn = augmented.cells.find((c) => c.mode === 'attn')!;
+    expect(attn).toEqual(first.cells.find((c) => c.backbone.name === attn.backbone.name && c.mode === 'attn'));
+  }, 60_000);
 
   it('writes results, a comparison report and a plot that a reader can open', async () => {
     const cells: CellResult[] = await readCells(plan.out);

@@ -6,7 +6,7 @@
  * a PNG plot. Frozen tokens come from the feature cache; finished cells are never recomputed.
  */
 
-export { caseTokens, checkSplits, meanPooled, splitCases, volumeCases, volumePixels } from './cases.js';
+export { caseTokens, checkSplits, meanPooled, splitCases } from './cases.js';
 export { type CompareOptions, type Comparison, compareCells } from './compare.js';
 export { RESULTS_JSON, RESULTS_MD, readCells, writeComparison, writeResults } from './outputs.js';
 export { type PairedDifference, pairedAurocDifference, pairedSamples } from './paired.js';

@@ -6,7 +6,7 @@ import { inputViews, type PluginInput } from '../plugin/input.js';
 import type { ManifestCase } from '../task/manifest.js';
 import type { Volume } from '../volume/types.js';
 import { writeVolume } from '../volume/write.js';
-import { volumeCases } from './cases.js';
+import { volumeCases } from '../workflows/volume-cases.js';
 
 /** The same anatomy stored LPS and with its i axis reversed (voxels and direction flipped together). */
 function pair(): [Volume, Volume] {
@@ -48,8 +48,14 @@ describe('the benchmark prepares cases through the recipe', () => {
       normalisation: null,
     };
     const view = inputViews(input, { mean: [0, 0, 0], std: [1, 1, 1] })[0]!;
-    const pixels = async (recipe: PluginInput) =>
-      (await volumeCases(cases, recipe, view)).map((c) => Array.from(c.pixels));
+    const pixels = async (recipe: PluginInput) => {
+      const out: number[][] = [];
+      for (const c of await volumeCases(cases, recipe, [view])) {
+        await c.load!();
+        out.push(Array.from(c.pixels));
+      }
+      return out;
+    };
     const asStored = await pixels(input);
     expect(asStored[1]).not.toEqual(asStored[0]);
     const oriented = await pixels({ ...input, orientation: 'LPS' });

@@ -1,12 +1,14 @@
 import { type EmbedderOptions, FrozenEmbedder } from '../backbone/embedder.js';
 import type { Backbone } from '../backbone/types.js';
-import { FeatureCache, hashOf } from '../features/cache.js';
-import { recipeKey } from '../plugin/recipe.js';
+import { hashOf } from '../features/cache.js';
+import type { PluginInput } from '../plugin/input.js';
+import { recipeFeatureCache } from '../plugin/recipe.js';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest } from '../task/manifest.js';
 import { pluginTaskOf, taskInput } from '../task/plugin-task.js';
 import type { FeatureCase } from '../train/features.js';
-import { caseTokens, checkSplits, meanPooled, splitCases, volumeCases } from './cases.js';
+import { volumeCases } from '../workflows/volume-cases.js';
+import { caseTokens, checkSplits, meanPooled, splitCases } from './cases.js';
 import { type BenchmarkMode, type CellResult, cellDir, readCell, writeCell } from './results.js';
 import { benchmarkView } from './task-inputs.js';
 import { type CellData, type CellSettings, trainCell } from './train-cell.js';
@@ -56,6 +58,8 @@ function cellKey(plan: BenchmarkPlan, card: TaskCard, manifest: Manifest, backbo
       ...settings,
       steps: mode === 'lora' ? settings.loraSteps : settings.steps,
       loraSteps: undefined,
+      // Augmentation acts on LoRA's volumes only: the frozen cells' results do not depend on it.
+      augment: mode === 'lora' ? settings.augment : undefined,
     },
   });
 }
@@ -78,6 +82,11 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
       // The task card's recipe, prepared by the one case pipeline every other consumer uses.
       const input = taskInput(card, view.size);
       const task = pluginTaskOf(card, view.size);
+      // LoRA cells train with the method's augmentation when the settings carry it; the plugin records it.
+      const loraInput: PluginInput = {
+        ...input,
+        augmentation: plan.settings.augment ? { method: 'nnunet-3d', ...plan.settings.augment } : null,
+      };
       const pending: { mode: BenchmarkMode; key: string; dir: string }[] = [];
       for (const mode of plan.modes) {
         const key = cellKey(plan, card, manifest, backbone, mode);
@@ -96,13 +105,8 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
       if (pending.length === 0) continue;
       let tokens: Map<string, FeatureCase[]> | undefined;
       if (pending.some((p) => p.mode !== 'lora')) {
-        // Keyed by the dataset too: benchmark manifests (MedMNIST) reuse case ids across datasets. The
-        // benchmark runs CT cards (no MRI normalisation), so only the recipe's spatial and HU fields add to the key.
-        const { normalisation: _none, ...recipe } = recipeKey(input);
-        const cache = new FeatureCache(plan.cacheRoot, {
-          backboneHash: backbone.weightHash,
-          preprocessing: { view, dataset: manifest.source, ...recipe },
-        });
+        // The recipe's one cache (`anymc3d features|train` and vlm3d use it too); entries are named by content.
+        const cache = recipeFeatureCache(plan.cacheRoot, backbone, input, [view]);
         const embedder = new FrozenEmbedder(backbone, plan.embedder);
         const r = await caseTokens(manifest, input, view, embedder, cache, (p) =>
           emit({
@@ -120,11 +124,9 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
         if (mode === 'lora' && backbone.loraTargets().length === 0) {
           data = { train: [], val: [], test: [] }; // trainCell records the mode as not supported.
         } else if (mode === 'lora') {
-          // One split after another: the MedMNIST reader keeps the split it read last.
-          const train = await volumeCases(splitCases(manifest, 'train'), input, view);
-          const val = await volumeCases(splitCases(manifest, 'val'), input, view);
-          const test = await volumeCases(splitCases(manifest, 'test'), input, view);
-          data = { train, val, test };
+          // The one on-demand case source of `anymc3d train`: read and prepared when used, each training use augmented.
+          const split = (s: 'train' | 'val' | 'test') => volumeCases(splitCases(manifest, s), loraInput, [view]);
+          data = { train: await split('train'), val: await split('val'), test: await split('test') };
         } else {
           const pick = (s: 'train' | 'val' | 'test') =>
             mode === 'probe' ? meanPooled(tokens!.get(s)!) : tokens!.get(s)!;
@@ -135,7 +137,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
           root: plan.out,
           dir,
           key,
-          task,
+          task: mode === 'lora' ? { ...task, input: loraInput } : task,
           backbone,
           data,
           settings: plan.settings,

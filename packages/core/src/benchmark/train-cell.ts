@@ -1,5 +1,6 @@
-import { rm } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import type { AugmentConfig } from '../augment/index.js';
 import type { Backbone } from '../backbone/types.js';
 import { foldAll, selectThresholds, type ThresholdCriterion } from '../metrics/calibration.js';
 import { bootstrapIntervals, evaluate, type LabelledScores } from '../metrics/evaluate.js';
@@ -20,6 +21,8 @@ export interface CellSettings {
   steps: number[];
   /** The same for LoRA (each of its steps runs the backbone, so usually fewer). */
   loraSteps: number[];
+  /** LoRA cells: nnU-Net-style 3D augmentation of every training use of a case (METHOD.md §5); absent: none. */
+  augment?: { seed: number; config: AugmentConfig };
   optim: Partial<OptimOptions>;
   criterion: ThresholdCriterion;
   bootstrap: { iterations: number; seed: number };
@@ -73,7 +76,13 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
   if (mode === 'lora' && backbone.loraTargets().length === 0) {
     return { ...common, status: 'not-supported', reason: `${backbone.card.name} has no LoRA targets` };
   }
-  const trainDir = join(args.dir, 'train');
+  // A folder per cell key: candidates and checkpoints of a run with other settings are never taken as this run's.
+  const work = join(args.dir, `run-${args.key.slice(0, 16)}`);
+  for (const entry of await readdir(args.dir).catch(() => [] as string[])) {
+    if (entry !== basename(work) && (entry.startsWith('run-') || entry.startsWith('step-') || entry === 'train'))
+      await rm(join(args.dir, entry), { recursive: true, force: true });
+  }
+  const trainDir = join(work, 'train');
   const source =
     mode === 'lora'
       ? { backbone, cases: args.data.train as VolumeCase[] }
@@ -88,9 +97,10 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
     try {
       const out: Prediction[] = [];
       for (const c of cases) {
-        out.push(
-          isVolume(c) ? await plugin.predict(c.pixels, c.slices) : await plugin.predictTokens(c.tokens, c.slices),
-        );
+        if (isVolume(c)) {
+          await c.load?.(); // an on-demand case reads itself first
+          out.push(await plugin.predict(c.pixels, c.slices));
+        } else out.push(await plugin.predictTokens(c.tokens, c.slices));
       }
       return out;
     } finally {
@@ -111,7 +121,7 @@ export async function trainCell(args: CellArgs): Promise<CellResult> {
       },
       steps: mode === 'lora' ? settings.loraSteps : settings.steps,
       trainDir,
-      candidateDir: (step) => join(args.dir, `step-${step}`),
+      candidateDir: (step) => join(work, `step-${step}`),
       score: async (dir) => {
         const val = labelled(task.labels, args.data.val, await predictAll(dir, args.data.val));
         return { auroc: evaluate(val).macro.auroc, val };

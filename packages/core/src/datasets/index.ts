@@ -25,6 +25,7 @@ export {
   readCtRate,
 } from './ct-rate.js';
 export { readCaseImage } from './image.js';
+export { imageDigest } from './image-digest.js';
 export { imageFileOf, type NpzVolumeRef, npzRef, parseNpzRef } from './image-ref.js';
 export { alignPredictions, type LabelTable, type LabelValues, labelTableFromCsv } from './label-table.js';
 export { readMedMnistDataset, readNpzVolume } from './medmnist.js';

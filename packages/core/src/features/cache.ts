@@ -39,22 +39,31 @@ export class FeatureCache {
     this.dir = join(root, `${key.backboneHash.slice(0, 16)}-${hashOf(key.preprocessing).slice(0, 16)}`);
   }
 
-  private path(caseId: string, view: string): string {
-    return join(this.dir, `${safeName(caseId)}.${safeName(view)}.safetensors`);
+  /** An entry is named by its case's content (`CaseVolumes.entry`) and the view. */
+  private path(entry: string, view: string): string {
+    return join(this.dir, `${safeName(entry)}.${safeName(view)}.safetensors`);
   }
 
-  has(caseId: string, view: string): boolean {
-    return existsSync(this.path(caseId, view));
+  has(entry: string, view: string): boolean {
+    return existsSync(this.path(entry, view));
   }
 
-  async read(caseId: string, view: string): Promise<Map<string, Tensor>> {
-    const path = this.path(caseId, view);
+  async read(entry: string, view: string): Promise<Map<string, Tensor>> {
+    const path = this.path(entry, view);
     return (await readSafetensors(path)).tensors();
   }
 
-  /** Written atomically, so an interrupted extraction never leaves a cached entry that looks complete. */
-  async write(caseId: string, view: string, tensors: Record<string, Tensor>): Promise<void> {
-    await writeSafetensors(this.path(caseId, view), tensors, { case: caseId, view });
+  /**
+   * Written atomically, so an interrupted extraction never leaves a cached entry that looks
+   * complete; `about` (e.g. the case id that made it) is kept in the file's metadata.
+   */
+  async write(
+    entry: string,
+    view: string,
+    tensors: Record<string, Tensor>,
+    about: Record<string, string> = {},
+  ): Promise<void> {
+    await writeSafetensors(this.path(entry, view), tensors, { ...about, entry, view });
   }
 }
 

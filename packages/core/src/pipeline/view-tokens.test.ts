@@ -36,6 +36,7 @@ describe('viewTokens', () => {
     let loads = 0;
     const cases = [0, 1, 2].map((k) => ({
       id: `c${k}`,
+      entry: async () => `content-of-c${k}`,
       load: async () => {
         loads++;
         return cube(k);

@@ -5,11 +5,13 @@ import type { Processed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 import { embedVolume, type ViewInput } from './embed-volume.js';
 
-/** A case as the feature stage sees it: an id and how to read the volume for each view. */
+/** A case as the feature stage sees it: an id, how to read the volume for each view, and its cache entry. */
 export interface CaseVolumes {
   id: string;
   /** The volume a view reads, prepared by the recipe (a Processed volume keeps its record). */
   load(view: string): Promise<Volume | Processed>;
+  /** The name of a view's entry in the feature cache: what the volume holds (a content digest), not the case id. */
+  entry(view: string): Promise<string>;
 }
 
 /** Per-slice CLS tokens of one view of one case. */
@@ -51,8 +53,9 @@ export async function viewTokens(
     const perView = new Map<string, ViewTokens>();
     for (const view of views) {
       let cls: { dims: readonly number[]; data: Float32Array };
-      if (cache?.has(c.id, view.name)) {
-        const stored = (await cache.read(c.id, view.name)).get('cls');
+      const entry = cache ? await c.entry(view.name) : '';
+      if (cache?.has(entry, view.name)) {
+        const stored = (await cache.read(entry, view.name)).get('cls');
         if (stored?.dims.length !== 2) {
           throw new InputError(cache.dir, `cached entry for case ${c.id}, view ${view.name} has no [S, d] cls tensor`);
         }
@@ -60,7 +63,7 @@ export async function viewTokens(
         fromCache++;
       } else {
         const e = await embedVolume(await c.load(view.name), view, embedder);
-        await cache?.write(c.id, view.name, { cls: e.cls });
+        await cache?.write(entry, view.name, { cls: e.cls }, { case: c.id });
         cls = { dims: e.cls.dims, data: e.cls.data as Float32Array };
         computed++;
         slicesComputed += e.cls.dims[0]!;

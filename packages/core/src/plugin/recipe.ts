@@ -110,7 +110,7 @@ export function recipeKey(input: PluginInput): Record<string, unknown> {
  * (plane, size, channels, mean/std, fixed slices), the recipe's intensity, normalisation,
  * orientation and spacing, and the precision, so every consumer that prepares cases the same way
  * (`anymc3d features|train|predict`, `vlm3d train --mode frozen`, the benchmark) finds the others'
- * tokens, and a change of any of them can never serve stale ones. Entries are per case id and view.
+ * tokens, and a change of any of them can never serve stale ones. Entries are per case content and view.
  */
 export function recipeFeatureCache(
   root: string,
@@ -125,7 +125,13 @@ export function recipeFeatureCache(
   );
   return new FeatureCache(root, {
     backboneHash: backbone.weightHash,
-    preprocessing: { views: keyed, ...recipeKey(input), ...(precision !== 'fp32' ? { precision } : {}) },
+    // `entries`: entries are named by content digests (`caseSources`), not by case ids as before.
+    preprocessing: {
+      entries: 'content-sha256',
+      views: keyed,
+      ...recipeKey(input),
+      ...(precision !== 'fp32' ? { precision } : {}),
+    },
   });
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NNUNET_AUGMENT } from '../augment/augment.js';
-import { volumePixels } from '../benchmark/cases.js';
+import { volumePixels } from '../pipeline/embed-volume.js';
 import { inputViews, type PluginInput } from '../plugin/input.js';
 import { augmentCase, prepareCaseVolume } from '../plugin/recipe.js';
 import { randomTinyVitWeights, TinyVit } from '../testing/tiny-vit.js';

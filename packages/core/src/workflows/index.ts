@@ -4,6 +4,7 @@
  * the plugin's recipe when training needs it, augmented per use) and the seg targets it reads.
  */
 export { type AdaptedOptions, adaptedPredictions } from './adapted.js';
+export { caseSources } from './case-sources.js';
 export { caseViewVolumes } from './case-volumes.js';
 export { type FitOptions, fitPlugin, foldRows, predictCases } from './fit-frozen.js';
 export { type FitLoraOptions, fitLoraPlugin } from './fit-lora.js';

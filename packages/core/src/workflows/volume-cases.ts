@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { imageFileOf } from '../datasets/index.js';
 import { atSliceCount, type ViewInput, volumePixels } from '../pipeline/index.js';
 import { augmentCase, type PluginInput, prepareCaseMask, recipeKey } from '../plugin/index.js';
 import type { ManifestCase } from '../task/index.js';
@@ -103,7 +104,7 @@ export async function volumeCases(
     const files = [];
     const masked = !!(seg && c.mask);
     for (const path of [...c.images.slice(0, views.length), ...(masked ? [c.mask!] : [])]) {
-      const s = await stat(path);
+      const s = await stat(imageFileOf(path)); // an .npz reference's archive
       files.push({ path, size: s.size, mtime: s.mtimeMs });
     }
     const vc: VolumeCase = {

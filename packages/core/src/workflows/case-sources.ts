@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { imageDigest, readCaseImage } from '../datasets/index.js';
+import type { CaseVolumes } from '../pipeline/index.js';
+import { type PluginInput, prepareCaseVolume } from '../plugin/index.js';
+import type { ManifestCase } from '../task/index.js';
+import type { Processed, Rescale } from '../volume/index.js';
+
+/**
+ * Manifest cases as the feature stage reads them — the one builder `anymc3d features|train|predict`,
+ * `vlm3d train` and the benchmark share. A view reads the case's image in the recipe's view order,
+ * prepared by the plugin's recipe (`prepareCaseVolume`); views of one file read and prepare it once.
+ * A case's cache entry is named by what it holds (the image's content digest and any rescale), not
+ * by its id, so every consumer, dataset and machine that meets the same volume finds its tokens.
+ */
+export function caseSources(
+  cases: readonly ManifestCase[],
+  input: PluginInput,
+  /** The rescale of a raw CT file (CT-RATE v1's metadata); never applied to voxels already in HU. */
+  rescaleOf?: (path: string) => Rescale | undefined,
+): CaseVolumes[] {
+  const viewIndex = new Map(input.views.map((v, k) => [v.name, k]));
+  const pathOf = (c: ManifestCase, view: string): string => {
+    const k = viewIndex.get(view);
+    const path = k === undefined ? undefined : c.images[k];
+    if (path === undefined)
+      throw new Error(
+        `case ${c.id}: no image for view "${view}" (the recipe's views: ${[...viewIndex.keys()].join(', ')})`,
+      );
+    return path;
+  };
+  return cases.map((c) => {
+    let last: { path: string; volume: Processed } | undefined;
+    return {
+      id: c.id,
+      load: async (view) => {
+        const path = pathOf(c, view);
+        if (last?.path !== path) {
+          last = { path, volume: prepareCaseVolume(await readCaseImage(path), input, path, rescaleOf?.(path)).volume };
+        }
+        return last.volume;
+      },
+      entry: async (view) => {
+        const path = pathOf(c, view);
+        const rescale = rescaleOf?.(path);
+        const digest = await imageDigest(path);
+        return rescale
+          ? createHash('sha256')
+              .update(`${digest}\u0000${JSON.stringify(rescale)}`)
+              .digest('hex')
+          : digest;
+      },
+    };
+  });
+}
