@@ -60,7 +60,7 @@ async function writePluginFor(s: Setup, dir: string): Promise<void> {
     labels: ['Lung nodule', 'Pleural effusion'],
     views: s.views,
     axis: s.axis,
-    windows: [{ center: -600, width: 1500 }],
+    windows: [[-1350, 150]],
     inputSize: [s.size, s.size],
     thresholds: [0.5, 0.5],
     dim,

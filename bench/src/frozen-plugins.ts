@@ -62,7 +62,7 @@ async function main(): Promise<void> {
         labels: ['a', 'b'],
         views: ['axial'],
         axis: 'axial',
-        windows: [{ center: 40, width: 400 }],
+        windows: [[-160, 240]],
         inputSize: [SIZE, SIZE],
       },
       outDir,
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       name: 'axial',
       axis: 'axial',
       size: [SIZE, SIZE],
-      channels: { windows: [{ name: 'w', lo: -160, hi: 240 }] },
+      channels: { windows: [[-160, 240]] },
       mean: backbone.card.mean,
       std: backbone.card.std,
     };

@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import {
-  CHEST_WINDOWS_CW,
+  CHEST_WINDOWS,
   CT_RATE_LABELS,
   chestInput,
   DEFAULT_SPACING,
@@ -57,7 +57,7 @@ async function weightsFor(backboneDir: string, dir: string): Promise<string> {
     labels: [...CT_RATE_LABELS],
     views: ['axial'],
     axis: 'axial',
-    windows: CHEST_WINDOWS_CW,
+    windows: CHEST_WINDOWS,
     inputSize: [SIZE, SIZE],
     thresholds: CT_RATE_LABELS.map(() => 0.5),
     input: chestInput(SIZE),

@@ -17,7 +17,7 @@ await trainPlugin({
     labels: ['positive'],
     views: ['axial'],
     axis: 'axial',
-    windows: [{ center: 0, width: 2 }],
+    windows: [[-1, 1]],
     inputSize: [16, 16],
   },
   outDir,

@@ -26,7 +26,7 @@ const task: TaskCard = {
   labels: ['a', 'b'],
   views: ['axial'],
   axis: 'axial',
-  windows: [{ center: 40, width: 400 }],
+  windows: [[-160, 240]],
   inputSize: [IMAGE, IMAGE],
 };
 const spec = (dim: number): PluginSpec => ({ dim, labels: task.labels, kind: task.kind, loss: 'focal' });

@@ -30,7 +30,7 @@ export { type Projection, TimeBudget } from './time-budget.js';
 export { TRAIN_DEFAULTS, TRAIN_MODES, type TrainMode, type TrainOptions, trainCtRate } from './train.js';
 export {
   BACKBONE_DIR,
-  CHEST_WINDOWS_CW,
+  CHEST_WINDOWS,
   type ChallengeModel,
   checkChallengeCard,
   chestInput,

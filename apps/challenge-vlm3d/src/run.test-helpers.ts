@@ -10,7 +10,7 @@ import { Random } from '@anymc3d/core/util';
 import type { Vec3, Volume } from '@anymc3d/core/volume';
 import { CT_RATE_LABELS } from './labels.js';
 import { prepareCase } from './preprocess.js';
-import { CHEST_WINDOWS_CW, chestInput, DEFAULT_SPACING } from './weights.js';
+import { CHEST_WINDOWS, chestInput, DEFAULT_SPACING } from './weights.js';
 
 export const SIZE: Vec3 = [24, 24, 12];
 
@@ -86,7 +86,7 @@ export const TASK: TaskCard = {
   labels: [...CT_RATE_LABELS],
   views: ['axial'],
   axis: 'axial',
-  windows: CHEST_WINDOWS_CW,
+  windows: CHEST_WINDOWS,
   inputSize: [16, 16],
   thresholds: THRESHOLDS,
   input: chestInput(16),

@@ -11,7 +11,7 @@ import { type Fitted, fitLoraPlugin, fitPlugin, writeTrainingCurve } from '@anym
 import { readRescaleTable } from './metadata.js';
 import type { Rescale } from './preprocess.js';
 import { frozenTokens } from './train-tokens.js';
-import { CHEST_WINDOWS_CW, type Vlm3dSettings } from './weights.js';
+import { CHEST_WINDOWS, type Vlm3dSettings } from './weights.js';
 
 /** `frozen`: the plugin on cached frozen tokens. `lora`: LoRA (rank 8, α 16) + query + head through the backbone. */
 export const TRAIN_MODES = ['frozen', 'lora'] as const;
@@ -103,7 +103,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     labels: [...catalogue.labels],
     views: ['axial'],
     axis: 'axial',
-    windows: CHEST_WINDOWS_CW,
+    windows: CHEST_WINDOWS,
     inputSize: [size, size],
     input,
   };

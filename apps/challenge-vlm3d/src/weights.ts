@@ -43,8 +43,8 @@ export interface Vlm3dSettings {
 /** 1.5 mm in plane (the slices are resized to the backbone input anyway), 3 mm between slices. */
 export const DEFAULT_SPACING: Vec3 = [1.5, 1.5, 3];
 
-/** The chest window set as the plugin card spells windows (centre/width). */
-export const CHEST_WINDOWS_CW = CHEST_CT_WINDOWS.map((w) => ({ center: (w.lo + w.hi) / 2, width: w.hi - w.lo }));
+/** The chest window set as the plugin card records windows ([lo, hi]). */
+export const CHEST_WINDOWS = CHEST_CT_WINDOWS.map(([lo, hi]): [number, number] => [lo, hi]);
 
 /**
  * The challenge plugin's recipe (recorded in plugin.json): CT in HU, reoriented to LPS, resampled to
@@ -54,8 +54,8 @@ export function chestInput(size: number, spacing: Vec3 = DEFAULT_SPACING): Plugi
   return {
     views: [{ name: 'axial', axis: 'axial' }],
     size: [size, size],
-    // Named as taskInput names a card's windows, so this is the ct-rate catalogue card's recipe exactly.
-    channels: { windows: CHEST_CT_WINDOWS.map((w, k) => ({ name: `w${k}`, lo: w.lo, hi: w.hi })) },
+    // As taskInput spells a card's windows, so this is the ct-rate catalogue card's recipe exactly.
+    channels: { windows: CHEST_WINDOWS },
     normalisation: null,
     intensity: 'ct-hu',
     orientation: 'LPS',
@@ -85,9 +85,9 @@ export function checkChallengeCard(card: PluginCard): string[] {
   const channels = 'windows' in input.channels ? input.channels.windows : [];
   if (
     channels.length !== CHEST_CT_WINDOWS.length ||
-    channels.some((w, i) => w.lo !== CHEST_CT_WINDOWS[i]!.lo || w.hi !== CHEST_CT_WINDOWS[i]!.hi)
+    channels.some(([lo, hi], i) => lo !== CHEST_CT_WINDOWS[i]![0] || hi !== CHEST_CT_WINDOWS[i]![1])
   ) {
-    problems.push(`windows must be the chest CT set ${JSON.stringify(CHEST_WINDOWS_CW)}`);
+    problems.push(`windows must be the chest CT set ${JSON.stringify(CHEST_WINDOWS)}`);
   }
   if (input.normalisation !== null) problems.push('the input must be CT in HU, without MRI normalisation');
   const t = card.thresholds ?? [];

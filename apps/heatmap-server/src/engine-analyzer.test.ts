@@ -31,7 +31,7 @@ async function tinyPlugin(root: string, backboneDir: string, task: string, seed:
       labels: ['blob'],
       views: ['axial'],
       axis: 'axial',
-      windows: [{ center: 128, width: 256 }],
+      windows: [[0, 256]],
       inputSize: [16, 16],
     },
     outDir,

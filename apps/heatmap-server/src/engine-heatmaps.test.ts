@@ -61,7 +61,7 @@ function card(
     labels,
     views: ['axial'],
     axis: 'axial',
-    windows: [{ center: 100, width: 1000 }],
+    windows: [[-400, 600]],
     inputSize: [size, size],
     thresholds: labels.map(() => 0.5),
     dim: 0,

@@ -1,14 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import {
   inputViews,
   PLUGIN_CARD,
-  type PluginCard,
   pluginInput,
   prepareCaseVolume,
   readPlugin,
+  readPluginCard,
 } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { readVolume, volumeStem } from '@anymc3d/core/volume';
@@ -29,16 +28,6 @@ interface HeatmapArgs {
   json: boolean;
   quiet: boolean;
   progress: boolean;
-}
-
-/** The plugin card alone, to learn which backbone to load before the weights are checked against it. */
-async function readCard(dir: string): Promise<PluginCard> {
-  const path = join(dir, PLUGIN_CARD);
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as PluginCard;
-  } catch (error) {
-    throw new InputError(path, 'cannot read the plugin card (missing or not JSON)', { cause: error });
-  }
 }
 
 /**
@@ -100,7 +89,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
         describe: 'Print the summary as JSON on stdout',
       }) as unknown as Argv<HeatmapArgs>,
   handler: async (args) => {
-    const card = await readCard(args.plugin);
+    const card = await readPluginCard(args.plugin);
     const backbone = await resolveBackbone(args.backbone ?? card.backbone?.name ?? '', {
       ...(args['weights-root'] ? { weightsRoot: args['weights-root'] } : {}),
     });

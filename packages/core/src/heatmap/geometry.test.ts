@@ -30,7 +30,7 @@ const card: PluginCard = {
   labels: ['finding'],
   views: ['axial'],
   axis: 'axial',
-  windows: [{ center: 40, width: 400 }],
+  windows: [[-160, 240]],
   inputSize: [32, 32],
   thresholds: [0.5],
   dim: 8,
@@ -45,7 +45,7 @@ const view: ViewInput = {
   name: 'axial',
   axis: 'axial',
   size: [32, 32],
-  channels: { windows: [{ name: 'w', lo: -160, hi: 240 }] },
+  channels: { windows: [[-160, 240]] },
   mean: [0, 0, 0],
   std: [1, 1, 1],
 };

@@ -40,7 +40,7 @@ const base: Omit<PluginCard, 'lora'> = {
   labels: ['x', 'y'],
   views: ['axial'],
   axis: 'axial',
-  windows: [{ center: 0.5, width: 1 }],
+  windows: [[0, 1]],
   inputSize: [16, 16],
   thresholds: [0.5, 0.5],
   dim: 16,

@@ -41,7 +41,7 @@ export function volumeSlices(v: Volume, axis: 0 | 1 | 2, lo = 0, hi = 1, only?: 
 /** The grey window of the montage: the view's first intensity window, else the 1st–99th percentile. */
 export function displayWindow(v: Volume, view?: ViewInput): [number, number] {
   const ch = view?.channels;
-  if (ch && 'windows' in ch && ch.windows[0]) return [ch.windows[0].lo, ch.windows[0].hi];
+  if (ch && 'windows' in ch && ch.windows[0]) return [ch.windows[0][0], ch.windows[0][1]];
   if (ch && 'replicate' in ch && ch.range) return ch.range;
   const step = Math.max(1, Math.floor(v.data.length / 200_000));
   const sample = new Float32Array(Math.ceil(v.data.length / step));

@@ -32,7 +32,7 @@ const card: PluginCard = {
   labels: ['finding'],
   views: ['t1', 't2'],
   axis: 'axial',
-  windows: [{ center: 40, width: 400 }],
+  windows: [[-160, 240]],
   inputSize: [16, 16],
   thresholds: [0.5],
   dim: 8,
@@ -46,7 +46,7 @@ const view = (name: string): ViewInput => ({
   name,
   axis: 'axial',
   size: [16, 16],
-  channels: { windows: [{ name: 'w', lo: -160, hi: 240 }] },
+  channels: { windows: [[-160, 240]] },
   mean: [0, 0, 0],
   std: [1, 1, 1],
 });

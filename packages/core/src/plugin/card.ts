@@ -12,8 +12,8 @@ export interface TaskCard {
   /** View names (one for a single-view task). */
   views: string[];
   axis: 'axial' | 'coronal' | 'sagittal';
-  /** Intensity windows mapped to the three input channels. */
-  windows: { center: number; width: number }[];
+  /** Intensity windows [lo, hi] mapped to the three input channels (cards written before read `{center, width}`). */
+  windows: [number, number][];
   inputSize: [number, number];
   /** Decision thresholds per label (default 0.5). */
   thresholds?: number[];

@@ -32,5 +32,5 @@ export {
   recipeFeatureCache,
   recipeKey,
 } from './recipe.js';
-export { PLUGIN_CARD, PLUGIN_WEIGHTS, readPlugin, savePlugin } from './store.js';
+export { PLUGIN_CARD, PLUGIN_WEIGHTS, readPlugin, readPluginCard, savePlugin } from './store.js';
 export { viewLoraWeights } from './view-lora.js';

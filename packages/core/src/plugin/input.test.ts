@@ -12,7 +12,7 @@ import { mriNormalize } from '../volume/intensity.js';
 import type { Volume } from '../volume/types.js';
 import type { PluginCard } from './card.js';
 import { inputViews, pluginInput, prepareVolume } from './input.js';
-import { PLUGIN_CARD, readPlugin } from './store.js';
+import { PLUGIN_CARD, readPlugin, readPluginCard } from './store.js';
 
 /** A two-sequence MRI task: "t2" is no axis name and lies in another plane than the first view. */
 const mri: TaskCard = {
@@ -91,10 +91,10 @@ describe("a plugin's input, recorded in plugin.json", () => {
       views: ['axial', 't2'],
       axis: 'sagittal' as const,
       windows: [
-        { center: 40, width: 400 },
-        { center: -600, width: 1500 },
-        { center: 300, width: 1600 },
-      ],
+        [-160, 240],
+        [-1350, 150],
+        [-500, 1100],
+      ] as [number, number][],
       inputSize: [16, 16] as [number, number],
     };
     expect(pluginInput(legacy)).toEqual({
@@ -105,14 +105,31 @@ describe("a plugin's input, recorded in plugin.json", () => {
       size: [16, 16],
       channels: {
         windows: [
-          { name: 'window0', lo: -160, hi: 240 },
-          { name: 'window1', lo: -1350, hi: 150 },
-          { name: 'window2', lo: -500, hi: 1100 },
+          [-160, 240],
+          [-1350, 150],
+          [-500, 1100],
         ],
       },
       normalisation: null,
     });
     expect(pluginInput({ ...legacy, windows: [] }).channels).toEqual({ replicate: true });
+  });
+
+  it('reads a card in the old window spellings ({center, width}; {name, lo, hi} in the record) as the [lo, hi] they meant', async () => {
+    const dir = await trainedMriPlugin();
+    const path = join(dir, PLUGIN_CARD);
+    const card = JSON.parse(await readFile(path, 'utf8')) as PluginCard;
+    const legacy = {
+      ...card,
+      windows: [{ center: 40, width: 400 }],
+      input: { ...card.input, channels: { windows: [{ name: 'soft', lo: -160, hi: 240 }] } },
+    };
+    await writeFile(path, JSON.stringify(legacy));
+    const read = await readPluginCard(dir);
+    expect(read.windows).toEqual([[-160, 240]]);
+    expect(read.input!.channels).toEqual({ windows: [[-160, 240]] });
+    await writeFile(path, JSON.stringify({ ...legacy, windows: [{ centre: 40 }] }));
+    await expect(readPluginCard(dir)).rejects.toThrow(/plugin\.json.*windows must be a list of \[lo, hi\]/);
   });
 
   it('refuses a recorded input that disagrees with the card, naming plugin.json', async () => {

@@ -78,13 +78,7 @@ export function pluginInput(
     views: card.views.map((name) => ({ name, axis: (AXES.includes(name) ? name : card.axis) as SliceAxis })),
     size: [card.inputSize[0], card.inputSize[1]],
     channels: card.windows.length
-      ? {
-          windows: card.windows.map((w, i) => ({
-            name: `window${i}`,
-            lo: w.center - w.width / 2,
-            hi: w.center + w.width / 2,
-          })),
-        }
+      ? { windows: card.windows.map(([lo, hi]) => [lo, hi] as const) }
       : { replicate: true },
     normalisation: null,
   };
@@ -112,13 +106,16 @@ function checkInput(raw: unknown, card: Pick<PluginTask, 'views' | 'inputSize'>,
   if (!Array.isArray(size) || size.length !== 2 || size[0] !== card.inputSize[0] || size[1] !== card.inputSize[1])
     problems.push(`input.size must be the card's inputSize ${JSON.stringify(card.inputSize)}`);
   const ch = input?.channels as { windows?: unknown; replicate?: unknown; range?: unknown } | undefined;
-  const windowsOk =
-    Array.isArray(ch?.windows) &&
-    (ch.windows.length === 1 || ch.windows.length === 3) &&
-    ch.windows.every((w: { lo?: unknown; hi?: unknown } | null) => isRange([w?.lo, w?.hi]));
+  // Records written before windows had one spelling hold {name, lo, hi}: read as the [lo, hi] they meant.
+  const windows = Array.isArray(ch?.windows)
+    ? ch.windows.map((w: unknown) =>
+        w && typeof w === 'object' && !Array.isArray(w) ? [(w as { lo?: unknown }).lo, (w as { hi?: unknown }).hi] : w,
+      )
+    : undefined;
+  const windowsOk = !!windows && (windows.length === 1 || windows.length === 3) && windows.every(isRange);
   const replicateOk = ch?.replicate === true && (ch.range === undefined || isRange(ch.range));
   if (!(windowsOk || replicateOk))
-    problems.push('input.channels must be {windows: 1 or 3 of {name, lo, hi}} or {replicate: true, range?: [lo, hi]}');
+    problems.push('input.channels must be {windows: 1 or 3 of [lo, hi]} or {replicate: true, range?: [lo, hi]}');
   const n = input?.normalisation as { method?: unknown; range?: unknown } | null | undefined;
   const normalisationOk =
     n === null ||
@@ -145,5 +142,5 @@ function checkInput(raw: unknown, card: Pick<PluginTask, 'views' | 'inputSize'>,
   )
     problems.push('input.augmentation must be null or {method: "nnunet-3d", seed, config}');
   if (problems.length > 0) throw new InputError(source, `invalid plugin input: ${problems.join('; ')}`);
-  return raw as PluginInput;
+  return (windowsOk ? { ...(raw as PluginInput), channels: { windows } } : raw) as PluginInput;
 }

@@ -119,16 +119,12 @@ export function recipeFeatureCache(
   views: readonly ViewInput[],
   precision: Precision = 'fp32',
 ): FeatureCache {
-  // A window's name is a label, not a pixel: two recipes with the same bounds share tokens.
-  const keyed = views.map((v) =>
-    'windows' in v.channels ? { ...v, channels: { windows: v.channels.windows.map((w) => [w.lo, w.hi]) } } : v,
-  );
   return new FeatureCache(root, {
     backboneHash: backbone.weightHash,
     // `entries`: entries are named by content digests (`caseSources`), not by case ids as before.
     preprocessing: {
       entries: 'content-sha256',
-      views: keyed,
+      views,
       ...recipeKey(input),
       ...(precision !== 'fp32' ? { precision } : {}),
     },

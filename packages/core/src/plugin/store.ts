@@ -19,13 +19,12 @@ export async function savePlugin(dir: string, card: PluginCard, weights: Readonl
 }
 
 /**
- * Reads a plugin and refuses it unless it was trained on this very backbone (same weight hash):
- * LoRA deltas and a query tuned on other weights would give wrong answers without any error.
+ * A plugin's card alone (e.g. to learn which backbone to load), in today's spelling: a card written
+ * before windows had one spelling (`{center, width}`; `{name, lo, hi}` in the input record) is read
+ * as the `[lo, hi]` it meant. A malformed input record is refused here, before any consumer feeds
+ * the plugin from it.
  */
-export async function readPlugin(
-  dir: string,
-  backbone: { name: string; weightHash: string },
-): Promise<{ card: PluginCard; weights: Map<string, Tensor> }> {
+export async function readPluginCard(dir: string): Promise<PluginCard> {
   const cardPath = join(dir, PLUGIN_CARD);
   let card: PluginCard;
   try {
@@ -34,8 +33,29 @@ export async function readPlugin(
     throw new InputError(cardPath, 'cannot read the plugin card (missing or not JSON)', { cause: error });
   }
   if (card.format !== 'anymc3d-plugin') throw new InputError(cardPath, 'not an anymc3d plugin card');
-  // A malformed input record is refused here, before any consumer feeds the plugin from it.
-  pluginInput(card, cardPath);
+  const windows: unknown[] = Array.isArray(card.windows) ? card.windows : [];
+  card.windows = windows.map((w) => {
+    if (Array.isArray(w) && w.length === 2 && w.every(Number.isFinite)) return [w[0], w[1]];
+    const cw = w as { center?: unknown; width?: unknown } | null;
+    if (typeof cw?.center === 'number' && typeof cw.width === 'number' && cw.width > 0)
+      return [cw.center - cw.width / 2, cw.center + cw.width / 2];
+    throw new InputError(cardPath, `windows must be a list of [lo, hi], got ${JSON.stringify(w)}`);
+  });
+  if (card.input !== undefined) card.input = pluginInput(card, cardPath);
+  else pluginInput(card, cardPath);
+  return card;
+}
+
+/**
+ * Reads a plugin and refuses it unless it was trained on this very backbone (same weight hash):
+ * LoRA deltas and a query tuned on other weights would give wrong answers without any error.
+ */
+export async function readPlugin(
+  dir: string,
+  backbone: { name: string; weightHash: string },
+): Promise<{ card: PluginCard; weights: Map<string, Tensor> }> {
+  const cardPath = join(dir, PLUGIN_CARD);
+  const card = await readPluginCard(dir);
   if (card.backbone?.weightHash !== backbone.weightHash) {
     throw new InputError(
       cardPath,

@@ -11,7 +11,7 @@ describe('pluginTaskOf', () => {
       labels: ['hyperplasia'],
       views: ['axial'],
       axis: 'axial',
-      windows: [{ center: 127.5, width: 255 }],
+      windows: [[0, 255]],
       inputSize: [64, 64],
       input: {
         views: [{ name: 'axial', axis: 'axial' }],

@@ -19,7 +19,7 @@ export function taskInput(card: TaskCard, size?: [number, number]): PluginInput 
       ? { replicate: true, range: MRI_RANGE }
       : windows.length === 1
         ? { replicate: true, range: windows[0]! }
-        : { windows: windows.map(([lo, hi], k) => ({ name: `w${k}`, lo, hi })) };
+        : { windows: windows.map(([lo, hi]) => [lo, hi] as const) };
   return {
     views: card.views.map((v) => ({ name: v.name, axis: v.axis })),
     size: size ?? [card.inputSize.height, card.inputSize.width],
@@ -35,7 +35,7 @@ export function taskInput(card: TaskCard, size?: [number, number]): PluginInput 
 /**
  * The plugin's view of a task (what `trainPlugin` records in plugin.json) from the task card a user
  * writes: kinds spelled as the plugin spells them (a binary task is one-label multi-label; the loss is the trainer's default), view
- * names in order, the first view's axis, windows as centre/width, the 2D input size, and the whole
+ * names in order, the first view's axis, windows as [lo, hi], the 2D input size, and the whole
  * input preprocessing (`taskInput`), which is what consumers read.
  */
 export function pluginTaskOf(card: TaskCard, inputSize?: [number, number]): PluginTask {
@@ -46,7 +46,7 @@ export function pluginTaskOf(card: TaskCard, inputSize?: [number, number]): Plug
     labels: [...card.labels],
     views: input.views.map((v) => v.name),
     axis: input.views[0]?.axis ?? 'axial',
-    windows: (card.windows ?? []).map(([lo, hi]) => ({ center: (lo + hi) / 2, width: hi - lo })),
+    windows: (card.windows ?? []).map(([lo, hi]) => [lo, hi]),
     inputSize: [input.size[0], input.size[1]],
     input,
   };

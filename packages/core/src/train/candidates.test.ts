@@ -15,7 +15,7 @@ const task: TaskCard = {
   labels: ['a'],
   views: ['axial'],
   axis: 'axial',
-  windows: [{ center: 40, width: 400 }],
+  windows: [[-160, 240]],
   inputSize: [8, 8],
 };
 const rand = new Random(7);

@@ -97,7 +97,7 @@ describe('multi-view plugin training on cached tokens', () => {
       labels: ['a', 'b'],
       views: ['axial', 'coronal', 'sagittal'],
       axis: 'axial',
-      windows: [{ center: 0, width: 1 }],
+      windows: [[-0.5, 0.5]],
       inputSize: [8, 8],
     };
     const backbone = { name: 'toy', weightHash: 'f'.repeat(64) };

@@ -1,27 +1,28 @@
 import type { Volume, VoxelArray } from './types.js';
 
-/** An intensity window [lo, hi] mapped linearly to [0, 1] and clamped. */
-export interface Window {
-  name: string;
-  lo: number;
-  hi: number;
-}
+/**
+ * An intensity window [lo, hi], mapped linearly to [0, 1] and clamped. The one spelling of a window
+ * in task cards, plugin cards, recipes and code (centre/width is lo + width / 2, hi − lo).
+ */
+export type Window = readonly [lo: number, hi: number];
 
-/** The chest CT set: wide, soft tissue and lung windows (HU) → three channels. */
+/** The chest CT set (HU) → three channels: wide [−1000, 1000], soft tissue [−150, 250], lung [−1000, 400]. */
 export const CHEST_CT_WINDOWS: readonly Window[] = [
-  { name: 'wide', lo: -1000, hi: 1000 },
-  { name: 'soft-tissue', lo: -150, hi: 250 },
-  { name: 'lung', lo: -1000, hi: 400 },
+  [-1000, 1000],
+  [-150, 250],
+  [-1000, 400],
 ];
 
-export function applyWindow(x: number, w: Window): number {
-  const t = (x - w.lo) / (w.hi - w.lo);
+export function applyWindow(x: number, [lo, hi]: Window): number {
+  const t = (x - lo) / (hi - lo);
   return t < 0 ? 0 : Math.min(t, 1);
 }
 
 /** One float32 channel per window, each in [0, 1], on the volume's grid. */
 export function windowChannels(v: Volume, windows: readonly Window[] = CHEST_CT_WINDOWS): Float32Array[] {
-  for (const w of windows) if (!(w.hi > w.lo)) throw new RangeError(`window ${w.name}: hi must exceed lo`);
+  windows.forEach(([lo, hi], k) => {
+    if (!(hi > lo)) throw new RangeError(`window ${k} [${lo}, ${hi}]: hi must exceed lo`);
+  });
   return windows.map((w) => {
     const out = new Float32Array(v.data.length);
     for (let i = 0; i < out.length; i++) out[i] = applyWindow(v.data[i]!, w);

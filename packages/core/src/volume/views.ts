@@ -165,8 +165,7 @@ function channelMappers(spec: ChannelSpec): ((x: number) => number)[] {
   }
   const range = spec.range;
   if (!range) return [0, 1, 2].map(() => (x: number) => x);
-  const w: Window = { name: 'range', lo: range[0], hi: range[1] };
-  return [0, 1, 2].map(() => (x: number) => applyWindow(x, w));
+  return [0, 1, 2].map(() => (x: number) => applyWindow(x, range));
 }
 
 /** The largest multiple of `patch` not above `target` (at least one patch): a valid view side. */
