@@ -24,7 +24,11 @@ async function subject(): Promise<void> {
   const server = await createServer({ config, analyzer, log: () => {} });
   const url = await server.listen();
   const headers = { Authorization: `Bearer ${TOKEN}` };
-  const created = await fetch(`${url}/v1/cases`, { method: 'POST', headers, body: syntheticVolume([128, 128, 48]) });
+  const created = await fetch(`${url}/v1/cases`, {
+    method: 'POST',
+    headers,
+    body: await syntheticVolume([128, 128, 48]),
+  });
   const { id } = (await created.json()) as { id: string };
   await server.app.queue.idle();
   const png = `/v1/cases/${id}/heatmaps/chest/pleural-effusion/slices/axial/24.png`;

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readNifti } from './nifti.js';
 import {
   ADMIN,
   auth,
@@ -13,6 +12,7 @@ import {
   type TestServer,
   waitForCase,
 } from './test-server.test-helpers.js';
+import { servedVolume } from './testing/served-volume.js';
 import { syntheticVolume } from './testing/synthetic-volume.js';
 
 let current: TestServer | null = null;
@@ -43,7 +43,7 @@ describe('heatmap server API (real listener)', () => {
   it('takes a NIfTI upload, runs it in the background and serves predictions, NIfTI and PNG', async () => {
     current = await startTestServer();
     const t = current;
-    const volume = syntheticVolume([24, 20, 12]);
+    const volume = await syntheticVolume([24, 20, 12]);
     const created = await upload(t, volume, '?plugins=chest-effusion,nodule&name=chest%20ct.nii.gz');
     expect(created.status).toBe(202);
     const { id } = (await created.json()) as { id: string };
@@ -61,16 +61,16 @@ describe('heatmap server API (real listener)', () => {
     const image = await fetch(`${t.url}${done.imageUrl}`, { headers: auth(REVIEWER) });
     expect(image.headers.get('content-type')).toBe('application/gzip');
     expect(image.headers.get('content-encoding')).toBeNull();
-    const imageVolume = await readNifti(new Uint8Array(await image.arrayBuffer()), 'image');
-    const inputVolume = await readNifti(volume, 'input');
-    expect(imageVolume.dims).toEqual([24, 20, 12]);
+    const imageVolume = await servedVolume(new Uint8Array(await image.arrayBuffer()));
+    const inputVolume = await servedVolume(volume);
+    expect(imageVolume.size).toEqual([24, 20, 12]);
     expect(imageVolume.affine).toEqual(inputVolume.affine);
     const heatUrl = done.predictions['chest-effusion']?.labels[0]?.heatmapUrl as string;
     expect(heatUrl).toBe(`/v1/cases/${id}/heatmaps/chest-effusion/pleural-effusion.nii.gz`);
     const heat = await fetch(`${t.url}${heatUrl}`, { headers: auth(REVIEWER) });
     expect(heat.status).toBe(200);
-    const heatVolume = await readNifti(new Uint8Array(await heat.arrayBuffer()), 'heat');
-    expect(heatVolume.dims).toEqual(imageVolume.dims);
+    const heatVolume = await servedVolume(new Uint8Array(await heat.arrayBuffer()));
+    expect(heatVolume.size).toEqual(imageVolume.size);
     expect(heatVolume.affine).toEqual(imageVolume.affine);
     // The label itself (URL-encoded) names the same file as its slug.
     const byLabel = await fetch(`${t.url}/v1/cases/${id}/heatmaps/chest-effusion/Pleural%20effusion.nii.gz`, {
@@ -113,7 +113,7 @@ describe('heatmap server API (real listener)', () => {
 
   it('stores reviews, which survive a restart', async () => {
     current = await startTestServer();
-    const created = await upload(current, syntheticVolume([16, 16, 8]), '?plugins=nodule');
+    const created = await upload(current, await syntheticVolume([16, 16, 8]), '?plugins=nodule');
     const { id } = (await created.json()) as { id: string };
     await waitForCase(current.url, id);
     const review = {
@@ -164,8 +164,8 @@ describe('heatmap server API (real listener)', () => {
         },
       },
     );
-    const a = (await (await upload(current, syntheticVolume([12, 12, 6]))).json()) as { id: string };
-    const b = (await (await upload(current, syntheticVolume([12, 12, 6]))).json()) as { id: string };
+    const a = (await (await upload(current, await syntheticVolume([12, 12, 6]))).json()) as { id: string };
+    const b = (await (await upload(current, await syntheticVolume([12, 12, 6]))).json()) as { id: string };
     await new Promise((r) => setTimeout(r, 100));
     expect(started).toHaveLength(1); // concurrency 1: the second waits
     const running = (await (await fetch(`${current.url}/v1/cases/${a.id}`, { headers: auth(REVIEWER) })).json()) as {
@@ -239,14 +239,14 @@ describe('heatmap server API (real listener)', () => {
       plugins: { id: string }[];
     };
     expect(afterRestart.plugins.map((p) => p.id)).toContain('fracture');
-    const created = await upload(current, syntheticVolume([10, 10, 5]), '?plugins=fracture');
+    const created = await upload(current, await syntheticVolume([10, 10, 5]), '?plugins=fracture');
     const done = (await waitForCase(current.url, ((await created.json()) as { id: string }).id)) as unknown as CaseBody;
     expect(done.predictions.fracture?.labels[0]?.label).toBe('Rib fracture');
   });
 
   it('accepts every one of many small uploads (the last write is on disk before the sniff)', async () => {
     current = await startTestServer();
-    const body = syntheticVolume([16, 16, 8]);
+    const body = await syntheticVolume([16, 16, 8]);
     const statuses: number[] = [];
     for (let i = 0; i < 100; i++) {
       const r = await upload(current, body, '?plugins=nodule');

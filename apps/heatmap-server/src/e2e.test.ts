@@ -86,7 +86,7 @@ describe.skipIf(!existsSync(CHROMIUM))('reviewer page in headless Chromium', () 
     await page.setInputFiles('#upload-file', {
       name: 'chest.nii.gz',
       mimeType: 'application/gzip',
-      buffer: Buffer.from(syntheticVolume([48, 40, 24])),
+      buffer: Buffer.from(await syntheticVolume([48, 40, 24])),
     });
     await page.click('#upload-form button[type=submit]');
     await waitForBody(page, 'viewer', 'ready');

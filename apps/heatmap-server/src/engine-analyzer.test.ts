@@ -11,7 +11,7 @@ import { trainPlugin } from '@anymc3d/core/train';
 import { mriNormalize, readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
 import { describe, expect, it } from 'vitest';
 import { EngineAnalyzer } from './engine-analyzer.js';
-import { readNifti } from './nifti.js';
+import { servedVolume } from './testing/served-volume.js';
 
 async function tinyPlugin(root: string, backboneDir: string, task: string, seed: number): Promise<string> {
   const backbone = await resolveBackbone(backboneDir);
@@ -80,10 +80,10 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
       expect(p).toBeGreaterThanOrEqual(0);
       expect(p).toBeLessThanOrEqual(1);
     }
-    const image = await readNifti(new Uint8Array(await readFile(result.imagePath)), result.imagePath);
+    const image = await servedVolume(result.imagePath);
     const heatPath = result.heatmaps['task-a']!.blob!;
-    const heat = await readNifti(new Uint8Array(await readFile(heatPath)), heatPath);
-    expect(heat.dims).toEqual(image.dims);
+    const heat = await servedVolume(heatPath);
+    expect(heat.size).toEqual(image.size);
     for (const [k, v] of heat.affine.entries()) expect(v).toBeCloseTo(image.affine[k]!, 6);
     expect(Math.max(...heat.data)).toBeCloseTo(1, 2);
     await analyzer.close();

@@ -24,10 +24,8 @@ import {
   readPlugin,
   recipeKey,
 } from '@anymc3d/core/plugin';
-import { writeFileAtomic } from '@anymc3d/core/util';
 import { type Processed, readVolume, writeVolume } from '@anymc3d/core/volume';
 import type { AnalysisRequest, AnalysisResult, AnalyzerOptions, CaseAnalyzer, PluginInfo } from './analyzer.js';
-import { encodeNiftiUnitUint8, readNifti } from './nifti.js';
 import { checkServedViews } from './served-views.js';
 
 interface Loaded {
@@ -126,7 +124,6 @@ export class EngineAnalyzer implements CaseAnalyzer {
     const { volume } = await readVolume(request.volumePath);
     const imagePath = join(request.outDir, 'image.nii.gz');
     await writeVolume(volume, imagePath);
-    const like = await readNifti(new Uint8Array(await readFile(imagePath)), imagePath);
     // The volume as each plugin's recipe prepares it (HU, MRI normalisation, orientation, spacing),
     // once per distinct recipe. Its record maps every heatmap back onto the uploaded volume's grid.
     const prepared = new Map<string, Processed>();
@@ -180,7 +177,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
         });
       const first = await map(l.info.labels[0]!);
       predictions[l.info.id] = first.summary.probabilities;
-      heatmaps[l.info.id] = await this.writeHeatmaps(l, first, map, like, request.outDir);
+      heatmaps[l.info.id] = await this.writeHeatmaps(l, first, map, request.outDir);
       reports[l.info.id] = await this.writeReport(l, first, input, request);
       done++;
     }
@@ -233,25 +230,18 @@ export class EngineAnalyzer implements CaseAnalyzer {
   /**
    * ViTs: the CLS→patch attention, the same map for every label, written once; CNNs: a class
    * activation map per label. Values in [0, 1] (caseHeatmaps: clipped at 0, divided by the
-   * maximum) as the uint8 NIfTI on the input grid that the viewer overlays.
+   * maximum) as the float32 NIfTI on the input grid that the viewer overlays — core's writer, as
+   * `anymc3d heatmap` writes it.
    */
   private async writeHeatmaps(
     l: Loaded,
     first: CaseHeatmap,
     map: (label: string) => Promise<CaseHeatmap>,
-    like: Awaited<ReturnType<typeof readNifti>>,
     outDir: string,
   ): Promise<Record<string, string>> {
     const write = async (heat: CaseHeatmap, name: string) => {
       const path = join(outDir, `heatmap-${l.info.id}-${name}.nii.gz`);
-      await writeFileAtomic(
-        path,
-        encodeNiftiUnitUint8(like, heat.heat.data as Float32Array, {
-          calMin: 0,
-          calMax: 1,
-          description: `anymc3d ${l.info.task} ${name}`,
-        }),
-      );
+      await writeVolume(heat.heat, path);
       return path;
     };
     const out: Record<string, string> = {};

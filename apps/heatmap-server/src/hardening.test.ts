@@ -37,6 +37,7 @@ function niftiGz(dims: [number, number, number], dataBytes: number): Uint8Array 
   for (const [k, d] of dims.entries()) header.writeInt16LE(d, 42 + 2 * k);
   header.writeInt16LE(4, 70); // int16
   header.writeInt16LE(16, 72);
+  for (const k of [1, 2, 3]) header.writeFloatLE(1, 76 + 4 * k); // pixdim: 1 mm voxels
   header.writeFloatLE(352, 108);
   header.write('n+1\0', 344, 'latin1');
   return gzipSync(Buffer.concat([header, Buffer.alloc(dataBytes)]), { level: 9 });
@@ -80,7 +81,7 @@ describe('jobs', () => {
   it('a job the process dies in is failed after 3 attempts across restarts; an admin can retry it', async () => {
     const hang = { beforeAnalyze: () => new Promise<void>(() => undefined) };
     current = await startTestServer({}, hang);
-    const { id } = (await (await upload(current, syntheticVolume([8, 8, 4]))).json()) as { id: string };
+    const { id } = (await (await upload(current, await syntheticVolume([8, 8, 4]))).json()) as { id: string };
     const attemptsOf = async () =>
       (await (await fetch(`${current!.url}/v1/cases/${id}`, { headers: auth(REVIEWER) })).json()) as {
         status: string;
@@ -110,27 +111,27 @@ describe('jobs', () => {
 describe('resources', () => {
   it('a full queue answers 503 with Retry-After; the case and disk quotas 507', async () => {
     current = await startTestServer({ maxQueue: 1 }, { beforeAnalyze: () => new Promise<void>(() => undefined) });
-    expect((await upload(current, syntheticVolume([8, 8, 4]))).status).toBe(202); // running
-    expect((await upload(current, syntheticVolume([8, 8, 4]))).status).toBe(202); // waiting
-    const full = await upload(current, syntheticVolume([8, 8, 4]));
+    expect((await upload(current, await syntheticVolume([8, 8, 4]))).status).toBe(202); // running
+    expect((await upload(current, await syntheticVolume([8, 8, 4]))).status).toBe(202); // waiting
+    const full = await upload(current, await syntheticVolume([8, 8, 4]));
     expect(full.status).toBe(503);
     expect(full.headers.get('retry-after')).toBe('60');
     await current.close();
     current = await startTestServer({ maxCases: 1 });
-    expect((await upload(current, syntheticVolume([8, 8, 4]))).status).toBe(202);
-    const cases = await upload(current, syntheticVolume([8, 8, 4]));
+    expect((await upload(current, await syntheticVolume([8, 8, 4]))).status).toBe(202);
+    const cases = await upload(current, await syntheticVolume([8, 8, 4]));
     expect(cases.status).toBe(507);
     expect(((await cases.json()) as { error: { code: string } }).error.code).toBe('case_quota');
     await current.close();
     current = await startTestServer({ maxDiskBytes: 1 });
-    const disk = await upload(current, syntheticVolume([8, 8, 4]));
+    const disk = await upload(current, await syntheticVolume([8, 8, 4]));
     expect(disk.status).toBe(507);
     expect(((await disk.json()) as { error: { message: string } }).error.message).toMatch(/its limit is 0\.00 GiB/);
   });
 
   it('retention deletes the files of old finished cases, keeps the row, answers 410 and records it', async () => {
     current = await startTestServer({ retainDays: 7 });
-    const { id } = (await (await upload(current, syntheticVolume([8, 8, 4]))).json()) as { id: string };
+    const { id } = (await (await upload(current, await syntheticVolume([8, 8, 4]))).json()) as { id: string };
     await waitForCase(current.url, id);
     const caseDir = join(current.dataDir, 'cases', id);
     expect(existsSync(caseDir)).toBe(true);
@@ -177,7 +178,9 @@ describe('resources', () => {
 describe('people and storage', () => {
   it('records uploads, views and reviews with the authenticated user; only an admin reads the trail', async () => {
     current = await startTestServer();
-    const { id } = (await (await upload(current, syntheticVolume([8, 8, 4]), REVIEWER, '?plugins=nodule')).json()) as {
+    const { id } = (await (
+      await upload(current, await syntheticVolume([8, 8, 4]), REVIEWER, '?plugins=nodule')
+    ).json()) as {
       id: string;
     };
     await waitForCase(current.url, id);

@@ -10,7 +10,6 @@ export type {
 export { configFromArgs, configFromEnv, type Role, type ServerConfig } from './config.js';
 export { createDefaultAnalyzer, DEFAULT_ANALYZER_MODULE } from './default-analyzer.js';
 export { EngineAnalyzer } from './engine-analyzer.js';
-export { encodeNiftiFloat32, encodeNiftiUnitUint8, type NiftiVolume, parseNifti, readNifti } from './nifti.js';
 export { AnalysisProcessEnded, ProcessAnalyzer, type ProcessAnalyzerOptions } from './process-analyzer.js';
 export { type CreateServerOptions, createServer, type HeatmapServer } from './server.js';
 export { renderSlicePng, type SliceAxis, type SliceRequest } from './slice-png.js';

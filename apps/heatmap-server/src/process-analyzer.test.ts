@@ -29,11 +29,11 @@ describe('analysis in a process of its own', () => {
     const config = configFromEnv({ ANYMC3D_TOKENS: `${ADMIN}:admin,${REVIEWER}:reviewer`, ANYMC3D_PORT: '0' }, dataDir);
     server = await createServer({ config, analyzer, log: () => undefined });
     const url = await server.listen();
-    const post = (name: string) =>
+    const post = async (name: string) =>
       fetch(`${url}/v1/cases?name=${name}`, {
         method: 'POST',
         headers: auth(REVIEWER, { 'Content-Type': 'application/octet-stream' }),
-        body: syntheticVolume([12, 10, 6]),
+        body: await syntheticVolume([12, 10, 6]),
       }).then((r) => r.json() as Promise<{ id: string }>);
     const poison = await post('poison.nii.gz');
     const failed = (await waitForCase(url, poison.id)) as { status: string; attempts: number; error: string };

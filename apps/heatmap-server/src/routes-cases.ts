@@ -220,13 +220,14 @@ async function getSlice(app: AppContext, ctx: RequestContext): Promise<void> {
     const overlay = prediction?.heatmapFile
       ? await app.volumes.get(join(app.casesDir, c.id, prediction.heatmapFile))
       : undefined;
-    if (overlay && overlay.dims.join() !== image.dims.join())
+    if (overlay && overlay.size.join() !== image.size.join())
       throw new HttpError(500, 'grid_mismatch', 'the heatmap is not on the image grid');
     png = renderSlicePng(image, {
       axis,
       index,
       window,
-      overlay: overlay && { volume: overlay, colormap, opacity, range: heatRange(overlay.calMin, overlay.calMax) },
+      // Heatmaps hold [0, 1] (caseHeatmaps: clipped at 0, divided by the maximum).
+      overlay: overlay && { volume: overlay, colormap, opacity, range: [0, 1] },
     });
     app.pngs.set(key, png);
   }
@@ -237,10 +238,6 @@ async function getSlice(app: AppContext, ctx: RequestContext): Promise<void> {
     ETag: etag,
   });
   res.end(req.method === 'HEAD' ? undefined : png);
-}
-
-function heatRange(calMin: number, calMax: number): [number, number] {
-  return calMax > calMin ? [calMin, calMax] : [0, 1];
 }
 
 function listReviews(app: AppContext, { res, params }: RequestContext): void {

@@ -12,7 +12,7 @@ beforeAll(async () => {
   const created = await fetch(`${t.url}/v1/cases?plugins=nodule`, {
     method: 'POST',
     headers: auth(REVIEWER),
-    body: syntheticVolume([16, 16, 8]),
+    body: await syntheticVolume([16, 16, 8]),
   });
   caseId = ((await created.json()) as { id: string }).id;
   await waitForCase(t.url, caseId);
@@ -106,7 +106,12 @@ describe('uploads', () => {
   });
 
   it('an unknown plugin → 422', async () => {
-    const r = await raw('POST', '/v1/cases?plugins=nope', auth(REVIEWER), Buffer.from(syntheticVolume([4, 4, 4])));
+    const r = await raw(
+      'POST',
+      '/v1/cases?plugins=nope',
+      auth(REVIEWER),
+      Buffer.from(await syntheticVolume([4, 4, 4])),
+    );
     expect(r.status).toBe(422);
   });
 });

@@ -1,5 +1,5 @@
+import { indexToWorldAffine, type Volume } from '@anymc3d/core/volume';
 import { PNG } from 'pngjs';
-import type { NiftiVolume } from './nifti.js';
 
 export type SliceAxis = 'axial' | 'coronal' | 'sagittal';
 export const SLICE_AXES: readonly SliceAxis[] = ['axial', 'coronal', 'sagittal'];
@@ -9,9 +9,9 @@ export const COLORMAPS: readonly ColormapName[] = ['hot', 'jet', 'grey'];
 export interface SliceRequest {
   axis: SliceAxis;
   index: number;
-  /** Grey window [low, high]; default the image's cal_min/cal_max, else its 1st–99th percentile. */
+  /** Grey window [low, high]; default the image's 1st–99th percentile. */
   window?: [number, number];
-  overlay?: { volume: NiftiVolume; colormap: ColormapName; opacity: number; range: [number, number] };
+  overlay?: { volume: Volume; colormap: ColormapName; opacity: number; range: [number, number] };
 }
 
 /**
@@ -19,9 +19,13 @@ export interface SliceRequest {
  * plane: axial ⟂ S, coronal ⟂ A, sagittal ⟂ R (RAS), so an oblique scan still gets its
  * nearest plane.
  */
-export function voxelAxisFor(volume: Pick<NiftiVolume, 'affine'>, axis: SliceAxis): 0 | 1 | 2 {
+export function voxelAxisFor(
+  volume: Pick<Volume, 'size' | 'direction' | 'spacing' | 'origin'>,
+  axis: SliceAxis,
+): 0 | 1 | 2 {
   const world = axis === 'sagittal' ? 0 : axis === 'coronal' ? 1 : 2;
-  const a = volume.affine;
+  // LPS or RAS alike: only the size of each direction cosine counts.
+  const a = indexToWorldAffine(volume);
   // Assign voxel axes to world axes greedily by the largest |direction cosine|, as a permutation.
   const score = (v: number, w: number) =>
     Math.abs(a[4 * w + v] ?? 0) / Math.hypot(a[v] ?? 0, a[4 + v] ?? 0, a[8 + v] ?? 0);
@@ -39,8 +43,8 @@ export function voxelAxisFor(volume: Pick<NiftiVolume, 'affine'>, axis: SliceAxi
   return world as 0 | 1 | 2;
 }
 
-export function sliceCount(volume: NiftiVolume, axis: SliceAxis): number {
-  return volume.dims[voxelAxisFor(volume, axis)];
+export function sliceCount(volume: Volume, axis: SliceAxis): number {
+  return volume.size[voxelAxisFor(volume, axis)];
 }
 
 /**
@@ -49,12 +53,12 @@ export function sliceCount(volume: NiftiVolume, axis: SliceAxis): number {
  * Columns run along the lower in-plane voxel axis, rows along the higher one, top row = highest
  * index (so the superior/anterior end of a standard scan is up).
  */
-export function renderSlicePng(image: NiftiVolume, request: SliceRequest): Buffer {
+export function renderSlicePng(image: Volume, request: SliceRequest): Buffer {
   const normal = voxelAxisFor(image, request.axis);
   const [u, v] = ([0, 1, 2] as const).filter((d) => d !== normal) as [0 | 1 | 2, 0 | 1 | 2];
-  const [nx, ny] = [image.dims[0], image.dims[1]];
-  const width = image.dims[u];
-  const height = image.dims[v];
+  const [nx, ny] = [image.size[0], image.size[1]];
+  const width = image.size[u];
+  const height = image.size[v];
   const [low, high] = request.window ?? defaultWindow(image);
   const scale = high > low ? 255 / (high - low) : 0;
   const overlay = request.overlay;
@@ -67,10 +71,10 @@ export function renderSlicePng(image: NiftiVolume, request: SliceRequest): Buffe
     const vIndex = height - 1 - row;
     for (let col = 0; col < width; col++) {
       const voxel = base + col * (stride[u] ?? 0) + vIndex * (stride[v] ?? 0);
-      const grey = clamp(((image.data[voxel] ?? 0) - low) * scale, 0, 255);
+      const grey = clamp((Number(image.data[voxel] ?? 0) - low) * scale, 0, 255);
       let [r, g, b] = [grey, grey, grey];
       if (overlay) {
-        const t = clamp(((overlay.volume.data[voxel] ?? 0) - olow) * oscale, 0, 1);
+        const t = clamp((Number(overlay.volume.data[voxel] ?? 0) - olow) * oscale, 0, 1);
         const alpha = t * overlay.opacity;
         const [cr, cg, cb] = colour(overlay.colormap, t);
         r = r * (1 - alpha) + cr * alpha;
@@ -87,16 +91,15 @@ export function renderSlicePng(image: NiftiVolume, request: SliceRequest): Buffe
   return PNG.sync.write(png, { deflateLevel: 3 });
 }
 
-const windowCache = new WeakMap<NiftiVolume, [number, number]>();
+const windowCache = new WeakMap<Volume, [number, number]>();
 
-/** cal_min/cal_max when the file sets them, else the 1st and 99th percentiles (sampled). */
-export function defaultWindow(image: NiftiVolume): [number, number] {
-  if (image.calMax > image.calMin) return [image.calMin, image.calMax];
+/** The 1st and 99th percentiles (sampled). */
+export function defaultWindow(image: Volume): [number, number] {
   const cached = windowCache.get(image);
   if (cached) return cached;
   const step = Math.max(1, Math.floor(image.data.length / 100_000));
   const sample: number[] = [];
-  for (let i = 0; i < image.data.length; i += step) sample.push(image.data[i] ?? 0);
+  for (let i = 0; i < image.data.length; i += step) sample.push(Number(image.data[i] ?? 0));
   sample.sort((a, b) => a - b);
   const at = (q: number) => sample[Math.min(sample.length - 1, Math.floor(q * (sample.length - 1)))] ?? 0;
   const window: [number, number] = [at(0.01), at(0.99)];

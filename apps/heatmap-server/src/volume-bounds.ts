@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
+import { InputError } from '@anymc3d/core/util';
+import { NIFTI_SCALAR_BYTES, type NiftiHeaderInfo, parseNiftiHeader } from '@anymc3d/core/volume';
 import { HttpError } from './http-util.js';
 import { gunzipPrefix, SNIFF_BYTES, type VolumeFormat } from './volume-format.js';
 
@@ -15,18 +17,6 @@ export interface DeclaredVolume {
   gzip: boolean;
 }
 
-const NIFTI_BITS = new Map([
-  [2, 8],
-  [4, 16],
-  [8, 32],
-  [16, 32],
-  [64, 64],
-  [256, 8],
-  [512, 16],
-  [768, 32],
-  [1024, 64],
-  [1280, 64],
-]);
 const NRRD_BYTES: Record<string, number> = {
   'signed char': 1,
   int8: 1,
@@ -80,20 +70,26 @@ const MET_BYTES: Record<string, number> = {
 
 const unreadable = (why: string) => new HttpError(422, 'bad_header', `the volume's header ${why}`);
 
+/** Core's NIfTI-1/2 header reader (the one the volume module reads with); its refusal becomes a 422. */
 function niftiDeclared(header: Uint8Array, gzip: boolean): DeclaredVolume {
-  if (header.length < 348) throw unreadable('is shorter than the 348 bytes of a NIfTI-1 header');
-  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-  const little = view.getInt32(0, true) === 348;
-  const ndim = view.getInt16(40, little);
-  if (!(ndim >= 1 && ndim <= 7)) throw unreadable(`says ${ndim} dimensions (NIfTI allows 1–7)`);
-  const dims = Array.from({ length: ndim }, (_, k) => view.getInt16(42 + 2 * k, little));
-  if (dims.some((d) => d < 1)) throw unreadable(`has a dimension below 1 (${dims.join('×')})`);
-  const datatype = view.getInt16(70, little);
-  const bits = NIFTI_BITS.get(datatype);
-  if (!bits) throw unreadable(`has datatype ${datatype}, which is not a scalar voxel type`);
-  const voxOffset = view.getFloat32(108, little);
-  const voxels = dims.reduce((a, b) => a * b, 1);
-  return { dims, voxels, dataBytes: (voxels * bits) / 8, dataOffset: Math.max(352, Math.floor(voxOffset)), gzip };
+  let info: NiftiHeaderInfo;
+  try {
+    info = parseNiftiHeader('upload', Buffer.from(header.buffer, header.byteOffset, header.byteLength));
+  } catch (error) {
+    if (error instanceof InputError) throw unreadable(`is not readable: ${error.problem}`);
+    throw error;
+  }
+  if (!NIFTI_SCALAR_BYTES[info.datatype])
+    throw unreadable(`has datatype ${info.datatype}, which is not a scalar voxel type`);
+  const voxels = info.dims.reduce((a, b) => a * b, 1);
+  const headerEnd = info.version === 1 ? 352 : 544;
+  return {
+    dims: info.dims,
+    voxels,
+    dataBytes: voxels * info.bytesPerVoxel,
+    dataOffset: Math.max(headerEnd, Math.floor(info.voxOffset)),
+    gzip,
+  };
 }
 
 function textHeader(head: Uint8Array): { text: string; end: number } {

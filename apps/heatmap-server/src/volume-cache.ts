@@ -1,5 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
-import { type NiftiVolume, readNifti } from './nifti.js';
+import { stat } from 'node:fs/promises';
+import { readVolume, type Volume } from '@anymc3d/core/volume';
 
 /**
  * Parsed volumes for slice rendering, least recently used first out, bounded by voxel bytes,
@@ -7,12 +7,12 @@ import { type NiftiVolume, readNifti } from './nifti.js';
  * Concurrent requests for one volume share one read.
  */
 export class VolumeCache {
-  private readonly entries = new Map<string, { key: string; volume: Promise<NiftiVolume>; bytes: number }>();
+  private readonly entries = new Map<string, { key: string; volume: Promise<Volume>; bytes: number }>();
   private total = 0;
 
   constructor(private readonly maxBytes: number) {}
 
-  async get(path: string): Promise<NiftiVolume> {
+  async get(path: string): Promise<Volume> {
     const info = await stat(path);
     const key = `${info.mtimeMs}:${info.size}`;
     const hit = this.entries.get(path);
@@ -22,7 +22,7 @@ export class VolumeCache {
       return hit.volume;
     }
     if (hit) this.drop(path);
-    const volume = readFile(path).then((bytes) => readNifti(bytes, path));
+    const volume = readVolume(path).then((r) => r.volume);
     const entry = { key, volume, bytes: 0 };
     this.entries.set(path, entry);
     try {

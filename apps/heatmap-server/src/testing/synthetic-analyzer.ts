@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeCaseReport } from '@anymc3d/core/heatmap';
-import { InputError, writeFileAtomic } from '@anymc3d/core/util';
+import { InputError } from '@anymc3d/core/util';
+import { readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
 import type { AnalysisRequest, AnalysisResult, CaseAnalyzer, PluginInfo } from '../analyzer.js';
-import { encodeNiftiFloat32, encodeNiftiUnitUint8, type NiftiVolume, readNifti } from '../nifti.js';
 
 /**
  * A TEST DOUBLE of the inference engine, for the server's tests, the browser test and the load
@@ -51,8 +51,7 @@ export class SyntheticAnalyzer implements CaseAnalyzer {
     request.onProgress({ fraction: 0.05, stage: 'reading' });
     if (request.format !== 'nifti' && request.format !== 'nifti-gz')
       throw new InputError(request.volumePath, `the synthetic analyzer reads NIfTI only, not ${request.format}`);
-    const bytes = await readFile(request.volumePath);
-    const image = await readNifti(bytes, request.volumePath);
+    const { volume: image } = await readVolume(request.volumePath);
     const plugins = request.pluginIds.map((id) => {
       const p = this.loaded.find((x) => x.id === id);
       if (!p) throw new InputError(id, 'is not a loaded plugin');
@@ -62,7 +61,7 @@ export class SyntheticAnalyzer implements CaseAnalyzer {
       (plugins.some((p) => p.frozenBackbone) ? 1 : 0) + plugins.filter((p) => !p.frozenBackbone).length;
     request.onProgress({ fraction: 0.3, stage: 'backbone' });
     const imagePath = join(request.outDir, 'image.nii.gz');
-    await writeFileAtomic(imagePath, request.format === 'nifti-gz' ? bytes : encodeSame(image));
+    await writeVolume(image, imagePath);
     const weight = normalised(image);
     const predictions: AnalysisResult['predictions'] = {};
     const heatmaps: AnalysisResult['heatmaps'] = {};
@@ -75,10 +74,7 @@ export class SyntheticAnalyzer implements CaseAnalyzer {
       for (const [li, label] of plugin.labels.entries()) {
         const heat = blob(image, `${plugin.id}/${label}`, weight);
         const path = join(request.outDir, 'heatmaps', `${pi}-${li}.nii.gz`);
-        await writeFileAtomic(
-          path,
-          encodeNiftiUnitUint8(image, heat.values, { calMin: 0, calMax: 1, description: label }),
-        );
+        await writeVolume({ ...image, data: heat.values }, path);
         (predictions[plugin.id] as Record<string, number>)[label] = heat.score;
         (heatmaps[plugin.id] as Record<string, string>)[label] = path;
         done++;
@@ -108,29 +104,26 @@ export class SyntheticAnalyzer implements CaseAnalyzer {
   }
 }
 
-function encodeSame(image: NiftiVolume): Uint8Array {
-  return encodeNiftiFloat32(image, image.data, { calMin: image.calMin, calMax: image.calMax });
-}
-
 /** Image intensity mapped to [0, 1] between its minimum and maximum. */
-function normalised(image: NiftiVolume): Float32Array {
+function normalised(image: Volume): Float32Array {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (const v of image.data) {
+  for (let i = 0; i < image.data.length; i++) {
+    const v = Number(image.data[i]);
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
   const out = new Float32Array(image.data.length);
   const s = hi > lo ? 1 / (hi - lo) : 0;
-  for (let i = 0; i < out.length; i++) out[i] = ((image.data[i] as number) - lo) * s;
+  for (let i = 0; i < out.length; i++) out[i] = (Number(image.data[i]) - lo) * s;
   return out;
 }
 
 /** A Gaussian (σ = a sixth of each side) at a centre hashed from `key`, times the weight. */
-function blob(image: NiftiVolume, key: string, weight: Float32Array): { values: Float32Array; score: number } {
+function blob(image: Volume, key: string, weight: Float32Array): { values: Float32Array; score: number } {
   let h = 2166136261;
   for (const ch of key) h = Math.imul(h ^ (ch.codePointAt(0) as number), 16777619) >>> 0;
-  const [nx, ny, nz] = image.dims;
+  const [nx, ny, nz] = image.size;
   const centre = [nx, ny, nz].map((n, d) => n * (0.3 + 0.4 * (((h >>> (8 * d)) & 0xff) / 255)));
   const sigma = [nx, ny, nz].map((n) => Math.max(0.5, n / 6));
   const values = new Float32Array(nx * ny * nz);

@@ -73,6 +73,7 @@ export {
   windowChannels,
 } from './intensity.js';
 export { checkMaskGeometry, readMask } from './mask.js';
+export { NIFTI_SCALAR_BYTES, type NiftiHeaderInfo, parseNiftiHeader } from './nifti-header.js';
 export { type ReadOptions, readVolume, workerAvailable } from './read.js';
 export type { ReadResult, VolumeFormat } from './read-core.js';
 export {

@@ -31,7 +31,20 @@ export interface NiftiHeaderInfo {
   gz: boolean;
 }
 
-const BYTES: Record<number, number> = { 2: 1, 4: 2, 8: 4, 16: 4, 64: 8, 256: 1, 512: 2, 768: 4, 1024: 8, 1280: 8 };
+/** Bytes per voxel of each scalar NIfTI datatype (uint8 … float64). */
+export const NIFTI_SCALAR_BYTES: Readonly<Record<number, number>> = {
+  2: 1,
+  4: 2,
+  8: 4,
+  16: 4,
+  64: 8,
+  256: 1,
+  512: 2,
+  768: 4,
+  1024: 8,
+  1280: 8,
+};
+const BYTES = NIFTI_SCALAR_BYTES;
 
 export function parseNiftiHeader(source: string, h: Buffer): NiftiHeaderInfo {
   if (h.length < 348) throw new InputError(source, `not a NIfTI file: header is ${h.length} bytes, needs 348`);
