@@ -11,6 +11,7 @@ import { heatmapCommand } from './commands/heatmap.js';
 import { inspectCommand } from './commands/inspect.js';
 import { predictCommand } from './commands/predict.js';
 import { trainCommand } from './commands/train.js';
+import { workerCommand } from './commands/worker.js';
 import { CLI_VERSION } from './version.js';
 
 /** The commands, in the order `--help` lists them. Each lives in its own file under commands/. */
@@ -24,6 +25,7 @@ const commands = [
   backbonesCommand,
   evaluateCommand,
   benchmarkCommand,
+  workerCommand,
   envCommand,
 ];
 

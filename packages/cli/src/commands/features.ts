@@ -3,20 +3,40 @@ import { taskInput } from '@anymc3d/core/task';
 import type { CommandModule } from 'yargs';
 import { extractTokens } from '../pipeline/extract.js';
 import { createProgress } from '../progress.js';
-import { loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
+import { runCaseJobs } from '../queue/submit.js';
+import { type ScaleFlags, scaledCases, scaleFlags } from './scale-flags.js';
+import { jobBackbone, loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
-export const featuresCommand: CommandModule<TaskFlags, TaskFlags> = {
+type FeaturesArgs = TaskFlags & ScaleFlags;
+
+export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
   command: 'features',
   describe:
     'Run the frozen backbone over every case and view of a manifest, into the feature cache (<output>/cache or $ANYMC3D_CACHE)',
-  builder: (y) => taskFlags(y),
+  builder: (y) => scaleFlags(taskFlags(y)) as never,
   handler: async (a) => {
     const t = await loadTaskInputs(a, { requireSplits: [] });
+    const { cases, redis } = scaledCases(t.manifest.cases, a);
+    const input = taskInput(t.manifest.card, t.inputSize);
     const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
     const started = Date.now();
     try {
-      const out = await extractTokens(t.manifest.cases, {
-        input: taskInput(t.manifest.card, t.inputSize),
+      // With Redis the workers fill the shared cache; the local pass below then only reads it.
+      const remote = redis
+        ? await runCaseJobs(
+            redis,
+            cases.map((c) => ({
+              kind: 'extract' as const,
+              backbone: jobBackbone(a, t.backbone),
+              input,
+              case: { id: c.id, images: c.images },
+              cacheRoot: t.cacheRoot,
+            })),
+            { stage: 'features', report: progress.report },
+          )
+        : [];
+      const out = await extractTokens(cases, {
+        input,
         backbone: t.backbone,
         cacheRoot: t.cacheRoot,
         device: a.device as Device,
@@ -24,10 +44,12 @@ export const featuresCommand: CommandModule<TaskFlags, TaskFlags> = {
         report: progress.report,
       });
       progress.stop();
+      const views = t.manifest.card.views.length;
+      const computed = out.computed + remote.reduce((n, r) => n + r.computed, 0);
       if (!a.quiet)
         process.stdout.write(
-          `${t.manifest.cases.length} cases × ${t.manifest.card.views.length} views: ${out.computed} computed, ` +
-            `${t.manifest.cases.length * t.manifest.card.views.length - out.computed} from the cache, ` +
+          `${cases.length} cases × ${views} views: ${computed} computed${redis ? ' (by the workers)' : ''}, ` +
+            `${cases.length * views - computed} from the cache, ` +
             `in ${((Date.now() - started) / 1000).toFixed(1)} s → ${out.cacheDir}\n`,
         );
     } finally {

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { safeName } from '@anymc3d/core/features';
 import type { Device } from '@anymc3d/core/graph';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
@@ -10,6 +10,7 @@ import {
   type PluginInput,
   pluginInput,
   readPlugin,
+  recipeFeatureCache,
 } from '@anymc3d/core/plugin';
 import { casesOf, SPLITS, type Split, type TaskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
@@ -20,7 +21,9 @@ import { writeCliCaseReport } from '../pipeline/case-report.js';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
 import { createProgress } from '../progress.js';
-import { loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
+import { runCaseJobs } from '../queue/submit.js';
+import { type ScaleFlags, scaledCases, scaleFlags } from './scale-flags.js';
+import { jobBackbone, loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
 /**
  * What the plugin reads: its recorded input. A plugin written before the record was trained by
@@ -31,7 +34,7 @@ function predictInput(plugin: PluginCard, card: TaskCard, dir: string): PluginIn
   return plugin.input ? pluginInput(plugin, join(dir, PLUGIN_CARD)) : taskInput(card, plugin.inputSize);
 }
 
-interface PredictArgs extends TaskFlags {
+interface PredictArgs extends TaskFlags, ScaleFlags {
   plugin: string;
   split: string;
   heatmaps: boolean;
@@ -44,7 +47,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
   describe:
     'Predict the cases of a manifest with a trained plugin (a LoRA plugin runs its adapted backbone per case): predictions.json, predictions.csv, provenance.json',
   builder: (y) =>
-    taskFlags(y)
+    scaleFlags(taskFlags(y))
       .option('plugin', {
         alias: 'p',
         type: 'string',
@@ -84,8 +87,20 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         join(a.plugin, 'plugin.json'),
         `plugin predicts ${JSON.stringify(pluginCard.labels)} from views ${pluginCard.views.join(', ')}; the task card has ${cardLabels} from ${card.views.map((v) => v.name).join(', ')}`,
       );
-    const cases = a.split === 'all' ? t.manifest.cases : casesOf(t.manifest, a.split as Split);
-    if (cases.length === 0) throw new InputError(a.manifest, `has no ${a.split} cases`);
+    const { cases, redis } = scaledCases(
+      a.split === 'all' ? t.manifest.cases : casesOf(t.manifest, a.split as Split),
+      a,
+    );
+    if (cases.length === 0)
+      throw new InputError(
+        a.manifest,
+        `has no ${a.split} cases${a['num-parts'] > 1 ? ` in part ${a['part-id']}` : ''}`,
+      );
+    if (redis && (a.heatmaps || a.report))
+      throw new InputError(
+        '--redis',
+        'heatmaps and reports are made by a local run: run predict --heatmaps/--report without --redis',
+      );
     // The plugin's own input (size, axes, channels, normalisation): tokens and heatmaps alike see what it was trained on.
     const input = predictInput(pluginCard, card, a.plugin);
     const inputSize = input.size;
@@ -124,39 +139,63 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         });
         montages.set(k, { label: result.summary.label, png: mapFiles.png! });
       };
-      const features = adapted
-        ? {
-            rows: await adaptedPredictions(cases, {
-              dir: a.plugin,
-              backbone: t.backbone,
-              input,
-              device,
-              ...(a.threads ? { threads: a.threads } : {}),
-              report: progress.report,
-              // The maps of the first cases come from their prediction pass: one adapted pass per case, not two.
-              withMaps: (k) => k < mapCount,
-              onCase: writeMaps,
-            }),
-            cacheDir: null,
-            computed: cases.length * input.views.length,
-          }
-        : await (async () => {
-            const extracted = await extractTokens(cases, {
-              input,
-              backbone: t.backbone,
-              cacheRoot: t.cacheRoot,
-              device,
-              ...(a.threads ? { threads: a.threads } : {}),
-              report: progress.report,
-            });
-            const rows = await predictCases(
-              a.plugin,
-              backboneId,
-              featureCases(cases, extracted.tokens, card),
-              a.threads,
-            );
-            return { rows, cacheDir: extracted.cacheDir, computed: extracted.computed };
-          })();
+      // With Redis each case is predicted by a worker (its backbone pass, its cache entries); the rows come back in case order.
+      const viaWorkers = async () => {
+        const sha256 = await pluginHash(a.plugin);
+        const results = await runCaseJobs(
+          redis!,
+          cases.map((c) => ({
+            kind: 'predict' as const,
+            backbone: jobBackbone(a, t.backbone),
+            plugin: { dir: resolve(a.plugin), sha256 },
+            card,
+            input,
+            case: { id: c.id, images: c.images },
+            cacheRoot: t.cacheRoot,
+          })),
+          { stage: 'predict', report: progress.report },
+        );
+        return {
+          rows: results.map((r) => r.row!),
+          cacheDir: adapted ? null : recipeFeatureCache(t.cacheRoot, t.backbone, input, views).dir,
+          computed: results.reduce((n, r) => n + r.computed, 0),
+        };
+      };
+      const features = redis
+        ? await viaWorkers()
+        : adapted
+          ? {
+              rows: await adaptedPredictions(cases, {
+                dir: a.plugin,
+                backbone: t.backbone,
+                input,
+                device,
+                ...(a.threads ? { threads: a.threads } : {}),
+                report: progress.report,
+                // The maps of the first cases come from their prediction pass: one adapted pass per case, not two.
+                withMaps: (k) => k < mapCount,
+                onCase: writeMaps,
+              }),
+              cacheDir: null,
+              computed: cases.length * input.views.length,
+            }
+          : await (async () => {
+              const extracted = await extractTokens(cases, {
+                input,
+                backbone: t.backbone,
+                cacheRoot: t.cacheRoot,
+                device,
+                ...(a.threads ? { threads: a.threads } : {}),
+                report: progress.report,
+              });
+              const rows = await predictCases(
+                a.plugin,
+                backboneId,
+                featureCases(cases, extracted.tokens, card),
+                a.threads,
+              );
+              return { rows, cacheDir: extracted.cacheDir, computed: extracted.computed };
+            })();
       const t1 = Date.now();
       const rows = foldRows(features.rows, pluginCard.thresholds, pluginCard.kind);
       progress.stop();

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
 import type { Backbone } from '@anymc3d/core/backbone';
@@ -5,6 +6,7 @@ import { DEVICES } from '@anymc3d/core/graph';
 import { type Manifest, type ManifestOptions, readManifest, readTaskCard } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import type { Argv } from 'yargs';
+import type { JobBackbone } from '../queue/jobs.js';
 
 /** The global flags every command sees (cli.ts). */
 export interface GlobalFlags {
@@ -81,6 +83,18 @@ export async function loadTaskInputs(a: TaskFlags, manifestOptions: ManifestOpti
     inputSize: size ? [size, size] : [card.inputSize.height, card.inputSize.width],
     outDir,
     cacheRoot: process.env.ANYMC3D_CACHE ? resolve(process.env.ANYMC3D_CACHE) : resolve(outDir, 'cache'),
+  };
+}
+
+/** The backbone as a worker finds it: the --backbone given (a folder made absolute), --weights-root, its weights. */
+export function jobBackbone(a: TaskFlags, backbone: Backbone): JobBackbone {
+  const spec = existsSync(a.backbone) ? resolve(a.backbone) : a.backbone;
+  return {
+    spec,
+    ...(a['weights-root'] || process.env.ANYMC3D_WEIGHTS
+      ? { weightsRoot: resolve((a['weights-root'] || process.env.ANYMC3D_WEIGHTS)!) }
+      : {}),
+    weightHash: backbone.weightHash,
   };
 }
 

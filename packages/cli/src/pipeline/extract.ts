@@ -17,6 +17,8 @@ export interface ExtractOptions {
   threads?: number;
   device?: Device;
   report?: ProgressSink;
+  /** A session kept by the caller across calls (`anymc3d worker`); absent, one is made and released here. */
+  embedder?: FrozenEmbedder;
 }
 
 export interface Extracted {
@@ -33,11 +35,13 @@ export interface Extracted {
 export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOptions): Promise<Extracted> {
   const views = inputViews(o.input, o.backbone.card);
   const cache = recipeFeatureCache(o.cacheRoot, o.backbone, o.input, views);
-  const embedder = new FrozenEmbedder(o.backbone, {
-    batchSize: 32,
-    ...(o.threads ? { threads: o.threads } : {}),
-    ...(o.device ? { device: o.device } : {}),
-  });
+  const embedder =
+    o.embedder ??
+    new FrozenEmbedder(o.backbone, {
+      batchSize: 32,
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.device ? { device: o.device } : {}),
+    });
   let computed = 0;
   try {
     const tokens = await viewTokens(caseSources(cases, o.input), views, embedder, cache, (p) => {
@@ -51,7 +55,7 @@ export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOp
     });
     return { tokens, computed, cacheDir: cache.dir };
   } finally {
-    await embedder.release();
+    if (!o.embedder) await embedder.release();
   }
 }
 

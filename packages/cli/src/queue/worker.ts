@@ -1,0 +1,118 @@
+import { resolveBackbone } from '@anymc3d/adapters/registry';
+import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { readPluginCard } from '@anymc3d/core/plugin';
+import { InputError, isInputError } from '@anymc3d/core/util';
+import { adaptedPredictions, predictCases } from '@anymc3d/core/workflows';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { extractTokens, featureCases } from '../pipeline/extract.js';
+import { CASE_QUEUE, checkRedis } from './connection.js';
+import { type CaseJob, type CaseJobResult, type JobBackbone, manifestCaseOf } from './jobs.js';
+
+export interface CaseWorkerOptions {
+  url: string;
+  /** Jobs at once in this process (each runs ONNX Runtime with `threads`). */
+  concurrency: number;
+  threads?: number;
+  /**
+   * Seconds a job's lock lasts without renewal (renewed every half of it while the process lives).
+   * A killed worker's job returns to the queue after this; BullMQ's 30 s default is too short for
+   * multi-minute CT jobs whose preprocessing holds the event loop.
+   */
+  lockSeconds: number;
+  log: (line: string) => void;
+}
+
+/**
+ * `anymc3d worker`: takes case jobs from Redis until closed. Each backbone is loaded once (and its
+ * frozen session kept); a job's bad input (a missing file, a wrong shape) fails that job at once
+ * with the error naming the file, a crash is retried on another attempt, and the worker goes on.
+ * `close()` lets the running jobs finish (SIGTERM), then releases the sessions.
+ */
+export async function startCaseWorker(o: CaseWorkerOptions): Promise<{ close: () => Promise<void>; worker: Worker }> {
+  const connection = await checkRedis(o.url);
+  const backbones = new Map<string, Promise<{ backbone: Backbone; embedder: FrozenEmbedder }>>();
+  const loaded = (b: JobBackbone) => {
+    const key = JSON.stringify([b.spec, b.weightsRoot ?? null]);
+    let entry = backbones.get(key);
+    if (!entry) {
+      entry = (async () => {
+        const backbone = await resolveBackbone(b.spec, b.weightsRoot ? { weightsRoot: b.weightsRoot } : {});
+        const embedder = new FrozenEmbedder(backbone, { batchSize: 32, ...(o.threads ? { threads: o.threads } : {}) });
+        return { backbone, embedder };
+      })();
+      backbones.set(key, entry);
+      entry.catch(() => backbones.delete(key));
+    }
+    return entry.then((e) => {
+      if (e.backbone.weightHash !== b.weightHash)
+        throw new InputError(
+          b.spec,
+          `on this worker has weights ${e.backbone.weightHash.slice(0, 12)}…, the submitter's ${b.weightHash.slice(0, 12)}…: give every machine the same weights`,
+        );
+      return e;
+    });
+  };
+  const run = async (job: CaseJob): Promise<CaseJobResult> => {
+    const { backbone, embedder } = await loaded(job.backbone);
+    const c = manifestCaseOf(job.case);
+    const extract = () =>
+      extractTokens([c], {
+        input: job.input,
+        backbone,
+        cacheRoot: job.cacheRoot,
+        embedder,
+        ...(o.threads ? { threads: o.threads } : {}),
+      });
+    if (job.kind === 'extract') return { computed: (await extract()).computed };
+    const card = await readPluginCard(job.plugin.dir);
+    if (card.lora) {
+      const rows = await adaptedPredictions([c], {
+        dir: job.plugin.dir,
+        backbone,
+        input: job.input,
+        ...(o.threads ? { threads: o.threads } : {}),
+      });
+      return { computed: job.input.views.length, row: rows[0]! };
+    }
+    const extracted = await extract();
+    const id = { name: backbone.card.name, weightHash: backbone.weightHash };
+    const rows = await predictCases(job.plugin.dir, id, featureCases([c], extracted.tokens, job.card), o.threads);
+    return { computed: extracted.computed, row: rows[0]! };
+  };
+  const lockDuration = o.lockSeconds * 1000;
+  const worker = new Worker<CaseJob, CaseJobResult>(
+    CASE_QUEUE,
+    async (job: Job<CaseJob, CaseJobResult>) => {
+      const started = Date.now();
+      o.log(`${job.data.kind} ${job.data.case.id}: started (job ${job.id}, attempt ${job.attemptsMade + 1})`);
+      try {
+        const result = await run(job.data);
+        o.log(`${job.data.kind} ${job.data.case.id}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        return result;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        o.log(`${job.data.kind} ${job.data.case.id}: failed: ${message}`);
+        // Bad input fails the same way on every attempt and every machine: no retry.
+        if (isInputError(error)) throw new UnrecoverableError(message);
+        throw error;
+      }
+    },
+    {
+      connection,
+      concurrency: o.concurrency,
+      lockDuration,
+      stalledInterval: Math.min(30_000, lockDuration),
+      maxStalledCount: 2,
+      autorun: true,
+    },
+  );
+  worker.on('error', (error) => o.log(`worker: ${error.message}`));
+  await worker.waitUntilReady();
+  return {
+    worker,
+    close: async () => {
+      await worker.close();
+      for (const entry of backbones.values()) await (await entry.catch(() => null))?.embedder.release();
+    },
+  };
+}
