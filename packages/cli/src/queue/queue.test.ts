@@ -8,8 +8,8 @@ import { type TaskCard, taskInput } from '@anymc3d/core/task';
 import { writeVolume } from '@anymc3d/core/volume';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured as capture } from '../run-cli.test-helpers.js';
+import { startRedis } from '../testing/redis-server.js';
 import { type CaseJob, casePart } from './jobs.js';
-import { startRedis } from './redis-server.test-helpers.js';
 import { runCaseJobs } from './submit.js';
 import { startCaseWorker } from './worker.js';
 

@@ -19,9 +19,42 @@ export async function runCaseJobs(
   const connection = await checkRedis(url);
   const queue = new Queue(CASE_QUEUE, { connection });
   const events = new QueueEvents(CASE_QUEUE, { connection });
+  // Outcomes arrive as queue events (one listener for all jobs, not one per job: a run may hold 50,000).
+  const settled = new Map<string, PromiseSettledResult<CaseJobResult>>();
+  let wanted = new Set<string>();
+  let allSettled: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    allSettled = resolve;
+  });
+  const settle = (id: string, result: PromiseSettledResult<CaseJobResult>) => {
+    if (!wanted.has(id) || settled.has(id)) return;
+    settled.set(id, result);
+    options.report?.({ stage: options.stage, done: settled.size, total: wanted.size, detail: 'on the workers' });
+    if (settled.size === wanted.size) allSettled();
+  };
+  events.on('completed', ({ jobId, returnvalue }) =>
+    settle(jobId, { status: 'fulfilled', value: returnvalue as unknown as CaseJobResult }),
+  );
+  events.on('failed', ({ jobId, failedReason }) =>
+    settle(jobId, { status: 'rejected', reason: new Error(failedReason) }),
+  );
+  /** A job's outcome read from Redis (finished before the events were heard, or an event missed). */
+  const check = async (id: string) => {
+    const job = await queue.getJob(id);
+    if (!job)
+      return settle(id, {
+        status: 'rejected',
+        reason: new Error('the job vanished from the queue (removed by hand?)'),
+      });
+    const state = await job.getState();
+    if (state === 'completed') settle(id, { status: 'fulfilled', value: job.returnvalue });
+    else if (state === 'failed') settle(id, { status: 'rejected', reason: new Error(job.failedReason) });
+  };
+  let sweep: NodeJS.Timeout | undefined;
   try {
     await events.waitUntilReady();
     const ids = jobs.map(caseJobId);
+    wanted = new Set(ids);
     const fresh: { id: string; job: CaseJob }[] = [];
     const seen = new Set<string>();
     // Jobs an earlier submission enqueued: their work is not this run's (`computed` counts none of it).
@@ -51,23 +84,13 @@ export async function runCaseJobs(
         },
       })),
     );
-    let done = 0;
-    const unique = [...seen];
-    const settled = new Map<string, PromiseSettledResult<CaseJobResult>>();
-    await Promise.all(
-      unique.map(async (id) => {
-        const job = await queue.getJob(id);
-        let result: PromiseSettledResult<CaseJobResult>;
-        try {
-          if (!job) throw new Error('the job vanished from the queue (was it removed by hand?)');
-          result = { status: 'fulfilled', value: (await job.waitUntilFinished(events)) as CaseJobResult };
-        } catch (error) {
-          result = { status: 'rejected', reason: error };
-        }
-        settled.set(id, result);
-        options.report?.({ stage: options.stage, done: ++done, total: unique.length, detail: 'on the workers' });
-      }),
-    );
+    for (const id of earlier) await check(id);
+    // A safety net for events lost to a reconnect: a few unsettled jobs are looked up now and then.
+    sweep = setInterval(() => {
+      const open = [...wanted].filter((id) => !settled.has(id)).slice(0, 200);
+      void Promise.all(open.map(check)).catch(() => undefined);
+    }, 15_000);
+    if (settled.size < wanted.size) await finished;
     const failures: string[] = [];
     const out = ids.map((id, k) => {
       const r = settled.get(id)!;
@@ -80,6 +103,7 @@ export async function runCaseJobs(
       throw new InputError(url, `${failures.length} of ${jobs.length} job(s) failed:\n  ${failures.join('\n  ')}`);
     return out;
   } finally {
+    clearInterval(sweep);
     await events.close();
     await queue.close();
   }
