@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import yargs from 'yargs';
 import { backbonesCommand } from './commands/backbones.js';
 import { benchmarkCommand } from './commands/benchmark.js';
+import { cacheCommand } from './commands/cache.js';
 import { demoCommand } from './commands/demo.js';
 import { envCommand } from './commands/env.js';
 import { evaluateCommand } from './commands/evaluate.js';
@@ -26,6 +27,7 @@ const commands = [
   evaluateCommand,
   benchmarkCommand,
   workerCommand,
+  cacheCommand,
   envCommand,
 ];
 
