@@ -18,12 +18,9 @@ const ENTRY = /\.safetensors$/;
 const LEFTOVER = /^\..*\.tmp$/;
 
 async function folders(root: string): Promise<string[]> {
-  let names;
-  try {
-    names = await readdir(root, { withFileTypes: true });
-  } catch {
+  const names = await readdir(root, { withFileTypes: true }).catch(() => {
     throw new InputError(root, 'no feature cache here (no such folder)');
-  }
+  });
   return names
     .filter((d) => d.isDirectory())
     .map((d) => d.name)
