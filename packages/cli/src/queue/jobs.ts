@@ -47,12 +47,14 @@ export interface CaseJobResult {
 
 /**
  * A job's id: what decides its result (the kind, the backbone's weights, the recipe, the case's
- * files, the plugin's weights), so resubmitting a run finds finished work instead of redoing it.
- * Paths are kept as given: workers must see the same shared storage.
+ * files, the plugin's weights; for an extraction also the cache it fills), so resubmitting a run
+ * finds finished work instead of redoing it. A prediction's result is its row, wherever its tokens
+ * were cached. Paths are kept as given: workers must see the same shared storage.
  */
 export function caseJobId(job: CaseJob): string {
-  const { backbone, cacheRoot: _where, ...rest } = job;
-  return `${job.kind}-${hashOf({ ...rest, backbone: backbone.weightHash }).slice(0, 40)}`;
+  const { backbone, cacheRoot, ...rest } = job;
+  const where = job.kind === 'extract' ? { cacheRoot } : {};
+  return `${job.kind}-${hashOf({ ...rest, ...where, backbone: backbone.weightHash }).slice(0, 40)}`;
 }
 
 /** The manifest case a worker rebuilds from a job (labels are not a prediction's input). */

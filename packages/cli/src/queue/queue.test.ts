@@ -31,6 +31,7 @@ const card: TaskCard = {
 };
 
 beforeAll(async () => {
+  process.env.ANYMC3D_CACHE = ''; // each run's cache is <output>/cache
   redis = await startRedis();
   const rows = ['id,split,image,blob'];
   for (let i = 0; i < 6; i++) {
@@ -64,6 +65,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const featuresArgs = (out: string) => [
+  'features',
+  '-t',
+  join(dir, 'task.json'),
+  '-m',
+  join(dir, 'manifest.csv'),
+  '-b',
+  'mobilenet_v1_224',
+  '-o',
+  join(dir, out),
+  '--threads',
+  '1',
+  '--no-progress',
+];
 const features = (extra: string[]) =>
   capture([
     'features',
@@ -91,6 +106,9 @@ describe('features through Redis workers (a real redis-server)', () => {
     expect(again.out).toContain('6 cases × 1 views: 0 computed (by the workers), 6 from the cache');
     // Resubmitting found the finished jobs: no job ran again.
     expect(log.filter((l) => /^extract case\d: done/.test(l))).toHaveLength(6);
+    // Another cache is other work: an extraction's id names the cache it fills.
+    const elsewhere = await capture([...featuresArgs('out-elsewhere'), '--redis', redis.url]);
+    expect(elsewhere.out).toContain('6 cases × 1 views: 6 computed (by the workers), 0 from the cache');
   }, 120_000);
 
   it('a job whose file is missing fails naming the file; the other jobs go on', async () => {
