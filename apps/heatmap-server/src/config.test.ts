@@ -37,6 +37,12 @@ describe('configFromArgs', () => {
     expect(c).toMatchObject({ dataDir: '/d', backbone: 'dinov2_vits14', plugins: ['/p/a', '/p/b'], port: 9000 });
     expect(c.host).toBe('127.0.0.1');
     expect(c.concurrency).toBe(1);
+    expect(c.redis).toBeUndefined();
+    const viaRedis = configFromArgs(['--data', '/d', '--backbone', 'x', '--redis', 'redis://queue:6379'], {});
+    expect(viaRedis.redis).toBe('redis://queue:6379');
+    expect(configFromArgs(['--data', '/d', '--backbone', 'x'], { ANYMC3D_REDIS_URL: 'redis://q:1' }).redis).toBe(
+      'redis://q:1',
+    );
   });
 
   it('names what is missing or wrong', () => {

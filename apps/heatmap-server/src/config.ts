@@ -48,6 +48,8 @@ export interface ServerConfig {
   backbone: string;
   /** Plugin folders loaded at start-up. */
   plugins: string[];
+  /** With a Redis URL, analyses go to `anymc3d-server worker`s through BullMQ (results land in the data folder). */
+  redis?: string;
 }
 
 /**
@@ -125,6 +127,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, dataDir: string): ServerCo
     insecureHttp: env.ANYMC3D_INSECURE_HTTP === '1' || env.ANYMC3D_INSECURE_HTTP === 'true',
     pluginRoots: (env.ANYMC3D_PLUGIN_ROOTS ?? '').split(',').filter(Boolean),
     backbone: env.ANYMC3D_BACKBONE ?? '',
+    ...(env.ANYMC3D_REDIS_URL ? { redis: env.ANYMC3D_REDIS_URL } : {}),
     plugins: [],
   };
 }
@@ -141,6 +144,11 @@ export function checkTransport(config: ServerConfig): void {
 /** Flag → the environment variable it overrides (flags win; tokens stay in the environment only). */
 const FLAGS: Record<string, { env: string; describe: string; type: 'string' | 'number' | 'boolean' }> = {
   host: { env: 'ANYMC3D_HOST', describe: 'Address to bind (default 127.0.0.1)', type: 'string' },
+  redis: {
+    env: 'ANYMC3D_REDIS_URL',
+    describe: 'Send analyses to `anymc3d-server worker`s through this Redis (the data folder on shared storage)',
+    type: 'string',
+  },
   port: { env: 'ANYMC3D_PORT', describe: 'Port (default 8080; 0 = any free)', type: 'number' },
   concurrency: { env: 'ANYMC3D_CONCURRENCY', describe: 'Inference jobs at once (default 1)', type: 'number' },
   'max-upload-mb': { env: 'ANYMC3D_MAX_UPLOAD_MB', describe: 'Largest upload in MiB (default 1024)', type: 'number' },
@@ -202,7 +210,7 @@ export const USAGE =
   'usage: anymc3d-server --data DIR --backbone NAME [--plugin DIR ...] [--plugin-root DIR ...] [--host 127.0.0.1] ' +
   '[--port 8080] [--tls-cert PEM --tls-key PEM | --insecure-http] [--max-upload-mb 1024] [--max-voxels N] ' +
   '[--max-volume-mb 4096] [--max-queue 100] [--max-cases N] [--max-disk-gb G] [--retain-days D] [--max-attempts 3] ' +
-  '[--concurrency 1] [--cors ORIGIN ...]; tokens: ANYMC3D_TOKENS="token:role:name,…" (role reviewer|admin, token ≥ 32 characters)';
+  '[--concurrency 1] [--cors ORIGIN ...] [--redis URL]; `anymc3d-server worker --redis URL --backbone NAME [--threads T]` runs analyses for it; tokens: ANYMC3D_TOKENS="token:role:name,…" (role reviewer|admin, token ≥ 32 characters)';
 
 /** The command line (yargs, strict) over the environment: flags win. */
 export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {

@@ -80,17 +80,22 @@ export class EngineAnalyzer implements CaseAnalyzer {
     return [...this.loaded.values()].map((l) => l.info);
   }
 
-  async loadPlugin(dir: string): Promise<PluginInfo> {
-    // Refuses a plugin trained on other backbone weights (the card's hash is checked here).
-    const { card, weights } = await readPlugin(dir, {
-      name: this.backbone.card.name,
-      weightHash: this.backbone.weightHash,
-    });
+  /**
+   * A plugin folder as the server lists it, given the ids already taken (a second plugin of one task
+   * gets `task-2`): refuses a plugin trained on other backbone weights or reading views the server
+   * cannot serve. Shared with the Redis mode, whose server lists plugins without loading sessions.
+   */
+  static async describePlugin(
+    dir: string,
+    backbone: Backbone,
+    taken: ReadonlySet<string>,
+  ): Promise<{ info: PluginInfo; plugin: HeatmapPlugin; input: PluginInput }> {
+    const { card, weights } = await readPlugin(dir, { name: backbone.card.name, weightHash: backbone.weightHash });
     const input = pluginInput(card, join(dir, PLUGIN_CARD));
     checkServedViews(input, join(dir, PLUGIN_CARD));
     const base = card.task.replace(/[^A-Za-z0-9._-]/g, '-') || 'plugin';
     let id = base;
-    for (let k = 2; this.loaded.has(id); k++) id = `${base}-${k}`;
+    for (let k = 2; taken.has(id); k++) id = `${base}-${k}`;
     const hash = createHash('sha256')
       .update(await readFile(join(dir, PLUGIN_WEIGHTS)))
       .digest('hex');
@@ -103,7 +108,17 @@ export class EngineAnalyzer implements CaseAnalyzer {
       frozenBackbone: card.lora === null,
       hash,
     };
-    const plugin: HeatmapPlugin = { card, weights, source: dir };
+    return { info, plugin: { card, weights, source: dir }, input };
+  }
+
+  async loadPlugin(dir: string): Promise<PluginInfo> {
+    const { info, plugin, input } = await EngineAnalyzer.describePlugin(
+      dir,
+      this.backbone,
+      new Set(this.loaded.keys()),
+    );
+    const { id } = info;
+    const card = plugin.card;
     const views = inputViews(input, this.backbone.card);
     // Each view has its own LoRA (view{v}.lora.* in a multi-view plugin), so its own adapted backbone.
     const adapted =

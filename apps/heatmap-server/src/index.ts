@@ -1,3 +1,4 @@
+export { type AnalysisWorkerOptions, startAnalysisWorker } from './analysis-worker.js';
 export type {
   AnalysisProgress,
   AnalysisRequest,
@@ -11,6 +12,7 @@ export { configFromArgs, configFromEnv, type Role, type ServerConfig } from './c
 export { createDefaultAnalyzer, DEFAULT_ANALYZER_MODULE } from './default-analyzer.js';
 export { EngineAnalyzer } from './engine-analyzer.js';
 export { AnalysisProcessEnded, ProcessAnalyzer, type ProcessAnalyzerOptions } from './process-analyzer.js';
+export { ANALYSIS_QUEUE, type AnalysisJob, RedisAnalyzer } from './redis-analyzer.js';
 export { type CreateServerOptions, createServer, type HeatmapServer } from './server.js';
 export { renderSlicePng, type SliceAxis, type SliceRequest } from './slice-png.js';
 export { detectVolumeFormat, type VolumeFormat } from './volume-format.js';
