@@ -62,7 +62,7 @@ async function rows(out: string): Promise<Map<string, number>> {
 /** A worker process; its lines are collected, and `onLine` may act on them (e.g. kill it). */
 function startWorker(onLine: (line: string, w: ChildProcess) => void = () => undefined) {
   const lines: string[] = [];
-  const w = spawn(process.execPath, [bin, 'worker', '--redis', redis.url, '--threads', '1', '--lock-seconds', '3'], {
+  const w = spawn(process.execPath, [bin, 'worker', '--redis', redis.url, '--threads', '1', '--lock-seconds', '5'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   workers.push(w);
@@ -161,9 +161,12 @@ describe('predict on two Redis workers (real processes, a real redis-server)', (
     expect([...got.keys()].sort()).toEqual([...want.keys()].sort()); // none missing, none twice
     expect(got.size).toBe(N);
     for (const [id, p] of want) expect(Math.abs(got.get(id)! - p), id).toBeLessThanOrEqual(1e-6);
-    // Every case was done once, except the one the killed worker had started.
-    const done = [...a.lines, ...b.lines].filter((l) => /predict case\d+: done/.test(l)).length;
-    expect(done).toBe(N);
+    // Every case was finished by a worker. (BullMQ delivers at least once: on a loaded machine a job whose
+    // lock was not renewed in time may run twice; its row is the same, and predictions hold it once.)
+    const finished = new Set(
+      [...a.lines, ...b.lines].map((l) => /predict (case\d+): done/.exec(l)?.[1]).filter(Boolean),
+    );
+    expect(finished.size).toBe(N);
   }, 240_000);
 
   it('parts run in any order add up to the whole run', async () => {

@@ -79,22 +79,7 @@ const featuresArgs = (out: string) => [
   '1',
   '--no-progress',
 ];
-const features = (extra: string[]) =>
-  capture([
-    'features',
-    '-t',
-    join(dir, 'task.json'),
-    '-m',
-    join(dir, 'manifest.csv'),
-    '-b',
-    'mobilenet_v1_224',
-    '-o',
-    join(dir, 'out'),
-    '--threads',
-    '1',
-    '--no-progress',
-    ...extra,
-  ]);
+const features = (extra: string[]) => capture([...featuresArgs('out'), ...extra]);
 
 describe('features through Redis workers (a real redis-server)', () => {
   it('the workers fill the shared cache; a rerun finds every entry; the submitter ran no backbone pass', async () => {

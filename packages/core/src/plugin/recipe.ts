@@ -1,9 +1,11 @@
+import { env as ortEnv } from 'onnxruntime-node';
 import { augment3d } from '../augment/augment.js';
 import { FeatureCache } from '../features/cache.js';
 import type { Precision } from '../graph/index.js';
 import { atSliceCount, type ViewInput } from '../pipeline/embed-volume.js';
 import { InputError } from '../util/errors.js';
 import { Random } from '../util/random.js';
+import { CORE_VERSION } from '../version.js';
 import { orientationCode } from '../volume/geometry.js';
 import { type Rescale, toHounsfield } from '../volume/hounsfield.js';
 import { asProcessed, type Processed } from '../volume/record.js';
@@ -108,7 +110,7 @@ export function recipeKey(input: PluginInput): Record<string, unknown> {
 /**
  * The one feature cache of a recipe: the folder is keyed by the backbone's weights, the views
  * (plane, size, channels, mean/std, fixed slices), the recipe's intensity, normalisation,
- * orientation and spacing, and the precision, so every consumer that prepares cases the same way
+ * orientation and spacing, the precision and the engine (core and ONNX Runtime versions), so every consumer that prepares cases the same way
  * (`anymc3d features|train|predict`, `vlm3d train --mode frozen`, the benchmark) finds the others'
  * tokens, and a change of any of them can never serve stale ones. Entries are per case content and view.
  */
@@ -122,8 +124,10 @@ export function recipeFeatureCache(
   return new FeatureCache(root, {
     backboneHash: backbone.weightHash,
     // `entries`: entries are named by content digests (`caseSources`), not by case ids as before.
+    // `engine`: another core or ONNX Runtime may compute other tokens, so it keys a cache of its own.
     preprocessing: {
       entries: 'content-sha256',
+      engine: { core: CORE_VERSION, onnxruntime: ortEnv.versions.common },
       views,
       ...recipeKey(input),
       ...(precision !== 'fp32' ? { precision } : {}),

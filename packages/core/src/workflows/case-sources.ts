@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { imageDigest, readCaseImage } from '../datasets/index.js';
+import { imageDigest } from '../datasets/index.js';
 import type { CaseVolumes } from '../pipeline/index.js';
-import { type PluginInput, prepareCaseVolume } from '../plugin/index.js';
+import type { PluginInput } from '../plugin/index.js';
 import type { ManifestCase } from '../task/index.js';
 import type { Processed, Rescale } from '../volume/index.js';
+import { caseViewVolumes } from './case-volumes.js';
 
 /**
  * Manifest cases as the feature stage reads them — the one builder `anymc3d features|train|predict`,
@@ -29,15 +30,14 @@ export function caseSources(
     return path;
   };
   return cases.map((c) => {
-    let last: { path: string; volume: Processed } | undefined;
+    // Read when its first view is asked for, by the reader LoRA training uses too; a file several views read once.
+    let volumes: Promise<Processed[]> | undefined;
     return {
       id: c.id,
       load: async (view) => {
-        const path = pathOf(c, view);
-        if (last?.path !== path) {
-          last = { path, volume: prepareCaseVolume(await readCaseImage(path), input, path, rescaleOf?.(path)).volume };
-        }
-        return last.volume;
+        pathOf(c, view);
+        volumes ??= caseViewVolumes(c, input, input.views.length, rescaleOf);
+        return (await volumes)[viewIndex.get(view)!]!;
       },
       entry: async (view) => {
         const path = pathOf(c, view);
