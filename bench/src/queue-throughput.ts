@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startRedis } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';
 import { writeVolume } from '@anymc3d/core/volume';
-import { startRedis } from 'anymc3d/testing';
 import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
 
 const run = promisify(execFile);

@@ -88,6 +88,7 @@ const CORE_LAYERS: Record<string, number> = {
   metrics: 1,
   augment: 1,
   plot: 1,
+  distributed: 1,
   backbone: 2,
   pipeline: 3,
   plugin: 4,

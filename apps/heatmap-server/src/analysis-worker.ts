@@ -1,5 +1,5 @@
+import { checkRedis } from '@anymc3d/core/distributed';
 import { isInputError } from '@anymc3d/core/util';
-import { checkRedis } from 'anymc3d/queue';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { AnalysisResult } from './analyzer.js';
 import { EngineAnalyzer } from './engine-analyzer.js';

@@ -1,7 +1,7 @@
 import { resolveBackbone } from '@anymc3d/adapters/registry';
 import type { Backbone } from '@anymc3d/core/backbone';
+import { checkRedis } from '@anymc3d/core/distributed';
 import { hashOf } from '@anymc3d/core/features';
-import { checkRedis } from 'anymc3d/queue';
 import { Queue, QueueEvents } from 'bullmq';
 import type { AnalysisProgress, AnalysisRequest, AnalysisResult, CaseAnalyzer, PluginInfo } from './analyzer.js';
 import { EngineAnalyzer } from './engine-analyzer.js';

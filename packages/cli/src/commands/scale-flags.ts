@@ -1,6 +1,6 @@
+import { redisUrl } from '@anymc3d/core/distributed';
 import { InputError } from '@anymc3d/core/util';
 import type { Argv } from 'yargs';
-import { redisUrl } from '../queue/connection.js';
 import { casePart } from '../queue/jobs.js';
 
 /** How features and predict spread over machines: Redis workers, or nnU-Net-style parts. */

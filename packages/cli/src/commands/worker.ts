@@ -1,6 +1,6 @@
+import { redisUrl } from '@anymc3d/core/distributed';
 import { InputError } from '@anymc3d/core/util';
 import type { CommandModule } from 'yargs';
-import { redisUrl } from '../queue/connection.js';
 import { startCaseWorker } from '../queue/worker.js';
 import type { GlobalFlags } from './task-flags.js';
 

@@ -2,6 +2,9 @@ import { hashOf } from '@anymc3d/core/features';
 import type { PluginInput } from '@anymc3d/core/plugin';
 import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
 
+/** The one BullMQ queue every `anymc3d worker` takes case jobs from. */
+export const CASE_QUEUE = 'anymc3d-cases';
+
 /** How a worker finds the submitter's backbone: the name or folder given, and the weights it must have. */
 export interface JobBackbone {
   spec: string;

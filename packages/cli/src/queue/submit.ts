@@ -1,8 +1,8 @@
+import { checkRedis } from '@anymc3d/core/distributed';
 import { InputError } from '@anymc3d/core/util';
 import { Queue, QueueEvents } from 'bullmq';
 import type { ProgressSink } from '../progress.js';
-import { CASE_QUEUE, checkRedis } from './connection.js';
-import { type CaseJob, type CaseJobResult, caseJobId } from './jobs.js';
+import { CASE_QUEUE, type CaseJob, type CaseJobResult, caseJobId } from './jobs.js';
 
 /**
  * Enqueues one job per case for `anymc3d worker`s and waits for all of them: ids are idempotent

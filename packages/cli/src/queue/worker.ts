@@ -1,12 +1,12 @@
 import { resolveBackbone } from '@anymc3d/adapters/registry';
 import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { checkRedis } from '@anymc3d/core/distributed';
 import { readPluginCard } from '@anymc3d/core/plugin';
 import { InputError, isInputError } from '@anymc3d/core/util';
 import { adaptedPredictions, predictCases } from '@anymc3d/core/workflows';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
-import { CASE_QUEUE, checkRedis } from './connection.js';
-import { type CaseJob, type CaseJobResult, type JobBackbone, manifestCaseOf } from './jobs.js';
+import { CASE_QUEUE, type CaseJob, type CaseJobResult, type JobBackbone, manifestCaseOf } from './jobs.js';
 
 export interface CaseWorkerOptions {
   url: string;

@@ -1,9 +1,17 @@
-import { InputError } from '@anymc3d/core/util';
-import type { RedisOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { InputError } from '../util/errors.js';
 
-/** The one BullMQ queue every `anymc3d worker` takes case jobs from. */
-export const CASE_QUEUE = 'anymc3d-cases';
+/** How BullMQ (queues, workers, events) connects: plain options, so every client opens its own connections. */
+export interface RedisConnection {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+  /** BullMQ's workers need null (retry forever while Redis restarts). */
+  maxRetriesPerRequest: null;
+}
 
 /** --redis, else $ANYMC3D_REDIS_URL; absent: everything runs in this process. */
 export function redisUrl(flag: string | undefined): string | undefined {
@@ -11,7 +19,7 @@ export function redisUrl(flag: string | undefined): string | undefined {
 }
 
 /** ioredis options for BullMQ from a redis:// or rediss:// URL (BullMQ's workers need maxRetriesPerRequest null). */
-export function redisOptions(url: string): RedisOptions {
+export function redisOptions(url: string): RedisConnection {
   let u: URL;
   try {
     u = new URL(url);
@@ -38,12 +46,12 @@ export function redisOptions(url: string): RedisOptions {
  * Checks that Redis answers a PING within `timeoutMs`, so an unreachable server is one clear line
  * (naming the URL and the error) instead of BullMQ retrying forever; returns the options to connect with.
  */
-export async function checkRedis(url: string, timeoutMs = 5000): Promise<RedisOptions> {
+export async function checkRedis(url: string, timeoutMs = 5000): Promise<RedisConnection> {
   const options = redisOptions(url);
   const probe = new Redis({
-    host: options.host!,
-    port: options.port!,
-    db: options.db ?? 0,
+    host: options.host,
+    port: options.port,
+    db: options.db,
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password } : {}),
     ...(options.tls ? { tls: {} } : {}),
