@@ -167,6 +167,11 @@ describe('predict on two Redis workers (real processes, a real redis-server)', (
       [...a.lines, ...b.lines].map((l) => /predict (case\d+): done/.exec(l)?.[1]).filter(Boolean),
     );
     expect(finished.size).toBe(N);
+    // SIGTERM: the worker finishes (here: has no) running job, closes and exits cleanly.
+    const exited = new Promise<number | null>((resolve) => b.w.once('exit', (code) => resolve(code)));
+    b.w.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(b.lines.at(-1)).toMatch(/worker stopped$/);
   }, 240_000);
 
   it('parts run in any order add up to the whole run', async () => {
@@ -182,5 +187,24 @@ describe('predict on two Redis workers (real processes, a real redis-server)', (
     }
     expect([...union.keys()].sort()).toEqual([...whole.keys()].sort());
     for (const [id, p] of whole) expect(union.get(id)).toBe(p);
+  }, 120_000);
+
+  it('--continue keeps the cases a folder already holds from this plugin and predicts only the others', async () => {
+    const first = await predict('continued', join(dir, 'cache-a'), ['--num-parts', '3', '--part-id', '1']);
+    expect(first.code).toBe(0);
+    // Marked, to see it kept as written rather than predicted again.
+    const path = join(dir, 'continued', 'predictions.json');
+    const written = JSON.parse(await readFile(path, 'utf8')) as {
+      cases: { id: string; probabilities: { blob: number } }[];
+    };
+    const kept = written.cases[0]!;
+    kept.probabilities.blob = 0.123456;
+    await writeFile(path, JSON.stringify(written));
+    const rest = await predict('continued', join(dir, 'cache-a'), ['--continue']);
+    expect(rest.code).toBe(0);
+    const got = await rows('continued');
+    const whole = await rows('reference');
+    expect(got.size).toBe(N);
+    for (const [id, p] of whole) expect(got.get(id)).toBe(id === kept.id ? 0.123456 : p);
   }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { safeName } from '@anymc3d/core/features';
 import type { Device } from '@anymc3d/core/graph';
@@ -34,7 +35,32 @@ function predictInput(plugin: PluginCard, card: TaskCard, dir: string): PluginIn
   return plugin.input ? pluginInput(plugin, join(dir, PLUGIN_CARD)) : taskInput(card, plugin.inputSize);
 }
 
+/**
+ * What an earlier run left in this output folder: each case's written probabilities, by id, when
+ * they came from the same plugin (the weights' sha256 in provenance.json) and the same labels;
+ * otherwise nothing is reused.
+ */
+async function earlierPredictions(
+  outDir: string,
+  sha256: string,
+  labels: readonly string[],
+): Promise<Map<string, number[]>> {
+  const read = async (name: string) => JSON.parse(await readFile(join(outDir, name), 'utf8')) as unknown;
+  let provenance: { plugin?: { sha256?: string } };
+  let predictions: { labels?: string[]; cases?: { id: string; probabilities: Record<string, number> }[] };
+  try {
+    provenance = (await read('provenance.json')) as typeof provenance;
+    predictions = (await read('predictions.json')) as typeof predictions;
+  } catch {
+    return new Map(); // nothing written yet (or not readable): everything is predicted
+  }
+  if (provenance.plugin?.sha256 !== sha256 || JSON.stringify(predictions.labels) !== JSON.stringify(labels))
+    return new Map();
+  return new Map((predictions.cases ?? []).map((c) => [c.id, labels.map((l) => c.probabilities[l]!)]));
+}
+
 interface PredictArgs extends TaskFlags, ScaleFlags {
+  continue: boolean;
   plugin: string;
   split: string;
   heatmaps: boolean;
@@ -65,6 +91,12 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         default: false,
         describe: 'Also write heatmaps (NIfTI on the input grid, PNG montage, JSON) under OUTPUT/heatmaps/<case>/',
       })
+      .option('continue', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Keep the cases OUTPUT/predictions.json already holds from this plugin and predict only the others (a killed or partial run)',
+      })
       .option('heatmap-limit', { type: 'number', describe: 'Heatmaps for at most this many cases (default: all)' })
       .option('report', {
         type: 'boolean',
@@ -87,11 +119,15 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         join(a.plugin, 'plugin.json'),
         `plugin predicts ${JSON.stringify(pluginCard.labels)} from views ${pluginCard.views.join(', ')}; the task card has ${cardLabels} from ${card.views.map((v) => v.name).join(', ')}`,
       );
-    const { cases, redis } = scaledCases(
-      a.split === 'all' ? t.manifest.cases : casesOf(t.manifest, a.split as Split),
-      a,
-    );
-    if (cases.length === 0)
+    const scaled = scaledCases(a.split === 'all' ? t.manifest.cases : casesOf(t.manifest, a.split as Split), a);
+    const { redis } = scaled;
+    const all = scaled.cases;
+    // --continue: the cases this output folder already holds, from this very plugin, are kept as written.
+    const earlier = a.continue
+      ? await earlierPredictions(t.outDir, await pluginHash(a.plugin), card.labels)
+      : new Map();
+    const cases = all.filter((c) => !earlier.has(c.id));
+    if (all.length === 0)
       throw new InputError(
         a.manifest,
         `has no ${a.split} cases${a['num-parts'] > 1 ? ` in part ${a['part-id']}` : ''}`,
@@ -197,13 +233,15 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
               return { rows, cacheDir: extracted.cacheDir, computed: extracted.computed };
             })();
       const t1 = Date.now();
-      const rows = foldRows(features.rows, pluginCard.thresholds, pluginCard.kind);
+      const computedRows = foldRows(features.rows, pluginCard.thresholds, pluginCard.kind);
+      const fresh = new Map(cases.map((c, k) => [c.id, computedRows[k]!]));
+      const rows = all.map((c) => fresh.get(c.id) ?? earlier.get(c.id)!);
       progress.stop();
       const files = await writePredictions(
         t.outDir,
         {
           labels: card.labels,
-          ids: cases.map((c) => c.id),
+          ids: all.map((c) => c.id),
           probabilities: rows,
           multiclass: pluginCard.kind === 'multiclass',
         },
