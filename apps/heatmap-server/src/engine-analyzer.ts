@@ -11,6 +11,7 @@ import {
   type HeatmapPlugin,
   heatmapEmbedOptions,
   pluginEmbedder,
+  reportLabels,
   writeCaseReport,
 } from '@anymc3d/core/heatmap';
 import { embedVolume, type ViewInput, type VolumeEmbedding } from '@anymc3d/core/pipeline';
@@ -217,12 +218,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
     await writeCaseReport(path, {
       caseId: caseName,
       task: l.info.task,
-      labels: l.info.labels.map((label, k) => ({
-        label,
-        probability: first.summary.probabilities[label]!,
-        threshold: l.info.thresholds?.[k] ?? 0.5,
-      })),
-      multiclass: l.plugin.card.kind === 'multiclass',
+      ...reportLabels(l.plugin.card, first.summary.probabilities),
       montages: [
         {
           label: first.summary.label,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeCaseReport } from '@anymc3d/core/heatmap';
+import { reportLabels, writeCaseReport } from '@anymc3d/core/heatmap';
 import { InputError } from '@anymc3d/core/util';
 import { readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
 import type { AnalysisRequest, AnalysisResult, CaseAnalyzer, PluginInfo } from '../analyzer.js';
@@ -84,11 +84,10 @@ export class SyntheticAnalyzer implements CaseAnalyzer {
       reports[plugin.id] = await writeCaseReport(join(request.outDir, `report-${plugin.id}.html`), {
         caseId: request.caseName ?? 'case',
         task: plugin.task,
-        labels: plugin.labels.map((label, k) => ({
-          label,
-          probability: predictions[plugin.id]![label]!,
-          threshold: plugin.thresholds?.[k] ?? 0.5,
-        })),
+        ...reportLabels(
+          { labels: plugin.labels, thresholds: plugin.thresholds ?? [], kind: 'multilabel' },
+          predictions[plugin.id]!,
+        ),
         montages: [],
         provenance: {
           backbone: { name: this.backbone.name, weightHash: this.backbone.hash },

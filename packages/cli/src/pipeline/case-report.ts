@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ADAPTERS_VERSION } from '@anymc3d/adapters';
 import { CORE_VERSION } from '@anymc3d/core';
-import { writeCaseReport } from '@anymc3d/core/heatmap';
+import { reportLabels, writeCaseReport } from '@anymc3d/core/heatmap';
 import type { PluginCard } from '@anymc3d/core/plugin';
 import { CLI_VERSION } from '../version.js';
 import { pluginHash } from './outputs.js';
@@ -23,12 +23,7 @@ export async function writeCliCaseReport(path: string, a: CaseReportArgs): Promi
   return writeCaseReport(path, {
     caseId: a.caseId,
     task: a.card.task,
-    labels: a.card.labels.map((label, k) => ({
-      label,
-      probability: a.probabilities[k]!,
-      threshold: a.card.thresholds[k] ?? 0.5,
-    })),
-    multiclass: a.card.kind === 'multiclass',
+    ...reportLabels(a.card, a.probabilities),
     montages: await Promise.all(
       a.montages.map(async (m) => ({
         label: m.label,

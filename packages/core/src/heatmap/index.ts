@@ -31,5 +31,5 @@ export {
   writeHeatmapOutputs,
 } from './outputs.js';
 export { type PluginPass, pluginPass } from './plugin-math.js';
-export { type CaseReport, caseReportHtml, writeCaseReport } from './report.js';
+export { type CaseReport, caseReportHtml, reportLabels, writeCaseReport } from './report.js';
 export { classActivationMaps, type SliceMaps } from './slice-maps.js';

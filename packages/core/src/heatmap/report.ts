@@ -25,6 +25,22 @@ export interface CaseReport {
   };
 }
 
+/**
+ * A report's rows from a plugin card and the case's raw probabilities (in the card's label order,
+ * or by label name): each label with its threshold, and whether the plugin decides by arg max.
+ */
+export function reportLabels(
+  card: { labels: readonly string[]; thresholds: readonly number[]; kind: string },
+  probabilities: readonly number[] | Readonly<Record<string, number>>,
+): Pick<CaseReport, 'labels' | 'multiclass'> {
+  const at = (label: string, k: number) =>
+    Array.isArray(probabilities) ? probabilities[k]! : (probabilities as Record<string, number>)[label]!;
+  return {
+    labels: card.labels.map((label, k) => ({ label, probability: at(label, k), threshold: card.thresholds[k] ?? 0.5 })),
+    multiclass: card.kind === 'multiclass',
+  };
+}
+
 const STYLE = `
 body{font-family:"DejaVu Sans",system-ui,sans-serif;margin:24px;color:#111;max-width:1400px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
