@@ -7,7 +7,7 @@ import { FrozenEmbedder } from '@anymc3d/core/backbone';
 import { embedVolume } from '@anymc3d/core/pipeline';
 import { loadPlugin } from '@anymc3d/core/plugin';
 import { pluginTaskOf } from '@anymc3d/core/task';
-import { startRedis } from '@anymc3d/core/testing';
+import { redisServerAvailable, startRedis } from '@anymc3d/core/testing';
 import { trainPlugin } from '@anymc3d/core/train';
 import { mriNormalize, readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
 import { describe, expect, it } from 'vitest';
@@ -180,62 +180,66 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
     );
   });
 
-  it('with --redis, an analysis worker runs the case: the same predictions and heatmap as the engine in-process', async () => {
-    const redis = await startRedis();
-    const root = await mkdtemp(join(tmpdir(), 'engine-redis-'));
-    try {
-      const backboneDir = join(root, 'backbone');
-      await writeTinyDinov2(backboneDir);
-      const a = await tinyPlugin(root, backboneDir, 'task-a', 1);
-      const b = await tinyPlugin(join(root, 'second'), backboneDir, 'task-a', 2); // one task twice: ids task-a, task-a-2
-      const volumePath = join(root, 'case.nii.gz');
-      await writeVolume(
-        {
-          data: Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 29) % 256),
-          size: [20, 18, 6],
-          spacing: [0.8, 0.9, 2.5],
-          origin: [10, -5, 3],
-          direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
-        },
-        volumePath,
-      );
-      const request = (outDir: string, progress: string[] = []) => ({
-        volumePath,
-        format: 'nifti' as const,
-        pluginIds: ['task-a', 'task-a-2'],
-        outDir,
-        caseName: 'case',
-        onProgress: (p: { stage: string }) => progress.push(p.stage),
-        signal: new AbortController().signal,
-      });
-      const local = await EngineAnalyzer.create({ backbone: backboneDir, plugins: [a, b], threads: 1 });
-      await mkdir(join(root, 'local'));
-      const want = await local.analyze(request(join(root, 'local')));
-      await local.close();
+  it.runIf(redisServerAvailable())(
+    'with --redis, an analysis worker runs the case: the same predictions and heatmap as the engine in-process',
+    async () => {
+      const redis = await startRedis();
+      const root = await mkdtemp(join(tmpdir(), 'engine-redis-'));
+      try {
+        const backboneDir = join(root, 'backbone');
+        await writeTinyDinov2(backboneDir);
+        const a = await tinyPlugin(root, backboneDir, 'task-a', 1);
+        const b = await tinyPlugin(join(root, 'second'), backboneDir, 'task-a', 2); // one task twice: ids task-a, task-a-2
+        const volumePath = join(root, 'case.nii.gz');
+        await writeVolume(
+          {
+            data: Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 29) % 256),
+            size: [20, 18, 6],
+            spacing: [0.8, 0.9, 2.5],
+            origin: [10, -5, 3],
+            direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+          },
+          volumePath,
+        );
+        const request = (outDir: string, progress: string[] = []) => ({
+          volumePath,
+          format: 'nifti' as const,
+          pluginIds: ['task-a', 'task-a-2'],
+          outDir,
+          caseName: 'case',
+          onProgress: (p: { stage: string }) => progress.push(p.stage),
+          signal: new AbortController().signal,
+        });
+        const local = await EngineAnalyzer.create({ backbone: backboneDir, plugins: [a, b], threads: 1 });
+        await mkdir(join(root, 'local'));
+        const want = await local.analyze(request(join(root, 'local')));
+        await local.close();
 
-      const lines: string[] = [];
-      const worker = await startAnalysisWorker({ url: redis.url, threads: 1, log: (l) => lines.push(l) });
-      const remote = await RedisAnalyzer.create({ url: redis.url, backbone: backboneDir, plugins: [a, b] });
-      expect(remote.plugins.map((p) => p.id)).toEqual(['task-a', 'task-a-2']);
-      await mkdir(join(root, 'remote'));
-      const stages: string[] = [];
-      const got = await remote.analyze(request(join(root, 'remote'), stages));
-      expect(lines).toContain('analysis case: done');
-      expect(stages).toContain('heatmaps'); // progress relayed from the worker's job
-      for (const id of ['task-a', 'task-a-2'])
-        expect(Math.abs(got.predictions[id]!.blob! - want.predictions[id]!.blob!)).toBeLessThanOrEqual(1e-6);
-      const [h1, h2] = [
-        await servedVolume(want.heatmaps['task-a']!.blob!),
-        await servedVolume(got.heatmaps['task-a']!.blob!),
-      ];
-      expect(Array.from(h2.data)).toEqual(Array.from(h1.data));
-      // Asked again (a server restarted mid-analysis re-queues its job): the finished result, not a second run.
-      await remote.analyze(request(join(root, 'remote')));
-      expect(lines.filter((l) => l === 'analysis case: done')).toHaveLength(1);
-      await remote.close();
-      await worker.close();
-    } finally {
-      await redis.stop();
-    }
-  }, 60_000);
+        const lines: string[] = [];
+        const worker = await startAnalysisWorker({ url: redis.url, threads: 1, log: (l) => lines.push(l) });
+        const remote = await RedisAnalyzer.create({ url: redis.url, backbone: backboneDir, plugins: [a, b] });
+        expect(remote.plugins.map((p) => p.id)).toEqual(['task-a', 'task-a-2']);
+        await mkdir(join(root, 'remote'));
+        const stages: string[] = [];
+        const got = await remote.analyze(request(join(root, 'remote'), stages));
+        expect(lines).toContain('analysis case: done');
+        expect(stages).toContain('heatmaps'); // progress relayed from the worker's job
+        for (const id of ['task-a', 'task-a-2'])
+          expect(Math.abs(got.predictions[id]!.blob! - want.predictions[id]!.blob!)).toBeLessThanOrEqual(1e-6);
+        const [h1, h2] = [
+          await servedVolume(want.heatmaps['task-a']!.blob!),
+          await servedVolume(got.heatmaps['task-a']!.blob!),
+        ];
+        expect(Array.from(h2.data)).toEqual(Array.from(h1.data));
+        // Asked again (a server restarted mid-analysis re-queues its job): the finished result, not a second run.
+        await remote.analyze(request(join(root, 'remote')));
+        expect(lines.filter((l) => l === 'analysis case: done')).toHaveLength(1);
+        await remote.close();
+        await worker.close();
+      } finally {
+        await redis.stop();
+      }
+    },
+    60_000,
+  );
 });
