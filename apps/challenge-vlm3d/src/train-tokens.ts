@@ -43,14 +43,20 @@ export async function frozenTokens(args: {
   let computed = 0;
   const features = async (cases: readonly ManifestCase[], what: string): Promise<FeatureCase[]> => {
     const started = Date.now();
-    const tokens = await viewTokens(caseSources(cases, input, args.rescaleOf), views, embedder, cache, (p) => {
-      if (p.done % 50 === 0 || p.done === p.total)
-        log(
-          `${what}: ${p.done}/${p.total} embedded (${p.computed} through the backbone, ${p.fromCache} from the cache; ` +
-            `${((Date.now() - started) / 1000).toFixed(0)} s)`,
-        );
-      if (p.done === p.total) computed += p.computed;
-    });
+    const tokens = await viewTokens(
+      caseSources(cases, input, { rescaleOf: args.rescaleOf, ...(cache ? { digestIndex: cache.digestIndex } : {}) }),
+      views,
+      embedder,
+      cache,
+      (p) => {
+        if (p.done % 50 === 0 || p.done === p.total)
+          log(
+            `${what}: ${p.done}/${p.total} embedded (${p.computed} through the backbone, ${p.fromCache} from the cache; ` +
+              `${((Date.now() - started) / 1000).toFixed(0)} s)`,
+          );
+        if (p.done === p.total) computed += p.computed;
+      },
+    );
     return cases.map((c) => {
       const t = tokens.get(c.id)!.get(views[0]!.name)!;
       return { id: c.id, tokens: t.tokens, slices: t.slices, labels: Array.from(c.labels) };

@@ -44,15 +44,21 @@ export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOp
     });
   let computed = 0;
   try {
-    const tokens = await viewTokens(caseSources(cases, o.input), views, embedder, cache, (p) => {
-      computed = p.computed;
-      o.report?.({
-        stage: 'features',
-        done: p.done,
-        total: p.total,
-        detail: p.computed > 0 ? `${p.slicesPerSecond.toFixed(0)} slices/s, ${p.fromCache} cached` : 'from cache',
-      });
-    });
+    const tokens = await viewTokens(
+      caseSources(cases, o.input, { digestIndex: cache.digestIndex }),
+      views,
+      embedder,
+      cache,
+      (p) => {
+        computed = p.computed;
+        o.report?.({
+          stage: 'features',
+          done: p.done,
+          total: p.total,
+          detail: p.computed > 0 ? `${p.slicesPerSecond.toFixed(0)} slices/s, ${p.fromCache} cached` : 'from cache',
+        });
+      },
+    );
     return { tokens, computed, cacheDir: cache.dir };
   } finally {
     if (!o.embedder) await embedder.release();

@@ -35,10 +35,16 @@ export async function caseTokens(
   onProgress?: (p: ViewTokenProgress) => void,
 ): Promise<{ bySplit: Map<Split, FeatureCase[]>; computed: number }> {
   let computed = 0;
-  const tokens = await viewTokens(caseSources(manifest.cases, input), [view], embedder, cache, (p) => {
-    computed = p.computed;
-    onProgress?.(p);
-  });
+  const tokens = await viewTokens(
+    caseSources(manifest.cases, input, { digestIndex: cache.digestIndex }),
+    [view],
+    embedder,
+    cache,
+    (p) => {
+      computed = p.computed;
+      onProgress?.(p);
+    },
+  );
   const bySplit = new Map<Split, FeatureCase[]>();
   for (const split of SPLITS) {
     bySplit.set(

@@ -22,7 +22,7 @@ async function folders(root: string): Promise<string[]> {
     throw new InputError(root, 'no feature cache here (no such folder)');
   });
   return names
-    .filter((d) => d.isDirectory())
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.')) // .digests: the image-digest index
     .map((d) => d.name)
     .sort();
 }

@@ -34,8 +34,14 @@ export interface FeatureCacheKey {
  */
 export class FeatureCache {
   readonly dir: string;
+  /**
+   * Where image digests are kept across runs (`imageDigest`'s index): beside the recipe folders,
+   * shared by all of them, so a rerun finds its entries without reading the images again.
+   */
+  readonly digestIndex: string;
 
   constructor(root: string, key: FeatureCacheKey) {
+    this.digestIndex = join(root, '.digests');
     this.dir = join(root, `${key.backboneHash.slice(0, 16)}-${hashOf(key.preprocessing).slice(0, 16)}`);
   }
 

@@ -1,7 +1,7 @@
-import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FrozenEmbedder } from '../backbone/embedder.js';
 import { imageDigest } from '../datasets/image-digest.js';
 import { npzRef } from '../datasets/image-ref.js';
@@ -86,5 +86,24 @@ describe('caseSources: cache entries named by content', () => {
     await writeFile(file, 'other bytes, other size');
     expect(await imageDigest(npzRef(file, 'train', 0))).not.toBe(d0);
     await expect(imageDigest(join(dir, 'missing.nii.gz'))).rejects.toThrow(/missing\.nii\.gz.*no such file/);
+  });
+
+  it('a digest index spares a later run reading the files again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'digest-index-'));
+    const file = join(dir, 'case.nii.gz');
+    await writeFile(file, 'the bytes of a large CT');
+    const index = join(dir, 'index');
+    const digest = await imageDigest(file, index);
+    const [sub] = await readdir(index);
+    const [entry] = await readdir(join(index, sub!));
+    expect((await readFile(join(index, sub!, entry!), 'utf8')).trim()).toMatch(/^[0-9a-f]{64}$/);
+    // A later process (fresh module state) takes the file's digest from the index: shown by a planted value.
+    await writeFile(join(index, sub!, entry!), `${'a'.repeat(64)}\n`);
+    vi.resetModules();
+    const later = await import('../datasets/image-digest.js');
+    expect(await later.imageDigest(file, index)).not.toBe(digest);
+    vi.resetModules();
+    const without = await import('../datasets/image-digest.js');
+    expect(await without.imageDigest(file)).toBe(digest); // without the index: read and hashed
   });
 });

@@ -16,9 +16,14 @@ import { caseViewVolumes } from './case-volumes.js';
 export function caseSources(
   cases: readonly ManifestCase[],
   input: PluginInput,
-  /** The rescale of a raw CT file (CT-RATE v1's metadata); never applied to voxels already in HU. */
-  rescaleOf?: (path: string) => Rescale | undefined,
+  options: {
+    /** The rescale of a raw CT file (CT-RATE v1's metadata); never applied to voxels already in HU. */
+    rescaleOf?: (path: string) => Rescale | undefined;
+    /** Where digests are kept across runs: the feature cache's `digestIndex`. */
+    digestIndex?: string;
+  } = {},
 ): CaseVolumes[] {
+  const { rescaleOf, digestIndex } = options;
   const viewIndex = new Map(input.views.map((v, k) => [v.name, k]));
   const pathOf = (c: ManifestCase, view: string): string => {
     const k = viewIndex.get(view);
@@ -42,7 +47,7 @@ export function caseSources(
       entry: async (view) => {
         const path = pathOf(c, view);
         const rescale = rescaleOf?.(path);
-        const digest = await imageDigest(path);
+        const digest = await imageDigest(path, digestIndex);
         return rescale
           ? createHash('sha256')
               .update(`${digest}\u0000${JSON.stringify(rescale)}`)
