@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DEFAULT_LORA } from '@anymc3d/core/backbone';
@@ -7,6 +10,7 @@ import { randomTinyVitWeights, SYSTEM_PYTHON, TinyVit } from '@anymc3d/core/test
 import { AdamW, type FeatureCase, featureGradient, LoraTrainer, type VolumeCase } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
+import { opTimes } from './ort-profile.js';
 import { peerEnv, peerKernel } from './peer.js';
 
 /**
@@ -100,8 +104,49 @@ async function rssChild(slices: number, threads: number): Promise<void> {
   );
 }
 
+/**
+ * `--profile [threads] [steps]`: the same LoRA step with ORT's profiler on every session
+ * (ANYMC3D_ORT_PROFILE), summed per op type — where a step's time goes (#20 P2).
+ */
+async function profileSteps(threads: number, steps: number): Promise<void> {
+  const folder = await mkdtemp(join(tmpdir(), 'ort-profile-'));
+  process.env.ANYMC3D_ORT_PROFILE = folder;
+  try {
+    const { result: seconds, load } = await measureLoad(() =>
+      loraStepTime(new TinyVit(VIT_S, randomTinyVitWeights(VIT_S, 0), 'vit_s14_random'), threads, steps),
+    );
+    const { ops, kernelMs, runsMs } = await opTimes(folder);
+    const top = ops.slice(0, 15);
+    const rest = ops.slice(15).reduce((n, o) => n + o.ms, 0);
+    const rows = [
+      ...top.map((o) => [o.op, o.calls, o.ms, `${((100 * o.ms) / kernelMs).toFixed(1)} %`]),
+      [`(${ops.length - top.length} other op types)`, '', rest, `${((100 * rest) / kernelMs).toFixed(1)} %`],
+    ];
+    const table = markdownTable(['op type', 'kernel calls', 'ms (all sessions)', 'share of kernel time'], rows);
+    process.stdout.write(`${table}\n`);
+    await appendResults(
+      {
+        title: 'Training step profile: ViT-S/14 LoRA + plugin, time per ONNX op type (ORT profiler)',
+        command: `node bench/dist/train-step.js --profile ${threads} ${steps}`,
+        table,
+        ratios: [
+          `kernel time ${kernelMs.toFixed(0)} ms of ${runsMs.toFixed(0)} ms in session runs (the rest: ORT's own scheduling and copies); median step ${seconds.toFixed(2)} s with the profiler on`,
+        ],
+        notes: [
+          `${SLICES} slices at 224², random weights, ${threads} thread(s); a warm-up step and ${steps} measured steps, all profiled (forward, head, VJP and recompute sessions together).`,
+        ],
+      },
+      load,
+    );
+  } finally {
+    delete process.env.ANYMC3D_ORT_PROFILE;
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (process.argv[2] === '--rss') return rssChild(Number(process.argv[3]), Number(process.argv[4]));
+  if (process.argv[2] === '--profile') return profileSteps(Number(process.argv[3] ?? 2), Number(process.argv[4] ?? 3));
   const threads = Number(process.argv[2] ?? 2);
   const repeats = Number(process.argv[3] ?? 3);
   const withRss = !process.argv.includes('--no-rss');

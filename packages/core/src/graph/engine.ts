@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DType, Tensor, TypedArray } from './tensor.js';
 
@@ -62,6 +63,9 @@ function fromOrt(t: ort.Tensor): Tensor {
  * One ONNX Runtime session, created once and reused: creating sessions per call is slow and
  * releasing them does not always return memory (onnxruntime#16796).
  */
+/** Sessions given a profile file so far (their file names stay apart). */
+let profiled = 0;
+
 export class OnnxSession {
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -87,6 +91,13 @@ export class OnnxSession {
       extra: { session: { 'intra_op.allow_spinning': options.allowSpinning ? '1' : '0' } },
     };
     if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
+    // ANYMC3D_ORT_PROFILE=<folder>: every session writes ORT's per-node profile there when released
+    // (bench/src/train-step-profile.ts sums it per op type); never set in normal runs.
+    const profile = process.env.ANYMC3D_ORT_PROFILE;
+    if (profile) {
+      sessionOptions.enableProfiling = true;
+      sessionOptions.profileFilePrefix = join(profile, `session-${process.pid}-${++profiled}`);
+    }
     let session: ort.InferenceSession;
     try {
       session =
@@ -127,6 +138,7 @@ export class OnnxSession {
   }
 
   async release(): Promise<void> {
+    if (process.env.ANYMC3D_ORT_PROFILE) this.session.endProfiling();
     await this.session.release();
   }
 }
