@@ -8,7 +8,7 @@ import { HEAD_WEIGHT } from '../plugin/plugin-graph.js';
 import { viewLoraWeights } from '../plugin/view-lora.js';
 import { InputError } from '../util/errors.js';
 import { indexToWorld } from '../volume/geometry.js';
-import { asProcessed, mapToSource, type Processed } from '../volume/record.js';
+import { asProcessed, mapSumToSource, type Processed, type WeightedMap } from '../volume/record.js';
 import { type Vec3, type Volume, voxelCount } from '../volume/types.js';
 import { SLICE_AXIS_INDEX } from '../volume/views.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
@@ -230,7 +230,7 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
   // The heatmap lives on the grid of the volume as read: every preprocessing step is undone by the record.
   const grid = asProcessed(volume).record.source;
   const n = voxelCount(grid.size);
-  const sum = new Float32Array(n);
+  const maps: WeightedMap[] = [];
   embeddings.forEach((e, v) => {
     const a = pass.sliceWeights[v]!;
     const S = e.cls.dims[0]!;
@@ -245,17 +245,18 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
       const W = pluginTensor(plugin.weights, HEAD_WEIGHT, plugin.source).subarray(labelIndex * d, (labelIndex + 1) * d);
       cells = classActivationMaps(e.patchTokens!.data as Float32Array, S, e.grid, d, W, a).values;
     }
-    const onSource = mapToSource(cells, patchGridRecord(e.record, e.grid), { interpolation: 'linear' })
-      .data as Float32Array;
-    const w = pass.viewWeights[v]!;
-    for (let i = 0; i < n; i++) sum[i]! += w * onSource[i]!;
+    maps.push({ values: cells, record: patchGridRecord(e.record, e.grid), weight: pass.viewWeights[v]! });
   });
+  // Every view's map brought back onto the source grid and weighted by the fusion, in one sweep.
+  const sum = mapSumToSource(maps, { interpolation: 'linear' }).data as Float32Array;
 
   let peak = 0;
   for (let i = 0; i < n; i++) if (sum[i]! > sum[peak]!) peak = i;
   const max = sum[peak]!;
-  const heat = new Float32Array(n);
+  // Normalised in place: the sum is this call's own array, and a CT-sized grid is 315 MB a copy.
+  const heat = sum;
   if (max > 0) for (let i = 0; i < n; i++) heat[i] = sum[i]! > 0 ? sum[i]! / max : 0;
+  else heat.fill(0);
 
   const [nx, ny] = grid.size;
   const voxel: Vec3 = [peak % nx, Math.floor(peak / nx) % ny, Math.floor(peak / (nx * ny))];

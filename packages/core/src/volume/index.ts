@@ -80,12 +80,14 @@ export {
   asProcessed,
   currentGrid,
   type MapBackOptions,
+  mapSumToSource,
   mapToSource,
   type Processed,
   type SpatialRecord,
   type SpatialStep,
   toSourceIndexMap,
   trilinear,
+  type WeightedMap,
 } from './record.js';
 export {
   type CropPadOptions,

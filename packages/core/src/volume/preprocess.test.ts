@@ -6,7 +6,7 @@ import { expectAffine, FIXTURES } from './fixtures.test-helpers.js';
 import { indexToWorld } from './geometry.js';
 import { CHEST_CT_WINDOWS, IMAGENET_MEAN, IMAGENET_STD, mriNormalize } from './intensity.js';
 import { readVolume } from './read.js';
-import { mapToSource } from './record.js';
+import { mapSumToSource, mapToSource } from './record.js';
 import { cropOrPad, reorient, resampleToSize, resampleToSpacing } from './spatial.js';
 import type { Vec3, Volume } from './types.js';
 import { sliceBatches } from './views.js';
@@ -102,6 +102,28 @@ describe('preprocessing against nibabel and PyTorch', () => {
 });
 
 describe('the spatial record maps results back onto the source grid', () => {
+  it('mapSumToSource is the weighted sum of each map brought back by mapToSource, in one pass', async () => {
+    const image = (await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'))).volume;
+    const p = resampleToSpacing(reorient(image, 'LPS'), [1.3, 1.1, 1.7]);
+    const maps = (['axial', 'coronal', 'sagittal'] as const).map((axis, v) => {
+      const views = sliceBatches(p, { axis, size: [12, 10], channels: { replicate: true } });
+      const size = views.record.steps.at(-1)!.output.size;
+      const values = Float32Array.from({ length: size[0] * size[1] * size[2] }, (_, q) => Math.sin(q * (v + 1) * 0.37));
+      return { values, record: views.record, weight: [0.5, 0.3, 0.2][v]! };
+    });
+    const sum = mapSumToSource(maps, { fill: -2 });
+    expect(sum.size).toEqual(image.size);
+    expect(sum.direction).toEqual(image.direction);
+    const each = maps.map((m) => mapToSource(m.values, m.record, { fill: -2 }).data);
+    let worst = 0;
+    for (let i = 0; i < sum.data.length; i++) {
+      const want = maps.reduce((acc, m, v) => acc + m.weight * each[v]![i]!, 0);
+      worst = Math.max(worst, Math.abs(sum.data[i]! - want));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    expect(() => mapSumToSource([])).toThrow(/no maps/);
+  });
+
   it('a world-coordinate field survives reorient → resample → crop/pad → coronal slices → mapToSource', async () => {
     const image = (await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'))).volume;
     let p = reorient(image, 'LPS');

@@ -103,6 +103,70 @@ export function mapToSource(values: ArrayLike<number>, record: SpatialRecord, op
   return { ...gridOf(src), data: out };
 }
 
+/** One map of a weighted sum on the source grid: values on its record's current grid, and its weight. */
+export interface WeightedMap {
+  values: ArrayLike<number>;
+  record: SpatialRecord;
+  weight: number;
+}
+
+/**
+ * Σ weight · (each map brought back as `mapToSource` brings it) on the maps' common source grid, in
+ * one pass over the source voxels: one output array however many maps (a heatmap of three views
+ * of a 512×512×300 CT needs 315 MB instead of four times that, and one sweep instead of four).
+ * Source voxels outside a map's field of view take `fill` for that map.
+ */
+export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOptions = {}): Volume {
+  if (maps.length === 0) throw new RangeError('mapSumToSource: no maps');
+  const src = maps[0]!.record.source;
+  const parts = maps.map((m, v) => {
+    if (m.record.source.size.join() !== src.size.join())
+      throw new RangeError(
+        `mapSumToSource: map ${v} comes from a ${m.record.source.size.join('×')} grid, not ${src.size.join('×')}`,
+      );
+    const grid = currentGrid(m.record);
+    if (m.values.length !== voxelCount(grid.size))
+      throw new RangeError(`mapSumToSource: map ${v} has ${m.values.length} values for a ${grid.size.join('×')} grid`);
+    return { values: m.values, size: grid.size, weight: m.weight, toCurrent: invertAffine(toSourceIndexMap(m.record)) };
+  });
+  const out = new Float32Array(voxelCount(src.size));
+  const fill = options.fill ?? 0;
+  const linear = (options.interpolation ?? 'linear') === 'linear';
+  const pos = new Float64Array(3 * parts.length);
+  let p = 0;
+  for (let k = 0; k < src.size[2]; k++)
+    for (let j = 0; j < src.size[1]; j++) {
+      parts.forEach((q, v) => {
+        const m = q.toCurrent;
+        pos[3 * v] = m[1]! * j + m[2]! * k + m[3]!;
+        pos[3 * v + 1] = m[5]! * j + m[6]! * k + m[7]!;
+        pos[3 * v + 2] = m[9]! * j + m[10]! * k + m[11]!;
+      });
+      for (let i = 0; i < src.size[0]; i++, p++) {
+        let sum = 0;
+        for (let v = 0; v < parts.length; v++) {
+          const q = parts[v]!;
+          const x = pos[3 * v]!;
+          const y = pos[3 * v + 1]!;
+          const z = pos[3 * v + 2]!;
+          const [nx, ny, nz] = q.size;
+          const value =
+            x < -0.5 || y < -0.5 || z < -0.5 || x > nx - 0.5 || y > ny - 0.5 || z > nz - 0.5
+              ? fill
+              : linear
+                ? trilinear(q.values, q.size, x, y, z)
+                : nearest(q.values, q.size, x, y, z);
+          sum += q.weight * value;
+          pos[3 * v] = x + q.toCurrent[0]!;
+          pos[3 * v + 1] = y + q.toCurrent[4]!;
+          pos[3 * v + 2] = z + q.toCurrent[8]!;
+        }
+        out[p] = sum;
+      }
+    }
+  return { ...gridOf(src), data: out };
+}
+
 const clampIndex = (v: number, n: number) => (v < 0 ? 0 : Math.min(v, n - 1));
 
 export function nearest(data: ArrayLike<number>, size: Vec3, x: number, y: number, z: number): number {
