@@ -1,6 +1,4 @@
-import { checkRedis } from '@anymc3d/core/distributed';
-import { isInputError } from '@anymc3d/core/util';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { startQueueWorker } from '@anymc3d/core/distributed';
 import type { AnalysisResult } from './analyzer.js';
 import { EngineAnalyzer } from './engine-analyzer.js';
 import { ANALYSIS_QUEUE, type AnalysisJob } from './redis-analyzer.js';
@@ -21,7 +19,6 @@ export interface AnalysisWorkerOptions {
  * lets the running analysis finish.
  */
 export async function startAnalysisWorker(o: AnalysisWorkerOptions): Promise<{ close: () => Promise<void> }> {
-  const connection = await checkRedis(o.url);
   const engines = new Map<string, Promise<EngineAnalyzer>>();
   const engineFor = (job: AnalysisJob) => {
     const key = JSON.stringify([job.backbone.spec, job.plugins]);
@@ -37,42 +34,25 @@ export async function startAnalysisWorker(o: AnalysisWorkerOptions): Promise<{ c
     }
     return engine;
   };
-  const lockDuration = (o.lockSeconds ?? 300) * 1000;
-  const worker = new Worker<AnalysisJob, AnalysisResult>(
-    ANALYSIS_QUEUE,
-    async (job: Job<AnalysisJob, AnalysisResult>) => {
-      const name = job.data.request.caseName ?? job.id;
-      o.log(`analysis ${name}: started`);
-      try {
-        const engine = await engineFor(job.data);
-        const result = await engine.analyze({
-          ...job.data.request,
-          onProgress: (p) => void job.updateProgress(p as unknown as object).catch(() => undefined),
-          signal: new AbortController().signal,
-        });
-        o.log(`analysis ${name}: done`);
-        return result;
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        o.log(`analysis ${name}: failed: ${message}`);
-        if (isInputError(error)) throw new UnrecoverableError(message);
-        throw error;
-      }
+  return startQueueWorker<AnalysisJob, AnalysisResult>({
+    url: o.url,
+    queue: ANALYSIS_QUEUE,
+    concurrency: o.concurrency ?? 1,
+    lockSeconds: o.lockSeconds ?? 300,
+    log: o.log,
+    name: (job) => `analysis ${job.data.request.caseName ?? job.id}`,
+    run: async (job, name) => {
+      const engine = await engineFor(job.data);
+      const result = await engine.analyze({
+        ...job.data.request,
+        onProgress: (p) => void job.updateProgress(p as unknown as object).catch(() => undefined),
+        signal: new AbortController().signal,
+      });
+      o.log(`${name}: done`);
+      return result;
     },
-    {
-      connection,
-      concurrency: o.concurrency ?? 1,
-      lockDuration,
-      stalledInterval: Math.min(30_000, lockDuration),
-      maxStalledCount: 2,
-    },
-  );
-  worker.on('error', (error) => o.log(`worker: ${error.message}`));
-  await worker.waitUntilReady();
-  return {
-    close: async () => {
-      await worker.close();
+    release: async () => {
       for (const engine of engines.values()) await (await engine.catch(() => null))?.close();
     },
-  };
+  });
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
@@ -234,6 +234,16 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
         // Asked again (a server restarted mid-analysis re-queues its job): the finished result, not a second run.
         await remote.analyze(request(join(root, 'remote')));
         expect(lines.filter((l) => l === 'analysis case: done')).toHaveLength(1);
+        // A case that failed (its file not there yet) is run anew when asked again, not answered with the failure.
+        const late = join(root, 'late.nii.gz');
+        await mkdir(join(root, 'late'));
+        const lateRequest = { ...request(join(root, 'late')), volumePath: late };
+        await expect(remote.analyze(lateRequest)).rejects.toThrow(/late\.nii\.gz/);
+        await copyFile(volumePath, late);
+        const again = await remote.analyze(lateRequest);
+        expect(Math.abs(again.predictions['task-a']!.blob! - want.predictions['task-a']!.blob!)).toBeLessThanOrEqual(
+          1e-6,
+        );
         await remote.close();
         await worker.close();
       } finally {

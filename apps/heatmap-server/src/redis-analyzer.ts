@@ -1,6 +1,6 @@
 import { resolveBackbone } from '@anymc3d/adapters/registry';
 import type { Backbone } from '@anymc3d/core/backbone';
-import { checkRedis } from '@anymc3d/core/distributed';
+import { checkRedis, jobStillStanding } from '@anymc3d/core/distributed';
 import { hashOf } from '@anymc3d/core/features';
 import { Queue, QueueEvents } from 'bullmq';
 import type { AnalysisProgress, AnalysisRequest, AnalysisResult, CaseAnalyzer, PluginInfo } from './analyzer.js';
@@ -72,18 +72,15 @@ export class RedisAnalyzer implements CaseAnalyzer {
     };
     this.events.on('progress', onJobProgress);
     try {
-      const existing = await this.queue.getJob(jobId);
-      if (existing && (await existing.isFailed())) await existing.remove();
       const job =
-        existing && !(await existing.isFailed())
-          ? existing
-          : await this.queue.add('analyze', data, {
-              jobId,
-              // The server counts attempts itself (maxAttempts): one BullMQ attempt per server attempt.
-              attempts: 1,
-              removeOnComplete: { age: 86_400 },
-              removeOnFail: { age: 86_400 },
-            });
+        (await jobStillStanding(this.queue, jobId)) ??
+        (await this.queue.add('analyze', data, {
+          jobId,
+          // The server counts attempts itself (maxAttempts): one BullMQ attempt per server attempt.
+          attempts: 1,
+          removeOnComplete: { age: 86_400 },
+          removeOnFail: { age: 86_400 },
+        }));
       const finished = job.waitUntilFinished(this.events) as Promise<AnalysisResult>;
       const aborted = new Promise<never>((_, reject) => {
         if (signal.aborted) reject(new Error('analysis aborted'));

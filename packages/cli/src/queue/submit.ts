@@ -1,4 +1,4 @@
-import { checkRedis } from '@anymc3d/core/distributed';
+import { checkRedis, jobStillStanding } from '@anymc3d/core/distributed';
 import { InputError } from '@anymc3d/core/util';
 import { Queue, QueueEvents } from 'bullmq';
 import type { ProgressSink } from '../progress.js';
@@ -54,21 +54,15 @@ export async function runCaseJobs(
   try {
     await events.waitUntilReady();
     const ids = jobs.map(caseJobId);
-    wanted = new Set(ids);
+    // One case listed twice is one job.
+    const byId = new Map(ids.map((id, k) => [id, jobs[k]!]));
+    wanted = new Set(byId.keys());
     const fresh: { id: string; job: CaseJob }[] = [];
-    const seen = new Set<string>();
     // Jobs an earlier submission enqueued: their work is not this run's (`computed` counts none of it).
     const earlier = new Set<string>();
-    for (const [k, id] of ids.entries()) {
-      if (seen.has(id)) continue; // one case listed twice is one job
-      seen.add(id);
-      const existing = await queue.getJob(id);
-      if (existing && (await existing.isFailed())) await existing.remove();
-      else if (existing) {
-        earlier.add(id);
-        continue;
-      }
-      fresh.push({ id, job: jobs[k]! });
+    for (const [id, job] of byId) {
+      if (await jobStillStanding(queue, id)) earlier.add(id);
+      else fresh.push({ id, job });
     }
     await queue.addBulk(
       fresh.map(({ id, job }) => ({

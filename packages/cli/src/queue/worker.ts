@@ -1,10 +1,9 @@
 import { resolveBackbone } from '@anymc3d/adapters/registry';
 import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
-import { checkRedis } from '@anymc3d/core/distributed';
+import { startQueueWorker } from '@anymc3d/core/distributed';
 import { readPluginCard } from '@anymc3d/core/plugin';
-import { InputError, isInputError } from '@anymc3d/core/util';
+import { InputError } from '@anymc3d/core/util';
 import { adaptedPredictions, predictCases } from '@anymc3d/core/workflows';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { CASE_QUEUE, type CaseJob, type CaseJobResult, type JobBackbone, manifestCaseOf } from './jobs.js';
 
@@ -28,8 +27,7 @@ export interface CaseWorkerOptions {
  * with the error naming the file, a crash is retried on another attempt, and the worker goes on.
  * `close()` lets the running jobs finish (SIGTERM), then releases the sessions.
  */
-export async function startCaseWorker(o: CaseWorkerOptions): Promise<{ close: () => Promise<void>; worker: Worker }> {
-  const connection = await checkRedis(o.url);
+export async function startCaseWorker(o: CaseWorkerOptions): Promise<{ close: () => Promise<void> }> {
   const backbones = new Map<string, Promise<{ backbone: Backbone; embedder: FrozenEmbedder }>>();
   const loaded = (b: JobBackbone) => {
     const key = JSON.stringify([b.spec, b.weightsRoot ?? null]);
@@ -79,40 +77,21 @@ export async function startCaseWorker(o: CaseWorkerOptions): Promise<{ close: ()
     const rows = await predictCases(job.plugin.dir, id, featureCases([c], extracted.tokens, job.card), o.threads);
     return { computed: extracted.computed, row: rows[0]! };
   };
-  const lockDuration = o.lockSeconds * 1000;
-  const worker = new Worker<CaseJob, CaseJobResult>(
-    CASE_QUEUE,
-    async (job: Job<CaseJob, CaseJobResult>) => {
+  return startQueueWorker<CaseJob, CaseJobResult>({
+    url: o.url,
+    queue: CASE_QUEUE,
+    concurrency: o.concurrency,
+    lockSeconds: o.lockSeconds,
+    log: o.log,
+    name: (job) => `${job.data.kind} ${job.data.case.id}`,
+    run: async (job, name) => {
       const started = Date.now();
-      o.log(`${job.data.kind} ${job.data.case.id}: started (job ${job.id}, attempt ${job.attemptsMade + 1})`);
-      try {
-        const result = await run(job.data);
-        o.log(`${job.data.kind} ${job.data.case.id}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-        return result;
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        o.log(`${job.data.kind} ${job.data.case.id}: failed: ${message}`);
-        // Bad input fails the same way on every attempt and every machine: no retry.
-        if (isInputError(error)) throw new UnrecoverableError(message);
-        throw error;
-      }
+      const result = await run(job.data);
+      o.log(`${name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return result;
     },
-    {
-      connection,
-      concurrency: o.concurrency,
-      lockDuration,
-      stalledInterval: Math.min(30_000, lockDuration),
-      maxStalledCount: 2,
-      autorun: true,
-    },
-  );
-  worker.on('error', (error) => o.log(`worker: ${error.message}`));
-  await worker.waitUntilReady();
-  return {
-    worker,
-    close: async () => {
-      await worker.close();
+    release: async () => {
       for (const entry of backbones.values()) await (await entry.catch(() => null))?.embedder.release();
     },
-  };
+  });
 }
