@@ -22,12 +22,13 @@ export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
     const started = Date.now();
     try {
       // With Redis the workers fill the shared cache; the local pass below then only reads it.
+      const backbone = jobBackbone(a, t.backbone);
       const remote = redis
         ? await runCaseJobs(
             redis,
             cases.map((c) => ({
               kind: 'extract' as const,
-              backbone: jobBackbone(a, t.backbone),
+              backbone,
               input,
               case: { id: c.id, images: c.images },
               cacheRoot: t.cacheRoot,

@@ -123,9 +123,9 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
     const { redis } = scaled;
     const all = scaled.cases;
     // --continue: the cases this output folder already holds, from this very plugin, are kept as written.
-    const earlier = a.continue
-      ? await earlierPredictions(t.outDir, await pluginHash(a.plugin), card.labels)
-      : new Map();
+    // The plugin's weights, hashed once: provenance, --continue and the workers' job ids all name them.
+    const pluginSha = await pluginHash(a.plugin);
+    const earlier = a.continue ? await earlierPredictions(t.outDir, pluginSha, card.labels) : new Map();
     const cases = all.filter((c) => !earlier.has(c.id));
     if (all.length === 0)
       throw new InputError(
@@ -177,13 +177,13 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       };
       // With Redis each case is predicted by a worker (its backbone pass, its cache entries); the rows come back in case order.
       const viaWorkers = async () => {
-        const sha256 = await pluginHash(a.plugin);
+        const backbone = jobBackbone(a, t.backbone);
         const results = await runCaseJobs(
           redis!,
           cases.map((c) => ({
             kind: 'predict' as const,
-            backbone: jobBackbone(a, t.backbone),
-            plugin: { dir: resolve(a.plugin), sha256 },
+            backbone,
+            plugin: { dir: resolve(a.plugin), sha256: pluginSha },
             card,
             input,
             case: { id: c.id, images: c.images },
@@ -251,7 +251,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           split: a.split,
           // adapted: every case ran through the backbone with the plugin's LoRA (no feature cache).
           backbone: { ...backboneId, inputSize, adapted },
-          plugin: { dir: a.plugin, sha256: await pluginHash(a.plugin), thresholds: pluginCard.thresholds },
+          plugin: { dir: a.plugin, sha256: pluginSha, thresholds: pluginCard.thresholds },
           featureCache: features.cacheDir,
           timing: {
             // With LoRA the backbone pass, the head and the first cases' maps are one stage, counted under features.
