@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadFolder } from '../registry/index.js';
 import { compareWithReference } from '../testing/index.js';
+import { expectReferenceParity } from './reference-parity.test-helpers.js';
 import { ropeTables } from './rope.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/dinov3/', import.meta.url));
@@ -16,14 +17,7 @@ describe('DINOv3 against the PyTorch reference (fixtures/dinov3_reference.py)', 
     it(`${variant}: cls, patch tokens and attention at the native grid and other sizes`, async () => {
       const backbone = await loadFolder(`${FIXTURES}${variant}`);
       expect(backbone.card.architecture).toBe('DINOv3ViTModel');
-      const results = await compareWithReference(backbone, `${FIXTURES}${variant}`, sizes);
-      expect(results).toHaveLength(3 * sizes.length);
-      for (const r of results) {
-        const [h, w] = r.size.split('x').map(Number) as [number, number];
-        expect(r.grid).toEqual([h / 4, w / 4]);
-        expect(r.dims, `${variant} ${r.size} ${r.name}`).toEqual(r.expectedDims);
-        expect(r.maxRelativeError, `${variant} ${r.size} ${r.name}`).toBeLessThanOrEqual(1e-4);
-      }
+      expectReferenceParity(await compareWithReference(backbone, `${FIXTURES}${variant}`, sizes), variant, sizes);
     });
   }
 });

@@ -6,6 +6,7 @@ import { readNpy, readSafetensors } from '@anymc3d/core/io';
 import { describe, expect, it } from 'vitest';
 import { loadFolder } from '../registry/index.js';
 import { compareWithReference, maxRelativeError } from '../testing/index.js';
+import { expectReferenceParity } from './reference-parity.test-helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/towers/', import.meta.url));
 const FAMILIES = ['clip-tiny', 'siglip-tiny', 'open-clip-timm-tiny'] as const;
@@ -19,14 +20,8 @@ describe('CLIP, SigLIP and open_clip timm towers against the PyTorch reference (
   for (const variant of FAMILIES) {
     it(`${variant}: pooled embedding, patch tokens and attention at native, upsampled and downsampled sizes`, async () => {
       const backbone = await loadFolder(`${FIXTURES}${variant}`);
-      const results = await compareWithReference(backbone, `${FIXTURES}${variant}`, ['16x16', '24x20', '12x12']);
-      expect(results).toHaveLength(9);
-      for (const r of results) {
-        const [h, w] = r.size.split('x').map(Number) as [number, number];
-        expect(r.grid).toEqual([h / 4, w / 4]);
-        expect(r.dims, `${variant} ${r.size} ${r.name}`).toEqual(r.expectedDims);
-        expect(r.maxRelativeError, `${variant} ${r.size} ${r.name}`).toBeLessThanOrEqual(1e-4);
-      }
+      const sizes = ['16x16', '24x20', '12x12'];
+      expectReferenceParity(await compareWithReference(backbone, `${FIXTURES}${variant}`, sizes), variant, sizes);
     });
 
     it(`${variant}: LoRA outputs and the gradients of every A and B match autograd`, async () => {
