@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadFolder, resolveBackbone } from '@anymc3d/adapters/registry';
-import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
 import { caseHeatmaps, heatmapEmbedOptions, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
@@ -30,6 +29,7 @@ import {
 } from '@anymc3d/core/plugin';
 import { readVolume } from '@anymc3d/core/volume';
 import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
+import { writeRandomVit } from './random-vit.js';
 
 const run = promisify(execFile);
 const READ_PEER = fileURLToPath(new URL('../python/read_volume.py', import.meta.url));
@@ -147,14 +147,7 @@ async function main(): Promise<void> {
               }
             : await (async () => {
                 const dir = join(root, 'vits');
-                await writeTinyDinov2(dir, {
-                  name: 'vit_s14_random',
-                  hiddenSize: 384,
-                  layers: 12,
-                  heads: 6,
-                  patchSize: 14,
-                  imageSize: 224,
-                });
+                await writeRandomVit(dir, 'S');
                 return {
                   label: 'ViT-S/14 (random weights), axial at 224²',
                   backbone: await loadFolder(dir),

@@ -11,13 +11,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadFolder } from '@anymc3d/adapters/registry';
-import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { DEFAULT_LORA, FrozenEmbedder } from '@anymc3d/core/backbone';
 import { availableDevices, type Device } from '@anymc3d/core/graph';
 import { initPluginWeights, type PluginSpec } from '@anymc3d/core/plugin';
 import { maxRelativeError } from '@anymc3d/core/testing';
 import { LoraTrainer } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
+import { writeRandomVit } from './random-vit.js';
 
 const BATCH = 8;
 const SIZE = 224;
@@ -25,14 +25,7 @@ const REPS = 5;
 
 const dir = await mkdtemp(join(tmpdir(), 'gpu-check-'));
 try {
-  await writeTinyDinov2(join(dir, 'vits'), {
-    name: 'vit_s14_random',
-    hiddenSize: 384,
-    layers: 12,
-    heads: 6,
-    patchSize: 14,
-    imageSize: SIZE,
-  });
+  await writeRandomVit(join(dir, 'vits'), 'S', SIZE);
   const backbone = await loadFolder(join(dir, 'vits'));
   const r = new Random(1);
   const pixels = {

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
 import { loadFolder } from '@anymc3d/adapters/registry';
-import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { buildBackboneGraph } from '@anymc3d/core/backbone';
 import { tensor } from '@anymc3d/core/graph';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { int8VersusFp32 } from './int8-versus-fp32.js';
 import { peerKernel, runPeer } from './peer.js';
+import { writeRandomVit } from './random-vit.js';
 
 /**
  * DINOv2 ViT-S/14 (the project's emitted graph, random weights at the real sizes) at 224², int8
@@ -37,14 +37,7 @@ async function imageBatch(): Promise<Float32Array> {
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vit-int8-'));
-  await writeTinyDinov2(dir, {
-    name: 'vit_s14_random',
-    hiddenSize: 384,
-    layers: 12,
-    heads: 6,
-    patchSize: 14,
-    imageSize: 224,
-  });
+  await writeRandomVit(dir, 'S');
   const backbone = await loadFolder(dir);
   const { graph } = buildBackboneGraph(backbone, [224, 224]);
   const pixels = tensor('float32', [BATCH, 3, 224, 224], await imageBatch());

@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { resolveBackbone } from '@anymc3d/adapters';
-import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import {
   CHEST_WINDOWS,
   CT_RATE_LABELS,
@@ -34,6 +33,7 @@ import { type FeatureCase, trainPlugin } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
 import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
 import { peerEnv, peerKernel } from './peer.js';
+import { writeRandomVit } from './random-vit.js';
 
 const run = promisify(execFile);
 const READ_PEER = fileURLToPath(new URL('../python/read_volume.py', import.meta.url));
@@ -162,14 +162,7 @@ async function main(): Promise<void> {
         if (model === 'mobilenet') backboneDir = 'mobilenet_v1_224';
         else {
           backboneDir = join(dir, 'backbone');
-          await writeTinyDinov2(backboneDir, {
-            name: 'vit_b14_random',
-            hiddenSize: 768,
-            layers: 12,
-            heads: 12,
-            patchSize: 14,
-            imageSize: SIZE,
-          });
+          await writeRandomVit(backboneDir, 'B', SIZE);
         }
         const weights = await weightsFor(backboneDir, dir);
         for (const precision of ['fp32', 'int8'] as const) {
