@@ -75,32 +75,7 @@ export interface MapBackOptions {
  * geometry. Source voxels outside the processed field of view get `fill`.
  */
 export function mapToSource(values: ArrayLike<number>, record: SpatialRecord, options: MapBackOptions = {}): Volume {
-  const grid = currentGrid(record);
-  const n = voxelCount(grid.size);
-  if (values.length !== n)
-    throw new RangeError(`mapToSource: ${values.length} values for a ${grid.size.join('×')} grid`);
-  const toCurrent = invertAffine(toSourceIndexMap(record));
-  const src = record.source;
-  const out = new Float32Array(voxelCount(src.size));
-  const fill = options.fill ?? 0;
-  const [nx, ny, nz] = grid.size;
-  const linear = (options.interpolation ?? 'linear') === 'linear';
-  let p = 0;
-  for (let k = 0; k < src.size[2]; k++)
-    for (let j = 0; j < src.size[1]; j++) {
-      // Walk along i: the current-grid position advances by the map's first column.
-      let x = toCurrent[1]! * j + toCurrent[2]! * k + toCurrent[3]!;
-      let y = toCurrent[5]! * j + toCurrent[6]! * k + toCurrent[7]!;
-      let z = toCurrent[9]! * j + toCurrent[10]! * k + toCurrent[11]!;
-      for (let i = 0; i < src.size[0]; i++, p++) {
-        if (x < -0.5 || y < -0.5 || z < -0.5 || x > nx - 0.5 || y > ny - 0.5 || z > nz - 0.5) out[p] = fill;
-        else out[p] = linear ? trilinear(values, grid.size, x, y, z) : nearest(values, grid.size, x, y, z);
-        x += toCurrent[0]!;
-        y += toCurrent[4]!;
-        z += toCurrent[8]!;
-      }
-    }
-  return { ...gridOf(src), data: out };
+  return mapSumToSource([{ values, record, weight: 1 }], options);
 }
 
 /** One map of a weighted sum on the source grid: values on its record's current grid, and its weight. */
@@ -126,7 +101,7 @@ export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOpt
       );
     const grid = currentGrid(m.record);
     if (m.values.length !== voxelCount(grid.size))
-      throw new RangeError(`mapSumToSource: map ${v} has ${m.values.length} values for a ${grid.size.join('×')} grid`);
+      throw new RangeError(`map ${v}: ${m.values.length} values for a ${grid.size.join('×')} grid`);
     return { values: m.values, size: grid.size, weight: m.weight, toCurrent: invertAffine(toSourceIndexMap(m.record)) };
   });
   const out = new Float32Array(voxelCount(src.size));
