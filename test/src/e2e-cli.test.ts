@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -89,6 +89,19 @@ describe('the installed commands', () => {
       const { stdout } = await run(link, ['--help'], { maxBuffer: 1 << 20 }).catch((e) => e as { stdout: string });
       expect(stdout, name).toMatch(/usage|Commands|--help/i);
     }
+  });
+
+  it('a reader that closes the pipe early (| head, | grep -q) ends the command quietly, exit 0', async () => {
+    // The read end is closed before the command writes a byte, so every write meets EPIPE.
+    const child = spawn(process.execPath, [bin, 'backbones', 'list'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
 
