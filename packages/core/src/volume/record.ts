@@ -1,4 +1,5 @@
 import { type Affine, identityAffine, indexToWorldAffine, invertAffine, multiplyAffine } from './geometry.js';
+import { addAxisAlignedMap, axisAligned } from './map-axis-aligned.js';
 import { type Grid, gridOf, type Vec3, type Volume, type VoxelArray, voxelCount } from './types.js';
 
 /**
@@ -86,10 +87,11 @@ export interface WeightedMap {
 }
 
 /**
- * Σ weight · (each map brought back as `mapToSource` brings it) on the maps' common source grid, in
- * one pass over the source voxels: one output array however many maps (a heatmap of three views
- * of a 512×512×300 CT needs 315 MB instead of four times that, and one sweep instead of four).
- * Source voxels outside a map's field of view take `fill` for that map.
+ * Σ weight · (each map brought back as `mapToSource` brings it) on the maps' common source grid,
+ * into one output array however many maps (a heatmap of three views of a 512×512×300 CT needs
+ * 315 MB instead of four times that). Source voxels outside a map's field of view take `fill`
+ * for that map. Axis-aligned maps (every step the project has) are interpolated separably
+ * (map-axis-aligned.ts); any other map by a trilinear gather at every source voxel.
  */
 export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOptions = {}): Volume {
   if (maps.length === 0) throw new RangeError('mapSumToSource: no maps');
@@ -107,17 +109,41 @@ export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOpt
   const out = new Float32Array(voxelCount(src.size));
   const fill = options.fill ?? 0;
   const linear = (options.interpolation ?? 'linear') === 'linear';
+  const swept = parts.filter((q) => {
+    const aligned = axisAligned(q.toCurrent);
+    if (aligned) addAxisAlignedMap(out, src.size, q.values, q.size, aligned, q.weight, fill, linear);
+    return !aligned;
+  });
+  if (swept.length > 0) addMapsBySweep(out, src.size, swept, fill, linear);
+  return { ...gridOf(src), data: out };
+}
+
+interface SweptMap {
+  values: ArrayLike<number>;
+  size: Vec3;
+  weight: number;
+  toCurrent: Affine;
+}
+
+/** out += Σ weight · map, any affine maps, by interpolating each map at every source voxel. */
+function addMapsBySweep(
+  out: Float32Array,
+  sourceSize: Vec3,
+  parts: readonly SweptMap[],
+  fill: number,
+  linear: boolean,
+) {
   const pos = new Float64Array(3 * parts.length);
   let p = 0;
-  for (let k = 0; k < src.size[2]; k++)
-    for (let j = 0; j < src.size[1]; j++) {
+  for (let k = 0; k < sourceSize[2]; k++)
+    for (let j = 0; j < sourceSize[1]; j++) {
       parts.forEach((q, v) => {
         const m = q.toCurrent;
         pos[3 * v] = m[1]! * j + m[2]! * k + m[3]!;
         pos[3 * v + 1] = m[5]! * j + m[6]! * k + m[7]!;
         pos[3 * v + 2] = m[9]! * j + m[10]! * k + m[11]!;
       });
-      for (let i = 0; i < src.size[0]; i++, p++) {
+      for (let i = 0; i < sourceSize[0]; i++, p++) {
         let sum = 0;
         for (let v = 0; v < parts.length; v++) {
           const q = parts[v]!;
@@ -136,10 +162,9 @@ export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOpt
           pos[3 * v + 1] = y + q.toCurrent[4]!;
           pos[3 * v + 2] = z + q.toCurrent[8]!;
         }
-        out[p] = sum;
+        out[p] = out[p]! + sum;
       }
     }
-  return { ...gridOf(src), data: out };
 }
 
 const clampIndex = (v: number, n: number) => (v < 0 ? 0 : Math.min(v, n - 1));

@@ -2,6 +2,7 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readImageNode } from '@itk-wasm/image-io';
 import { describe, expect, it } from 'vitest';
 import { assertSameArray } from '../testing/arrays.js';
 import { pythonReferenceAvailable, runPython } from '../testing/python.js';
@@ -52,6 +53,38 @@ describe('writeVolume', () => {
     expectAffine(volume, described.affineRAS, 5);
     for (let r = 0; r < 4; r++)
       for (let c = 0; c < 4; c++) expect(described.affineRAS[r]![c]!).toBeCloseTo(ref.affineRAS![r]![c]!, 5);
+  });
+
+  it('nibabel reads the same grid from the qform and from the sform, for oblique and left-handed grids', async () => {
+    if (!(await pythonReferenceAvailable(['nibabel']))) return;
+    const { volume: oblique } = await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'));
+    // The same voxels on a left-handed grid turned 180° about k: qfac −1 and a quaternion with a = 0.
+    const leftHanded = { ...oblique, direction: new Float64Array([-1, 0, 0, 0, -1, 0, 0, 0, -1]) };
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-write-'));
+    for (const [name, volume] of [
+      ['oblique', oblique],
+      ['left-handed', leftHanded],
+    ] as const) {
+      const out = join(dir, `${name}.nii.gz`);
+      await writeVolume(volume, out);
+      const described = JSON.parse(await runPython(DESCRIBE, [out])) as {
+        qformRAS: number[][];
+        sformRAS: number[][];
+        qformCode: number;
+        sformCode: number;
+        dtype: string;
+      };
+      expect([described.qformCode, described.sformCode], name).toEqual([1, 1]);
+      expect(described.dtype).toBe('int16');
+      expectAffine(volume, described.qformRAS, 4);
+      expectAffine(volume, described.sformRAS, 5);
+      assertSameArray((await readVolume(out)).volume.data, volume.data);
+      // ITK itself (what Slicer and the ITK-based tools read with), not core's header fast path.
+      const itk = await readImageNode(out);
+      expect(itk.size).toEqual(volume.size);
+      for (let k = 0; k < 3; k++) expect(itk.origin[k]!).toBeCloseTo(volume.origin[k]!, 4);
+      for (let k = 0; k < 9; k++) expect(itk.direction[k]!, name).toBeCloseTo(volume.direction[k]!, 6);
+    }
   });
 
   it('rejects an unknown suffix and invalid geometry without writing', async () => {

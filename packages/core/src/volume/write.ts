@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { writeImageNode } from '@itk-wasm/image-io';
 import { FloatTypes, Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import { InputError } from '../util/errors.js';
+import { writeNifti } from './nifti-write.js';
 import { type Volume, voxelType } from './types.js';
 import { checkGeometry } from './validate.js';
 
@@ -36,7 +37,9 @@ export function toItkImage(v: Volume): Image {
 
 /**
  * Writes a volume as NIfTI (.nii.gz, .nii), MetaImage (.mha) or NRRD with its exact geometry,
- * atomically: a temporary file in the same folder is renamed into place once complete.
+ * atomically: a temporary file in the same folder is renamed into place once complete. NIfTI is
+ * written by core itself (nifti-write.ts): ITK's WebAssembly writer copies the voxels into its
+ * heap and gzips on one thread, 8.9 s of the 22 s one-CT heatmap (bench/ct-end-to-end).
  */
 export async function writeVolume(v: Volume, path: string): Promise<void> {
   const suffix = SUFFIXES.find((s) => path.toLowerCase().endsWith(s));
@@ -46,7 +49,8 @@ export async function writeVolume(v: Volume, path: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target, suffix)}.${randomBytes(6).toString('hex')}.tmp${suffix}`);
   try {
-    await writeImageNode(toItkImage(v), tmp, { useCompression: suffix === '.nii.gz' || suffix === '.nrrd' });
+    if (suffix === '.nii.gz' || suffix === '.nii') await writeNifti(v, tmp, suffix === '.nii.gz');
+    else await writeImageNode(toItkImage(v), tmp, { useCompression: suffix === '.nrrd' });
     await rename(tmp, target);
   } catch (error) {
     await rm(tmp, { force: true });

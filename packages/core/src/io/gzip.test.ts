@@ -1,0 +1,50 @@
+import { constants, crc32, gunzipSync, inflateRawSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { Random } from '../util/random.js';
+import { gzipParts } from './gzip.js';
+
+async function gzipped(parts: Uint8Array[], options: Parameters<typeof gzipParts>[2]): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  await gzipParts(parts, async (c) => void chunks.push(c), options);
+  return Buffer.concat(chunks);
+}
+
+describe('gzipParts', () => {
+  // Compressible and incompressible bytes, so blocks end both inside matches and in stored runs.
+  const random = new Random(5);
+  const a = Uint8Array.from({ length: 70_001 }, (_, i) => (i % 97 < 60 ? i % 7 : Math.floor(random.next() * 256)));
+  const b = Uint8Array.from({ length: 123_457 }, () => Math.floor(random.next() * 4));
+  const whole = Buffer.concat([a, b]);
+
+  it('many blocks deflated at once make one gzip member that zlib inflates to the input', async () => {
+    const gz = await gzipped([a, b], { blockBytes: 10_000, concurrency: 3, level: 6 });
+    expect(gunzipSync(gz).equals(whole)).toBe(true);
+    // One deflate stream between the 10-byte header and the 8-byte trailer: not several members.
+    const body = gz.subarray(10, gz.length - 8);
+    expect(inflateRawSync(body, { finishFlush: constants.Z_FINISH }).equals(whole)).toBe(true);
+    expect(gz.readUInt32LE(gz.length - 8)).toBe(crc32(whole));
+    expect(gz.readUInt32LE(gz.length - 4)).toBe(whole.length);
+  });
+
+  it('the output does not depend on how many blocks run at once (no timestamp, fixed order)', async () => {
+    const one = await gzipped([a, b], { blockBytes: 16_384, concurrency: 1 });
+    const four = await gzipped([a, b], { blockBytes: 16_384, concurrency: 4 });
+    expect(four.equals(one)).toBe(true);
+  });
+
+  it('an empty input is a valid empty gzip file', async () => {
+    expect(gunzipSync(await gzipped([], {})).length).toBe(0);
+  });
+
+  it('a failing sink fails the call, after the running blocks have settled', async () => {
+    let writes = 0;
+    const failing = gzipParts(
+      [whole],
+      async () => {
+        if (++writes === 3) throw new Error('disk full');
+      },
+      { blockBytes: 8192, concurrency: 4 },
+    );
+    await expect(failing).rejects.toThrow('disk full');
+  });
+});

@@ -1,0 +1,130 @@
+import { open } from 'node:fs/promises';
+import { gzipParts } from '../io/gzip.js';
+import { InputError } from '../util/errors.js';
+import { type Volume, type VoxelType, voxelType } from './types.js';
+
+/** NIfTI-1 datatype code and bits per voxel of each voxel type. */
+const DATATYPE: Readonly<Record<VoxelType, [code: number, bits: number]>> = {
+  uint8: [2, 8],
+  int16: [4, 16],
+  int32: [8, 32],
+  float32: [16, 32],
+  float64: [64, 64],
+  int8: [256, 8],
+  uint16: [512, 16],
+  uint32: [768, 32],
+};
+
+/** The fixed header, then 4 bytes that say no extensions follow: the voxels start here. */
+const VOX_OFFSET = 352;
+
+/** NIFTI_XFORM_SCANNER_ANAT: what ITK writes for both qform and sform. */
+const XFORM_SCANNER = 1;
+
+/**
+ * The qform quaternion (b, c, d) and handedness factor of a rotation given as RAS columns
+ * (NIfTI-1's method 2). A left-handed grid keeps a proper rotation by flipping its third
+ * column and recording qfac = −1. The largest of a, b, c, d is found first so the division
+ * is well conditioned for any rotation, including 180° turns.
+ */
+export function rotationQuaternion(columns: number[][]): { quatern: [number, number, number]; qfac: 1 | -1 } {
+  const [x, y, z] = columns as [number[], number[], number[]];
+  const det =
+    x[0]! * (y[1]! * z[2]! - z[1]! * y[2]!) -
+    y[0]! * (x[1]! * z[2]! - z[1]! * x[2]!) +
+    z[0]! * (x[1]! * y[2]! - y[1]! * x[2]!);
+  const qfac = det < 0 ? -1 : 1;
+  // R[r][c]: row r of the rotation, column c the world direction of voxel axis c.
+  const R = [0, 1, 2].map((r) => [x[r]!, y[r]!, qfac * z[r]!]) as [number[], number[], number[]];
+  const trace = R[0]![0]! + R[1]![1]! + R[2]![2]!;
+  let a: number;
+  let b: number;
+  let c: number;
+  let d: number;
+  if (trace > 0) {
+    a = 0.5 * Math.sqrt(1 + trace);
+    b = (R[2]![1]! - R[1]![2]!) / (4 * a);
+    c = (R[0]![2]! - R[2]![0]!) / (4 * a);
+    d = (R[1]![0]! - R[0]![1]!) / (4 * a);
+  } else if (R[0]![0]! >= R[1]![1]! && R[0]![0]! >= R[2]![2]!) {
+    b = 0.5 * Math.sqrt(Math.max(0, 1 + R[0]![0]! - R[1]![1]! - R[2]![2]!));
+    a = (R[2]![1]! - R[1]![2]!) / (4 * b);
+    c = (R[0]![1]! + R[1]![0]!) / (4 * b);
+    d = (R[0]![2]! + R[2]![0]!) / (4 * b);
+  } else if (R[1]![1]! >= R[2]![2]!) {
+    c = 0.5 * Math.sqrt(Math.max(0, 1 - R[0]![0]! + R[1]![1]! - R[2]![2]!));
+    a = (R[0]![2]! - R[2]![0]!) / (4 * c);
+    b = (R[0]![1]! + R[1]![0]!) / (4 * c);
+    d = (R[1]![2]! + R[2]![1]!) / (4 * c);
+  } else {
+    d = 0.5 * Math.sqrt(Math.max(0, 1 - R[0]![0]! - R[1]![1]! + R[2]![2]!));
+    a = (R[1]![0]! - R[0]![1]!) / (4 * d);
+    b = (R[0]![2]! + R[2]![0]!) / (4 * d);
+    c = (R[1]![2]! + R[2]![1]!) / (4 * d);
+  }
+  // The file stores b, c, d and derives a ≥ 0 from them, so the sign is fixed by a.
+  const sign = a < 0 ? -1 : 1;
+  return { quatern: [sign * b, sign * c, sign * d], qfac };
+}
+
+/** Writes consecutive fields of `width` bytes from `offset`. */
+function writeAll(values: readonly number[], offset: number, width: number, put: (x: number, at: number) => void) {
+  for (let k = 0; k < values.length; k++) put(values[k]!, offset + width * k);
+}
+
+/**
+ * The 352 bytes before the voxels of a single-file NIfTI-1 (`n+1`) holding `v`: geometry in both
+ * the sform (exact to float32) and the qform (a rigid rotation), both coded scanner, as ITK writes
+ * them, so ITK, nibabel and viewers that read only one of the two agree. Units mm and s.
+ */
+export function encodeNiftiHeader(path: string, v: Volume): Buffer {
+  if (v.size.some((n) => n > 32767))
+    throw new InputError(path, `size ${v.size.join('×')} does not fit a NIfTI-1 header (at most 32767 per axis)`);
+  const h = Buffer.alloc(VOX_OFFSET);
+  const [code, bits] = DATATYPE[voxelType(v.data)];
+  h.writeInt32LE(348, 0);
+  h.write('r', 38, 'latin1');
+  writeAll([3, ...v.size, 1, 1, 1, 1], 40, 2, (x, at) => h.writeInt16LE(x, at));
+  h.writeInt16LE(code, 70);
+  h.writeInt16LE(bits, 72);
+  // Voxel-to-RAS columns: the Volume's LPS direction with x and y negated, scaled by spacing.
+  const unit = [0, 1, 2].map((c) => [0, 1, 2].map((r) => (r < 2 ? -1 : 1) * v.direction[r * 3 + c]!));
+  const ras = [-v.origin[0], -v.origin[1], v.origin[2]];
+  const { quatern, qfac } = rotationQuaternion(unit);
+  writeAll([qfac, ...v.spacing, 1, 1, 1, 1], 76, 4, (x, at) => h.writeFloatLE(x, at));
+  h.writeFloatLE(VOX_OFFSET, 108);
+  h.writeFloatLE(1, 112); // scl_slope 1, scl_inter 0: the stored values are the values
+  h.writeUInt8(2 | 8, 123); // NIFTI_UNITS_MM | NIFTI_UNITS_SEC
+  h.write('anymc3d', 148, 'latin1');
+  h.writeInt16LE(XFORM_SCANNER, 252);
+  h.writeInt16LE(XFORM_SCANNER, 254);
+  writeAll(quatern, 256, 4, (x, at) => h.writeFloatLE(x, at));
+  writeAll(ras, 268, 4, (x, at) => h.writeFloatLE(x, at));
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) h.writeFloatLE(unit[c]![r]! * v.spacing[c]!, 280 + 16 * r + 4 * c);
+    h.writeFloatLE(ras[r]!, 280 + 16 * r + 12);
+  }
+  h.write('n+1\0', 344, 'latin1');
+  return h;
+}
+
+/**
+ * Writes `v` as NIfTI-1 at `path` (gzip-compressed when `gz`): the header from
+ * `encodeNiftiHeader`, the voxels as they are in memory (little-endian, no copy), compressed on
+ * all cores by native zlib (`gzipParts`). The caller names a temporary path and renames it.
+ */
+export async function writeNifti(v: Volume, path: string, gz: boolean): Promise<void> {
+  const header = encodeNiftiHeader(path, v);
+  const voxels = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
+  const file = await open(path, 'w');
+  try {
+    const write = async (chunk: Uint8Array) => {
+      // A write may take fewer bytes than asked (large buffers, some file systems).
+      for (let at = 0; at < chunk.byteLength; ) at += (await file.write(chunk, at)).bytesWritten;
+    };
+    if (gz) await gzipParts([header, voxels], write);
+    else for (const part of [header, voxels]) await write(part);
+  } finally {
+    await file.close();
+  }
+}
