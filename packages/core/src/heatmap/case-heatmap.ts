@@ -12,6 +12,7 @@ import { asProcessed, mapSumToSource, type Processed, type WeightedMap } from '.
 import { type Vec3, type Volume, voxelCount } from '../volume/types.js';
 import { SLICE_AXIS_INDEX } from '../volume/views.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
+import { topSlicesAlong } from './slice-heat.js';
 import { classActivationMaps, patchGridRecord, type SliceMaps, weightSlices } from './slice-maps.js';
 import { viewVolumes } from './view-volumes.js';
 
@@ -298,18 +299,4 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
     backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
   };
   return { heat: heatVolume, summary };
-}
-
-/** The `count` slices along index axis `axis` with the most total heat, most heat first. */
-export function topSlicesAlong(heat: Volume, axis: 0 | 1 | 2, count: number): { index: number; meanHeat: number }[] {
-  const [nx, ny, nz] = heat.size;
-  const mass = new Float64Array(heat.size[axis]);
-  let p = 0;
-  for (let k = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++, p++) mass[axis === 0 ? i : axis === 1 ? j : k]! += Number(heat.data[p]);
-  const area = (nx * ny * nz) / heat.size[axis];
-  return Array.from(mass, (m, index) => ({ index, meanHeat: m / area }))
-    .sort((a, b) => b.meanHeat - a.meanHeat || a.index - b.index)
-    .slice(0, count);
 }

@@ -5,6 +5,7 @@ import type { Volume } from '../volume/types.js';
 import { sliceBatches } from '../volume/views.js';
 import { colormapLut } from './colormap.js';
 import { renderMontage, topSlices } from './montage.js';
+import { topSlicesAlong } from './slice-heat.js';
 import { classActivationMaps, patchGridRecord, upsampleSliceMaps, weightSlices } from './slice-maps.js';
 
 describe('slice maps', () => {
@@ -75,6 +76,27 @@ describe('slice maps', () => {
         logit += a[s]! * mean * w[c]!;
       }
     expect(cam.values.reduce((x, y) => x + y, 0)).toBeCloseTo(logit, 5);
+  });
+});
+
+describe('topSlicesAlong', () => {
+  it('ranks the slices along each axis by total heat, as a voxel-by-voxel sum does', () => {
+    const size: [number, number, number] = [7, 5, 6];
+    const data = Float32Array.from({ length: 210 }, (_, p) => Math.abs(Math.sin(p * 1.37)) ** 3);
+    for (const axis of [0, 1, 2] as const) {
+      const mass = new Array<number>(size[axis]).fill(0);
+      for (let p = 0; p < data.length; p++) {
+        const index = [p % 7, Math.floor(p / 7) % 5, Math.floor(p / 35)][axis]!;
+        mass[index] = mass[index]! + data[p]!;
+      }
+      const want = mass
+        .map((m, index) => ({ index, m }))
+        .sort((a, b) => b.m - a.m)
+        .slice(0, 3);
+      const got = topSlicesAlong({ size, data }, axis, 3);
+      expect(got.map((t) => t.index)).toEqual(want.map((t) => t.index));
+      got.forEach((t, r) => expect(t.meanHeat).toBeCloseTo((want[r]!.m * size[axis]) / 210, 6));
+    }
   });
 });
 

@@ -9,7 +9,6 @@ export {
   heatmapEmbedOptions,
   pluginEmbedder,
   pluginEmbeddings,
-  topSlicesAlong,
 } from './case-heatmap.js';
 export { type ColormapName, colormapLut } from './colormap.js';
 export {
@@ -32,4 +31,5 @@ export {
 } from './outputs.js';
 export { type PluginPass, pluginPass } from './plugin-math.js';
 export { type CaseReport, caseReportHtml, reportLabels, writeCaseReport } from './report.js';
+export { topSlicesAlong } from './slice-heat.js';
 export { classActivationMaps, type SliceMaps } from './slice-maps.js';

@@ -2,6 +2,7 @@ import { PNG } from 'pngjs';
 import { svgToPng } from '../plot/render.js';
 import { escapeMarkup } from '../util/markup.js';
 import { type ColormapName, colormapLut } from './colormap.js';
+import { topSlicesAlong } from './slice-heat.js';
 
 /** A stack of 2D slices, [S, H, W] row-major, values in [0, 1]. */
 export interface SliceStack {
@@ -48,16 +49,8 @@ export interface MontageText {
 
 /** Indices of the `count` slices with the most heat, in slice order. */
 export function topSlices(heat: SliceStack, count: number): number[] {
-  const area = heat.height * heat.width;
-  const mass = Array.from({ length: heat.slices }, (_, s) => {
-    let m = 0;
-    for (let i = 0; i < area; i++) m += heat.data[s * area + i]!;
-    return { s, m };
-  });
-  return mass
-    .sort((a, b) => b.m - a.m || a.s - b.s)
-    .slice(0, Math.min(count, heat.slices))
-    .map((x) => x.s)
+  return topSlicesAlong({ size: [heat.width, heat.height, heat.slices], data: heat.data }, 2, count)
+    .map((t) => t.index)
     .sort((a, b) => a - b);
 }
 

@@ -7,8 +7,9 @@ import { asProcessed, mapToSource, type Processed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 import { SLICE_AXIS_INDEX, type SliceAxis } from '../volume/views.js';
 import { writeVolume } from '../volume/write.js';
-import { type HeatmapSummary, topSlicesAlong } from './case-heatmap.js';
+import type { HeatmapSummary } from './case-heatmap.js';
 import { type MontageOptions, type MontageRow, type MontageText, renderMontage, type SliceStack } from './montage.js';
+import { topSlicesAlong } from './slice-heat.js';
 
 /**
  * The slices of a volume along index axis `axis` as [S, H, W] tiles, oriented as the slicing of

@@ -11,6 +11,8 @@ export interface GzipOptions {
   blockBytes?: number;
   /** Blocks deflated at once; defaults to the cores this process may use. */
   concurrency?: number;
+  /** zlib strategy (constants.Z_RLE, …); default Z_DEFAULT_STRATEGY. */
+  strategy?: number;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function gzipParts(
   const start = (k: number) =>
     deflateRawAsync(blocks[k]!, {
       level,
+      strategy: options.strategy ?? constants.Z_DEFAULT_STRATEGY,
       finishFlush: k === blocks.length - 1 ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
     });
   let next = 0;

@@ -66,16 +66,27 @@ function axisTable(count: number, scale: number, offset: number, n: number, line
   return t;
 }
 
+/** One map's share of a weighted sum on the source grid, produced one source plane (fixed k) at a time. */
+export interface PlaneSource {
+  /** acc[i + S0·j] += this map's weighted value at source voxel (i, j, k). */
+  addPlane(k: number, acc: Float64Array): void;
+}
+
+/** The first and one-past-last source index whose position lies inside (positions move linearly, so inside is one run). */
+function insideRun(t: AxisTable): [number, number] {
+  const first = t.inside.indexOf(1);
+  return first < 0 ? [0, 0] : [first, t.inside.lastIndexOf(1) + 1];
+}
+
 /**
- * out += weight · (values brought onto the source grid), for an axis-aligned map: trilinear
- * (or nearest) interpolation is then separable, so each source plane k is a blend of two planes
- * of the current grid, each upsampled once along y then x. That is one multiply-add per source
- * voxel instead of an 8-neighbour gather, and two source-sized planes of memory, not a volume.
- * Same values as the per-voxel `trilinear` / `nearest`, summed in another order (float64 until
- * the one store).
+ * weight · (values brought onto the source grid), plane by plane, for an axis-aligned map:
+ * trilinear (or nearest) interpolation is then separable, so each source plane k is a blend of
+ * two planes of the current grid, each upsampled once along y then x and cached (consecutive k
+ * mostly reuse them, since lo/hi move monotonically). One multiply-add per source voxel instead
+ * of an 8-neighbour gather, and two source-sized planes of memory. Same values as the per-voxel
+ * `trilinear` / `nearest`, summed in another order, in float64.
  */
-export function addAxisAlignedMap(
-  out: Float32Array,
+export function axisAlignedPlanes(
   sourceSize: Vec3,
   values: ArrayLike<number>,
   size: Vec3,
@@ -83,19 +94,18 @@ export function addAxisAlignedMap(
   weight: number,
   fill: number,
   linear: boolean,
-): void {
-  const [S0, S1, S2] = sourceSize;
+): PlaneSource {
+  const [S0, S1] = sourceSize;
   const stride = [1, size[0], size[0] * size[1]];
   const [sx, sy, sz] = map.axis.map((a) => stride[a]!) as Vec3;
   const [tx, ty, tz] = [0, 1, 2].map((s) =>
     axisTable(sourceSize[s]!, map.scale[s]!, map.offset[s]!, size[map.axis[s]!]!, linear),
   ) as [AxisTable, AxisTable, AxisTable];
+  const [i0, i1] = insideRun(tx);
+  const [j0, j1] = insideRun(ty);
   const m0 = size[map.axis[0]]!;
   const row = new Float64Array(m0);
   const filled = weight * fill;
-
-  // Two cached planes (the current grid's plane u along z, upsampled to S0 × S1): consecutive
-  // source planes mostly reuse them, since lo/hi move monotonically with k.
   const cache: { u: number; plane: Float64Array }[] = [
     { u: -1, plane: new Float64Array(S0 * S1) },
     { u: -1, plane: new Float64Array(S0 * S1) },
@@ -106,13 +116,13 @@ export function addAxisAlignedMap(
     const slot = cache[0]!.u === keep ? cache[1]! : cache[0]!;
     slot.u = u;
     const plane = slot.plane;
-    for (let j = 0; j < S1; j++) {
+    for (let j = j0; j < j1; j++) {
       const a = u * sz + ty.lo[j]! * sy;
       const b = u * sz + ty.hi[j]! * sy;
       const fy = ty.frac[j]!;
       for (let q = 0; q < m0; q++) row[q] = values[a + q * sx]! * (1 - fy) + values[b + q * sx]! * fy;
       const base = j * S0;
-      for (let i = 0; i < S0; i++) {
+      for (let i = i0; i < i1; i++) {
         const fx = tx.frac[i]!;
         plane[base + i] = row[tx.lo[i]!]! * (1 - fx) + row[tx.hi[i]!]! * fx;
       }
@@ -120,24 +130,26 @@ export function addAxisAlignedMap(
     return plane;
   };
 
-  for (let k = 0; k < S2; k++) {
-    const start = k * S0 * S1;
-    if (!tz.inside[k]) {
-      for (let p = start; p < start + S0 * S1; p++) out[p] = out[p]! + filled;
-      continue;
-    }
-    const A = planeOf(tz.lo[k]!, tz.hi[k]!);
-    const B = planeOf(tz.hi[k]!, tz.lo[k]!);
-    const fz = tz.frac[k]!;
-    for (let j = 0; j < S1; j++) {
-      const p0 = start + j * S0;
-      if (!ty.inside[j]) {
-        for (let i = 0; i < S0; i++) out[p0 + i] = out[p0 + i]! + filled;
-        continue;
+  return {
+    addPlane(k, acc) {
+      if (!tz.inside[k]) {
+        if (filled !== 0) for (let p = 0; p < S0 * S1; p++) acc[p] = acc[p]! + filled;
+        return;
       }
-      const base = j * S0;
-      for (let i = 0; i < S0; i++)
-        out[p0 + i] = out[p0 + i]! + (tx.inside[i] ? weight * (A[base + i]! * (1 - fz) + B[base + i]! * fz) : filled);
-    }
-  }
+      const A = planeOf(tz.lo[k]!, tz.hi[k]!);
+      const B = planeOf(tz.hi[k]!, tz.lo[k]!);
+      const wa = weight * (1 - tz.frac[k]!);
+      const wb = weight * tz.frac[k]!;
+      for (let j = 0; j < S1; j++) {
+        const base = j * S0;
+        const [from, to] = j >= j0 && j < j1 ? [i0, i1] : [0, 0];
+        if (filled !== 0) {
+          for (let i = 0; i < from; i++) acc[base + i] = acc[base + i]! + filled;
+          for (let i = Math.max(from, to); i < S0; i++) acc[base + i] = acc[base + i]! + filled;
+          if (to === 0) continue;
+        }
+        for (let i = from; i < to; i++) acc[base + i] = acc[base + i]! + A[base + i]! * wa + B[base + i]! * wb;
+      }
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { constants } from 'node:zlib';
 import { gzipParts } from '../io/gzip.js';
 import { InputError } from '../util/errors.js';
 import { type Volume, type VoxelType, voxelType } from './types.js';
@@ -109,6 +110,18 @@ export function encodeNiftiHeader(path: string, v: Volume): Buffer {
 }
 
 /**
+ * How to deflate the voxels. Float mantissas rarely repeat, so searching for long matches buys
+ * little: on a 512×512×300 float32 heatmap, run-length matching alone (Z_RLE) took 2.1 s against
+ * 5.4 s for level-1 LZ, for the same 274 MB (dense map), or 1.9 s against 3.3 s for 212 against
+ * 162 MB (a map that is mostly zero). Integer volumes (masks, CT) keep full LZ, where it pays.
+ */
+function deflateStrategy(v: Volume): number {
+  return v.data instanceof Float32Array || v.data instanceof Float64Array
+    ? constants.Z_RLE
+    : constants.Z_DEFAULT_STRATEGY;
+}
+
+/**
  * Writes `v` as NIfTI-1 at `path` (gzip-compressed when `gz`): the header from
  * `encodeNiftiHeader`, the voxels as they are in memory (little-endian, no copy), compressed on
  * all cores by native zlib (`gzipParts`). The caller names a temporary path and renames it.
@@ -122,7 +135,7 @@ export async function writeNifti(v: Volume, path: string, gz: boolean): Promise<
       // A write may take fewer bytes than asked (large buffers, some file systems).
       for (let at = 0; at < chunk.byteLength; ) at += (await file.write(chunk, at)).bytesWritten;
     };
-    if (gz) await gzipParts([header, voxels], write);
+    if (gz) await gzipParts([header, voxels], write, { level: 1, strategy: deflateStrategy(v) });
     else for (const part of [header, voxels]) await write(part);
   } finally {
     await file.close();
