@@ -4,7 +4,7 @@ import { mapToSource } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 import { sliceBatches } from '../volume/views.js';
 import { colormapLut } from './colormap.js';
-import { renderMontage, topSlices } from './montage.js';
+import { renderMontage, shrinkSlice, topSlices } from './montage.js';
 import { topSlicesAlong } from './slice-heat.js';
 import { classActivationMaps, patchGridRecord, upsampleSliceMaps, weightSlices } from './slice-maps.js';
 
@@ -101,6 +101,48 @@ describe('topSlicesAlong', () => {
 });
 
 describe('montage', () => {
+  it('draws a large slice at the size shown, averaging pixels instead of dropping them', () => {
+    // 600² one-pixel checkerboard: shown at 150 px (300 px in the 2× PNG), each tile pixel
+    // averages 2×2 input pixels, an even grey; dropping pixels would give pure black or white.
+    const [S, H, W] = [1, 600, 600];
+    const image = {
+      data: Float32Array.from({ length: S * H * W }, (_, p) => ((p % W) + Math.floor(p / W)) % 2),
+      slices: S,
+      height: H,
+      width: W,
+    };
+    const heat = { data: new Float32Array(S * H * W), slices: S, height: H, width: W };
+    const row = { label: 'axial', indexName: 'k', image, heat, pixelAspect: 1 };
+    const { svg } = renderMontage([row], { title: 't', subtitle: 's' }, { count: 1 });
+    const tiles = [...svg.matchAll(/href="data:image\/png;base64,([^"]+)"/g)].map((m) =>
+      PNG.sync.read(Buffer.from(m[1]!, 'base64')),
+    );
+    expect(tiles.map((t) => [t.width, t.height])).toEqual([
+      [300, 300],
+      [300, 300],
+    ]);
+    const greys = new Set<number>();
+    for (let i = 0; i < 300 * 300; i++) greys.add(tiles[0]!.data[i * 4]!);
+    expect([...greys]).toEqual([128]);
+  });
+
+  it('shrinkSlice keeps a constant constant and the mean of any slice, for uneven ratios', () => {
+    const stack = {
+      data: Float32Array.from({ length: 2 * 7 * 11 }, (_, p) => (p * 37) % 13),
+      slices: 2,
+      height: 7,
+      width: 11,
+    };
+    const plane = shrinkSlice(stack, 1, 4, 3);
+    expect([plane.width, plane.height]).toEqual([4, 3]);
+    const flat = shrinkSlice({ ...stack, data: new Float32Array(154).fill(0.25) }, 0, 5, 2);
+    expect(new Set(flat.data)).toEqual(new Set([0.25]));
+    const mean = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
+    // Uneven spans weigh pixels slightly unequally: the mean holds to a few percent of the range.
+    expect(Math.abs(mean(plane.data) - mean(stack.data.subarray(77)))).toBeLessThan(0.5);
+    expect(shrinkSlice(stack, 0, 20, 20).data).toEqual(stack.data.subarray(0, 77));
+  });
+
   it('picks the slices with the most heat and draws the overlay only where heat is, with words a reader needs', () => {
     const [S, H, W] = [5, 8, 8];
     const image = { data: new Float32Array(S * H * W).fill(0.5), slices: S, height: H, width: W };

@@ -54,28 +54,65 @@ export function topSlices(heat: SliceStack, count: number): number[] {
     .sort((a, b) => a - b);
 }
 
-/** Slice `s` as PNG: the grey image, or the heatmap blended over it. */
+/** One slice's pixels, [H, W] row-major. */
+interface Plane {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Slice `s` at no more than `width` × `height` pixels: each output pixel is the mean of the
+ * input pixels whose centres fall in it (area averaging, so fine detail greys out instead of
+ * aliasing), separably along x then y. A slice already that small is returned as it is.
+ */
+export function shrinkSlice(stack: SliceStack, s: number, width: number, height: number): Plane {
+  const [W, H] = [stack.width, stack.height];
+  const slice = stack.data.subarray(s * W * H, (s + 1) * W * H);
+  const [w, h] = [Math.max(1, Math.min(W, width)), Math.max(1, Math.min(H, height))];
+  if (w === W && h === H) return { data: slice, width: W, height: H };
+  // Output pixel o covers input centres in [o·n/m, (o+1)·n/m): bounds per output index.
+  const spans = (n: number, m: number) => Int32Array.from({ length: m + 1 }, (_, o) => Math.ceil((o * n) / m - 0.5));
+  const [xs, ys] = [spans(W, w), spans(H, h)];
+  const rows = new Float32Array(H * w);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < w; x++) {
+      let sum = 0;
+      for (let i = xs[x]!; i < xs[x + 1]!; i++) sum += slice[y * W + i]!;
+      rows[y * w + x] = sum / (xs[x + 1]! - xs[x]!);
+    }
+  const out = new Float32Array(h * w);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      let sum = 0;
+      for (let j = ys[y]!; j < ys[y + 1]!; j++) sum += rows[j * w + x]!;
+      out[y * w + x] = sum / (ys[y + 1]! - ys[y]!);
+    }
+  return { data: out, width: w, height: h };
+}
+
+/** A slice as PNG: the grey image, or the heatmap blended over it. */
 function tilePng(
-  image: SliceStack,
-  heat: SliceStack,
-  s: number,
+  image: Plane,
+  heat: Plane,
   overlay: { lut: Uint8Array; opacity: number; floor: number } | null,
 ): string {
   const { width, height } = image;
   const png = new PNG({ width, height, colorType: 2 });
-  const area = width * height;
-  for (let i = 0; i < area; i++) {
-    const g = Math.min(1, Math.max(0, image.data[s * area + i]!)) * 255;
-    let rgb = [g, g, g];
+  for (let i = 0; i < width * height; i++) {
+    const g = Math.min(1, Math.max(0, image.data[i]!)) * 255;
+    let [r, gr, b] = [g, g, g];
     if (overlay) {
-      const h = Math.min(1, Math.max(0, heat.data[s * area + i]!));
+      const h = Math.min(1, Math.max(0, heat.data[i]!));
       const a = h >= overlay.floor ? overlay.opacity * h : 0;
       const c = Math.round(h * 255) * 3;
-      rgb = [0, 1, 2].map((k) => (1 - a) * g + a * overlay.lut[c + k]!);
+      r = (1 - a) * g + a * overlay.lut[c]!;
+      gr = (1 - a) * g + a * overlay.lut[c + 1]!;
+      b = (1 - a) * g + a * overlay.lut[c + 2]!;
     }
-    png.data[i * 4] = Math.round(rgb[0]!);
-    png.data[i * 4 + 1] = Math.round(rgb[1]!);
-    png.data[i * 4 + 2] = Math.round(rgb[2]!);
+    png.data[i * 4] = Math.round(r);
+    png.data[i * 4 + 1] = Math.round(gr);
+    png.data[i * 4 + 2] = Math.round(b);
     png.data[i * 4 + 3] = 255;
   }
   return `data:image/png;base64,${PNG.sync.write(png, { colorType: 2 }).toString('base64')}`;
@@ -87,6 +124,9 @@ function meanHeat(heat: SliceStack, s: number): number {
   for (let i = 0; i < area; i++) m += heat.data[s * area + i]!;
   return m / area;
 }
+
+/** The PNG is the page drawn at twice its size: crisp on high-density screens and in print. */
+const PNG_SCALE = 2;
 
 // Rough advance width of DejaVu Sans per character at 1 px font size: enough to size the page.
 const CHAR = 0.6;
@@ -139,8 +179,15 @@ export function renderMontage(
     parts.push(`<text x="${margin}" y="${y}" font-size="13" font-weight="bold">${escapeMarkup(row.label)}</text>`);
     y += 6;
     let x = margin;
+    // Tiles carry no more pixels than the PNG shows (the page is drawn at PNG_SCALE): a CT slice
+    // is 512² but drawn 300² at most, and resvg would otherwise decode and drop the rest.
+    const [tw, th] = [Math.round(w * PNG_SCALE), Math.round(h * PNG_SCALE)];
     for (const [n, s] of positions.entries()) {
-      for (const [k, href] of [tilePng(image, heat, s, null), tilePng(image, heat, s, overlay)].entries()) {
+      const [imagePlane, heatPlane] = [shrinkSlice(image, s, tw, th), shrinkSlice(heat, s, tw, th)];
+      for (const [k, href] of [
+        tilePng(imagePlane, heatPlane, null),
+        tilePng(imagePlane, heatPlane, overlay),
+      ].entries()) {
         parts.push(
           `<image x="${x + k * (w + innerGap)}" y="${y}" width="${w}" height="${h}" preserveAspectRatio="none" image-rendering="optimizeSpeed" href="${href}"/>`,
         );
@@ -179,5 +226,5 @@ export function renderMontage(
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans">` +
     `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`;
-  return { svg, png: svgToPng(svg, 2), slices: shownPerRow };
+  return { svg, png: svgToPng(svg, PNG_SCALE), slices: shownPerRow };
 }
