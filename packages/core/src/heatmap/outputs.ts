@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { ViewInput } from '../pipeline/embed-volume.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { percentile } from '../volume/intensity.js';
-import { asProcessed, mapToSource, type Processed } from '../volume/record.js';
-import type { Volume } from '../volume/types.js';
+import { asProcessed, mapSlicesToSource, type Processed } from '../volume/record.js';
+import type { Grid, Volume } from '../volume/types.js';
 import { SLICE_AXIS_INDEX, type SliceAxis } from '../volume/views.js';
 import { writeVolume } from '../volume/write.js';
 import type { HeatmapSummary } from './case-heatmap.js';
@@ -70,10 +70,21 @@ export interface HeatmapFiles {
   report?: string;
 }
 
-/** The image on the grid it was read on (where the heatmap lies): a prepared volume is mapped back through its record. */
-function onSourceGrid(image: Volume | Processed): Volume {
+/**
+ * Slices `only` along `axis` of the image on the grid it was read on (where the heatmap lies),
+ * windowed to [0, 1]: a prepared volume is sampled back through its record at those slices only.
+ */
+function sourceSlices(image: Volume | Processed, axis: 0 | 1 | 2, lo: number, hi: number, only: number[]): SliceStack {
   const p = asProcessed(image);
-  return p.record.steps.length === 0 ? p.volume : mapToSource(p.volume.data, p.record, { interpolation: 'linear' });
+  if (p.record.steps.length === 0) return volumeSlices(p.volume, axis, lo, hi, only);
+  const some = mapSlicesToSource(p.volume.data, p.record, axis, only, { interpolation: 'linear' });
+  return volumeSlices(
+    { ...p.record.source, ...some },
+    axis,
+    lo,
+    hi,
+    only.map((_, s) => s),
+  );
 }
 
 const INDEX_NAMES = ['i', 'j', 'k'] as const;
@@ -81,7 +92,7 @@ const INDEX_NAMES = ['i', 'j', 'k'] as const;
 const MONTAGE_COUNT = 4;
 
 /** Physical height ÷ width of a pixel of `volumeSlices(v, axis)`. */
-function pixelAspect(v: Volume, axis: 0 | 1 | 2): number {
+function pixelAspect(v: Grid, axis: 0 | 1 | 2): number {
   const [si, sj, sk] = v.spacing;
   return axis === 2 ? sj / si : axis === 1 ? sk / si : sk / sj;
 }
@@ -120,8 +131,8 @@ export function caseMontage(
     montage?: MontageOptions;
   },
 ): { png: Uint8Array; svg: string; shown: Omit<NonNullable<HeatmapSummary['montage']>, 'file'> } {
-  const image = onSourceGrid(options.image);
-  const [lo, hi] = displayWindow(image, options.view);
+  const source = asProcessed(options.image).record.source;
+  const [lo, hi] = displayWindow(asProcessed(options.image).volume, options.view);
   const views = result.summary.views.length
     ? result.summary.views
     : [{ name: 'main', axis: 'axial', weight: 1, topSlices: [] }];
@@ -136,11 +147,11 @@ export function caseMontage(
         `${view.name} view (${view.axis}, slices along ${INDEX_NAMES[axis]}) · view weight ${view.weight.toFixed(2)}` +
         (weights.length ? ` · plugin's top slice weights ${weights.join(', ')}` : ''),
       indexName: INDEX_NAMES[axis],
-      image: volumeSlices(image, axis, lo, hi, shown),
+      image: sourceSlices(options.image, axis, lo, hi, shown),
       heat: volumeSlices(result.heat, axis, 0, 1, shown),
       indices: shown,
-      total: image.size[axis],
-      pixelAspect: pixelAspect(image, axis),
+      total: source.size[axis],
+      pixelAspect: pixelAspect(source, axis),
     };
   });
   const montage = renderMontage(rows, montageText(result.summary, options.caption), {

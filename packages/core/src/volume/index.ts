@@ -80,6 +80,7 @@ export {
   asProcessed,
   currentGrid,
   type MapBackOptions,
+  mapSlicesToSource,
   mapSumToSource,
   mapToSource,
   type Processed,

@@ -7,7 +7,9 @@ import { axisAligned } from './map-axis-aligned.js';
 import { readVolume } from './read.js';
 import {
   currentGrid,
+  mapSlicesToSource,
   mapSumToSource,
+  mapToSource,
   nearest,
   type SpatialRecord,
   toSourceIndexMap,
@@ -88,6 +90,26 @@ describe('mapping back through axis-aligned records (separable interpolation)', 
         for (const m of views) expectSum([m], fill, linear);
         expectSum(views, fill, linear);
       });
+
+  it('mapSlicesToSource gives exactly those slices of mapToSource, along each axis', () => {
+    for (const m of [...views, turnedMap(image, 1)])
+      for (const axis of [0, 1, 2] as const) {
+        const whole = mapToSource(m.values, m.record, { fill: -3 });
+        const indices = [image.size[axis] - 1, 0, Math.floor(image.size[axis] / 2)];
+        const some = mapSlicesToSource(m.values, m.record, axis, indices, { fill: -3 });
+        const [nx, ny] = image.size;
+        let worst = 0;
+        for (let k = 0, p = 0; k < some.size[2]; k++)
+          for (let j = 0; j < some.size[1]; j++)
+            for (let i = 0; i < some.size[0]; i++, p++) {
+              const at = [i, j, k];
+              at[axis] = indices[at[axis]!]!;
+              worst = Math.max(worst, Math.abs(some.data[p]! - whole.data[at[0]! + nx * (at[1]! + ny * at[2]!)]!));
+            }
+        expect(some.size[axis]).toBe(3);
+        expect(worst).toBeLessThan(1e-5);
+      }
+  });
 
   it('a sum of axis-aligned and turned maps equals the per-voxel reference', () => {
     expectSum([...views, turnedMap(image, 0.7)], -1, true);

@@ -138,30 +138,62 @@ interface SweptMap {
   toCurrent: Affine;
 }
 
+/** One map's value at source index (i, j, k): `fill` outside its field of view, else interpolated. */
+function valueAt(q: SweptMap, i: number, j: number, k: number, fill: number, linear: boolean): number {
+  const m = q.toCurrent;
+  const [nx, ny, nz] = q.size;
+  const x = m[0]! * i + m[1]! * j + m[2]! * k + m[3]!;
+  const y = m[4]! * i + m[5]! * j + m[6]! * k + m[7]!;
+  const z = m[8]! * i + m[9]! * j + m[10]! * k + m[11]!;
+  if (x < -0.5 || y < -0.5 || z < -0.5 || x > nx - 0.5 || y > ny - 0.5 || z > nz - 0.5) return fill;
+  return linear ? trilinear(q.values, q.size, x, y, z) : nearest(q.values, q.size, x, y, z);
+}
+
 /** Σ weight · map for maps that mix axes, by interpolating each map at every source voxel of the plane. */
 function sweptPlanes(sourceSize: Vec3, parts: readonly SweptMap[], fill: number, linear: boolean): PlaneSource {
   const [S0, S1] = sourceSize;
   return {
     addPlane(k, acc) {
-      for (const q of parts) {
-        const m = q.toCurrent;
-        const [nx, ny, nz] = q.size;
+      for (const q of parts)
         for (let j = 0, p = 0; j < S1; j++)
-          for (let i = 0; i < S0; i++, p++) {
-            const x = m[0]! * i + m[1]! * j + m[2]! * k + m[3]!;
-            const y = m[4]! * i + m[5]! * j + m[6]! * k + m[7]!;
-            const z = m[8]! * i + m[9]! * j + m[10]! * k + m[11]!;
-            const value =
-              x < -0.5 || y < -0.5 || z < -0.5 || x > nx - 0.5 || y > ny - 0.5 || z > nz - 0.5
-                ? fill
-                : linear
-                  ? trilinear(q.values, q.size, x, y, z)
-                  : nearest(q.values, q.size, x, y, z);
-            acc[p] = acc[p]! + q.weight * value;
-          }
-      }
+          for (let i = 0; i < S0; i++, p++) acc[p] = acc[p]! + q.weight * valueAt(q, i, j, k, fill, linear);
     },
   };
+}
+
+/**
+ * A few slices of what `mapToSource` would give, without the rest: source slices `indices` along
+ * index axis `axis`, as a volume of the source grid's size except `indices.length` along `axis`.
+ * For pictures of a handful of slices: a whole CT-sized map is 315 MB, and on some machines
+ * touching that much fresh memory alone takes a second.
+ */
+export function mapSlicesToSource(
+  values: ArrayLike<number>,
+  record: SpatialRecord,
+  axis: 0 | 1 | 2,
+  indices: readonly number[],
+  options: MapBackOptions = {},
+): { size: Vec3; data: Float32Array } {
+  const grid = currentGrid(record);
+  if (values.length !== voxelCount(grid.size))
+    throw new RangeError(`${values.length} values for a ${grid.size.join('×')} grid`);
+  const q: SweptMap = { values, size: grid.size, weight: 1, toCurrent: invertAffine(toSourceIndexMap(record)) };
+  const size = [...record.source.size] as Vec3;
+  size[axis] = indices.length;
+  const data = new Float32Array(voxelCount(size));
+  const fill = options.fill ?? 0;
+  const linear = (options.interpolation ?? 'linear') === 'linear';
+  const at: Vec3 = [0, 0, 0];
+  for (let k = 0, p = 0; k < size[2]; k++)
+    for (let j = 0; j < size[1]; j++)
+      for (let i = 0; i < size[0]; i++, p++) {
+        at[0] = i;
+        at[1] = j;
+        at[2] = k;
+        at[axis] = indices[at[axis]]!;
+        data[p] = valueAt(q, at[0], at[1], at[2], fill, linear);
+      }
+  return { size, data };
 }
 
 const clampIndex = (v: number, n: number) => (v < 0 ? 0 : Math.min(v, n - 1));
