@@ -9,8 +9,8 @@ import { CORE_VERSION } from '../version.js';
 import { orientationCode } from '../volume/geometry.js';
 import { type Rescale, toHounsfield } from '../volume/hounsfield.js';
 import { asProcessed, type Processed } from '../volume/record.js';
-import { reorient, resampleToSpacing } from '../volume/spatial.js';
-import type { Vec3, Volume } from '../volume/types.js';
+import { reorient, reorientPlan, resampleToSize, sizeForSpacing } from '../volume/spatial.js';
+import type { Grid, Vec3, Volume } from '../volume/types.js';
 import { checkFinite } from '../volume/validate.js';
 import type { SliceAxis } from '../volume/views.js';
 import { type PluginInput, prepareVolume } from './input.js';
@@ -74,27 +74,28 @@ function onRecipeGrid(
   source: string,
   interpolation: 'linear' | 'nearest',
 ): Processed {
-  let out = input;
-  if (recipe.orientation && orientationCode(out.volume.direction) !== recipe.orientation.toUpperCase()) {
+  const wanted = recipe.orientation?.toUpperCase();
+  const orientation = wanted && orientationCode(input.volume.direction) !== wanted ? wanted : undefined;
+  const oriented = (step: () => Processed | Grid) => {
     try {
-      out = reorient(out, recipe.orientation);
+      return step();
     } catch (error) {
       throw new InputError(source, `input.orientation "${recipe.orientation}": ${(error as Error).message}`);
     }
-  }
-  if (recipe.spacing) {
-    const spacing = recipe.spacing as Vec3;
-    const size = out.volume.size.map((n, a) => Math.round((n * out.volume.spacing[a]!) / spacing[a]!));
-    if (size.some((n) => n > MAX_AXIS || n < 1))
-      throw new InputError(
-        source,
-        `input.spacing ${spacing.join('×')} mm would make ${size.join('×')} voxels from ` +
-          `${out.volume.size.join('×')} at ${out.volume.spacing.map((x) => +x.toFixed(3)).join('×')} mm ` +
-          `(at most ${MAX_AXIS} per axis): check the recipe's spacing or the file's header`,
-      );
-    out = resampleToSpacing(out, spacing, { interpolation });
-  }
-  return out;
+  };
+  if (!recipe.spacing) return orientation ? (oriented(() => reorient(input, orientation)) as Processed) : input;
+  const spacing = recipe.spacing as Vec3;
+  // The grid the spacing applies to: the reoriented one (reorientation and resampling are one pass).
+  const from = orientation ? (oriented(() => reorientPlan(input.volume, orientation).grid) as Grid) : input.volume;
+  const size = sizeForSpacing(from, spacing);
+  if (size.some((n) => n > MAX_AXIS || n < 1))
+    throw new InputError(
+      source,
+      `input.spacing ${spacing.join('×')} mm would make ${size.join('×')} voxels from ` +
+        `${from.size.join('×')} at ${from.spacing.map((x) => +x.toFixed(3)).join('×')} mm ` +
+        `(at most ${MAX_AXIS} per axis): check the recipe's spacing or the file's header`,
+    );
+  return resampleToSize(input, size, { interpolation, ...(orientation ? { orientation } : {}) });
 }
 
 /** A recipe's fields that change the pixels beyond the views: part of every feature-cache and checkpoint key. */

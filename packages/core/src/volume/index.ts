@@ -93,10 +93,13 @@ export {
 export {
   type CropPadOptions,
   cropOrPad,
+  type ReorientPlan,
   type ResampleOptions,
   reorient,
+  reorientPlan,
   resampleToSize,
   resampleToSpacing,
+  sizeForSpacing,
 } from './spatial.js';
 export { volumeStem } from './stem.js';
 export {

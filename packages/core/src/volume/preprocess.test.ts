@@ -101,6 +101,24 @@ describe('preprocessing against nibabel and PyTorch', () => {
   });
 });
 
+describe('reorienting inside the resampling pass', () => {
+  for (const target of ['RAS', 'LPS', 'SLA'])
+    it(`to ${target}: the same voxels and the same record as reorient, then resample`, async () => {
+      const image = (await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'))).volume;
+      const spacing: Vec3 = [1.3, 0.9, 2.1];
+      for (const interpolation of ['linear', 'nearest'] as const) {
+        const fused = resampleToSpacing(image, spacing, { interpolation, orientation: target });
+        const apart = resampleToSpacing(reorient(image, target), spacing, { interpolation });
+        expect(fused.volume.size).toEqual(apart.volume.size);
+        expect(fused.record).toEqual(apart.record);
+        let worst = 0;
+        for (let i = 0; i < fused.volume.data.length; i++)
+          worst = Math.max(worst, Math.abs(fused.volume.data[i]! - apart.volume.data[i]!));
+        expect(worst, interpolation).toBe(0);
+      }
+    });
+});
+
 describe('the spatial record maps results back onto the source grid', () => {
   it('mapSumToSource is the weighted sum of each map brought back by mapToSource, in one pass', async () => {
     const image = (await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'))).volume;
