@@ -95,7 +95,7 @@ describe('topSlicesAlong', () => {
         .slice(0, 3);
       const got = topSlicesAlong({ size, data }, axis, 3);
       expect(got.map((t) => t.index)).toEqual(want.map((t) => t.index));
-      got.forEach((t, r) => expect(t.meanHeat).toBeCloseTo((want[r]!.m * size[axis]) / 210, 6));
+      for (const [r, t] of got.entries()) expect(t.meanHeat).toBeCloseTo((want[r]!.m * size[axis]) / 210, 6);
     }
   });
 });
