@@ -4,16 +4,17 @@ import type { CommandModule } from 'yargs';
 import { extractTokens } from '../pipeline/extract.js';
 import { createProgress } from '../progress.js';
 import { runCaseJobs } from '../queue/submit.js';
+import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
 import { type ScaleFlags, scaledCases, scaleFlags } from './scale-flags.js';
 import { jobBackbone, loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
-type FeaturesArgs = TaskFlags & ScaleFlags;
+type FeaturesArgs = TaskFlags & ScaleFlags & PrecisionFlag;
 
 export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
   command: 'features',
   describe:
     'Run the frozen backbone over every case and view of a manifest, into the feature cache (<output>/cache or $ANYMC3D_CACHE)',
-  builder: (y) => scaleFlags(taskFlags(y)) as never,
+  builder: (y) => precisionFlag(scaleFlags(taskFlags(y))) as never,
   handler: async (a) => {
     const t = await loadTaskInputs(a, { requireSplits: [] });
     const { cases, redis } = scaledCases(t.manifest.cases, a);
@@ -22,7 +23,7 @@ export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
     const started = Date.now();
     try {
       // With Redis the workers fill the shared cache; the local pass below then only reads it.
-      const backbone = jobBackbone(a, t.backbone);
+      const backbone = { ...jobBackbone(a, t.backbone), precision: a.precision };
       const remote = redis
         ? await runCaseJobs(
             redis,
@@ -40,6 +41,7 @@ export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
         input,
         backbone: t.backbone,
         cacheRoot: t.cacheRoot,
+        precision: a.precision,
         device: a.device as Device,
         ...(a.threads ? { threads: a.threads } : {}),
         report: progress.report,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { safeName } from '@anymc3d/core/features';
-import type { Device } from '@anymc3d/core/graph';
+import type { Device, Precision } from '@anymc3d/core/graph';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { VolumeEmbedding } from '@anymc3d/core/pipeline';
 import {
@@ -23,6 +23,7 @@ import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
 import { createProgress } from '../progress.js';
 import { runCaseJobs } from '../queue/submit.js';
+import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
 import { type ScaleFlags, scaledCases, scaleFlags } from './scale-flags.js';
 import { jobBackbone, loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
@@ -44,9 +45,10 @@ async function earlierPredictions(
   outDir: string,
   sha256: string,
   labels: readonly string[],
+  precision: Precision,
 ): Promise<Map<string, number[]>> {
   const read = async (name: string) => JSON.parse(await readFile(join(outDir, name), 'utf8')) as unknown;
-  let provenance: { plugin?: { sha256?: string } };
+  let provenance: { plugin?: { sha256?: string }; backbone?: { precision?: string } };
   let predictions: { labels?: string[]; cases?: { id: string; probabilities: Record<string, number> }[] };
   try {
     provenance = (await read('provenance.json')) as typeof provenance;
@@ -54,12 +56,18 @@ async function earlierPredictions(
   } catch {
     return new Map(); // nothing written yet (or not readable): everything is predicted
   }
-  if (provenance.plugin?.sha256 !== sha256 || JSON.stringify(predictions.labels) !== JSON.stringify(labels))
+  // Rows kept from another arithmetic would mix two runs' numbers in one file (fp32 before precision was recorded).
+  const samePrecision = (provenance.backbone?.precision ?? 'fp32') === precision;
+  if (
+    provenance.plugin?.sha256 !== sha256 ||
+    !samePrecision ||
+    JSON.stringify(predictions.labels) !== JSON.stringify(labels)
+  )
     return new Map();
   return new Map((predictions.cases ?? []).map((c) => [c.id, labels.map((l) => c.probabilities[l]!)]));
 }
 
-interface PredictArgs extends TaskFlags, ScaleFlags {
+interface PredictArgs extends TaskFlags, ScaleFlags, PrecisionFlag {
   continue: boolean;
   plugin: string;
   split: string;
@@ -73,7 +81,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
   describe:
     'Predict the cases of a manifest with a trained plugin (a LoRA plugin runs its adapted backbone per case): predictions.json, predictions.csv, provenance.json',
   builder: (y) =>
-    scaleFlags(taskFlags(y))
+    precisionFlag(scaleFlags(taskFlags(y)))
       .option('plugin', {
         alias: 'p',
         type: 'string',
@@ -125,7 +133,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
     // --continue: the cases this output folder already holds, from this very plugin, are kept as written.
     // The plugin's weights, hashed once: provenance, --continue and the workers' job ids all name them.
     const pluginSha = await pluginHash(a.plugin);
-    const earlier = a.continue ? await earlierPredictions(t.outDir, pluginSha, card.labels) : new Map();
+    const earlier = a.continue ? await earlierPredictions(t.outDir, pluginSha, card.labels, a.precision) : new Map();
     const cases = all.filter((c) => !earlier.has(c.id));
     if (all.length === 0)
       throw new InputError(
@@ -145,6 +153,11 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const device = a.device as Device;
       // A LoRA plugin's tokens come from its own adapted backbone: frozen (cached) tokens would give it wrong answers silently.
       const adapted = pluginCard.lora !== null && pluginCard.lora !== undefined;
+      if (adapted && a.precision !== 'fp32')
+        throw new InputError(
+          '--precision',
+          `${a.precision} runs the frozen backbone only; ${a.plugin} has LoRA, whose adapted backbone runs in fp32`,
+        );
       const mapCount = a.heatmaps ? Math.min(a['heatmap-limit'] ?? cases.length, cases.length) : 0;
       const views = inputViews(input, t.backbone.card);
       const montages = new Map<number, { label: string; png: string }>();
@@ -177,7 +190,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       };
       // With Redis each case is predicted by a worker (its backbone pass, its cache entries); the rows come back in case order.
       const viaWorkers = async () => {
-        const backbone = jobBackbone(a, t.backbone);
+        const backbone = { ...jobBackbone(a, t.backbone), precision: a.precision };
         const results = await runCaseJobs(
           redis!,
           cases.map((c) => ({
@@ -193,7 +206,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         );
         return {
           rows: results.map((r) => r.row!),
-          cacheDir: adapted ? null : recipeFeatureCache(t.cacheRoot, t.backbone, input, views).dir,
+          cacheDir: adapted ? null : recipeFeatureCache(t.cacheRoot, t.backbone, input, views, a.precision).dir,
           computed: results.reduce((n, r) => n + r.computed, 0),
         };
       };
@@ -220,6 +233,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
                 input,
                 backbone: t.backbone,
                 cacheRoot: t.cacheRoot,
+                precision: a.precision,
                 device,
                 ...(a.threads ? { threads: a.threads } : {}),
                 report: progress.report,
@@ -250,7 +264,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           manifest: t.manifest.source,
           split: a.split,
           // adapted: every case ran through the backbone with the plugin's LoRA (no feature cache).
-          backbone: { ...backboneId, inputSize, adapted },
+          backbone: { ...backboneId, inputSize, adapted, precision: a.precision },
           plugin: { dir: a.plugin, sha256: pluginSha, thresholds: pluginCard.thresholds },
           featureCache: features.cacheDir,
           timing: {

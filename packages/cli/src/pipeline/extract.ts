@@ -1,6 +1,6 @@
 import type { Backbone } from '@anymc3d/core/backbone';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
-import type { Device } from '@anymc3d/core/graph';
+import type { Device, Precision } from '@anymc3d/core/graph';
 import { type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
 import { inputViews, type PluginInput, recipeFeatureCache } from '@anymc3d/core/plugin';
 import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
@@ -17,6 +17,8 @@ export interface ExtractOptions {
   threads?: number;
   device?: Device;
   report?: ProgressSink;
+  /** The frozen backbone's arithmetic (default fp32); its tokens are cached apart. */
+  precision?: Precision;
   /** A session kept by the caller across calls (`anymc3d worker`); absent, one is made and released here. */
   embedder?: FrozenEmbedder;
 }
@@ -34,11 +36,17 @@ export interface Extracted {
  */
 export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOptions): Promise<Extracted> {
   const views = inputViews(o.input, o.backbone.card);
-  const cache = recipeFeatureCache(o.cacheRoot, o.backbone, o.input, views);
+  const precision = o.precision ?? 'fp32';
+  if (o.embedder && o.embedder.precision !== precision)
+    throw new Error(
+      `extractTokens: the embedder given runs ${o.embedder.precision}, the cache asked for is ${precision}`,
+    );
+  const cache = recipeFeatureCache(o.cacheRoot, o.backbone, o.input, views, precision);
   const embedder =
     o.embedder ??
     new FrozenEmbedder(o.backbone, {
       batchSize: 32,
+      precision,
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.device ? { device: o.device } : {}),
     });

@@ -1,4 +1,5 @@
 import { hashOf } from '@anymc3d/core/features';
+import type { Precision } from '@anymc3d/core/graph';
 import type { PluginInput } from '@anymc3d/core/plugin';
 import type { ManifestCase, TaskCard } from '@anymc3d/core/task';
 
@@ -10,6 +11,8 @@ export interface JobBackbone {
   spec: string;
   weightsRoot?: string;
   weightHash: string;
+  /** The frozen backbone's arithmetic; absent: fp32. */
+  precision?: Precision;
 }
 
 /** A case as a job carries it: its id and image paths (on storage every worker sees). */
@@ -57,7 +60,9 @@ export interface CaseJobResult {
 export function caseJobId(job: CaseJob): string {
   const { backbone, cacheRoot, ...rest } = job;
   const where = job.kind === 'extract' ? { cacheRoot } : {};
-  return `${job.kind}-${hashOf({ ...rest, ...where, backbone: backbone.weightHash }).slice(0, 40)}`;
+  // fp32 keeps the id it had before precision was a choice, so earlier runs are still found.
+  const arithmetic = backbone.precision && backbone.precision !== 'fp32' ? { precision: backbone.precision } : {};
+  return `${job.kind}-${hashOf({ ...rest, ...where, backbone: backbone.weightHash, ...arithmetic }).slice(0, 40)}`;
 }
 
 /** The manifest case a worker rebuilds from a job (labels are not a prediction's input). */

@@ -9,7 +9,7 @@ import { redisServerAvailable, startRedis } from '@anymc3d/core/testing';
 import { writeVolume } from '@anymc3d/core/volume';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured as capture } from '../run-cli.test-helpers.js';
-import { type CaseJob, casePart } from './jobs.js';
+import { type CaseJob, caseJobId, casePart } from './jobs.js';
 import { runCaseJobs } from './submit.js';
 import { startCaseWorker } from './worker.js';
 
@@ -146,5 +146,19 @@ describe('parts (nnU-Net’s --num-parts/--part-id)', () => {
     expect(new Set(union).size).toBe(23);
     const shuffled = [...ids].reverse();
     expect(casePart(shuffled, 3, 1)).toEqual(casePart(ids, 3, 1));
+  });
+});
+
+describe('job ids', () => {
+  it('name the precision: an int8 job is another job, an fp32 one keeps the id it had before', () => {
+    const job = (precision?: 'fp32' | 'int8'): CaseJob => ({
+      kind: 'extract',
+      backbone: { spec: 'mobilenet_v1_224', weightHash: 'abc', ...(precision ? { precision } : {}) },
+      input: taskInput(card, [32, 32]),
+      case: { id: 'c1', images: ['/data/c1.nii.gz'] },
+      cacheRoot: '/cache',
+    });
+    expect(caseJobId(job('fp32'))).toBe(caseJobId(job()));
+    expect(caseJobId(job('int8'))).not.toBe(caseJobId(job()));
   });
 });

@@ -30,12 +30,17 @@ export interface CaseWorkerOptions {
 export async function startCaseWorker(o: CaseWorkerOptions): Promise<{ close: () => Promise<void> }> {
   const backbones = new Map<string, Promise<{ backbone: Backbone; embedder: FrozenEmbedder }>>();
   const loaded = (b: JobBackbone) => {
-    const key = JSON.stringify([b.spec, b.weightsRoot ?? null]);
+    const precision = b.precision ?? 'fp32';
+    const key = JSON.stringify([b.spec, b.weightsRoot ?? null, precision]);
     let entry = backbones.get(key);
     if (!entry) {
       entry = (async () => {
         const backbone = await resolveBackbone(b.spec, b.weightsRoot ? { weightsRoot: b.weightsRoot } : {});
-        const embedder = new FrozenEmbedder(backbone, { batchSize: 32, ...(o.threads ? { threads: o.threads } : {}) });
+        const embedder = new FrozenEmbedder(backbone, {
+          batchSize: 32,
+          precision,
+          ...(o.threads ? { threads: o.threads } : {}),
+        });
         return { backbone, embedder };
       })();
       backbones.set(key, entry);
@@ -59,6 +64,7 @@ export async function startCaseWorker(o: CaseWorkerOptions): Promise<{ close: ()
         backbone,
         cacheRoot: job.cacheRoot,
         embedder,
+        precision: embedder.precision,
         ...(o.threads ? { threads: o.threads } : {}),
       });
     if (job.kind === 'extract') return { computed: (await extract()).computed };

@@ -1,0 +1,17 @@
+import type { Precision } from '@anymc3d/core/graph';
+import type { Argv } from 'yargs';
+
+/** The frozen backbone's arithmetic for `features` and `predict` (as `backbones embed` and vlm3d have it). */
+export interface PrecisionFlag {
+  precision: Precision;
+}
+
+export function precisionFlag<T>(y: Argv<T>) {
+  return y.option('precision', {
+    type: 'string',
+    default: 'fp32',
+    choices: ['fp32', 'int8'],
+    describe:
+      "The frozen backbone's arithmetic. int8: dynamically quantised weight MatMuls (ViTs about 2x faster on CPU; a uint8 TFLite MobileNet runs its own integer arithmetic). Tokens are cached apart from fp32 ones and the predictions record it. Frozen plugins only: a LoRA plugin runs its adapted backbone in fp32",
+  }) as unknown as Argv<T & PrecisionFlag>;
+}
