@@ -25,7 +25,8 @@ export const ELEMENTWISE_RULES: Record<string, GradRule> = {
     const [a, b] = node.inputs.map((n) => c.value(n));
     return [
       c.needs(node, 0) ? c.unbroadcast(dy, a!.shape) : undefined,
-      c.needs(node, 1) ? c.unbroadcast(c.op('Neg', [dy]), b!.shape) : undefined,
+      // Negated after the sum over broadcast axes: the smaller tensor.
+      c.needs(node, 1) ? c.op('Neg', [c.unbroadcast(dy, b!.shape)]) : undefined,
     ];
   },
   Mul: (c, node, [dy]) => {
@@ -44,7 +45,7 @@ export const ELEMENTWISE_RULES: Record<string, GradRule> = {
     return [
       c.needs(node, 0) ? c.unbroadcast(da!, a!.shape) : undefined,
       // d(a/b)/db = −(a/b)/b
-      c.needs(node, 1) ? c.unbroadcast(c.op('Neg', [c.op('Mul', [da!, y])]), b!.shape) : undefined,
+      c.needs(node, 1) ? c.op('Neg', [c.unbroadcast(c.op('Mul', [da!, y]), b!.shape)]) : undefined,
     ];
   },
   Sum: (c, node, [dy]) =>
