@@ -8,6 +8,7 @@ import {
   type CaseHeatmap,
   caseHeatmaps,
   caseMontage,
+  HEATMAP_NIFTI,
   type HeatmapPlugin,
   heatmapEmbedOptions,
   pluginEmbedder,
@@ -252,7 +253,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
   ): Promise<Record<string, string>> {
     const write = async (heat: CaseHeatmap, name: string) => {
       const path = join(outDir, `heatmap-${l.info.id}-${name}.nii.gz`);
-      await writeVolume(heat.heat, path);
+      await writeVolume(heat.heat, path, HEATMAP_NIFTI);
       return path;
     };
     const out: Record<string, string> = {};

@@ -8,6 +8,7 @@ import { HEAD_WEIGHT } from '../plugin/plugin-graph.js';
 import { viewLoraWeights } from '../plugin/view-lora.js';
 import { InputError } from '../util/errors.js';
 import { indexToWorld } from '../volume/geometry.js';
+import type { NiftiWriteOptions } from '../volume/nifti-write.js';
 import { asProcessed, mapSumToSource, type Processed, type WeightedMap } from '../volume/record.js';
 import { type Vec3, type Volume, voxelCount } from '../volume/types.js';
 import { SLICE_AXIS_INDEX } from '../volume/views.js';
@@ -19,6 +20,15 @@ import { viewVolumes } from './view-volumes.js';
 /** What the heatmap's values mean; written into every summary. */
 export const HEATMAP_POLARITY =
   '0 = no attention (or no positive evidence), 1 = the most in this volume; negative CAM evidence is clipped to 0';
+
+/**
+ * The header fields of every heatmap NIfTI: viewers open it on its 0–1 scale without a manual
+ * window (cal_min/cal_max), and the file says what it holds (descrip) away from its JSON.
+ */
+export const HEATMAP_NIFTI: NiftiWriteOptions = {
+  displayRange: [0, 1],
+  description: 'anymc3d heatmap: 0 none, 1 the peak of this volume',
+};
 
 export type HeatmapMethod = 'attention' | 'cam';
 

@@ -64,6 +64,8 @@ interface Described {
   affineRAS: number[][];
   shape: number[];
   dtype: string;
+  calRange: [number, number];
+  descrip: string;
 }
 const describeNifti = async (path: string) => JSON.parse(await runPython(DESCRIBE, [path])) as Described;
 
@@ -102,6 +104,9 @@ describe('heatmap geometry (nibabel)', async () => {
     expect(out.shape).toEqual(ref.shape);
     expect(out.dtype).toBe('float32');
     expectClose(out.affineRAS, ref.affineRAS);
+    // Viewers open it on its own 0–1 scale, and the file says what it is.
+    expect(out.calRange).toEqual([0, 1]);
+    expect(out.descrip).toMatch(/^anymc3d heatmap/);
   });
 
   it.runIf(nib)('an NRRD: the heatmap has the affine nibabel gives the NIfTI it was written from', async () => {

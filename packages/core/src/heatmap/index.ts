@@ -2,6 +2,7 @@ export {
   type CaseHeatmap,
   type CaseHeatmapArgs,
   caseHeatmaps,
+  HEATMAP_NIFTI,
   HEATMAP_POLARITY,
   type HeatmapMethod,
   type HeatmapPlugin,

@@ -7,7 +7,7 @@ import { asProcessed, mapSlicesToSource, type Processed } from '../volume/record
 import type { Grid, Volume } from '../volume/types.js';
 import { SLICE_AXIS_INDEX, type SliceAxis } from '../volume/views.js';
 import { writeVolume } from '../volume/write.js';
-import type { HeatmapSummary } from './case-heatmap.js';
+import { HEATMAP_NIFTI, type HeatmapSummary } from './case-heatmap.js';
 import { type MontageOptions, type MontageRow, type MontageText, renderMontage, type SliceStack } from './montage.js';
 import { topSlicesAlong } from './slice-heat.js';
 
@@ -191,7 +191,7 @@ export async function writeHeatmapOutputs(
   await mkdir(dir, { recursive: true });
   const slug = labelSlug(result.summary.label);
   const files: HeatmapFiles = { nifti: join(dir, `${slug}.nii.gz`), json: join(dir, `${slug}.json`) };
-  await writeVolume(result.heat, files.nifti);
+  await writeVolume(result.heat, files.nifti, HEATMAP_NIFTI);
   if (options.png) {
     if (!options.image) throw new Error('a PNG montage needs the image the heatmap was computed on');
     if (!options.caption) throw new Error('a PNG montage needs the case and plugin it is titled with');

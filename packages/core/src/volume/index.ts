@@ -74,6 +74,7 @@ export {
 } from './intensity.js';
 export { checkMaskGeometry, readMask } from './mask.js';
 export { NIFTI_SCALAR_BYTES, type NiftiHeaderInfo, parseNiftiHeader } from './nifti-header.js';
+export type { NiftiWriteOptions } from './nifti-write.js';
 export { type ReadOptions, readVolume, workerAvailable } from './read.js';
 export type { ReadResult, VolumeFormat } from './read-core.js';
 export {

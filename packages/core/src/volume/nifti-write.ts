@@ -73,12 +73,20 @@ function writeAll(values: readonly number[], offset: number, width: number, put:
   for (let k = 0; k < values.length; k++) put(values[k]!, offset + width * k);
 }
 
+/** What a NIfTI header can say beyond the grid: how to display the values, and what they are. */
+export interface NiftiWriteOptions {
+  /** cal_min, cal_max: the range viewers (niivue, FSLeyes, Mango) map to their colour scale. */
+  displayRange?: [number, number];
+  /** descrip (at most 79 characters). */
+  description?: string;
+}
+
 /**
  * The 352 bytes before the voxels of a single-file NIfTI-1 (`n+1`) holding `v`: geometry in both
  * the sform (exact to float32) and the qform (a rigid rotation), both coded scanner, as ITK writes
  * them, so ITK, nibabel and viewers that read only one of the two agree. Units mm and s.
  */
-export function encodeNiftiHeader(path: string, v: Volume): Buffer {
+export function encodeNiftiHeader(path: string, v: Volume, options: NiftiWriteOptions = {}): Buffer {
   if (v.size.some((n) => n > 32767))
     throw new InputError(path, `size ${v.size.join('×')} does not fit a NIfTI-1 header (at most 32767 per axis)`);
   const h = Buffer.alloc(VOX_OFFSET);
@@ -96,7 +104,12 @@ export function encodeNiftiHeader(path: string, v: Volume): Buffer {
   h.writeFloatLE(VOX_OFFSET, 108);
   h.writeFloatLE(1, 112); // scl_slope 1, scl_inter 0: the stored values are the values
   h.writeUInt8(2 | 8, 123); // NIFTI_UNITS_MM | NIFTI_UNITS_SEC
-  h.write('anymc3d', 148, 'latin1');
+  if (options.displayRange) {
+    h.writeFloatLE(options.displayRange[1], 124); // cal_max
+    h.writeFloatLE(options.displayRange[0], 128); // cal_min
+  }
+  // descrip is 80 bytes, the last one kept 0 so readers find the end.
+  h.write((options.description ?? 'anymc3d').slice(0, 79), 148, 'latin1');
   h.writeInt16LE(XFORM_SCANNER, 252);
   h.writeInt16LE(XFORM_SCANNER, 254);
   writeAll(quatern, 256, 4, (x, at) => h.writeFloatLE(x, at));
@@ -126,8 +139,8 @@ function deflateStrategy(v: Volume): number {
  * `encodeNiftiHeader`, the voxels as they are in memory (little-endian, no copy), compressed on
  * all cores by native zlib (`gzipParts`). The caller names a temporary path and renames it.
  */
-export async function writeNifti(v: Volume, path: string, gz: boolean): Promise<void> {
-  const header = encodeNiftiHeader(path, v);
+export async function writeNifti(v: Volume, path: string, gz: boolean, options: NiftiWriteOptions = {}): Promise<void> {
+  const header = encodeNiftiHeader(path, v, options);
   const voxels = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
   const file = await open(path, 'w');
   try {

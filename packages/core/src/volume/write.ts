@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { writeImageNode } from '@itk-wasm/image-io';
 import { FloatTypes, Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import { InputError } from '../util/errors.js';
-import { writeNifti } from './nifti-write.js';
+import { type NiftiWriteOptions, writeNifti } from './nifti-write.js';
 import { type Volume, voxelType } from './types.js';
 import { checkGeometry } from './validate.js';
 
@@ -40,8 +40,9 @@ export function toItkImage(v: Volume): Image {
  * atomically: a temporary file in the same folder is renamed into place once complete. NIfTI is
  * written by core itself (nifti-write.ts): ITK's WebAssembly writer copies the voxels into its
  * heap and gzips on one thread, 8.9 s of the 22 s one-CT heatmap (bench/ct-end-to-end).
+ * `options` (display range, description) are NIfTI header fields; other formats have no place for them.
  */
-export async function writeVolume(v: Volume, path: string): Promise<void> {
+export async function writeVolume(v: Volume, path: string, options: NiftiWriteOptions = {}): Promise<void> {
   const suffix = SUFFIXES.find((s) => path.toLowerCase().endsWith(s));
   if (!suffix) throw new InputError(path, `cannot write this format: use one of ${SUFFIXES.join(', ')}`);
   checkGeometry(path, v);
@@ -49,7 +50,7 @@ export async function writeVolume(v: Volume, path: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target, suffix)}.${randomBytes(6).toString('hex')}.tmp${suffix}`);
   try {
-    if (suffix === '.nii.gz' || suffix === '.nii') await writeNifti(v, tmp, suffix === '.nii.gz');
+    if (suffix === '.nii.gz' || suffix === '.nii') await writeNifti(v, tmp, suffix === '.nii.gz', options);
     else await writeImageNode(toItkImage(v), tmp, { useCompression: suffix === '.nrrd' });
     await rename(tmp, target);
   } catch (error) {
