@@ -19,6 +19,9 @@ const DATATYPE: Readonly<Record<VoxelType, [code: number, bits: number]>> = {
 /** The fixed header, then 4 bytes that say no extensions follow: the voxels start here. */
 const VOX_OFFSET = 352;
 
+/** Bytes per write call. */
+const WRITE_PIECE = 1 << 30;
+
 /** NIFTI_XFORM_SCANNER_ANAT: what ITK writes for both qform and sform. */
 const XFORM_SCANNER = 1;
 
@@ -145,8 +148,10 @@ export async function writeNifti(v: Volume, path: string, gz: boolean, options: 
   const file = await open(path, 'w');
   try {
     const write = async (chunk: Uint8Array) => {
-      // A write may take fewer bytes than asked (large buffers, some file systems).
-      for (let at = 0; at < chunk.byteLength; ) at += (await file.write(chunk, at)).bytesWritten;
+      // A write may take fewer bytes than asked (some file systems), and one call takes at most
+      // 2 GiB − 1: an uncompressed volume over that (1024³ float32) goes in 1 GiB pieces.
+      for (let at = 0; at < chunk.byteLength; )
+        at += (await file.write(chunk, at, Math.min(chunk.byteLength - at, WRITE_PIECE))).bytesWritten;
     };
     if (gz) await gzipParts([header, voxels], write, { level: 1, strategy: deflateStrategy(v) });
     else for (const part of [header, voxels]) await write(part);

@@ -14,7 +14,7 @@ import { writeVolume } from './write.js';
 const DESCRIBE = fileURLToPath(new URL('../../fixtures/nib_describe.py', import.meta.url));
 
 describe('writeVolume', () => {
-  for (const suffix of ['.nii.gz', '.mha', '.nrrd']) {
+  for (const suffix of ['.nii.gz', '.nii', '.mha', '.nrrd']) {
     it(`${suffix}: write → read keeps voxels, type and geometry exactly`, async () => {
       const { volume } = await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'));
       const dir = await mkdtemp(join(tmpdir(), 'anymc3d-write-'));
