@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest, ManifestCase, Split } from '../task/manifest.js';
 import { InputError } from '../util/errors.js';
+import { mapLimited } from '../util/map-limited.js';
 import {
   checkCardFor,
   checkSplitOptions,
   kindOf,
   labelColumns,
-  mapLimited,
   Problems,
   type SplitOptions,
   splitOf,

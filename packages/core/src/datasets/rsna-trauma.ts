@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import type { TaskCard } from '../task/card.js';
 import type { Manifest, ManifestCase } from '../task/manifest.js';
+import { mapLimited } from '../util/map-limited.js';
 import {
   checkCardFor,
   checkSplitOptions,
   entriesOf,
   kindOf,
   labelColumns,
-  mapLimited,
   Problems,
   type SplitOptions,
   splitOf,
