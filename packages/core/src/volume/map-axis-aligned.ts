@@ -1,3 +1,4 @@
+import { type AxisSampling, axisSampling } from './axis-sampling.js';
 import type { Affine } from './geometry.js';
 import type { Vec3 } from './types.js';
 
@@ -30,42 +31,6 @@ export function axisAligned(toCurrent: Affine): AxisAlignedMap | null {
   return { axis: axis as Vec3, scale: scale as Vec3, offset: offset as Vec3 };
 }
 
-/** Along one source axis: the two current-grid neighbours of each source index, the weight of the second, and whether it lies inside. */
-interface AxisTable {
-  lo: Int32Array;
-  hi: Int32Array;
-  frac: Float64Array;
-  inside: Uint8Array;
-}
-
-/**
- * The 1D half of `trilinear` / `nearest` along one axis: positions outside [−0.5, n − 0.5] are
- * outside the field of view; inside, the position is clamped to [0, n − 1] (align-corners false).
- */
-function axisTable(count: number, scale: number, offset: number, n: number, linear: boolean): AxisTable {
-  const t: AxisTable = {
-    lo: new Int32Array(count),
-    hi: new Int32Array(count),
-    frac: new Float64Array(count),
-    inside: new Uint8Array(count),
-  };
-  for (let s = 0; s < count; s++) {
-    const x = scale * s + offset;
-    t.inside[s] = x < -0.5 || x > n - 0.5 ? 0 : 1;
-    if (linear) {
-      const c = x < 0 ? 0 : Math.min(x, n - 1);
-      const lo = Math.floor(c);
-      t.lo[s] = lo;
-      t.hi[s] = Math.min(lo + 1, n - 1);
-      t.frac[s] = c - lo;
-    } else {
-      const r = Math.round(x);
-      t.lo[s] = t.hi[s] = r < 0 ? 0 : Math.min(r, n - 1);
-    }
-  }
-  return t;
-}
-
 /** One map's share of a weighted sum on the source grid, produced one source plane (fixed k) at a time. */
 export interface PlaneSource {
   /** acc[i + S0·j] += this map's weighted value at source voxel (i, j, k). */
@@ -73,7 +38,7 @@ export interface PlaneSource {
 }
 
 /** The first and one-past-last source index whose position lies inside (positions move linearly, so inside is one run). */
-function insideRun(t: AxisTable): [number, number] {
+function insideRun(t: AxisSampling): [number, number] {
   const first = t.inside.indexOf(1);
   return first < 0 ? [0, 0] : [first, t.inside.lastIndexOf(1) + 1];
 }
@@ -99,8 +64,8 @@ export function axisAlignedPlanes(
   const stride = [1, size[0], size[0] * size[1]];
   const [sx, sy, sz] = map.axis.map((a) => stride[a]!) as Vec3;
   const [tx, ty, tz] = [0, 1, 2].map((s) =>
-    axisTable(sourceSize[s]!, map.scale[s]!, map.offset[s]!, size[map.axis[s]!]!, linear),
-  ) as [AxisTable, AxisTable, AxisTable];
+    axisSampling(sourceSize[s]!, size[map.axis[s]!]!, map.scale[s]!, map.offset[s]!, linear ? 'linear' : 'nearest'),
+  ) as [AxisSampling, AxisSampling, AxisSampling];
   const [i0, i1] = insideRun(tx);
   const [j0, j1] = insideRun(ty);
   const m0 = size[map.axis[0]]!;
@@ -119,11 +84,11 @@ export function axisAlignedPlanes(
     for (let j = j0; j < j1; j++) {
       const a = u * sz + ty.lo[j]! * sy;
       const b = u * sz + ty.hi[j]! * sy;
-      const fy = ty.frac[j]!;
+      const fy = ty.w[j]!;
       for (let q = 0; q < m0; q++) row[q] = values[a + q * sx]! * (1 - fy) + values[b + q * sx]! * fy;
       const base = j * S0;
       for (let i = i0; i < i1; i++) {
-        const fx = tx.frac[i]!;
+        const fx = tx.w[i]!;
         plane[base + i] = row[tx.lo[i]!]! * (1 - fx) + row[tx.hi[i]!]! * fx;
       }
     }
@@ -138,8 +103,8 @@ export function axisAlignedPlanes(
       }
       const A = planeOf(tz.lo[k]!, tz.hi[k]!);
       const B = planeOf(tz.hi[k]!, tz.lo[k]!);
-      const wa = weight * (1 - tz.frac[k]!);
-      const wb = weight * tz.frac[k]!;
+      const wa = weight * (1 - tz.w[k]!);
+      const wb = weight * tz.w[k]!;
       for (let j = 0; j < S1; j++) {
         const base = j * S0;
         const [from, to] = j >= j0 && j < j1 ? [i0, i1] : [0, 0];

@@ -1,39 +1,8 @@
 import { InputError } from '../util/errors.js';
+import { type AxisSampling, axisSampling } from './axis-sampling.js';
 import { type Affine, identityAffine, orientationCode } from './geometry.js';
 import { appendStep, asProcessed, outputGrid, type Processed, type SpatialStep, sameType } from './record.js';
-import { type Grid, type Vec3, type Volume, type VoxelArray, voxelCount } from './types.js';
-
-interface AxisSampling {
-  /** For each output index along the axis: lower input index, upper input index, weight of upper. */
-  lo: Int32Array;
-  hi: Int32Array;
-  w: Float32Array;
-}
-
-/** Sampling tables for in = scale·out + offset along one axis (clamped; nearest or linear). */
-function axisSampling(
-  nOut: number,
-  nIn: number,
-  scale: number,
-  offset: number,
-  mode: 'nearest' | 'linear',
-): AxisSampling {
-  const lo = new Int32Array(nOut);
-  const hi = new Int32Array(nOut);
-  const w = new Float32Array(nOut);
-  for (let o = 0; o < nOut; o++) {
-    const x = Math.min(Math.max(scale * o + offset, 0), nIn - 1);
-    if (mode === 'nearest') {
-      lo[o] = hi[o] = Math.min(Math.round(x), nIn - 1);
-      continue;
-    }
-    const f = Math.floor(x);
-    lo[o] = f;
-    hi[o] = Math.min(f + 1, nIn - 1);
-    w[o] = x - f;
-  }
-  return { lo, hi, w };
-}
+import { type Grid, gridOf, type Vec3, type Volume, type VoxelArray, voxelCount } from './types.js';
 
 /**
  * Separable trilinear / nearest resampling (in = scale·out + offset per axis) of the grid that
@@ -58,7 +27,7 @@ function resampleAxisAligned(
     const [sign, shift] = [through[c * 4 + a]!, through[c * 4 + 3]!];
     const t = axisSampling(size[a]!, v.size[c]!, scale[a]!, offset[a]!, mode);
     const address = (x: number) => (sign * x + shift) * inStride[c]!;
-    return { lo: t.lo.map(address), hi: t.hi.map(address), w: t.w };
+    return { ...t, lo: t.lo.map(address), hi: t.hi.map(address) };
   });
   const [ax, ay, az] = tables as [AxisSampling, AxisSampling, AxisSampling];
   const out = mode === 'nearest' ? sameType(v.data, voxelCount(size)) : new Float32Array(voxelCount(size));
@@ -121,7 +90,7 @@ export function resampleToSize(input: Volume | Processed, size: Vec3, options: R
   if (size.some((s) => !Number.isInteger(s) || s < 1))
     throw new RangeError(`resample size must be positive integers, got ${size}`);
   const plan = options.orientation ? reorientPlan(volume, options.orientation) : null;
-  const from = plan ? plan.grid : gridOfVolume(volume);
+  const from = plan ? plan.grid : gridOf(volume);
   const scale = [0, 1, 2].map((a) => from.size[a]! / size[a]!) as Vec3;
   const offset = scale.map((s) => 0.5 * s - 0.5) as Vec3;
   const mode = options.interpolation ?? 'linear';
@@ -185,7 +154,7 @@ export function cropOrPad(input: Volume | Processed, size: Vec3, options: CropPa
     volume: { ...grid, data: out },
     record: appendStep(record, {
       op: 'crop-pad',
-      input: gridOfVolume(volume),
+      input: gridOf(volume),
       output: grid,
       indexMap: map,
       params: { size, start, fill: options.fill ?? 0 },
@@ -240,7 +209,7 @@ export function reorientPlan(volume: Grid, target = 'LPS'): ReorientPlan {
 function reorientStep(volume: Volume, plan: ReorientPlan): SpatialStep {
   return {
     op: 'reorient',
-    input: gridOfVolume(volume),
+    input: gridOf(volume),
     output: plan.grid,
     indexMap: plan.map,
     params: { from: plan.from, to: plan.to },
@@ -268,13 +237,4 @@ export function reorient(input: Volume | Processed, target = 'LPS'): Processed {
       for (let i = 0; i < size[0]; i++, p++, q += stride[0]!) out[p] = volume.data[q]!;
     }
   return { volume: { ...grid, data: out }, record: appendStep(record, reorientStep(volume, plan)) };
-}
-
-function gridOfVolume(v: Volume) {
-  return {
-    size: [...v.size] as Vec3,
-    spacing: [...v.spacing] as Vec3,
-    origin: [...v.origin] as Vec3,
-    direction: new Float64Array(v.direction),
-  };
 }
