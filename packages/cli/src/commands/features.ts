@@ -23,7 +23,7 @@ export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
     const started = Date.now();
     try {
       // With Redis the workers fill the shared cache; the local pass below then only reads it.
-      const backbone = { ...jobBackbone(a, t.backbone), precision: a.precision };
+      const backbone = jobBackbone(a, t.backbone);
       const remote = redis
         ? await runCaseJobs(
             redis,

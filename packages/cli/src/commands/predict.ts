@@ -190,7 +190,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       };
       // With Redis each case is predicted by a worker (its backbone pass, its cache entries); the rows come back in case order.
       const viaWorkers = async () => {
-        const backbone = { ...jobBackbone(a, t.backbone), precision: a.precision };
+        const backbone = jobBackbone(a, t.backbone);
         const results = await runCaseJobs(
           redis!,
           cases.map((c) => ({

@@ -7,6 +7,7 @@ import { type Manifest, type ManifestOptions, readManifest, readTaskCard } from 
 import { InputError } from '@anymc3d/core/util';
 import type { Argv } from 'yargs';
 import type { JobBackbone } from '../queue/jobs.js';
+import type { PrecisionFlag } from './precision-flag.js';
 
 /** The global flags every command sees (cli.ts). */
 export interface GlobalFlags {
@@ -86,8 +87,8 @@ export async function loadTaskInputs(a: TaskFlags, manifestOptions: ManifestOpti
   };
 }
 
-/** The backbone as a worker finds it: the --backbone given (a folder made absolute), --weights-root, its weights. */
-export function jobBackbone(a: TaskFlags, backbone: Backbone): JobBackbone {
+/** The backbone as a worker finds it: the --backbone given (a folder made absolute), --weights-root, its weights, --precision. */
+export function jobBackbone(a: TaskFlags & Partial<PrecisionFlag>, backbone: Backbone): JobBackbone {
   const spec = existsSync(a.backbone) ? resolve(a.backbone) : a.backbone;
   return {
     spec,
@@ -95,6 +96,7 @@ export function jobBackbone(a: TaskFlags, backbone: Backbone): JobBackbone {
       ? { weightsRoot: resolve((a['weights-root'] || process.env.ANYMC3D_WEIGHTS)!) }
       : {}),
     weightHash: backbone.weightHash,
+    ...(a.precision ? { precision: a.precision } : {}),
   };
 }
 
