@@ -13,7 +13,7 @@ import { asProcessed, mapSumToSource, type Processed, type WeightedMap } from '.
 import { type Vec3, type Volume, voxelCount } from '../volume/types.js';
 import { SLICE_AXIS_INDEX } from '../volume/views.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
-import { topSlicesAlong } from './slice-heat.js';
+import { HeatPlaneStats, type SliceHeat, topSlicesOf } from './slice-heat.js';
 import { classActivationMaps, patchGridRecord, type SliceMaps, weightSlices } from './slice-maps.js';
 import { viewVolumes } from './view-volumes.js';
 
@@ -106,6 +106,8 @@ export interface CaseHeatmap {
   /** float32 in [0, 1] on the input's grid (same size, spacing, origin, direction). */
   heat: Volume;
   summary: HeatmapSummary;
+  /** Mean heat per slice along i, j and k (what the summary and the montage rank slices by). */
+  sliceHeat: SliceHeat;
 }
 
 /** A CAM is exact only when the pooled embedding is the mean of the patch tokens; check slice 0. */
@@ -258,16 +260,14 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
     }
     maps.push({ values: cells, record: patchGridRecord(e.record, e.grid), weight: pass.viewWeights[v]! });
   });
-  // Every view's map brought back onto the source grid and weighted by the fusion, in one sweep.
-  const sum = mapSumToSource(maps, { interpolation: 'linear' }).data as Float32Array;
-
-  let peak = 0;
-  for (let i = 0; i < n; i++) if (sum[i]! > sum[peak]!) peak = i;
-  const max = sum[peak]!;
+  // Every view's map brought back onto the source grid and weighted by the fusion, in one sweep
+  // that also clips it, finds its peak and sums its slices.
+  const stats = new HeatPlaneStats(grid.size);
+  const heat = mapSumToSource(maps, { interpolation: 'linear', eachPlane: stats.take }).data as Float32Array;
+  const { peak, max } = stats;
   // Normalised in place: the sum is this call's own array, and a CT-sized grid is 315 MB a copy.
-  const heat = sum;
-  if (max > 0) for (let i = 0; i < n; i++) heat[i] = sum[i]! > 0 ? sum[i]! / max : 0;
-  else heat.fill(0);
+  if (max > 0) for (let i = 0; i < n; i++) heat[i] = heat[i]! / max;
+  const sliceHeat = stats.sliceHeat();
 
   const [nx, ny] = grid.size;
   const voxel: Vec3 = [peak % nx, Math.floor(peak / nx) % ny, Math.floor(peak / (nx * ny))];
@@ -290,7 +290,7 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
     range: [0, 1],
     polarity: HEATMAP_POLARITY,
     sliceAxis,
-    topSlices: topSlicesAlong(heatVolume, sliceAxis, 8),
+    topSlices: topSlicesOf(sliceHeat[sliceAxis], 8),
     peak: { voxel, worldLPS: lps, worldRAS: [-lps[0], -lps[1], lps[2]], value: 1 },
     views: args.views.map((view, v) => ({
       name: view.name,
@@ -308,5 +308,5 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
     },
     backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
   };
-  return { heat: heatVolume, summary };
+  return { heat: heatVolume, summary, sliceHeat };
 }

@@ -1,11 +1,11 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { mapToSource } from '../volume/record.js';
+import { mapSumToSource, mapToSource, type SpatialRecord } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 import { sliceBatches } from '../volume/views.js';
 import { colormapLut } from './colormap.js';
 import { renderMontage, shrinkSlice, topSlices } from './montage.js';
-import { topSlicesAlong } from './slice-heat.js';
+import { HeatPlaneStats, topSlicesAlong, topSlicesOf } from './slice-heat.js';
 import { classActivationMaps, patchGridRecord, upsampleSliceMaps, weightSlices } from './slice-maps.js';
 
 describe('slice maps', () => {
@@ -96,6 +96,56 @@ describe('topSlicesAlong', () => {
       const got = topSlicesAlong({ size, data }, axis, 3);
       expect(got.map((t) => t.index)).toEqual(want.map((t) => t.index));
       for (const [r, t] of got.entries()) expect(t.meanHeat).toBeCloseTo((want[r]!.m * size[axis]) / 210, 6);
+    }
+  });
+});
+
+describe('HeatPlaneStats', () => {
+  it('clips, finds the peak and ranks slices in the sweep as passes over the stored map would', () => {
+    // A 3×4×2 map with negative values, upsampled ×2 in i and j onto a 6×8×2 source grid.
+    const record: SpatialRecord = {
+      source: {
+        size: [6, 8, 2],
+        spacing: [1, 1, 1],
+        origin: [0, 0, 0],
+        direction: Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1),
+      },
+      steps: [
+        {
+          op: 'resample',
+          input: {
+            size: [6, 8, 2],
+            spacing: [1, 1, 1],
+            origin: [0, 0, 0],
+            direction: Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1),
+          },
+          output: {
+            size: [3, 4, 2],
+            spacing: [2, 2, 1],
+            origin: [0.5, 0.5, 0],
+            direction: Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1),
+          },
+          indexMap: Float64Array.of(2, 0, 0, 0.5, 0, 2, 0, 0.5, 0, 0, 1, 0, 0, 0, 0, 1),
+          params: {},
+        },
+      ],
+    };
+    const values = Float32Array.from({ length: 24 }, (_, p) => Math.sin(p * 2.1) * (p % 5));
+    const plain = mapSumToSource([{ values, record, weight: 0.7 }]).data as Float32Array;
+    const stats = new HeatPlaneStats([6, 8, 2]);
+    const swept = mapSumToSource([{ values, record, weight: 0.7 }], { eachPlane: stats.take }).data as Float32Array;
+    expect(Math.min(...swept)).toBe(0);
+    for (const [p, v] of swept.entries()) expect(v).toBe(Math.max(plain[p]!, 0));
+    expect(stats.max).toBe(Math.max(...plain));
+    expect(stats.peak).toBe(plain.indexOf(Math.max(...plain)));
+    const heat = swept.map((v) => v / stats.max);
+    const sliceHeat = stats.sliceHeat();
+    for (const axis of [0, 1, 2] as const) {
+      const want = topSlicesAlong({ size: [6, 8, 2], data: heat }, axis, 8);
+      const got = topSlicesOf(sliceHeat[axis], 8);
+      expect(got.map((t) => t.index)).toEqual(want.map((t) => t.index));
+      for (const [r, t] of got.entries()) expect(t.meanHeat).toBeCloseTo(want[r]!.meanHeat, 6);
+      expect(sliceHeat[axis].length).toBe([6, 8, 2][axis]);
     }
   });
 });

@@ -32,5 +32,5 @@ export {
 } from './outputs.js';
 export { type PluginPass, pluginPass } from './plugin-math.js';
 export { type CaseReport, caseReportHtml, reportLabels, writeCaseReport } from './report.js';
-export { topSlicesAlong } from './slice-heat.js';
+export { HeatPlaneStats, type SliceHeat, topSlicesAlong, topSlicesOf } from './slice-heat.js';
 export { classActivationMaps, type SliceMaps } from './slice-maps.js';

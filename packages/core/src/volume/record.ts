@@ -68,6 +68,11 @@ export interface MapBackOptions {
   interpolation?: 'nearest' | 'linear';
   /** Value for source voxels that fall outside the processed grid (default 0). */
   fill?: number;
+  /**
+   * `mapSumToSource` only: sees (and may change) each finished source plane k, in order, before it
+   * is stored — statistics in the same sweep instead of more passes over a CT-sized result.
+   */
+  eachPlane?: (k: number, plane: Float64Array) => void;
 }
 
 /**
@@ -124,6 +129,7 @@ export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOpt
   for (let k = 0; k < S2; k++) {
     acc.fill(0);
     for (const source of sources) source.addPlane(k, acc);
+    options.eachPlane?.(k, acc);
     // A loop, not out.set(acc): V8 converts float64 → float32 in set() about 10× slower.
     const start = k * S0 * S1;
     for (let p = 0; p < acc.length; p++) out[start + p] = acc[p]!;
