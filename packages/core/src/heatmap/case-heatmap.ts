@@ -9,11 +9,12 @@ import { viewLoraWeights } from '../plugin/view-lora.js';
 import { InputError } from '../util/errors.js';
 import { indexToWorld } from '../volume/geometry.js';
 import type { NiftiWriteOptions } from '../volume/nifti-write.js';
-import { asProcessed, mapSumToSource, type Processed, type WeightedMap } from '../volume/record.js';
-import { type Vec3, type Volume, voxelCount } from '../volume/types.js';
+import { asProcessed, type Processed, type WeightedMap } from '../volume/record.js';
+import type { Vec3, Volume } from '../volume/types.js';
 import { SLICE_AXIS_INDEX } from '../volume/views.js';
+import { sweepHeat } from './heat-sweep.js';
 import { pluginPass, pluginTensor } from './plugin-math.js';
-import { HeatPlaneStats, type SliceHeat, topSlicesOf } from './slice-heat.js';
+import { type SliceHeat, topSlicesOf } from './slice-heat.js';
 import { classActivationMaps, patchGridRecord, type SliceMaps, weightSlices } from './slice-maps.js';
 import { viewVolumes } from './view-volumes.js';
 
@@ -242,7 +243,6 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
   const method: HeatmapMethod = embeddings[0]!.attention ? 'attention' : 'cam';
   // The heatmap lives on the grid of the volume as read: every preprocessing step is undone by the record.
   const grid = asProcessed(volume).record.source;
-  const n = voxelCount(grid.size);
   const maps: WeightedMap[] = [];
   embeddings.forEach((e, v) => {
     const a = pass.sliceWeights[v]!;
@@ -262,12 +262,7 @@ export async function caseHeatmaps(args: CaseHeatmapArgs): Promise<CaseHeatmap> 
   });
   // Every view's map brought back onto the source grid and weighted by the fusion, in one sweep
   // that also clips it, finds its peak and sums its slices.
-  const stats = new HeatPlaneStats(grid.size);
-  const heat = mapSumToSource(maps, { interpolation: 'linear', eachPlane: stats.take }).data as Float32Array;
-  const { peak, max } = stats;
-  // Normalised in place: the sum is this call's own array, and a CT-sized grid is 315 MB a copy.
-  if (max > 0) for (let i = 0; i < n; i++) heat[i] = heat[i]! / max;
-  const sliceHeat = stats.sliceHeat();
+  const { heat, peak, sliceHeat } = await sweepHeat(maps, args.threads ? { threads: args.threads } : {});
 
   const [nx, ny] = grid.size;
   const voxel: Vec3 = [peak % nx, Math.floor(peak / nx) % ny, Math.floor(peak / (nx * ny))];

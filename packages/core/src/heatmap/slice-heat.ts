@@ -40,6 +40,13 @@ export function topSlicesOf(meanHeat: Float64Array, count: number): { index: num
     .slice(0, count);
 }
 
+/** A sweep's statistics before division by the peak: largest value, its flat index, and per-slice sums along i, j, k. */
+export interface HeatTotals {
+  max: number;
+  peak: number;
+  sums: [Float64Array, Float64Array, Float64Array];
+}
+
 /**
  * Clips, finds the peak and sums slice heat along all three axes while a heatmap is being made,
  * plane by plane (k), as `mapSumToSource` hands out each finished plane: on a CT that saves four
@@ -87,6 +94,23 @@ export class HeatPlaneStats {
     this.max = max;
     this.peak = peak;
   };
+
+  /** What a worker that swept some planes hands back, to be merged with the others' (`add`). */
+  totals(): HeatTotals {
+    return { max: this.max, peak: this.peak, sums: this.sums };
+  }
+
+  /** Adds another sweep's totals over other planes of the same grid; on equal peaks the first voxel wins. */
+  add(other: HeatTotals): void {
+    this.sums.forEach((sums, axis) => {
+      const more = other.sums[axis]!;
+      for (let i = 0; i < sums.length; i++) sums[i] = sums[i]! + more[i]!;
+    });
+    if (other.max > this.max || (other.max === this.max && other.peak < this.peak)) {
+      this.max = other.max;
+      this.peak = other.peak;
+    }
+  }
 
   /** Mean heat per slice along each axis, on the 0–1 scale of the heatmap divided by its peak. */
   sliceHeat(): SliceHeat {

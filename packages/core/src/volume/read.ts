@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { InputError } from '../util/errors.js';
+import { RpcWorker, workerAvailable as rpcWorkerAvailable } from '../util/worker-rpc.js';
 import { type ReadRequest, type ReadResult, readInThread } from './read-core.js';
 
 export interface ReadOptions {
@@ -20,56 +17,13 @@ export interface ReadOptions {
 
 const DEFAULT_WORKER = new URL('./read-worker.js', import.meta.url);
 
-type Reply =
-  | { id: number; ok: true; result: ReadResult }
-  | { id: number; ok: false; error: { source?: string; problem?: string; message?: string } };
-
 /** One shared, unref'd worker per script: ITK's modules load once, and an idle worker keeps no process alive. */
-class ReadWorker {
-  private readonly worker: Worker;
-  private next = 0;
-  private readonly pending = new Map<number, { resolve: (r: ReadResult) => void; reject: (e: Error) => void }>();
-  private busy = 0;
+const byUrl = new Map<string, RpcWorker<ReadRequest, ReadResult>>();
 
-  constructor(url: URL) {
-    this.worker = new Worker(url);
-    this.worker.unref();
-    this.worker.on('message', (reply: Reply) => {
-      const p = this.pending.get(reply.id);
-      if (!p) return;
-      this.pending.delete(reply.id);
-      if (--this.busy === 0) this.worker.unref();
-      if (reply.ok) p.resolve(reply.result);
-      else if (reply.error.source !== undefined)
-        p.reject(new InputError(reply.error.source, reply.error.problem ?? ''));
-      else p.reject(new Error(reply.error.message));
-    });
-    this.worker.on('error', (error) => this.failAll(error));
-    this.worker.on('exit', (code) => this.failAll(new Error(`volume reader worker exited with code ${code}`)));
-  }
-
-  read(request: ReadRequest): Promise<ReadResult> {
-    const id = this.next++;
-    if (this.busy++ === 0) this.worker.ref();
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, request });
-    });
-  }
-
-  private failAll(error: Error): void {
-    for (const p of this.pending.values()) p.reject(error);
-    this.pending.clear();
-    for (const [href, w] of byUrl) if (w === this) byUrl.delete(href);
-  }
-}
-
-const byUrl = new Map<string, ReadWorker>();
-
-function workerFor(url: URL): ReadWorker {
+function workerFor(url: URL): RpcWorker<ReadRequest, ReadResult> {
   let w = byUrl.get(url.href);
-  if (!w) {
-    w = new ReadWorker(url);
+  if (!w?.alive) {
+    w = new RpcWorker(url, 'volume reader');
     byUrl.set(url.href, w);
   }
   return w;
@@ -77,7 +31,7 @@ function workerFor(url: URL): ReadWorker {
 
 /** Whether reads can run in a worker: only once compiled (under vitest the sources are .ts). */
 export function workerAvailable(url: URL = DEFAULT_WORKER): boolean {
-  return url.protocol === 'file:' && existsSync(fileURLToPath(url));
+  return rpcWorkerAvailable(url);
 }
 
 /**
@@ -93,5 +47,5 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
   const mode = options.in ?? (workerAvailable(url) ? 'worker' : 'thread');
   if (mode === 'thread') return readInThread(request);
   if (!workerAvailable(url)) throw new Error(`volume reader worker not found at ${url.href} (build the package first)`);
-  return workerFor(url).read(request);
+  return workerFor(url).call(request);
 }

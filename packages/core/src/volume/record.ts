@@ -99,9 +99,17 @@ export interface WeightedMap {
  * (map-axis-aligned.ts); any other map by a trilinear gather at every source voxel.
  */
 export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOptions = {}): Volume {
+  const src = sumSourceGrid(maps);
+  const out = new Float32Array(voxelCount(src.size));
+  sumPlanesToSource(maps, out, 0, src.size[2], options);
+  return { ...gridOf(src), data: out };
+}
+
+/** The source grid a weighted sum lies on, once every map is checked to come from it with the values its grid holds. */
+export function sumSourceGrid(maps: readonly WeightedMap[]): Grid {
   if (maps.length === 0) throw new RangeError('mapSumToSource: no maps');
   const src = maps[0]!.record.source;
-  const parts = maps.map((m, v) => {
+  maps.forEach((m, v) => {
     if (m.record.source.size.join() !== src.size.join())
       throw new RangeError(
         `mapSumToSource: map ${v} comes from a ${m.record.source.size.join('×')} grid, not ${src.size.join('×')}`,
@@ -109,24 +117,41 @@ export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOpt
     const grid = currentGrid(m.record);
     if (m.values.length !== voxelCount(grid.size))
       throw new RangeError(`map ${v}: ${m.values.length} values for a ${grid.size.join('×')} grid`);
-    return { values: m.values, size: grid.size, weight: m.weight, toCurrent: invertAffine(toSourceIndexMap(m.record)) };
   });
-  const out = new Float32Array(voxelCount(src.size));
+  return src;
+}
+
+/**
+ * `mapSumToSource`'s planes k in [from, to) written into `out` (laid out as the whole source
+ * grid), so that workers sharing one output each take a range of planes.
+ */
+export function sumPlanesToSource(
+  maps: readonly WeightedMap[],
+  out: Float32Array,
+  from: number,
+  to: number,
+  options: MapBackOptions = {},
+): void {
+  const src = sumSourceGrid(maps);
+  if (out.length !== voxelCount(src.size))
+    throw new RangeError(`mapSumToSource: an output of ${out.length} values for a ${src.size.join('×')} grid`);
   const fill = options.fill ?? 0;
   const linear = (options.interpolation ?? 'linear') === 'linear';
   const sources: PlaneSource[] = [];
   const swept: SweptMap[] = [];
-  for (const q of parts) {
-    const aligned = axisAligned(q.toCurrent);
-    if (aligned) sources.push(axisAlignedPlanes(src.size, q.values, q.size, aligned, q.weight, fill, linear));
-    else swept.push(q);
+  for (const m of maps) {
+    const toCurrent = invertAffine(toSourceIndexMap(m.record));
+    const size = currentGrid(m.record).size;
+    const aligned = axisAligned(toCurrent);
+    if (aligned) sources.push(axisAlignedPlanes(src.size, m.values, size, aligned, m.weight, fill, linear));
+    else swept.push({ values: m.values, size, weight: m.weight, toCurrent });
   }
   if (swept.length > 0) sources.push(sweptPlanes(src.size, swept, fill, linear));
   // Summed one source plane at a time in a float64 plane that stays in cache: the 315 MB output
   // of a CT is written once, not read and written again for every map.
-  const [S0, S1, S2] = src.size;
+  const [S0, S1] = src.size;
   const acc = new Float64Array(S0 * S1);
-  for (let k = 0; k < S2; k++) {
+  for (let k = from; k < to; k++) {
     acc.fill(0);
     for (const source of sources) source.addPlane(k, acc);
     options.eachPlane?.(k, acc);
@@ -134,7 +159,6 @@ export function mapSumToSource(maps: readonly WeightedMap[], options: MapBackOpt
     const start = k * S0 * S1;
     for (let p = 0; p < acc.length; p++) out[start + p] = acc[p]!;
   }
-  return { ...gridOf(src), data: out };
 }
 
 interface SweptMap {
