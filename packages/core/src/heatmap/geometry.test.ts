@@ -66,6 +66,10 @@ interface Described {
   dtype: string;
   calRange: [number, number];
   descrip: string;
+  storedDtype: string;
+  slope: number | null;
+  inter: number | null;
+  head: number[];
 }
 const describeNifti = async (path: string) => JSON.parse(await runPython(DESCRIBE, [path])) as Described;
 
@@ -74,6 +78,10 @@ function expectClose(a: number[][], b: number[][], tol = 1e-6): void {
 }
 
 async function heatmapFile(volume: Volume): Promise<string> {
+  return (await heatmapWritten(volume)).path;
+}
+
+async function heatmapWritten(volume: Volume): Promise<{ path: string; heat: Float32Array }> {
   const result = await caseHeatmaps({
     volume,
     views: [view],
@@ -91,23 +99,32 @@ async function heatmapFile(volume: Volume): Promise<string> {
   }
   expect(lo).toBeGreaterThanOrEqual(0);
   expect(hi).toBe(1);
-  return (await writeHeatmapOutputs(tmp(), result)).nifti;
+  return { path: (await writeHeatmapOutputs(tmp(), result)).nifti, heat: heat.data as Float32Array };
 }
 
 describe('heatmap geometry (nibabel)', async () => {
   const nib = await pythonReferenceAvailable(['nibabel', 'numpy']);
 
-  it.runIf(nib)('an oblique anisotropic NIfTI: the heatmap has exactly its affine, float32', async () => {
-    const input = join(FIXTURES, 'aniso_float32.nii');
-    const { volume } = await readVolume(input);
-    const [ref, out] = await Promise.all([describeNifti(input), describeNifti(await heatmapFile(volume))]);
-    expect(out.shape).toEqual(ref.shape);
-    expect(out.dtype).toBe('float32');
-    expectClose(out.affineRAS, ref.affineRAS);
-    // Viewers open it on its own 0–1 scale, and the file says what it is.
-    expect(out.calRange).toEqual([0, 1]);
-    expect(out.descrip).toMatch(/^anymc3d heatmap/);
-  });
+  it.runIf(nib)(
+    'an oblique anisotropic NIfTI: the heatmap has exactly its affine, in 16-bit codes of 0–1',
+    async () => {
+      const input = join(FIXTURES, 'aniso_float32.nii');
+      const { volume } = await readVolume(input);
+      const written = await heatmapWritten(volume);
+      const [ref, out] = await Promise.all([describeNifti(input), describeNifti(written.path)]);
+      expect(out.shape).toEqual(ref.shape);
+      // uint16 codes with scl_slope 1/65535: nibabel gives back the map within half a step.
+      expect(out.storedDtype).toBe('uint16');
+      expect(out.slope).toBeCloseTo(1 / 65535, 12);
+      expect(out.inter).toBe(0);
+      for (const [p, v] of out.head.entries())
+        expect(Math.abs(v - written.heat[p]!)).toBeLessThanOrEqual(0.5 / 65535 + 1e-9);
+      expectClose(out.affineRAS, ref.affineRAS);
+      // Viewers open it on its own 0–1 scale, and the file says what it is.
+      expect(out.calRange).toEqual([0, 1]);
+      expect(out.descrip).toMatch(/^anymc3d heatmap/);
+    },
+  );
 
   it.runIf(nib)('an NRRD: the heatmap has the affine nibabel gives the NIfTI it was written from', async () => {
     const source = join(FIXTURES, 'oblique_int16.nii.gz');

@@ -31,19 +31,6 @@ export interface HeatSweepOptions {
 
 const DEFAULT_WORKER = new URL('./heat-sweep-worker.js', import.meta.url);
 
-/** Sweep workers by script and slot, kept (unref'd) so a server's next case starts none. */
-const pool = new Map<string, RpcWorker<HeatSweepRequest, HeatTotals>>();
-
-function sweepWorker(url: URL, slot: number): RpcWorker<HeatSweepRequest, HeatTotals> {
-  const key = `${url.href}#${slot}`;
-  let w = pool.get(key);
-  if (!w?.alive) {
-    w = new RpcWorker(url, 'heatmap sweep');
-    pool.set(key, w);
-  }
-  return w;
-}
-
 /**
  * Σ weight · map over every view, brought back onto the source grid (`mapSumToSource`), clipped
  * at 0, with its peak and per-slice heat found in the same sweep, then divided by the peak. A
@@ -66,17 +53,27 @@ export async function sweepHeat(maps: readonly WeightedMap[], options: HeatSweep
     const output = new SharedArrayBuffer(n * 4);
     heat = new Float32Array(output);
     const plain = maps.map((m) => ({ values: Float32Array.from(m.values), record: m.record, weight: m.weight }));
-    const totals = await Promise.all(
-      Array.from({ length: parts }, (_, w) =>
-        sweepWorker(url, w).call({
-          maps: plain,
-          output,
-          from: Math.floor((w * planes) / parts),
-          to: Math.floor(((w + 1) * planes) / parts),
-        }),
-      ),
+    // Workers live for one sweep: a kept worker would hold on to this output (315 MB on a CT) until
+    // its own garbage collector next runs, which an idle worker may not do for a long time.
+    const workers = Array.from(
+      { length: parts },
+      () => new RpcWorker<HeatSweepRequest, HeatTotals>(url, 'heatmap sweep'),
     );
-    for (const t of totals) stats.add(t);
+    try {
+      const totals = await Promise.all(
+        workers.map((worker, w) =>
+          worker.call({
+            maps: plain,
+            output,
+            from: Math.floor((w * planes) / parts),
+            to: Math.floor(((w + 1) * planes) / parts),
+          }),
+        ),
+      );
+      for (const t of totals) stats.add(t);
+    } finally {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    }
   }
   const { max, peak } = stats;
   if (max > 0) for (let i = 0; i < n; i++) heat[i] = heat[i]! / max;

@@ -1,9 +1,9 @@
 import { constants, crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../util/random.js';
-import { gzipParts } from './gzip.js';
+import { type GzipPart, gzipParts } from './gzip.js';
 
-async function gzipped(parts: Uint8Array[], options: Parameters<typeof gzipParts>[2]): Promise<Buffer> {
+async function gzipped(parts: GzipPart[], options: Parameters<typeof gzipParts>[2]): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   await gzipParts(parts, async (c) => void chunks.push(c), options);
   return Buffer.concat(chunks);
@@ -30,6 +30,28 @@ describe('gzipParts', () => {
     const one = await gzipped([a, b], { blockBytes: 16_384, concurrency: 1 });
     const four = await gzipped([a, b], { blockBytes: 16_384, concurrency: 4 });
     expect(four.equals(one)).toBe(true);
+  });
+
+  it('a part made block by block in reused scratch buffers gives the bytes it stands for', async () => {
+    // b made on demand (as a writer converting voxels does), each block into scratch the gzip reuses.
+    const scratchSeen = new Set<ArrayBufferLike>();
+    const made: GzipPart = {
+      byteLength: b.length,
+      produce(from, to, scratch) {
+        scratchSeen.add(scratch.buffer);
+        scratch.fill(0xee); // what a previous block left there must not leak into this one
+        scratch.set(b.subarray(from, to));
+        return scratch.subarray(0, to - from);
+      },
+    };
+    for (const concurrency of [1, 3]) {
+      scratchSeen.clear();
+      const gz = await gzipped([a, made], { blockBytes: 10_000, concurrency, level: 6 });
+      expect(gunzipSync(gz).equals(whole)).toBe(true);
+      expect(gz.readUInt32LE(gz.length - 8)).toBe(crc32(whole));
+      // 13 blocks of b, but only concurrency + 1 scratch buffers.
+      expect(scratchSeen.size).toBe(concurrency + 1);
+    }
   });
 
   it('an empty input is a valid empty gzip file', async () => {

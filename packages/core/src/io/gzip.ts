@@ -16,6 +16,19 @@ export interface GzipOptions {
 }
 
 /**
+ * A part of the stream made on demand, a block at a time, into a scratch buffer the gzip owns and
+ * reuses once that block is deflated: a converted copy of a volume (e.g. float voxels stored as
+ * 16-bit codes) then needs a few blocks of memory, not a second volume.
+ */
+export interface GzipProducedPart {
+  byteLength: number;
+  /** Bytes [from, to) of the part, written into `scratch` (at least to − from bytes); returns them. */
+  produce(from: number, to: number, scratch: Uint8Array): Uint8Array;
+}
+
+export type GzipPart = Uint8Array | GzipProducedPart;
+
+/**
  * Gzips `parts` (one logical byte stream) as ONE standard gzip member, deflating blocks on all
  * cores the way pigz does: every block but the last ends with a sync flush, which byte-aligns it,
  * so the raw deflate blocks concatenate into one valid deflate stream. One member, not several
@@ -25,36 +38,49 @@ export interface GzipOptions {
  * holds at most `concurrency` compressed blocks beside the input.
  */
 export async function gzipParts(
-  parts: readonly Uint8Array[],
+  parts: readonly GzipPart[],
   write: (chunk: Uint8Array) => Promise<void>,
   options: GzipOptions = {},
 ): Promise<void> {
   const level = options.level ?? 1;
   const blockBytes = options.blockBytes ?? 8 << 20;
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
-  const blocks: Uint8Array[] = [];
-  let crc = 0;
+  const blocks: { part: GzipPart; from: number; to: number }[] = [];
   let length = 0;
   for (const part of parts) {
-    crc = crc32(part, crc);
     length += part.byteLength;
     for (let at = 0; at < part.byteLength; at += blockBytes)
-      blocks.push(part.subarray(at, Math.min(part.byteLength, at + blockBytes)));
+      blocks.push({ part, from: at, to: Math.min(part.byteLength, at + blockBytes) });
   }
-  if (blocks.length === 0) blocks.push(new Uint8Array(0));
+  if (blocks.length === 0) blocks.push({ part: new Uint8Array(0), from: 0, to: 0 });
+  // Block k is made in scratch k mod (concurrency + 1): at most `concurrency` blocks deflate at
+  // once, and block k starts only after block k − concurrency is done.
+  const scratch: Uint8Array[] = [];
+  const bytesOf = (k: number): Uint8Array => {
+    const { part, from, to } = blocks[k]!;
+    if (part instanceof Uint8Array) return part.subarray(from, to);
+    const slot = k % (concurrency + 1);
+    scratch[slot] ??= new Uint8Array(blockBytes);
+    return part.produce(from, to, scratch[slot]!);
+  };
+  let crc = 0;
 
   // 1f 8b: gzip; 08: deflate; no flags, no mtime (so equal inputs give equal files); OS unknown.
   await write(Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff));
   const pending: Promise<Buffer>[] = [];
-  const start = (k: number) =>
-    deflateRawAsync(blocks[k]!, {
+  // Blocks start in order, so the checksum is taken as each is made.
+  const start = (k: number) => {
+    const bytes = bytesOf(k);
+    crc = crc32(bytes, crc);
+    return deflateRawAsync(bytes, {
       level,
       strategy: options.strategy ?? constants.Z_DEFAULT_STRATEGY,
       finishFlush: k === blocks.length - 1 ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
     });
+  };
   let next = 0;
-  while (next < Math.min(concurrency, blocks.length)) pending.push(start(next++));
   try {
+    while (next < Math.min(concurrency, blocks.length)) pending.push(start(next++));
     for (let k = 0; k < blocks.length; k++) {
       const deflated = await pending.shift()!;
       if (next < blocks.length) pending.push(start(next++));

@@ -56,6 +56,12 @@ export class RpcWorker<Q, R> {
     });
   }
 
+  /** Stops the worker; pending calls fail. */
+  async terminate(): Promise<void> {
+    this.dead ??= new Error(`${this.name} worker was stopped`);
+    await this.worker.terminate();
+  }
+
   private failAll(error: Error): void {
     this.dead ??= error;
     for (const p of this.pending.values()) p.reject(error);

@@ -101,32 +101,43 @@ const ARRAYS: Record<number, new (buffer: ArrayBuffer, offset: number, length: n
  * Reads a plain little-endian NIfTI with voxels from Node's native zlib. The geometry comes from
  * the header when qform and sform agree (`niftiGeometry`), else from ITK reading a header-only
  * copy, so it is what a full ITK read gives either way; the voxels are the file's bytes, inflated by native zlib on libuv's
- * thread pool, faster than ITK's WebAssembly zlib and with about half its memory. Returns null
- * for anything else (scaled, big-endian, vector or unusual files): the caller then uses ITK.
+ * thread pool, faster than ITK's WebAssembly zlib and with about half its memory. Integer codes
+ * with scl_slope/scl_inter are rescaled to float32. Returns null for anything else (scaled floats,
+ * big-endian, vector or unusual files): the caller then uses ITK.
  */
 export async function readNiftiFast(path: string, info: NiftiHeaderInfo): Promise<Image | null> {
   const Ctor = ARRAYS[info.datatype];
   const scaled = info.sclSlope !== 0 && !(info.sclSlope === 1 && info.sclInter === 0);
-  if (!Ctor || !info.littleEndian || scaled || info.dims.length > 4) return null;
-  const image = headerGeometry(info) ?? (await itkHeaderGeometry(info));
+  // Scaled integer codes (heatmaps, some CT) become float32 as ITK makes them; scaled floats are left to ITK.
+  const floatStored = Ctor === Float32Array || Ctor === Float64Array;
+  if (!Ctor || !info.littleEndian || (scaled && floatStored) || info.dims.length > 4) return null;
+  const image = headerGeometry(info, scaled) ?? (await itkHeaderGeometry(info));
   if (!image) return null;
   const start = Math.max(info.voxOffset, info.version === 1 ? 348 : 540);
   const count = info.dims.reduce((a, b) => a * b, 1);
   const bytes = await voxelBytes(path, info.gz, start, count * info.bytesPerVoxel, info.bytesPerVoxel);
   if (!bytes) return null;
-  const data: VoxelArray = new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, count);
+  const stored: VoxelArray = new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, count);
+  const data = scaled ? rescaled(stored, info.sclSlope, info.sclInter) : stored;
   if (image.imageType.componentType !== voxelType(data) || image.imageType.components !== 1) return null;
   image.data = data;
   return image;
 }
 
-/** An itk-wasm Image (no voxels yet) from the header alone, when it is unambiguous. */
-function headerGeometry(info: NiftiHeaderInfo): Image | null {
+/** value = code · slope + inter in float64, rounded to float32: what ITK's NIfTI reader gives. */
+function rescaled(codes: VoxelArray, slope: number, inter: number): Float32Array {
+  const out = new Float32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = codes[i]! * slope + inter;
+  return out;
+}
+
+/** An itk-wasm Image (no voxels yet) from the header alone, when it is unambiguous; float32 when `scaled`. */
+function headerGeometry(info: NiftiHeaderInfo, scaled: boolean): Image | null {
   const g = niftiGeometry(info);
   const Ctor = ARRAYS[info.datatype];
   if (!g || !Ctor) return null;
   const dimension = info.dims.length === 4 ? 4 : 3;
-  const componentType = voxelType(new Ctor(new ArrayBuffer(8), 0, 1));
+  const componentType = scaled ? 'float32' : voxelType(new Ctor(new ArrayBuffer(8), 0, 1));
   const image = new Image(new ImageType(dimension, componentType as ImageType['componentType'], PixelTypes.Scalar, 1));
   const pad = (xs: number[], fill: number) => [...xs, fill, fill, fill, fill].slice(0, dimension);
   image.size = pad(info.dims, 1);

@@ -32,7 +32,7 @@ describe('readVolume against nibabel', () => {
     });
   }
 
-  it('a scaled NIfTI (scl_slope/scl_inter) is read through ITK with the scaling applied', async () => {
+  it('a scaled NIfTI (scl_slope/scl_inter) is read with the scaling applied, as nibabel applies it', async () => {
     const ref = REFERENCE['scaled_int16.nii.gz']!;
     const { volume } = await readVolume(join(FIXTURES, 'scaled_int16.nii.gz'));
     expectVoxels(volume, ref);
@@ -45,6 +45,7 @@ describe('readVolume against nibabel', () => {
       join(FIXTURES, 'aniso_float32.nii'),
       join(FIXTURES, 'small_4d.nii.gz'),
       join(FIXTURES, 'sform_only_int16.nii.gz'),
+      join(FIXTURES, 'scaled_int16.nii.gz'),
       join(SHARED_DATA, 'mri/FLAIR.nii.gz'),
     ]) {
       const header = await checkNifti(path);
@@ -63,8 +64,6 @@ describe('readVolume against nibabel', () => {
       close(fast!.origin, full.origin);
       close(fast!.direction, full.direction);
     }
-    const scaled = join(FIXTURES, 'scaled_int16.nii.gz');
-    expect(await readNiftiFast(scaled, await checkNifti(scaled))).toBeNull();
   });
 
   it('where qform and sform disagree ITK decides the geometry, from a shrunken header copy', async () => {

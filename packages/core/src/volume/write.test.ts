@@ -8,7 +8,7 @@ import { assertSameArray } from '../testing/arrays.js';
 import { pythonReferenceAvailable, runPython } from '../testing/python.js';
 import { expectAffine, FIXTURES, REFERENCE } from './fixtures.test-helpers.js';
 import { readVolume } from './read.js';
-import { voxelType } from './types.js';
+import { type Volume, voxelType } from './types.js';
 import { writeVolume } from './write.js';
 
 const DESCRIBE = fileURLToPath(new URL('../../fixtures/nib_describe.py', import.meta.url));
@@ -85,6 +85,52 @@ describe('writeVolume', () => {
       for (let k = 0; k < 3; k++) expect(itk.origin[k]!).toBeCloseTo(volume.origin[k]!, 4);
       for (let k = 0; k < 9; k++) expect(itk.direction[k]!, name).toBeCloseTo(volume.direction[k]!, 6);
     }
+  });
+
+  it('quantised to 16-bit codes with scl_slope: nibabel reads the values back within half a step', async () => {
+    const size: [number, number, number] = [9, 8, 7];
+    const data = Float32Array.from({ length: 504 }, (_, p) => (1 + Math.sin(p * 0.37)) / 2);
+    data[3] = 0;
+    data[11] = 1;
+    const heat: Volume = {
+      size,
+      spacing: [0.8, 0.8, 2.5],
+      origin: [-10, 5, 30],
+      direction: Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1),
+      data,
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-write-'));
+    const out = join(dir, 'heat.nii.gz');
+    await writeVolume(heat, out, { quantize: { range: [0, 1] } });
+    const halfStep = 0.5 / 65535 + 1e-9;
+    const { volume: back } = await readVolume(out);
+    expect(back.data).toBeInstanceOf(Float32Array);
+    for (let p = 0; p < data.length; p++) expect(Math.abs(back.data[p]! - data[p]!)).toBeLessThanOrEqual(halfStep);
+    expect(back.data[3]).toBe(0);
+    expect(back.data[11]).toBe(1);
+    if (await pythonReferenceAvailable(['nibabel'])) {
+      const described = JSON.parse(await runPython(DESCRIBE, [out])) as {
+        storedDtype: string;
+        slope: number;
+        inter: number;
+        head: number[];
+      };
+      expect(described.storedDtype).toBe('uint16');
+      expect(described.slope).toBeCloseTo(1 / 65535, 12);
+      expect(described.inter).toBe(0);
+      for (const [p, v] of described.head.entries()) expect(Math.abs(v - data[p]!)).toBeLessThanOrEqual(halfStep);
+    }
+    // A value outside the range is refused, naming the file and the voxel, and nothing is left behind.
+    const bad = Float32Array.from(data);
+    bad[100] = 1.5;
+    await expect(
+      writeVolume({ ...heat, data: bad }, join(dir, 'bad.nii.gz'), { quantize: { range: [0, 1] } }),
+    ).rejects.toThrow(/bad\.nii\.gz.*voxel 100 is 1\.5, outside the range \[0, 1\]/);
+    bad[100] = Number.NaN;
+    await expect(
+      writeVolume({ ...heat, data: bad }, join(dir, 'bad.nii.gz'), { quantize: { range: [0, 1] } }),
+    ).rejects.toThrow(/voxel 100 is NaN/);
+    expect((await readdir(dir)).sort()).toEqual(['heat.nii.gz']);
   });
 
   it('rejects an unknown suffix and invalid geometry without writing', async () => {

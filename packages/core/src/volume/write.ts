@@ -50,7 +50,7 @@ export async function writeVolume(v: Volume, path: string, options: NiftiWriteOp
   await mkdir(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target, suffix)}.${randomBytes(6).toString('hex')}.tmp${suffix}`);
   try {
-    if (suffix === '.nii.gz' || suffix === '.nii') await writeNifti(v, tmp, suffix === '.nii.gz', options);
+    if (suffix === '.nii.gz' || suffix === '.nii') await writeNifti(v, tmp, suffix === '.nii.gz', options, path);
     else await writeImageNode(toItkImage(v), tmp, { useCompression: suffix === '.nrrd' });
     await rename(tmp, target);
   } catch (error) {
