@@ -1,8 +1,21 @@
 import { availableParallelism } from 'node:os';
-import { promisify } from 'node:util';
-import { constants, crc32, deflateRaw } from 'node:zlib';
+import { constants, crc32, createDeflateRaw, type ZlibOptions } from 'node:zlib';
 
-const deflateRawAsync = promisify(deflateRaw);
+/**
+ * One block deflated on libuv's thread pool, its output as the pieces zlib made (slices of one
+ * buffer when `chunkSize` holds it all): zlib's one-call `deflateRaw` concatenates them into a
+ * fresh buffer, a copy of every compressed byte (0.2 s of a CT heatmap's write here).
+ */
+function deflateBlock(bytes: Uint8Array, options: ZlibOptions): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const pieces: Buffer[] = [];
+    const z = createDeflateRaw(options);
+    z.on('data', (piece: Buffer) => pieces.push(piece));
+    z.on('end', () => resolve(pieces));
+    z.on('error', reject);
+    z.end(bytes);
+  });
+}
 
 export interface GzipOptions {
   /** zlib level, 1 (fastest) to 9. */
@@ -67,12 +80,15 @@ export async function gzipParts(
 
   // 1f 8b: gzip; 08: deflate; no flags, no mtime (so equal inputs give equal files); OS unknown.
   await write(Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff));
-  const pending: Promise<Buffer>[] = [];
+  const pending: Promise<Buffer[]>[] = [];
   // Blocks start in order, so the checksum is taken as each is made.
   const start = (k: number) => {
     const bytes = bytesOf(k);
     crc = crc32(bytes, crc);
-    return deflateRawAsync(bytes, {
+    return deflateBlock(bytes, {
+      // Output in one buffer: with zlib's 16 KiB default, each 8 MiB block came back as hundreds
+      // of pieces, handled one callback each on the main thread.
+      chunkSize: Math.max(64 << 10, bytes.byteLength + (bytes.byteLength >> 8) + 1024),
       level,
       strategy: options.strategy ?? constants.Z_DEFAULT_STRATEGY,
       finishFlush: k === blocks.length - 1 ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
@@ -84,7 +100,7 @@ export async function gzipParts(
     for (let k = 0; k < blocks.length; k++) {
       const deflated = await pending.shift()!;
       if (next < blocks.length) pending.push(start(next++));
-      await write(deflated);
+      for (const piece of deflated) await write(piece);
     }
   } catch (error) {
     // Let the blocks still deflating finish, so none rejects later with nobody listening.
