@@ -26,7 +26,14 @@ with tempfile.TemporaryDirectory() as tmp:
         nib.save(out_img, out)
         seconds.append(time.perf_counter() - t)
     size = os.path.getsize(out)
-    # The copy must hold what anymc3d wrote: the peer does the same work.
-    assert np.array_equal(np.asanyarray(nib.load(out).dataobj), data)
+    # The copy must hold what anymc3d wrote: the peer does the same work. A file of scaled
+    # integer codes (a heatmap) is re-quantised by nibabel with its own scaling: equal within a step.
+    back = np.asanyarray(nib.load(out).dataobj)
+    slope = img.dataobj.slope
+    if slope not in (None, 1.0):
+        assert str(nib.load(out).get_data_dtype()) == str(img.get_data_dtype())
+        assert np.allclose(back, data, rtol=0, atol=float(slope))
+    else:
+        assert np.array_equal(back, data)
 level = getattr(openers.Opener, "default_compresslevel", None)
 print(json.dumps({"seconds": seconds, "bytes": size, "compresslevel": level, "nibabel": nib.__version__}))
