@@ -91,31 +91,36 @@ export function shrinkSlice(stack: SliceStack, s: number, width: number, height:
   return { data: out, width: w, height: h };
 }
 
-/** A slice as PNG: the grey image, or the heatmap blended over it. */
+/**
+ * A slice as PNG: the grey image (one channel), or the heatmap blended over it (RGB). The bytes
+ * are laid out as the PNG stores them, so pngjs packs nothing, and every row takes the Sub filter
+ * instead of pngjs's try-all-five search: together a third of a CT montage's time went there.
+ */
 function tilePng(
   image: Plane,
   heat: Plane,
   overlay: { lut: Uint8Array; opacity: number; floor: number } | null,
 ): string {
   const { width, height } = image;
-  const png = new PNG({ width, height, colorType: 2 });
+  const colorType = overlay ? 2 : 0;
+  const px = Buffer.alloc(width * height * (overlay ? 3 : 1));
   for (let i = 0; i < width * height; i++) {
     const g = Math.min(1, Math.max(0, image.data[i]!)) * 255;
-    let [r, gr, b] = [g, g, g];
-    if (overlay) {
-      const h = Math.min(1, Math.max(0, heat.data[i]!));
-      const a = h >= overlay.floor ? overlay.opacity * h : 0;
-      const c = Math.round(h * 255) * 3;
-      r = (1 - a) * g + a * overlay.lut[c]!;
-      gr = (1 - a) * g + a * overlay.lut[c + 1]!;
-      b = (1 - a) * g + a * overlay.lut[c + 2]!;
+    if (!overlay) {
+      px[i] = Math.round(g);
+      continue;
     }
-    png.data[i * 4] = Math.round(r);
-    png.data[i * 4 + 1] = Math.round(gr);
-    png.data[i * 4 + 2] = Math.round(b);
-    png.data[i * 4 + 3] = 255;
+    const h = Math.min(1, Math.max(0, heat.data[i]!));
+    const a = h >= overlay.floor ? overlay.opacity * h : 0;
+    const c = Math.round(h * 255) * 3;
+    px[i * 3] = Math.round((1 - a) * g + a * overlay.lut[c]!);
+    px[i * 3 + 1] = Math.round((1 - a) * g + a * overlay.lut[c + 1]!);
+    px[i * 3 + 2] = Math.round((1 - a) * g + a * overlay.lut[c + 2]!);
   }
-  return `data:image/png;base64,${PNG.sync.write(png, { colorType: 2 }).toString('base64')}`;
+  const options = { colorType, inputColorType: colorType, inputHasAlpha: false, filterType: 1 } as const;
+  const png = new PNG({ width, height, ...options });
+  png.data = px;
+  return `data:image/png;base64,${PNG.sync.write(png, options).toString('base64')}`;
 }
 
 function meanHeat(heat: SliceStack, s: number): number {
