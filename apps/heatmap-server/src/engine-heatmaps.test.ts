@@ -25,8 +25,9 @@ import { servedVolume } from './testing/served-volume.js';
 
 // The server's maps must be `anymc3d heatmap`'s (core caseHeatmaps on the volume prepared as the
 // plugin was trained) for every plugin, frozen or LoRA, up to the uint8 encoding the viewer reads.
-// Both maps are caseHeatmaps' float32 values written by core's one NIfTI writer.
-const SAME = 1e-6;
+// The served map is caseHeatmaps' float32 map as core's one NIfTI writer stores a heatmap: 16-bit
+// codes with scl_slope 1/65535, so read back it is within half a code of the float map.
+const SAME = 0.5 / 65535 + 1e-9;
 
 let root: string;
 let volumePath: string;

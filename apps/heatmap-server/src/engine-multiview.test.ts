@@ -18,8 +18,9 @@ import { servedVolume } from './testing/served-volume.js';
 // The demo's kind of plugin: axial, coronal and sagittal views of ONE volume, each pooled by its own
 // query, then fused. The server receives one volume per case, exactly what such a plugin reads.
 const AXES = ['axial', 'coronal', 'sagittal'];
-// Both maps are caseHeatmaps' float32 values written by core's one NIfTI writer.
-const SAME = 1e-6;
+// The served map is caseHeatmaps' float32 map as core's one NIfTI writer stores a heatmap: 16-bit
+// codes with scl_slope 1/65535, so read back it is within half a code of the float map.
+const SAME = 0.5 / 65535 + 1e-9;
 
 let root: string;
 let backboneDir: string;
