@@ -108,9 +108,11 @@ const ARRAYS: Record<number, new (buffer: ArrayBuffer, offset: number, length: n
 export async function readNiftiFast(path: string, info: NiftiHeaderInfo): Promise<Image | null> {
   const Ctor = ARRAYS[info.datatype];
   const scaled = info.sclSlope !== 0 && !(info.sclSlope === 1 && info.sclInter === 0);
-  // Scaled integer codes (heatmaps, some CT) become float32 as ITK makes them; scaled floats are left to ITK.
+  // Scaled integer codes (heatmaps, some CT) become float32 as ITK makes them; scaled floats, and a
+  // non-finite slope or intercept (whose meaning readers disagree on), are left to ITK.
   const floatStored = Ctor === Float32Array || Ctor === Float64Array;
-  if (!Ctor || !info.littleEndian || (scaled && floatStored) || info.dims.length > 4) return null;
+  const oddScaling = scaled && !(Number.isFinite(info.sclSlope) && Number.isFinite(info.sclInter));
+  if (!Ctor || !info.littleEndian || (scaled && floatStored) || oddScaling || info.dims.length > 4) return null;
   const image = headerGeometry(info, scaled) ?? (await itkHeaderGeometry(info));
   if (!image) return null;
   const start = Math.max(info.voxOffset, info.version === 1 ? 348 : 540);
