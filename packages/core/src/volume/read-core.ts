@@ -1,7 +1,5 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { readImageDicomFileSeriesNode } from '@itk-wasm/dicom';
-import { readImageNode } from '@itk-wasm/image-io';
 import type { Image } from 'itk-wasm';
 import { InputError } from '../util/errors.js';
 import { parseDicomHeader } from './dicom-parse.js';
@@ -89,6 +87,8 @@ export async function readInThread(request: ReadRequest): Promise<ReadResult> {
   }
   let image: Image;
   try {
+    // Loaded here, not with the module: the NIfTI fast path never needs ITK.
+    const { readImageNode } = await import('@itk-wasm/image-io');
     image = await readImageNode(path);
   } catch (error) {
     throw new InputError(
@@ -115,6 +115,7 @@ async function readSeries(source: string, path: string, grid: 'regular' | 'store
   const dicom = await inspectDicomSeries(path).catch(rename(source, resolve(path)));
   let image: Image;
   try {
+    const { readImageDicomFileSeriesNode } = await import('@itk-wasm/dicom');
     image = (await readImageDicomFileSeriesNode({ inputImages: dicom.files })).outputImage;
   } catch (error) {
     throw new InputError(source, `cannot assemble the DICOM series: ${describe(error)}`);
