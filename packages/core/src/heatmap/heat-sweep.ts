@@ -25,7 +25,11 @@ export interface HeatSweepOptions {
   threads?: number;
   /** The worker script; defaults to heat-sweep-worker.js beside this module. */
   workerUrl?: URL;
-  /** Sweep in workers from this many source voxels on (default 4 Mi: below, a worker's start costs more than it saves). */
+  /**
+   * Sweep in workers from this many source voxels on (default 10 Mi). Starting two workers costs
+   * about 0.12 s here; three views of 16³ cells onto 200³ voxels (7.6 Mi) took 0.29 s in one thread
+   * and 0.33 s in two workers, onto 256³ (16 Mi) 0.63 s and 0.48 s, onto a CT (79 Mi) 2.3 and 1.3 s.
+   */
   parallelFrom?: number;
 }
 
@@ -46,7 +50,7 @@ export async function sweepHeat(maps: readonly WeightedMap[], options: HeatSweep
   const parts = Math.min(options.threads ?? availableParallelism(), planes);
   const stats = new HeatPlaneStats(grid.size);
   let heat: Float32Array;
-  if (parts < 2 || n < (options.parallelFrom ?? 1 << 22) || !workerAvailable(url)) {
+  if (parts < 2 || n < (options.parallelFrom ?? 10 << 20) || !workerAvailable(url)) {
     heat = new Float32Array(n);
     sumPlanesToSource(maps, heat, 0, planes, { interpolation: 'linear', eachPlane: stats.take });
   } else {
