@@ -85,9 +85,8 @@ export interface NiftiWriteOptions {
   /**
    * Float voxels on a known range stored as 16-bit codes with scl_slope and scl_inter (value =
    * code · slope + inter, which every NIfTI reader applies): steps of (hi − lo)/65535, at most half
-   * a step off (7.6e-6 on a heatmap's 0–1), in half the bytes, and codes of a smooth map compress
-   * where float mantissas hardly do (a dense heatmap of a CT: 144 against 261 MiB). A value outside the
-   * range, or NaN, is refused.
+   * a step off (7.6e-6 on a heatmap's 0–1), in half the bytes (a dense heatmap of a CT, gzipped:
+   * 144 against 261 MiB). A value outside the range, or NaN, is refused.
    */
   quantize?: { range: [number, number] };
 }
