@@ -242,8 +242,8 @@ export class EngineAnalyzer implements CaseAnalyzer {
   /**
    * ViTs: the CLS→patch attention, the same map for every label, written once; CNNs: a class
    * activation map per label. Values in [0, 1] (caseHeatmaps: clipped at 0, divided by the
-   * maximum) as the float32 NIfTI on the input grid that the viewer overlays — core's writer, as
-   * `anymc3d heatmap` writes it.
+   * maximum) as the NIfTI on the input grid that the viewer overlays (16-bit codes with scl_slope,
+   * HEATMAP_NIFTI) — core's writer, as `anymc3d heatmap` writes it.
    */
   private async writeHeatmaps(
     l: Loaded,

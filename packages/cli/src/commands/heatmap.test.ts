@@ -51,7 +51,7 @@ beforeAll(async () => {
 });
 
 describe('anymc3d heatmap', () => {
-  it('writes a float32 NIfTI on the input grid, a JSON summary and a PNG montage', async () => {
+  it('writes a 0–1 NIfTI on the input grid (read back as float32), a JSON summary and a PNG montage', async () => {
     const out = join(root, 'out');
     const input = join(FIXTURES, 'oblique_int16.nii.gz');
     const {

@@ -44,7 +44,8 @@ function inputPaths(given: readonly string[], views: readonly { name: string }[]
 
 export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
   command: 'heatmap',
-  describe: 'Heatmap of one volume for a plugin label: float32 NIfTI on the input grid, JSON summary, optional PNG',
+  describe:
+    'Heatmap of one volume for a plugin label: NIfTI of 0–1 on the input grid (16-bit codes, scl_slope 1/65535), JSON summary, optional PNG',
   builder: (y) =>
     y
       .option('input', {
