@@ -17,12 +17,15 @@ export interface IntensitySummary {
   max: number;
 }
 
+/** A 1st percentile below this is air: the voxels are HU. */
+const AIR_BELOW = -500;
+
 /**
  * Air is about −1000 HU, and chest CT always contains air. HU data has a low percentile near
  * −1000 (padding at −1024, −2048 or −3024 is common); raw scanner values are non-negative.
  */
 export function detectUnits(s: IntensitySummary): IntensityUnits {
-  if (s.p01 < -500) return 'hounsfield';
+  if (s.p01 < AIR_BELOW) return 'hounsfield';
   if (s.min >= 0) return 'raw';
   throw new Error(
     `cannot tell whether voxels are Hounsfield units: 1st percentile ${s.p01}, min ${s.min}, max ${s.max} (expected air near −1000 HU, or non-negative raw values)`,
@@ -60,8 +63,6 @@ export interface Rescale {
 const SUMMARY_SAMPLE = 1 << 18;
 
 export function intensitySummary(data: ArrayLike<number>): IntensitySummary {
-  const stride = Math.max(1, Math.floor(data.length / SUMMARY_SAMPLE));
-  const sample = new Float64Array(Math.ceil(data.length / stride));
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < data.length; i++) {
@@ -69,9 +70,16 @@ export function intensitySummary(data: ArrayLike<number>): IntensitySummary {
     if (x < min) min = x;
     if (x > max) max = x;
   }
+  return { min, p01: sampledP01(data), max };
+}
+
+/** The 1st percentile of an even-stride sample of the voxels. */
+function sampledP01(data: ArrayLike<number>): number {
+  const stride = Math.max(1, Math.floor(data.length / SUMMARY_SAMPLE));
+  const sample = new Float64Array(Math.ceil(data.length / stride));
   for (let i = 0, k = 0; i < data.length; i += stride, k++) sample[k] = data[i]!;
   sample.sort();
-  return { min, p01: percentile(sample, 1), max };
+  return percentile(sample, 1);
 }
 
 /**
@@ -82,7 +90,12 @@ export function intensitySummary(data: ArrayLike<number>): IntensitySummary {
 export function toHounsfield(volume: Volume, source: string, rescale?: Rescale): { volume: Volume; applied: Rescale } {
   let applied: Rescale;
   try {
-    applied = rescaleToHounsfield(intensitySummary(volume.data), rescale);
+    // Air in the sample settles it (HU, nothing to apply) without the exact min/max pass over
+    // every voxel (0.16 s on a CT): only a volume that may be raw needs its exact minimum.
+    applied =
+      sampledP01(volume.data) < AIR_BELOW
+        ? { slope: 1, intercept: 0 }
+        : rescaleToHounsfield(intensitySummary(volume.data), rescale);
   } catch (error) {
     throw new InputError(source, (error as Error).message, { cause: error });
   }
