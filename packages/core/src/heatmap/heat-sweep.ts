@@ -12,13 +12,14 @@ export interface HeatSweep {
   sliceHeat: SliceHeat;
 }
 
-/** What a sweep worker is asked: the maps, the shared output, and its planes [from, to). */
-export interface HeatSweepRequest {
-  maps: WeightedMap[];
-  output: SharedArrayBuffer;
-  from: number;
-  to: number;
-}
+/**
+ * What a sweep worker is asked, for its part of the shared output: sweep the maps into planes
+ * [from, to) (answered with their totals), or, once the peak is known, divide voxels
+ * [fromVoxel, toVoxel) by it (answered null).
+ */
+export type HeatSweepRequest =
+  | { kind: 'sweep'; maps: WeightedMap[]; output: SharedArrayBuffer; from: number; to: number }
+  | { kind: 'divide'; by: number; output: SharedArrayBuffer; fromVoxel: number; toVoxel: number };
 
 export interface HeatSweepOptions {
   /** Threads to sweep on (default: the cores this process may use). */
@@ -61,25 +62,38 @@ export async function sweepHeat(maps: readonly WeightedMap[], options: HeatSweep
     // its own garbage collector next runs, which an idle worker may not do for a long time.
     const workers = Array.from(
       { length: parts },
-      () => new RpcWorker<HeatSweepRequest, HeatTotals>(url, 'heatmap sweep'),
+      () => new RpcWorker<HeatSweepRequest, HeatTotals | null>(url, 'heatmap sweep'),
     );
+    const range = (w: number) => ({
+      output,
+      from: Math.floor((w * planes) / parts),
+      to: Math.floor(((w + 1) * planes) / parts),
+    });
     try {
       const totals = await Promise.all(
-        workers.map((worker, w) =>
-          worker.call({
-            maps: plain,
-            output,
-            from: Math.floor((w * planes) / parts),
-            to: Math.floor(((w + 1) * planes) / parts),
-          }),
-        ),
+        workers.map((worker, w) => worker.call({ kind: 'sweep', maps: plain, ...range(w) })),
       );
-      for (const t of totals) stats.add(t);
+      for (const t of totals) stats.add(t!);
+      // The division too is shared out: a pass over 79 M voxels.
+      if (stats.max > 0)
+        await Promise.all(
+          workers.map((worker, w) => {
+            const { from, to } = range(w);
+            const plane = grid.size[0] * grid.size[1];
+            return worker.call({ kind: 'divide', by: stats.max, output, fromVoxel: from * plane, toVoxel: to * plane });
+          }),
+        );
     } finally {
       await Promise.all(workers.map((worker) => worker.terminate()));
     }
+    return { heat, peak: stats.peak, max: stats.max, sliceHeat: stats.sliceHeat() };
   }
   const { max, peak } = stats;
-  if (max > 0) for (let i = 0; i < n; i++) heat[i] = heat[i]! / max;
+  divideBy(heat, 0, n, max);
   return { heat, peak, max, sliceHeat: stats.sliceHeat() };
+}
+
+/** heat[from..to) ÷ by, in place (nothing when by is 0: an all-zero map stays 0). */
+export function divideBy(heat: Float32Array, from: number, to: number, by: number): void {
+  if (by > 0) for (let i = from; i < to; i++) heat[i] = heat[i]! / by;
 }
