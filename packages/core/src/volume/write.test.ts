@@ -103,11 +103,16 @@ describe('writeVolume', () => {
     const out = join(dir, 'heat.nii.gz');
     await writeVolume(heat, out, { quantize: { range: [0, 1] } });
     const halfStep = 0.5 / 65535 + 1e-9;
-    const { volume: back } = await readVolume(out);
-    expect(back.data).toBeInstanceOf(Float32Array);
-    for (let p = 0; p < data.length; p++) expect(Math.abs(back.data[p]! - data[p]!)).toBeLessThanOrEqual(halfStep);
-    expect(back.data[3]).toBe(0);
-    expect(back.data[11]).toBe(1);
+    // Uncompressed too (the codes then go to the file a block at a time without gzip).
+    const plain = join(dir, 'heat.nii');
+    await writeVolume(heat, plain, { quantize: { range: [0, 1] } });
+    for (const file of [out, plain]) {
+      const { volume: back } = await readVolume(file);
+      expect(back.data).toBeInstanceOf(Float32Array);
+      for (let p = 0; p < data.length; p++) expect(Math.abs(back.data[p]! - data[p]!)).toBeLessThanOrEqual(halfStep);
+      expect(back.data[3]).toBe(0);
+      expect(back.data[11]).toBe(1);
+    }
     if (await pythonReferenceAvailable(['nibabel'])) {
       const described = JSON.parse(await runPython(DESCRIBE, [out])) as {
         storedDtype: string;
@@ -130,7 +135,7 @@ describe('writeVolume', () => {
     await expect(
       writeVolume({ ...heat, data: bad }, join(dir, 'bad.nii.gz'), { quantize: { range: [0, 1] } }),
     ).rejects.toThrow(/voxel 100 is NaN/);
-    expect((await readdir(dir)).sort()).toEqual(['heat.nii.gz']);
+    expect((await readdir(dir)).sort()).toEqual(['heat.nii', 'heat.nii.gz']);
   });
 
   it('rejects an unknown suffix and invalid geometry without writing', async () => {
