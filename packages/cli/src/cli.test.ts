@@ -8,6 +8,8 @@ describe('anymc3d CLI', () => {
     const report = JSON.parse(out) as Record<string, unknown>;
     expect(report.node).toBe(process.version);
     expect(typeof report.core).toBe('string');
+    expect(report.glibcTunables).toBe(process.env.GLIBC_TUNABLES ?? '');
+    expect(['always', 'madvise', 'never', 'n/a']).toContain(report.transparentHugePages);
   });
 
   it('an unknown command is a usage error with exit code 2', async () => {

@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { ADAPTERS_VERSION } from '@anymc3d/adapters';
 import { CORE_VERSION } from '@anymc3d/core';
+import { transparentHugePages } from '@anymc3d/core/util';
 import type { CommandModule } from 'yargs';
 import { CLI_VERSION } from '../version.js';
 
@@ -16,6 +17,10 @@ export interface EnvironmentReport {
   platform: string;
   cpus: number;
   cpuModel: string;
+  /** GLIBC_TUNABLES as this process started with it: the launchers add glibc.malloc.hugetlb=1. */
+  glibcTunables: string;
+  /** The kernel's transparent huge page mode ('always', 'madvise', 'never'), or 'n/a' off Linux. */
+  transparentHugePages: string;
 }
 
 export function environmentReport(): EnvironmentReport {
@@ -28,6 +33,8 @@ export function environmentReport(): EnvironmentReport {
     platform: `${process.platform}-${process.arch}`,
     cpus: cpuList.length,
     cpuModel: cpuList[0]?.model ?? 'unknown',
+    glibcTunables: process.env.GLIBC_TUNABLES ?? '',
+    transparentHugePages: transparentHugePages(),
   };
 }
 
