@@ -29,7 +29,7 @@ import {
 } from '@anymc3d/core/plugin';
 import { transparentHugePages } from '@anymc3d/core/util';
 import { readVolume } from '@anymc3d/core/volume';
-import { appendResults, asInstalledCommand, type Cell, markdownTable, measureLoad } from './harness.js';
+import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
 import { writeRandomVit } from './random-vit.js';
 
 const run = promisify(execFile);
@@ -127,7 +127,6 @@ async function timeCase(s: Setup, ct: string, pluginDir: string, out: string, th
 }
 
 async function main(): Promise<void> {
-  asInstalledCommand();
   const threads = Number(arg('threads', '2'));
   const models = arg('models', 'mobilenet,vits').split(',');
   const root = await mkdtemp(join(tmpdir(), 'ct-end-to-end-'));
@@ -198,7 +197,7 @@ async function main(): Promise<void> {
         notes: [
           'The CT: bench/python/read_volume.py make (synthetic, CT-RATE size, gzip level 6). Recipe: HU, LPS, 1.5×1.5×3 mm, one window replicated; the plugin has random head weights (its cost, not its answer, is measured).',
           `ONNX Runtime ${threads} threads; peak RSS is the process's maximum so far (models run in this order in one process).`,
-          `Run as the installed anymc3d starts: GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES} (glibc's malloc asks for transparent huge pages; kernel mode: ${transparentHugePages()}).`,
+          `GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? '(unset)'}; kernel transparent huge pages: ${transparentHugePages()} (glibc.malloc.hugetlb=1 is README's "Memory pages" setting).`,
         ],
       },
       load,

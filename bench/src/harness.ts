@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -146,22 +145,4 @@ export async function appendResults(
   // The picture of the ratios over time is redrawn from the file's own rows after every append.
   await writeRatiosPlot(path);
   return section;
-}
-
-/** What the installed commands add to GLIBC_TUNABLES (the shebang of packages/cli/bin/anymc3d.js). */
-export const COMMAND_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
-
-/**
- * Runs this bench script again in the environment the installed `anymc3d` starts with (glibc's
- * malloc asking for transparent huge pages), unless it already runs in it, and exits with the
- * rerun's status: a bench of what the command does must see the memory the command sees.
- */
-export function asInstalledCommand(): void {
-  const tunables = process.env.GLIBC_TUNABLES ?? '';
-  if (tunables.startsWith(COMMAND_GLIBC_TUNABLES)) return;
-  const rerun = spawnSync(process.execPath, process.argv.slice(1), {
-    stdio: 'inherit',
-    env: { ...process.env, GLIBC_TUNABLES: `${COMMAND_GLIBC_TUNABLES}:${tunables}` },
-  });
-  process.exit(rerun.status ?? 1);
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadMobileNet, type MobileNetBackbone, normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
 import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
 import { cosine } from '@anymc3d/core/testing';
-import { appendResults, asInstalledCommand, markdownTable, measureLoad } from './harness.js';
+import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { int8VersusFp32, VIT_S, vitLikeInput, vitLikeStack } from './int8-versus-fp32.js';
 import { peerKernel, runPeer } from './peer.js';
 
@@ -19,7 +19,6 @@ import { peerKernel, runPeer } from './peer.js';
  * Usage: node bench/dist/mobilenet.js [--threads 2] [--batch 8] [--iterations 5] [--no-write]
  */
 
-asInstalledCommand();
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);

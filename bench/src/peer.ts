@@ -39,7 +39,7 @@ export async function peerKernel(threads: number): Promise<string> {
   const blas = r.blas
     .map((b) => `${b.internal_api} ${b.version} (${b.architecture} kernels, ${b.num_threads} threads)`)
     .join(', ');
-  // A bench run as the installed command (asInstalledCommand) hands its GLIBC_TUNABLES to the peer too.
+  // A bench run with GLIBC_TUNABLES (README, "Memory pages") hands it to the peer too.
   const tunables = process.env.GLIBC_TUNABLES ? `, GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES} on both sides` : '';
   return `PyTorch ${r.torch}, ${blas}${tunables}`;
 }

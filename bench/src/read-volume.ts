@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { readVolume } from '@anymc3d/core/volume';
-import { appendResults, asInstalledCommand, markdownTable, measureLoad } from './harness.js';
+import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { runPeer } from './peer.js';
 
 /**
@@ -51,7 +51,6 @@ async function timeReads(path: string, mode: 'worker' | 'thread'): Promise<Timin
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function main(): Promise<void> {
-  asInstalledCommand();
   const dir = await mkdtemp(join(tmpdir(), 'anymc3d-bench-read-'));
   const path = join(dir, 'ct-512x512x300.nii.gz');
   try {

@@ -9,7 +9,7 @@ import { initPluginWeights, type PluginSpec } from '@anymc3d/core/plugin';
 import { randomTinyVitWeights, SYSTEM_PYTHON, TinyVit } from '@anymc3d/core/testing';
 import { AdamW, type FeatureCase, featureGradient, LoraTrainer, type VolumeCase } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
-import { appendResults, asInstalledCommand, markdownTable, measureLoad } from './harness.js';
+import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { opTimes } from './ort-profile.js';
 import { peerEnv, peerKernel } from './peer.js';
 
@@ -145,7 +145,6 @@ async function profileSteps(threads: number, steps: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  asInstalledCommand();
   if (process.argv[2] === '--rss') return rssChild(Number(process.argv[3]), Number(process.argv[4]));
   if (process.argv[2] === '--profile') return profileSteps(Number(process.argv[3] ?? 2), Number(process.argv[4] ?? 3));
   const threads = Number(process.argv[2] ?? 2);

@@ -6,7 +6,7 @@ import { normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
 import { loadFolder } from '@anymc3d/adapters/registry';
 import { buildBackboneGraph } from '@anymc3d/core/backbone';
 import { tensor } from '@anymc3d/core/graph';
-import { appendResults, asInstalledCommand, markdownTable, measureLoad } from './harness.js';
+import { appendResults, markdownTable, measureLoad } from './harness.js';
 import { int8VersusFp32 } from './int8-versus-fp32.js';
 import { peerKernel, runPeer } from './peer.js';
 import { writeRandomVit } from './random-vit.js';
@@ -36,7 +36,6 @@ async function imageBatch(): Promise<Float32Array> {
 }
 
 async function main(): Promise<void> {
-  asInstalledCommand();
   const dir = await mkdtemp(join(tmpdir(), 'vit-int8-'));
   await writeRandomVit(dir, 'S');
   const backbone = await loadFolder(dir);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HEATMAP_NIFTI } from '@anymc3d/core/heatmap';
 import { type NiftiWriteOptions, readVolume, type Volume, writeVolume } from '@anymc3d/core/volume';
-import { appendResults, asInstalledCommand, type Cell, markdownTable, measureLoad } from './harness.js';
+import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
 import { runPeer } from './peer.js';
 
 /**
@@ -36,7 +36,6 @@ function heatmapOn(grid: Volume, dense: boolean): Volume {
 }
 
 async function main(): Promise<void> {
-  asInstalledCommand();
   const dir = await mkdtemp(join(tmpdir(), 'anymc3d-bench-write-'));
   try {
     const ctPath = join(dir, 'ct.nii.gz');

@@ -91,18 +91,6 @@ describe('the installed commands', () => {
     }
   });
 
-  it('the installed anymc3d runs with glibc asking for transparent huge pages, and tunables set by the user still win', async () => {
-    const link = fileURLToPath(new URL('../../node_modules/.bin/anymc3d', import.meta.url));
-    const report = async (env: NodeJS.ProcessEnv) =>
-      JSON.parse((await run(link, ['env', '--json'], { env })).stdout) as { glibcTunables: string };
-    const { GLIBC_TUNABLES: _, ...clean } = process.env;
-    expect((await report(clean)).glibcTunables).toBe('glibc.malloc.hugetlb=1:');
-    // Later entries win in glibc: the user's own setting comes after the launcher's.
-    expect((await report({ ...clean, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' })).glibcTunables).toBe(
-      'glibc.malloc.hugetlb=1:glibc.malloc.hugetlb=0',
-    );
-  });
-
   it('a reader that closes the pipe early (| head, | grep -q) ends the command quietly, exit 0', async () => {
     // The read end is closed before the command writes a byte, so every write meets EPIPE.
     const child = spawn(process.execPath, [bin, 'backbones', 'list'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -17,7 +17,7 @@ export interface EnvironmentReport {
   platform: string;
   cpus: number;
   cpuModel: string;
-  /** GLIBC_TUNABLES as this process started with it: the launchers add glibc.malloc.hugetlb=1. */
+  /** GLIBC_TUNABLES as this process started with it (glibc.malloc.hugetlb=1 is recommended: README, "Memory pages"). */
   glibcTunables: string;
   /** The kernel's transparent huge page mode ('always', 'madvise', 'never'), or 'n/a' off Linux. */
   transparentHugePages: string;

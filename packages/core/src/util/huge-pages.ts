@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 
 /**
  * The kernel's transparent huge page mode ('always', 'madvise' or 'never'; 'n/a' off Linux): with
- * 'madvise', memory gets 2 MB pages only where asked for, which the installed commands do through
- * GLIBC_TUNABLES (their launchers).
+ * 'madvise', memory gets 2 MB pages only where asked for, which glibc's malloc does when started
+ * with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (README, "Memory pages").
  */
 export function transparentHugePages(): string {
   try {
