@@ -48,6 +48,8 @@ export const envCommand: CommandModule<object, EnvArgs> = {
       process.stdout.write(`${JSON.stringify(report)}\n`);
       return;
     }
-    for (const [key, value] of Object.entries(report)) process.stdout.write(`${key.padEnd(10)} ${value}\n`);
+    const width = Math.max(...Object.keys(report).map((k) => k.length));
+    for (const [key, value] of Object.entries(report))
+      process.stdout.write(`${key.padEnd(width)}  ${value || '(unset)'}\n`);
   },
 };
