@@ -7,9 +7,9 @@ import { asProcessed, mapSlicesToSource, type Processed } from '../volume/record
 import type { Grid, Volume } from '../volume/types.js';
 import { SLICE_AXIS_INDEX, type SliceAxis } from '../volume/views.js';
 import { writeVolume } from '../volume/write.js';
-import { HEATMAP_NIFTI, type HeatmapSummary } from './case-heatmap.js';
+import { type CaseHeatmap, HEATMAP_NIFTI, type HeatmapSummary } from './case-heatmap.js';
 import { type MontageOptions, type MontageRow, type MontageText, renderMontage, type SliceStack } from './montage.js';
-import { type SliceHeat, topSlicesAlong, topSlicesOf } from './slice-heat.js';
+import { topSlicesOf } from './slice-heat.js';
 
 /**
  * The slices of a volume along index axis `axis` as [S, H, W] tiles, oriented as the slicing of
@@ -122,7 +122,7 @@ export interface MontageCaption {
  * its own axis of the image as read, titled with the case, plugin, label and probability.
  */
 export function caseMontage(
-  result: { heat: Volume; summary: HeatmapSummary; sliceHeat?: SliceHeat },
+  result: CaseHeatmap,
   options: {
     /** The image under the map: as read, or as the recipe prepared it (then drawn back on the grid as read). */
     image: Volume | Processed;
@@ -140,9 +140,7 @@ export function caseMontage(
     const axis = SLICE_AXIS_INDEX[view.axis as SliceAxis] ?? result.summary.sliceAxis;
     const weights = view.topSlices.slice(0, 3).map((t) => t.weight.toFixed(2));
     const count = options.montage?.count ?? MONTAGE_COUNT;
-    const shown = (
-      result.sliceHeat ? topSlicesOf(result.sliceHeat[axis], count) : topSlicesAlong(result.heat, axis, count)
-    )
+    const shown = topSlicesOf(result.sliceHeat[axis], count)
       .map((t) => t.index)
       .sort((a, b) => a - b);
     return {
@@ -180,7 +178,7 @@ export function caseMontage(
  */
 export async function writeHeatmapOutputs(
   dir: string,
-  result: { heat: Volume; summary: HeatmapSummary; sliceHeat?: SliceHeat },
+  result: CaseHeatmap,
   options: {
     /** The image under the map: as read, or as the recipe prepared it (then drawn back on the grid as read). */
     image?: Volume | Processed;
