@@ -54,43 +54,43 @@ export async function sweepHeat(maps: readonly WeightedMap[], options: HeatSweep
   if (parts < 2 || n < (options.parallelFrom ?? 10 << 20) || !workerAvailable(url)) {
     heat = new Float32Array(n);
     sumPlanesToSource(maps, heat, 0, planes, { interpolation: 'linear', eachPlane: stats.take });
+    divideBy(heat, 0, n, stats.max);
   } else {
     const output = new SharedArrayBuffer(n * 4);
     heat = new Float32Array(output);
     const plain = maps.map((m) => ({ values: Float32Array.from(m.values), record: m.record, weight: m.weight }));
+    const planeVoxels = grid.size[0] * grid.size[1];
+    const first = (w: number) => Math.floor((w * planes) / parts);
     // Workers live for one sweep: a kept worker would hold on to this output (315 MB on a CT) until
     // its own garbage collector next runs, which an idle worker may not do for a long time.
     const workers = Array.from(
       { length: parts },
       () => new RpcWorker<HeatSweepRequest, HeatTotals | null>(url, 'heatmap sweep'),
     );
-    const range = (w: number) => ({
-      output,
-      from: Math.floor((w * planes) / parts),
-      to: Math.floor(((w + 1) * planes) / parts),
-    });
     try {
       const totals = await Promise.all(
-        workers.map((worker, w) => worker.call({ kind: 'sweep', maps: plain, ...range(w) })),
+        workers.map((worker, w) =>
+          worker.call({ kind: 'sweep', maps: plain, output, from: first(w), to: first(w + 1) }),
+        ),
       );
       for (const t of totals) stats.add(t!);
       // The division too is shared out: a pass over 79 M voxels.
-      if (stats.max > 0)
-        await Promise.all(
-          workers.map((worker, w) => {
-            const { from, to } = range(w);
-            const plane = grid.size[0] * grid.size[1];
-            return worker.call({ kind: 'divide', by: stats.max, output, fromVoxel: from * plane, toVoxel: to * plane });
+      await Promise.all(
+        workers.map((worker, w) =>
+          worker.call({
+            kind: 'divide',
+            by: stats.max,
+            output,
+            fromVoxel: first(w) * planeVoxels,
+            toVoxel: first(w + 1) * planeVoxels,
           }),
-        );
+        ),
+      );
     } finally {
       await Promise.all(workers.map((worker) => worker.terminate()));
     }
-    return { heat, peak: stats.peak, max: stats.max, sliceHeat: stats.sliceHeat() };
   }
-  const { max, peak } = stats;
-  divideBy(heat, 0, n, max);
-  return { heat, peak, max, sliceHeat: stats.sliceHeat() };
+  return { heat, peak: stats.peak, max: stats.max, sliceHeat: stats.sliceHeat() };
 }
 
 /** heat[from..to) ÷ by, in place (nothing when by is 0: an all-zero map stays 0). */
