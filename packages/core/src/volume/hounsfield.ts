@@ -63,6 +63,11 @@ export interface Rescale {
 const SUMMARY_SAMPLE = 1 << 18;
 
 export function intensitySummary(data: ArrayLike<number>): IntensitySummary {
+  return { ...exactRange(data), p01: sampledP01(data) };
+}
+
+/** The exact minimum and maximum: a pass over every voxel. */
+function exactRange(data: ArrayLike<number>): { min: number; max: number } {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < data.length; i++) {
@@ -70,7 +75,7 @@ export function intensitySummary(data: ArrayLike<number>): IntensitySummary {
     if (x < min) min = x;
     if (x > max) max = x;
   }
-  return { min, p01: sampledP01(data), max };
+  return { min, max };
 }
 
 /** The 1st percentile of an even-stride sample of the voxels. */
@@ -92,10 +97,9 @@ export function toHounsfield(volume: Volume, source: string, rescale?: Rescale):
   try {
     // Air in the sample settles it (HU, nothing to apply) without the exact min/max pass over
     // every voxel (0.16 s on a CT): only a volume that may be raw needs its exact minimum.
+    const p01 = sampledP01(volume.data);
     applied =
-      sampledP01(volume.data) < AIR_BELOW
-        ? { slope: 1, intercept: 0 }
-        : rescaleToHounsfield(intensitySummary(volume.data), rescale);
+      p01 < AIR_BELOW ? { slope: 1, intercept: 0 } : rescaleToHounsfield({ ...exactRange(volume.data), p01 }, rescale);
   } catch (error) {
     throw new InputError(source, (error as Error).message, { cause: error });
   }
