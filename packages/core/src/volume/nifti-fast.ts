@@ -139,6 +139,11 @@ function headerGeometry(info: NiftiHeaderInfo, scaled: boolean): Image | null {
   if (!g || !Ctor) return null;
   const dimension = info.dims.length === 4 ? 4 : 3;
   const componentType = scaled ? 'float32' : voxelType(new Ctor(new ArrayBuffer(8), 0, 1));
+  const pad = (xs: number[], fill: number) => [...xs, fill, fill, fill, fill].slice(0, dimension);
+  const direction = new Float64Array(dimension * dimension);
+  for (let r = 0; r < dimension; r++)
+    for (let c = 0; c < dimension; c++)
+      direction[r * dimension + c] = r < 3 && c < 3 ? g.direction[r * 3 + c]! : r === c ? 1 : 0;
   // A plain object of itk-wasm's Image shape: the fast path then never loads itk-wasm (a tenth of
   // a second, the first read of every process).
   const image: Image = {
@@ -149,22 +154,13 @@ function headerGeometry(info: NiftiHeaderInfo, scaled: boolean): Image | null {
       components: 1,
     },
     name: 'Image',
-    origin: [],
-    spacing: [],
-    direction: new Float64Array(0),
-    size: [],
+    origin: pad([...g.origin], 0),
+    spacing: pad([...g.spacing, info.pixdim[3] ?? 1], 1),
+    direction,
+    size: pad(info.dims, 1),
     metadata: new Map(),
     data: null,
   };
-  const pad = (xs: number[], fill: number) => [...xs, fill, fill, fill, fill].slice(0, dimension);
-  image.size = pad(info.dims, 1);
-  image.spacing = pad([...g.spacing, info.pixdim[3] ?? 1], 1);
-  image.origin = pad([...g.origin], 0);
-  const direction = new Float64Array(dimension * dimension);
-  for (let r = 0; r < dimension; r++)
-    for (let c = 0; c < dimension; c++)
-      direction[r * dimension + c] = r < 3 && c < 3 ? g.direction[r * 3 + c]! : r === c ? 1 : 0;
-  image.direction = direction;
   return image;
 }
 
