@@ -76,17 +76,17 @@ function onRecipeGrid(
 ): Processed {
   const wanted = recipe.orientation?.toUpperCase();
   const orientation = wanted && orientationCode(input.volume.direction) !== wanted ? wanted : undefined;
-  const oriented = (step: () => Processed | Grid) => {
+  const oriented = <T>(step: () => T): T => {
     try {
       return step();
     } catch (error) {
       throw new InputError(source, `input.orientation "${recipe.orientation}": ${(error as Error).message}`);
     }
   };
-  if (!recipe.spacing) return orientation ? (oriented(() => reorient(input, orientation)) as Processed) : input;
+  if (!recipe.spacing) return orientation ? oriented(() => reorient(input, orientation)) : input;
   const spacing = recipe.spacing as Vec3;
   // The grid the spacing applies to: the reoriented one (reorientation and resampling are one pass).
-  const from = orientation ? (oriented(() => reorientPlan(input.volume, orientation).grid) as Grid) : input.volume;
+  const from: Grid = orientation ? oriented(() => reorientPlan(input.volume, orientation).grid) : input.volume;
   const size = sizeForSpacing(from, spacing);
   if (size.some((n) => n > MAX_AXIS || n < 1))
     throw new InputError(
