@@ -40,7 +40,8 @@ export function toItkImage(v: Volume): Image {
  * atomically: a temporary file in the same folder is renamed into place once complete. NIfTI is
  * written by core itself (nifti-write.ts): ITK's WebAssembly writer copies the voxels into its
  * heap and gzips on one thread, 8.9 s of the 22 s one-CT heatmap (bench/ct-end-to-end).
- * `options` (display range, description) are NIfTI header fields; other formats have no place for them.
+ * `options` (display range, description, 16-bit quantisation) are NIfTI header fields and storage;
+ * other formats have no place for them and are written as the voxels are.
  */
 export async function writeVolume(v: Volume, path: string, options: NiftiWriteOptions = {}): Promise<void> {
   const suffix = SUFFIXES.find((s) => path.toLowerCase().endsWith(s));
