@@ -210,7 +210,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
     request: AnalysisRequest,
   ): Promise<string> {
     const caseName = request.caseName ?? basename(request.outDir);
-    const montage = caseMontage(first, {
+    const montage = await caseMontage(first, {
       image: input,
       view: l.views[0]!,
       caption: { caseId: caseName, plugin: l.info.id },

@@ -151,7 +151,7 @@ describe('HeatPlaneStats', () => {
 });
 
 describe('montage', () => {
-  it('draws a large slice at the size shown, averaging pixels instead of dropping them', () => {
+  it('draws a large slice at the size shown, averaging pixels instead of dropping them', async () => {
     // 600² one-pixel checkerboard: shown at 150 px (300 px in the 2× PNG), each tile pixel
     // averages 2×2 input pixels, an even grey; dropping pixels would give pure black or white.
     const [S, H, W] = [1, 600, 600];
@@ -163,7 +163,7 @@ describe('montage', () => {
     };
     const heat = { data: new Float32Array(S * H * W), slices: S, height: H, width: W };
     const row = { label: 'axial', indexName: 'k', image, heat, pixelAspect: 1 };
-    const { svg } = renderMontage([row], { title: 't', subtitle: 's' }, { count: 1 });
+    const { svg } = await renderMontage([row], { title: 't', subtitle: 's' }, { count: 1 });
     const tiles = [...svg.matchAll(/href="data:image\/png;base64,([^"]+)"/g)].map((m) =>
       PNG.sync.read(Buffer.from(m[1]!, 'base64')),
     );
@@ -193,7 +193,7 @@ describe('montage', () => {
     expect(shrinkSlice(stack, 0, 20, 20).data).toEqual(stack.data.subarray(0, 77));
   });
 
-  it('picks the slices with the most heat and draws the overlay only where heat is, with words a reader needs', () => {
+  it('picks the slices with the most heat and draws the overlay only where heat is, with words a reader needs', async () => {
     const [S, H, W] = [5, 8, 8];
     const image = { data: new Float32Array(S * H * W).fill(0.5), slices: S, height: H, width: W };
     const heat = { data: new Float32Array(S * H * W), slices: S, height: H, width: W };
@@ -208,7 +208,7 @@ describe('montage', () => {
       pixelAspect: 1,
     };
     const text = { title: 'case-7 · toy plugin · blob: p = 0.812, threshold 0.500 → positive', subtitle: 'attention' };
-    const { svg, png, slices } = renderMontage([row], text, { count: 2, opacity: 1, floor: 0.2 });
+    const { svg, png, slices } = await renderMontage([row], text, { count: 2, opacity: 1, floor: 0.2 });
     expect(slices).toEqual([[1, 3]]);
     const words = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!.replace(/&gt;/g, '>'));
     expect(words).toContain(text.title);
@@ -233,11 +233,11 @@ describe('montage', () => {
     expect(tileArea / (page.width * page.height)).toBeGreaterThan(0.25);
   });
 
-  it('refuses an image and heatmap of different sizes', () => {
+  it('refuses an image and heatmap of different sizes', async () => {
     const a = { data: new Float32Array(8), slices: 2, height: 2, width: 2 };
     const b = { data: new Float32Array(12), slices: 3, height: 2, width: 2 };
-    expect(() =>
+    await expect(
       renderMontage([{ label: 'v', indexName: 'k', image: a, heat: b, pixelAspect: 1 }], { title: '', subtitle: '' }),
-    ).toThrow(/differ/);
+    ).rejects.toThrow(/differ/);
   });
 });

@@ -142,11 +142,11 @@ const CHAR = 0.6;
  * beside the heatmap over it, captioned with its index and mean heat, and a colour bar with
  * values. Drawn as SVG (text in DejaVu Sans), rasterised to PNG. Returns both and the slices shown.
  */
-export function renderMontage(
+export async function renderMontage(
   rows: readonly MontageRow[],
   text: MontageText,
   options: MontageOptions = {},
-): { svg: string; png: Uint8Array; slices: number[][] } {
+): Promise<{ svg: string; png: Uint8Array; slices: number[][] }> {
   for (const r of rows) {
     const { image, heat } = r;
     if (image.slices !== heat.slices || image.height !== heat.height || image.width !== heat.width) {
@@ -231,5 +231,5 @@ export function renderMontage(
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans">` +
     `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`;
-  return { svg, png: svgToPng(svg, PNG_SCALE), slices: shownPerRow };
+  return { svg, png: await svgToPng(svg, PNG_SCALE), slices: shownPerRow };
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { Resvg } from '@resvg/resvg-js';
+import { renderAsync } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
@@ -42,15 +42,17 @@ export async function plotSvg(spec: PlotSpec): Promise<string> {
 /**
  * SVG → PNG at `scale` (2 = crisp on high-density screens and in print). Fonts: DejaVu where the
  * machine has it, else whatever the system offers; a machine with no fonts draws no text, so say so.
+ * Drawn on libuv's thread pool, not the main thread: a CT montage takes resvg about half a second,
+ * which then overlaps the heatmap's NIfTI write instead of holding up its compression.
  */
-export function svgToPng(svg: string, scale = 2): Uint8Array {
+export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
   const fontFiles = FONT_FILES.filter((f) => existsSync(f));
-  const resvg = new Resvg(svg, {
+  const rendered = await renderAsync(svg, {
     fitTo: { mode: 'zoom', value: scale },
     font: { fontFiles, loadSystemFonts: fontFiles.length === 0, defaultFontFamily: PLOT_FONT },
     background: 'white',
   });
-  return new Uint8Array(resvg.render().asPng());
+  return new Uint8Array(rendered.asPng());
 }
 
 export interface RenderedPlot {
@@ -61,5 +63,5 @@ export interface RenderedPlot {
 
 export async function renderPlot(spec: PlotSpec): Promise<RenderedPlot> {
   const svg = await plotSvg(spec);
-  return { spec, svg, png: svgToPng(svg) };
+  return { spec, svg, png: await svgToPng(svg) };
 }
