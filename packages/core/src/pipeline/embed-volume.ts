@@ -127,10 +127,13 @@ export async function embedVolume(
       else constants.push({ slice: k, key });
     }
     if (varying.length) {
-      const data = new Float32Array(varying.length * per);
-      varying.forEach((k, j) => {
-        data.set(batch.data.subarray(k * per, (k + 1) * per), j * per);
-      });
+      // Usually every slice varies: the batch then goes as it is, not copied into fresh memory
+      // (5 MB per batch of eight 224² slices, each page a fault on first touch).
+      const data = varying.length === batch.count ? batch.data : new Float32Array(varying.length * per);
+      if (data !== batch.data)
+        varying.forEach((k, j) => {
+          data.set(batch.data.subarray(k * per, (k + 1) * per), j * per);
+        });
       const e = await embedder.embed({ dtype: 'float32', dims: [varying.length, 3, H, W], data });
       varying.forEach((k, j) => {
         place(e, j, batch.start + k, 1);
