@@ -103,7 +103,7 @@ export function sliceBatches(input: Volume | Processed, options: SliceOptions): 
   const chunk = Math.max(1, options.chunk ?? 16);
   const mean = options.mean ?? [0, 0, 0];
   const std = options.std ?? [1, 1, 1];
-  const mapValue = channelMappers(options.channels);
+  const windows = channelWindows(options.channels);
   const stride = [1, volume.size[0], volume.size[0] * volume.size[1]];
   // Per-output-column and per-output-row source positions (bilinear within the plane).
   const table = (n: number, axisIdx: number, col: number) => {
@@ -124,6 +124,13 @@ export function sliceBatches(input: Volume | Processed, options: SliceOptions): 
   const th = table(H, hAxis, 1);
   const d = volume.data;
   const plane = H * W;
+  // The windows and normalisation as locals, each pixel windowed once when the channels share a
+  // window: this loop runs per output pixel (6 M times for a CT's 125 axial slices at 224²), and
+  // one window closure per channel took about 1.5× as long (333²×125 → 224², ad hoc, warm runs).
+  const [w0, w1, w2] = windows;
+  const oneWindow = w0 === w1 && w1 === w2;
+  const [m0, m1, m2] = mean as Vec3;
+  const [s0, s1, s2] = std as Vec3;
   function* batches(): Generator<SliceBatch> {
     for (let start = 0; start < slices; start += chunk) {
       const count = Math.min(chunk, slices - start);
@@ -142,7 +149,16 @@ export function sliceBatches(input: Volume | Processed, options: SliceOptions): 
             const bottom = d[r1 + c0]! + (d[r1 + c1]! - d[r1 + c0]!) * fw;
             const x = top + (bottom - top) * fh;
             const at = n * 3 * plane + h * W + w;
-            for (let c = 0; c < 3; c++) data[at + c * plane] = (mapValue[c]!(x) - mean[c]!) / std[c]!;
+            if (oneWindow) {
+              const v = windowed(x, w0);
+              data[at] = (v - m0) / s0;
+              data[at + plane] = (v - m1) / s1;
+              data[at + 2 * plane] = (v - m2) / s2;
+            } else {
+              data[at] = (windowed(x, w0) - m0) / s0;
+              data[at + plane] = (windowed(x, w1) - m1) / s1;
+              data[at + 2 * plane] = (windowed(x, w2) - m2) / s2;
+            }
           }
         }
       }
@@ -152,20 +168,26 @@ export function sliceBatches(input: Volume | Processed, options: SliceOptions): 
   return { slices, height: H, width: W, record: extended, [Symbol.iterator]: batches };
 }
 
-/** One value → [0, 1] (or identity) function per output channel. */
-function channelMappers(spec: ChannelSpec): ((x: number) => number)[] {
+/** A channel's window, or null for the value itself. */
+type ChannelWindow = Window | null;
+
+/**
+ * The window of each output channel; one array shared by all three when they are the same
+ * (one window, or a replicated value), so each pixel is windowed once.
+ */
+function channelWindows(spec: ChannelSpec): [ChannelWindow, ChannelWindow, ChannelWindow] {
   if ('windows' in spec) {
     const ws = spec.windows;
     if (ws.length !== 1 && ws.length !== 3)
       throw new RangeError(`give 1 or 3 windows for 3 channels, got ${ws.length}`);
-    return [0, 1, 2].map((c) => {
-      const w = ws[ws.length === 1 ? 0 : c]!;
-      return (x: number) => applyWindow(x, w);
-    });
+    return ws.length === 1 ? [ws[0]!, ws[0]!, ws[0]!] : [ws[0]!, ws[1]!, ws[2]!];
   }
-  const range = spec.range;
-  if (!range) return [0, 1, 2].map(() => (x: number) => x);
-  return [0, 1, 2].map(() => (x: number) => applyWindow(x, range));
+  const w = spec.range ?? null;
+  return [w, w, w];
+}
+
+function windowed(x: number, w: ChannelWindow): number {
+  return w === null ? x : applyWindow(x, w);
 }
 
 /** The largest multiple of `patch` not above `target` (at least one patch): a valid view side. */
