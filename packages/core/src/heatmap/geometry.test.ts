@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,5 +182,26 @@ describe('multi-view heatmaps', () => {
     await expect(
       caseHeatmaps({ volume, views: [view], backbone, plugin: { card: mv, weights: mvWeights, source: 'mv' } }),
     ).rejects.toThrow(/2 views, 1 were given/);
+  });
+});
+
+describe('heatmap outputs', () => {
+  it('a NIfTI that cannot be written while the montage is drawn leaves no file of the case behind', async () => {
+    const { volume } = await readVolume(join(FIXTURES, 'oblique_int16.nii.gz'));
+    const result = await caseHeatmaps({
+      volume,
+      views: [view],
+      backbone,
+      plugin: { card, weights, source: 't' },
+      threads: 1,
+    });
+    // A value the 16-bit codes cannot hold: the NIfTI is refused, and the montage (drawn at the
+    // same time) must not be written either, nor the JSON that would point at them.
+    (result.heat.data as Float32Array)[5] = Number.NaN;
+    const dir = tmp();
+    await expect(
+      writeHeatmapOutputs(dir, result, { image: volume, view, png: true, caption: { caseId: 'c', plugin: 'p' } }),
+    ).rejects.toThrow(/finding\.nii\.gz.*voxel 5 is NaN/);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
