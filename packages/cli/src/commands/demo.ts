@@ -3,7 +3,7 @@ import { resolveBackbone } from '@anymc3d/adapters/registry';
 import type { Backbone } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
-import { DEVICES, type Device } from '@anymc3d/core/graph';
+import { DEVICES, type Device, type Precision } from '@anymc3d/core/graph';
 import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { Interval } from '@anymc3d/core/metrics';
 import { inputViews, pluginInput, prepareCaseVolume, readPlugin } from '@anymc3d/core/plugin';
@@ -12,9 +12,10 @@ import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
 import { runTask } from '../pipeline/run-task.js';
 import { createProgress } from '../progress.js';
+import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
 import { type GlobalFlags, parseCounts, parseRates } from './task-flags.js';
 
-interface DemoArgs extends GlobalFlags {
+interface DemoArgs extends GlobalFlags, PrecisionFlag {
   output: string;
   device: string;
   resolution: number;
@@ -36,7 +37,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
   command: 'demo',
   describe: 'Train and test a 3-view AdrenalMNIST3D classifier on the shipped ImageNet MobileNet v1 (embedded data)',
   builder: (y) =>
-    y
+    precisionFlag(y)
       .option('output', {
         alias: 'o',
         type: 'string',
@@ -92,7 +93,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
       `AdrenalMNIST3D ${resolution}³ (${DEMO_FILES[resolution].split('/').pop()}, MedMNIST v2, CC BY 4.0): ${manifest.cases.length} cases`,
     );
     say(
-      `frozen ${BACKBONE} (ImageNet) at ${size}×${size}; views axial, coronal, sagittal, each pooled by its own query, then fused`,
+      `frozen ${BACKBONE} (ImageNet${args.precision === 'int8' ? ', its own uint8 arithmetic' : ''}) at ${size}×${size}; views axial, coronal, sagittal, each pooled by its own query, then fused`,
     );
     const progress = createProgress({ enabled: args.progress, quiet: args.quiet });
     let run: Awaited<ReturnType<typeof runTask>>;
@@ -109,6 +110,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         criterion: args.criterion as 'f1' | 'youden',
         bootstrap: 1000,
         device: args.device as Device,
+        precision: args.precision,
         ...(args.threads ? { threads: args.threads } : {}),
         report: progress.report,
       });
@@ -131,7 +133,14 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         `  ${p.model.padEnd(16)} AUC=${p.auc.toFixed(3)} ACC=${p.acc.toFixed(3)}${p.source === 'recalled' ? "  (recalled from the paper's table, not checked)" : '  (benchmark page)'}`,
       );
     say(`predictions: ${run.predictionFiles.join(', ')}`);
-    const heatmapDir = await demoHeatmaps(manifest, backbone, run.fitted.pluginDir, outDir, args.threads);
+    const heatmapDir = await demoHeatmaps(
+      manifest,
+      backbone,
+      run.fitted.pluginDir,
+      outDir,
+      args.precision,
+      args.threads,
+    );
     say(`heatmaps (3 positive test cases: NIfTI on the input grid, PNG montage, JSON): ${heatmapDir}`);
     say(
       `time: features ${run.seconds.features.toFixed(1)}s (${run.computedEntries} case-views through the backbone), ` +
@@ -146,6 +155,7 @@ async function demoHeatmaps(
   backbone: Backbone,
   pluginDir: string,
   outDir: string,
+  precision: Precision,
   threads: number | undefined,
 ): Promise<string> {
   const id = { name: backbone.card.name, weightHash: backbone.weightHash };
@@ -161,6 +171,7 @@ async function demoHeatmaps(
       views,
       backbone,
       plugin: { card, weights, source: pluginDir },
+      precision,
       ...(threads ? { threads } : {}),
     });
     await writeHeatmapOutputs(join(dir, safeName(c.id)), result, {

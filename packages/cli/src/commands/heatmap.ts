@@ -14,8 +14,9 @@ import { readVolume, volumeStem } from '@anymc3d/core/volume';
 import type { Argv, CommandModule } from 'yargs';
 import { writeCliCaseReport } from '../pipeline/case-report.js';
 import { createProgress } from '../progress.js';
+import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
 
-interface HeatmapArgs {
+interface HeatmapArgs extends PrecisionFlag {
   input: string[];
   output: string;
   plugin: string;
@@ -47,7 +48,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
   describe:
     'Heatmap of one volume for a plugin label: NIfTI of 0–1 on the input grid (16-bit codes, scl_slope 1/65535), JSON summary, optional PNG',
   builder: (y) =>
-    y
+    precisionFlag(y)
       .option('input', {
         alias: 'i',
         type: 'string',
@@ -58,6 +59,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' })
       .option('plugin', {
+        alias: 'p',
         type: 'string',
         demandOption: true,
         describe: 'Plugin folder (plugin.json + plugin.safetensors)',
@@ -113,6 +115,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       ...(paths.length > 1 ? { volumes, volumeSources: paths } : {}),
       ...(args.label !== undefined ? { label: args.label } : {}),
       ...(args.threads ? { threads: args.threads } : {}),
+      precision: args.precision,
       onProgress: (p) => progress.report({ stage: `heatmap ${p.view}`, done: p.done, total: p.total }),
     }).finally(() => progress.stop());
     const files = await writeHeatmapOutputs(args.output, result, {
@@ -121,7 +124,12 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       png: args.png || args.report,
       caption: { caseId: volumeStem(paths[0]!), plugin: `${card.task} plugin` },
       // input: the grid the map is on (the first view's image); inputs: each view's, when they differ.
-      provenance: { input: paths[0], ...(paths.length > 1 ? { inputs: paths } : {}), plugin: args.plugin },
+      provenance: {
+        input: paths[0],
+        ...(paths.length > 1 ? { inputs: paths } : {}),
+        plugin: args.plugin,
+        precision: args.precision,
+      },
     });
     if (args.report) {
       files.report = await writeCliCaseReport(join(args.output, 'report.html'), {

@@ -3,12 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { towerFixture } from '@anymc3d/adapters/testing';
+import { foldThreshold } from '@anymc3d/core/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBlobTask } from '../blob-task.test-helpers.js';
 import { runCliCaptured as run } from '../run-cli.test-helpers.js';
 
 /**
- * `features` and `predict` with `--precision int8` on a tiny ViT (CLIP tower, random weights):
+ * `features`, `predict` and `heatmap` with `--precision int8` on a tiny ViT (CLIP tower, random weights):
  * tokens cached apart from fp32 ones and found again by the other command, the precision in the
  * predictions' provenance, probabilities near fp32's, and a LoRA plugin refused.
  */
@@ -47,16 +48,20 @@ describe('--precision on features and predict', () => {
     expect(train.code, train.err).toBe(0);
     const plugin = join(out, 'plugin');
 
-    const predicted: Record<string, { provenance: Provenance; p: number[] }> = {};
+    const predicted: Record<string, { provenance: Provenance; p: number[]; ids: string[] }> = {};
     for (const precision of ['fp32', 'int8']) {
       const dir = join(root, `predicted-${precision}`);
-      const r = await run(['predict', ...flags, '-p', plugin, '-o', dir, '--precision', precision]);
+      const maps = precision === 'int8' ? ['--heatmaps', '--heatmap-limit', '1'] : [];
+      const r = await run(['predict', ...flags, '-p', plugin, '-o', dir, '--precision', precision, ...maps]);
       expect(r.code, r.err).toBe(0);
       const read = async (name: string) => JSON.parse(await readFile(join(dir, name), 'utf8')) as unknown;
-      const predictions = (await read('predictions.json')) as { cases: { probabilities: { blob: number } }[] };
+      const predictions = (await read('predictions.json')) as {
+        cases: { id: string; probabilities: { blob: number } }[];
+      };
       predicted[precision] = {
         provenance: (await read('provenance.json')) as Provenance,
         p: predictions.cases.map((c) => c.probabilities.blob),
+        ids: predictions.cases.map((c) => c.id),
       };
     }
     const [fp32, int8] = [predicted.fp32!, predicted.int8!];
@@ -68,6 +73,44 @@ describe('--precision on features and predict', () => {
     const worst = Math.max(...fp32.p.map((p, k) => Math.abs(p - int8.p[k]!)));
     expect(worst).toBeGreaterThan(0); // another arithmetic really ran
     expect(worst).toBeLessThan(0.05);
+
+    // `heatmap --precision int8` runs the same arithmetic: its probability is predict's, not fp32's.
+    const heat = await run([
+      'heatmap',
+      '-i',
+      join(root, 'images', 'case6.nii.gz'),
+      '-p',
+      plugin,
+      '-b',
+      towerFixture('clip-tiny'),
+      '-o',
+      join(root, 'heat-int8'),
+      '--precision',
+      'int8',
+      '--threads',
+      '1',
+      '--json',
+    ]);
+    expect(heat.code, heat.err).toBe(0);
+    const summary = JSON.parse(heat.out) as { probability: number; threshold: number; files: { json: string } };
+    // predict writes the probability with the threshold chosen on val folded to 0.5; the heatmap, as is.
+    const folded = foldThreshold(summary.probability, summary.threshold);
+    // Not to the last digit: dynamic int8 scales each batch by its own range, and the heatmap's
+    // batches are one case's slices, predict's another mix; still far nearer int8's than fp32's.
+    const fromInt8 = Math.abs(folded - int8.p[int8.ids.indexOf('case6')]!);
+    expect(fromInt8).toBeLessThan(1e-4);
+    expect(fromInt8).toBeLessThan(Math.abs(folded - fp32.p[fp32.ids.indexOf('case6')]!) / 5);
+    const written = JSON.parse(await readFile(summary.files.json, 'utf8')) as { provenance: { precision: string } };
+    expect(written.provenance.precision).toBe('int8');
+    // So do `predict --precision int8 --heatmaps`' maps (here of its first case).
+    const first = int8.ids[0]!;
+    const mapped = JSON.parse(await readFile(join(root, 'predicted-int8', 'heatmaps', first, 'blob.json'), 'utf8')) as {
+      probability: number;
+      threshold: number;
+      provenance: { precision: string };
+    };
+    expect(mapped.provenance.precision).toBe('int8');
+    expect(Math.abs(foldThreshold(mapped.probability, mapped.threshold) - int8.p[0]!)).toBeLessThan(1e-4);
 
     // `features --precision int8` finds predict's int8 tokens: nothing is computed again.
     const features = await run(['features', ...common, '--threads', '1', '-o', out, '--precision', 'int8']);

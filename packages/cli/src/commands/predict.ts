@@ -178,13 +178,20 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           ...(distinct ? { volumes, volumeSources: c.images } : {}),
           ...(embeddings ? { embeddings } : {}),
           ...(a.threads ? { threads: a.threads } : {}),
+          // The arithmetic of the tokens the case's probability came from, so the map agrees with it.
+          precision: a.precision,
         });
         const mapFiles = await writeHeatmapOutputs(join(t.outDir, 'heatmaps', safeName(c.id)), result, {
           image: volume,
           view: views[0]!,
           png: true,
           caption: { caseId: c.id, plugin: `${pluginCard.task} plugin` },
-          provenance: { input: c.images[0]!, ...(distinct ? { inputs: c.images } : {}), plugin: a.plugin },
+          provenance: {
+            input: c.images[0]!,
+            ...(distinct ? { inputs: c.images } : {}),
+            plugin: a.plugin,
+            precision: a.precision,
+          },
         });
         montages.set(k, { label: result.summary.label, png: mapFiles.png! });
       };

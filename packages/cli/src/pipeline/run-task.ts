@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Backbone } from '@anymc3d/core/backbone';
-import type { Device } from '@anymc3d/core/graph';
+import type { Device, Precision } from '@anymc3d/core/graph';
 import {
   bootstrapIntervals,
   type Evaluation,
@@ -32,6 +32,8 @@ export interface RunTaskOptions {
   bootstrap?: number;
   threads?: number;
   device?: Device;
+  /** The frozen backbone's arithmetic for the tokens (default fp32); cached apart and recorded. */
+  precision?: Precision;
   report?: ProgressSink;
 }
 
@@ -69,6 +71,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
     cacheRoot: o.cacheRoot,
     ...(o.threads ? { threads: o.threads } : {}),
     ...(o.device ? { device: o.device } : {}),
+    ...(o.precision ? { precision: o.precision } : {}),
     ...(o.report ? { report: o.report } : {}),
   });
   const t1 = Date.now();
@@ -120,7 +123,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
       task: card.id,
       manifest: o.manifest.source,
       split: evalSplit,
-      backbone: { ...backboneId, inputSize: o.inputSize },
+      backbone: { ...backboneId, inputSize: o.inputSize, precision: o.precision ?? 'fp32' },
       views: input.views,
       plugin: { dir: fitted.pluginDir, sha256: await pluginHash(fitted.pluginDir) },
       selection: {

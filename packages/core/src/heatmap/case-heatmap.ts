@@ -1,6 +1,6 @@
 import { AdaptedEmbedder } from '../backbone/adapted-embedder.js';
 import type { Backbone } from '../backbone/types.js';
-import type { Tensor } from '../graph/index.js';
+import type { Precision, Tensor } from '../graph/index.js';
 import { embedVolume, type VolumeEmbedding } from '../pipeline/embed-volume.js';
 import type { ViewInput } from '../pipeline/index.js';
 import type { PluginCard } from '../plugin/card.js';
@@ -67,6 +67,11 @@ export interface CaseHeatmapArgs {
   label?: string;
   threads?: number;
   batchSize?: number;
+  /**
+   * The frozen backbone's arithmetic for a plugin without LoRA (default fp32): the same as the
+   * tokens its probabilities came from (`predict --precision`), so map and probability agree.
+   */
+  precision?: Precision;
   /** Slices run through the backbone so far, per view (constant slices are run once and not counted again). */
   onProgress?: (p: { view: string; done: number; total: number }) => void;
   /**
@@ -202,6 +207,7 @@ export async function pluginEmbeddings(
     let done = 0;
     const embedder = pluginEmbedder(backbone, plugin, v, {
       ...(args.threads ? { threads: args.threads } : {}),
+      ...(args.precision ? { precision: args.precision } : {}),
       ...(args.batchSize ? { batchSize: args.batchSize } : {}),
       onSlices: (count) => {
         done = Math.min(total, done + count);

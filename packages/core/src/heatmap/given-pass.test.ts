@@ -96,6 +96,22 @@ describe('caseHeatmaps with a given backbone pass', () => {
     expect(given.summary.probability).toBeCloseTo(fresh.summary.probability, 6);
   });
 
+  it('precision int8: the map of an int8 frozen pass, as the int8 tokens of `predict --precision int8` give', async () => {
+    const card: PluginCard = { ...base, lora: null };
+    const args = { volume, views: [view], backbone: vit, plugin: { card, weights: head, source: 'p' }, threads: 1 };
+    const embedder = new FrozenEmbedder(vit, { threads: 1, precision: 'int8' });
+    const int8Pass = await embedVolume(volume, view, embedder, heatmapEmbedOptions(vit));
+    await embedder.release();
+    const int8 = await caseHeatmaps({ ...args, precision: 'int8' });
+    const given = await caseHeatmaps({ ...args, embeddings: [int8Pass] });
+    expect(maxAbsDiff(int8.heat.data as Float32Array, given.heat.data as Float32Array)).toBeLessThan(1e-5);
+    expect(int8.summary.probability).toBeCloseTo(given.summary.probability, 6);
+    // Not the fp32 pass under another name: quantised weights move the probability a little.
+    const fp32 = await caseHeatmaps(args);
+    expect(int8.summary.probability).not.toBe(fp32.summary.probability);
+    expect(Math.abs(int8.summary.probability - fp32.summary.probability)).toBeLessThan(0.05);
+  });
+
   it('refuses a pass that does not fit: without attention on a ViT, or with other slices', async () => {
     const card: PluginCard = { ...base, lora: null };
     const args = { volume, views: [view], backbone: vit, plugin: { card, weights: head, source: 'p' }, threads: 1 };
