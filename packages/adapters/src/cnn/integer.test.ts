@@ -106,6 +106,18 @@ describe('MobileNet v1 in its own integer arithmetic', () => {
       const { scale, zero_point } = reference.v1_output_quantization;
       const cls = out.cls.data as Float32Array;
       const patches = out.patchTokens.data as Float32Array;
+      // The embedding is the feature map's mean rounded to a code: within half a step of it, and
+      // not always equal (what a class activation map must allow for, case-heatmap.ts).
+      expect(out.clsStep).toBeCloseTo(scale, 9);
+      let worst = 0;
+      for (let k = 0; k < 3; k++)
+        for (let c = 0; c < 1024; c++) {
+          let mean = 0;
+          for (let p = 0; p < 49; p++) mean += patches[(k * 49 + p) * 1024 + c]! / 49;
+          worst = Math.max(worst, Math.abs(mean - cls[k * 1024 + c]!));
+        }
+      expect(worst).toBeGreaterThan(1e-3 * scale);
+      expect(worst).toBeLessThanOrEqual(scale / 2 + 1e-6);
       IMAGES.forEach((name, k) => {
         const ref = reference.images[name]!.v1_integer_embedding.map((q) => scale * (q - zero_point));
         expect(cosine(cls.subarray(k * 1024, (k + 1) * 1024), ref)).toBeGreaterThanOrEqual(0.9999);

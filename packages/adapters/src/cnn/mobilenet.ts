@@ -123,7 +123,7 @@ export class MobileNetBackbone implements Backbone {
     const cls = g.op('Reshape', [pooled, g.ints([-1, c])]);
     const flat = g.op('Reshape', [features, g.ints([-1, c, h * w])]);
     const patchTokens = g.op('Transpose', [flat], { perm: [0, 2, 1] });
-    return { cls, patchTokens, grid: [h, w], method: TFLITE_INTEGER_METHOD };
+    return { cls, patchTokens, grid: [h, w], method: TFLITE_INTEGER_METHOD, clsStep: net.pooled.scale };
   }
 
   /** The whole network in the file's integer arithmetic (uint8 codes; up to the logits). */

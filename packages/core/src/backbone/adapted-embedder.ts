@@ -7,6 +7,7 @@ import {
   embedInBatches,
   runInBatches,
   SessionsBySize,
+  stepOf,
 } from './embedder.js';
 import type { Backbone } from './types.js';
 
@@ -81,15 +82,14 @@ export class AdaptedEmbedder {
         ...(this.threads ? { threads: this.threads } : {}),
         ...(this.device ? { device: this.device } : {}),
       });
-      return { session, grid: built.grid, outputs: built.outputs };
+      return { session, grid: built.grid, outputs: built.outputs, ...stepOf(built) };
     });
   }
 
   /** Normalised pixels [N,3,H,W] → cls, patch tokens and (ViTs) attention, batch by batch. */
   async embed(pixels: Tensor): Promise<Embedding> {
     const [, , h, w] = pixels.dims as [number, number, number, number];
-    const { session, grid, outputs } = await this.prepared([h, w]);
-    return embedInBatches(session, outputs, grid, pixels, this.batchSize, this.onSlices);
+    return embedInBatches(await this.prepared([h, w]), pixels, this.batchSize, this.onSlices);
   }
 
   /** Normalised pixels [N,3,H,W] → the per-slice CLS [N, d] alone (what a prediction needs), batch by batch. */

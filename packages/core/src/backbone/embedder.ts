@@ -34,7 +34,14 @@ export function buildBackboneGraph(
   inputSize: [number, number],
   lora?: LoraConfig,
   precision: Precision = 'fp32',
-): { graph: Graph; grid: [number, number]; outputs: string[]; provenance: PrecisionProvenance } {
+): {
+  graph: Graph;
+  grid: [number, number];
+  outputs: string[];
+  provenance: PrecisionProvenance;
+  /** The embedding's rounding step, for a backbone's own integer graph (`IntegerBackboneValues.clsStep`). */
+  clsStep?: number;
+} {
   if (precision === 'int8' && lora) {
     throw new InputError(
       backbone.card.name,
@@ -43,7 +50,7 @@ export function buildBackboneGraph(
   }
   const g = new GraphBuilder(`${backbone.card.name}_${inputSize.join('x')}`);
   const pixels = g.input('pixels', 'float32', ['N', 3, inputSize[0], inputSize[1]]);
-  const out: BackboneValues & { method?: string } =
+  const out: BackboneValues & { method?: string; clsStep?: number } =
     precision === 'int8' && backbone.buildInteger
       ? backbone.buildInteger(g, pixels, { inputSize, attention: true })
       : backbone.build(g, pixels, { inputSize, attention: true, ...(lora ? { lora } : {}) });
@@ -55,7 +62,13 @@ export function buildBackboneGraph(
   if (out.method !== undefined) {
     const floatMatMuls = built.nodes.filter((n) => n.op === 'MatMul').length;
     const provenance = { precision, method: out.method, quantizedMatMuls: 0, floatMatMuls, weights: [] };
-    return { graph: built, grid: out.grid, outputs, provenance };
+    return {
+      graph: built,
+      grid: out.grid,
+      outputs,
+      provenance,
+      ...(out.clsStep !== undefined ? { clsStep: out.clsStep } : {}),
+    };
   }
   const { graph, provenance } = withPrecision(built, precision);
   return { graph, grid: out.grid, outputs, provenance };
@@ -85,6 +98,8 @@ export interface Embedding {
   /** [N, P]; absent for backbones without attention (CNNs). */
   attention?: Tensor;
   grid: [number, number];
+  /** The step the CLS values are rounded to, for a backbone's own integer graph (`IntegerBackboneValues.clsStep`). */
+  clsStep?: number;
 }
 
 /** A built backbone session with the patch grid and outputs its graph has. */
@@ -92,6 +107,8 @@ export interface BackboneSession {
   session: OnnxSession;
   grid: [number, number];
   outputs: string[];
+  /** As `Embedding.clsStep`. */
+  clsStep?: number;
 }
 
 /**
@@ -157,7 +174,7 @@ export class FrozenEmbedder {
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
         ...(this.options.allowSpinning !== undefined ? { allowSpinning: this.options.allowSpinning } : {}),
       });
-      return { session, grid: built.grid, outputs: built.outputs };
+      return { session, grid: built.grid, outputs: built.outputs, ...stepOf(built) };
     });
   }
 
@@ -166,8 +183,7 @@ export class FrozenEmbedder {
     const [, c, h, w] = pixels.dims as [number, number, number, number];
     if (pixels.dims.length !== 4 || c !== 3)
       throw new Error(`pixels must be [N,3,H,W], got [${pixels.dims.join(',')}]`);
-    const { session, grid, outputs } = await this.prepared([h, w]);
-    return embedInBatches(session, outputs, grid, pixels, this.batchSize);
+    return embedInBatches(await this.prepared([h, w]), pixels, this.batchSize);
   }
 
   release(): Promise<void> {
@@ -211,18 +227,22 @@ export async function runInBatches(
 
 /** Every output of a backbone session (CLS, patch tokens, attention where it has one), batch by batch. */
 export async function embedInBatches(
-  session: OnnxSession,
-  outputs: readonly string[],
-  grid: [number, number],
+  prepared: BackboneSession,
   pixels: Tensor,
   batchSize: number,
   onSlices?: (count: number) => void,
 ): Promise<Embedding> {
-  const joined = await runInBatches(session, outputs, pixels, batchSize, onSlices);
+  const joined = await runInBatches(prepared.session, prepared.outputs, pixels, batchSize, onSlices);
   return {
     cls: joined.cls!,
     patchTokens: joined.patch_tokens!,
     ...(joined.attention ? { attention: joined.attention } : {}),
-    grid,
+    grid: prepared.grid,
+    ...stepOf(prepared),
   };
+}
+
+/** `{ clsStep }` when `x` has one, else nothing (optional properties stay absent, not undefined). */
+export function stepOf(x: { clsStep?: number }): { clsStep?: number } {
+  return x.clsStep !== undefined ? { clsStep: x.clsStep } : {};
 }

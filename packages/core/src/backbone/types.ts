@@ -64,6 +64,12 @@ export interface BackboneValues {
 export interface IntegerBackboneValues extends BackboneValues {
   /** Provenance, in words, starting with a stable identifier (e.g. `tflite-uint8-integer`). */
   method: string;
+  /**
+   * The step between the embedding's values (its codes' scale), when they are rounded: a pooled
+   * embedding then lies up to half a step from the mean of the feature map (TFLite's average
+   * pool rounds), which a class activation map has to allow for.
+   */
+  clsStep?: number;
 }
 
 export interface Backbone {

@@ -35,6 +35,8 @@ export interface VolumeEmbedding {
   record: SpatialRecord;
   /** Slices that were constant (e.g. empty background) and reused one computed embedding. */
   reused: number;
+  /** The step the CLS values are rounded to, for a backbone's own integer graph (`Embedding.clsStep`). */
+  clsStep?: number;
 }
 
 /**
@@ -97,6 +99,7 @@ export async function embedVolume(
   let patch: Float32Array | undefined;
   let attention: Float32Array | undefined;
   let grid: [number, number] = [0, 0];
+  let clsStep: number | undefined;
   let dims = { d: 0, P: 0 };
   const constantCache = new Map<string, Embedding>();
   let reused = 0;
@@ -105,6 +108,7 @@ export async function embedVolume(
     if (!cls) {
       dims = { d: e.cls.dims[1]!, P: e.patchTokens.dims[1]! };
       grid = e.grid;
+      clsStep = e.clsStep;
       cls = new Float32Array(S * dims.d);
       if (options.patchTokens) patch = new Float32Array(S * dims.P * dims.d);
       if ((options.attention ?? options.patchTokens) && e.attention) attention = new Float32Array(S * dims.P);
@@ -158,6 +162,7 @@ export async function embedVolume(
     grid,
     record: batches.record,
     reused,
+    ...(clsStep !== undefined ? { clsStep } : {}),
   };
 }
 
