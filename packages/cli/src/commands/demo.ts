@@ -179,7 +179,7 @@ async function demoHeatmaps(
       view: views[0]!,
       png: true,
       caption: { caseId: c.id, plugin: `${card.task} plugin` },
-      provenance: { case: c.id, plugin: pluginDir },
+      provenance: { case: c.id, plugin: pluginDir, precision },
     });
   }
   return dir;
