@@ -64,7 +64,7 @@ export class HeatPlaneStats {
   }
 
   /** Clips plane k in place and adds it to the statistics. */
-  readonly take = (k: number, plane: Float64Array): void => {
+  readonly take = (k: number, plane: Float32Array): void => {
     const [nx, ny] = this.size;
     const [alongI, alongJ, alongK] = this.sums;
     // Compared in float32, as the heatmap stores them, so the peak is where the stored map is largest.

@@ -34,7 +34,7 @@ export function axisAligned(toCurrent: Affine): AxisAlignedMap | null {
 /** One map's share of a weighted sum on the source grid, produced one source plane (fixed k) at a time. */
 export interface PlaneSource {
   /** acc[i + S0·j] += this map's weighted value at source voxel (i, j, k). */
-  addPlane(k: number, acc: Float64Array): void;
+  addPlane(k: number, acc: Float32Array): void;
 }
 
 /** The first and one-past-last source index whose position lies inside (positions move linearly, so inside is one run). */
@@ -48,8 +48,9 @@ function insideRun(t: AxisSampling): [number, number] {
  * trilinear (or nearest) interpolation is then separable, so each source plane k is a blend of
  * two planes of the current grid, each upsampled once along y then x and cached (consecutive k
  * mostly reuse them, since lo/hi move monotonically). One multiply-add per source voxel instead
- * of an 8-neighbour gather, and two source-sized planes of memory. Same values as the per-voxel
- * `trilinear` / `nearest`, summed in another order, in float64.
+ * of an 8-neighbour gather, and two source-sized planes of memory. The values of the per-voxel
+ * `trilinear` / `nearest` to float32 rounding: interpolated in float64, the planes and the sum
+ * kept in float32, as the output is.
  */
 export function axisAlignedPlanes(
   sourceSize: Vec3,
@@ -71,11 +72,11 @@ export function axisAlignedPlanes(
   const m0 = size[map.axis[0]]!;
   const row = new Float64Array(m0);
   const filled = weight * fill;
-  const cache: { u: number; plane: Float64Array }[] = [
-    { u: -1, plane: new Float64Array(S0 * S1) },
-    { u: -1, plane: new Float64Array(S0 * S1) },
+  const cache: { u: number; plane: Float32Array }[] = [
+    { u: -1, plane: new Float32Array(S0 * S1) },
+    { u: -1, plane: new Float32Array(S0 * S1) },
   ];
-  const planeOf = (u: number, keep: number): Float64Array => {
+  const planeOf = (u: number, keep: number): Float32Array => {
     const hit = cache.find((c) => c.u === u);
     if (hit) return hit.plane;
     const slot = cache[0]!.u === keep ? cache[1]! : cache[0]!;
