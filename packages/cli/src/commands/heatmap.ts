@@ -14,7 +14,7 @@ import { readVolume, volumeStem } from '@anymc3d/core/volume';
 import type { Argv, CommandModule } from 'yargs';
 import { writeCliCaseReport } from '../pipeline/case-report.js';
 import { createProgress } from '../progress.js';
-import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
+import { checkPrecisionFor, type PrecisionFlag, precisionFlag } from './precision-flag.js';
 
 interface HeatmapArgs extends PrecisionFlag {
   input: string[];
@@ -93,6 +93,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       }) as unknown as Argv<HeatmapArgs>,
   handler: async (args) => {
     const card = await readPluginCard(args.plugin);
+    checkPrecisionFor(card, args.precision, args.plugin);
     const backbone = await resolveBackbone(args.backbone ?? card.backbone?.name ?? '', {
       ...(args['weights-root'] ? { weightsRoot: args['weights-root'] } : {}),
     });

@@ -148,5 +148,19 @@ describe('--precision on features and predict', () => {
     ]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--precision: int8 runs the frozen backbone only; .* has LoRA/);
+    // heatmap refuses it the same way, before reading the volume (here: one that does not exist).
+    const h = await run([
+      'heatmap',
+      '-i',
+      join(root, 'no-such.nii.gz'),
+      '-p',
+      join(out, 'plugin'),
+      '-o',
+      join(root, 'y'),
+      '--precision',
+      'int8',
+    ]);
+    expect(h.code).toBe(1);
+    expect(h.err).toMatch(/--precision: int8 runs the frozen backbone only; .* has LoRA/);
   });
 });

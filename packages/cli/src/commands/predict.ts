@@ -23,7 +23,7 @@ import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
 import { createProgress } from '../progress.js';
 import { runCaseJobs } from '../queue/submit.js';
-import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
+import { checkPrecisionFor, type PrecisionFlag, precisionFlag } from './precision-flag.js';
 import { type ScaleFlags, scaledCases, scaleFlags } from './scale-flags.js';
 import { jobBackbone, loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
@@ -153,11 +153,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const device = a.device as Device;
       // A LoRA plugin's tokens come from its own adapted backbone: frozen (cached) tokens would give it wrong answers silently.
       const adapted = pluginCard.lora !== null && pluginCard.lora !== undefined;
-      if (adapted && a.precision !== 'fp32')
-        throw new InputError(
-          '--precision',
-          `${a.precision} runs the frozen backbone only; ${a.plugin} has LoRA, whose adapted backbone runs in fp32`,
-        );
+      checkPrecisionFor(pluginCard, a.precision, a.plugin);
       const mapCount = a.heatmaps ? Math.min(a['heatmap-limit'] ?? cases.length, cases.length) : 0;
       const views = inputViews(input, t.backbone.card);
       const montages = new Map<number, { label: string; png: string }>();
