@@ -10,6 +10,7 @@ import { inputViews, type PluginInput } from '../plugin/input.js';
 import { recipeFeatureCache } from '../plugin/recipe.js';
 import type { ManifestCase } from '../task/manifest.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
+import { asProcessed } from '../volume/record.js';
 import type { Volume } from '../volume/types.js';
 import { writeVolume } from '../volume/write.js';
 import { caseSources } from './case-sources.js';
@@ -105,5 +106,28 @@ describe('caseSources: cache entries named by content', () => {
     vi.resetModules();
     const without = await import('../datasets/image-digest.js');
     expect(await without.imageDigest(file)).toBe(digest); // without the index: read and hashed
+  });
+});
+
+describe('caseSources: a case holds its volumes only while a view still needs them', () => {
+  it('views of one file read it once; once every view had its volume, it is let go (a later ask reads again)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'case-release-'));
+    const path = join(dir, 'case.nii.gz');
+    await writeVolume(cube(1), path);
+    const twoViews: PluginInput = {
+      ...input,
+      views: [
+        { name: 'axial', axis: 'axial' },
+        { name: 'coronal', axis: 'coronal' },
+      ],
+    };
+    const c = { ...manifestCase('c', path), images: [path, path] };
+    const [source] = caseSources([c], twoViews);
+    const first = Array.from(asProcessed(await source!.load('axial')).volume.data);
+    // The file changes between the views: the second view still gets the one read.
+    await writeVolume(cube(2), path);
+    expect(Array.from(asProcessed(await source!.load('coronal')).volume.data)).toEqual(first);
+    // Every view has had its volume, so none is kept: asking again reads the file as it is now.
+    expect(Array.from(asProcessed(await source!.load('axial')).volume.data)).not.toEqual(first);
   });
 });
