@@ -192,20 +192,19 @@ export async function writeHeatmapOutputs(
   await mkdir(dir, { recursive: true });
   const slug = labelSlug(result.summary.label);
   const files: HeatmapFiles = { nifti: join(dir, `${slug}.nii.gz`), json: join(dir, `${slug}.json`) };
+  // The montage is drawn while the NIfTI is written: its raster goes to libuv's thread pool beside
+  // the NIfTI's compression (on a CT, 0.4–0.5 s each, one after the other before).
+  let montaging: ReturnType<typeof caseMontage> | null = null;
   if (options.png) {
     if (!options.image) throw new Error('a PNG montage needs the image the heatmap was computed on');
     if (!options.caption) throw new Error('a PNG montage needs the case and plugin it is titled with');
+    montaging = caseMontage(result, {
+      image: options.image,
+      caption: options.caption,
+      ...(options.view ? { view: options.view } : {}),
+      ...(options.montage ? { montage: options.montage } : {}),
+    });
   }
-  // The montage is drawn while the NIfTI is written: its raster goes to libuv's thread pool beside
-  // the NIfTI's compression (on a CT, 0.4–0.5 s each, one after the other before).
-  const montaging = options.png
-    ? caseMontage(result, {
-        image: options.image!,
-        caption: options.caption!,
-        ...(options.view ? { view: options.view } : {}),
-        ...(options.montage ? { montage: options.montage } : {}),
-      })
-    : Promise.resolve(null);
   const [written, drawn] = await Promise.allSettled([writeVolume(result.heat, files.nifti, HEATMAP_NIFTI), montaging]);
   if (written.status === 'rejected') throw written.reason;
   if (drawn.status === 'rejected') throw drawn.reason;
