@@ -3,7 +3,7 @@ import type { PluginCard } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import type { Argv } from 'yargs';
 
-/** The frozen backbone's arithmetic for `features` and `predict` (as `backbones embed` and vlm3d have it). */
+/** The frozen backbone's arithmetic for `features`, `predict`, `heatmap` and `demo` (as `backbones embed` and vlm3d have it). */
 export interface PrecisionFlag {
   precision: Precision;
 }

@@ -62,13 +62,7 @@ export function buildBackboneGraph(
   if (out.method !== undefined) {
     const floatMatMuls = built.nodes.filter((n) => n.op === 'MatMul').length;
     const provenance = { precision, method: out.method, quantizedMatMuls: 0, floatMatMuls, weights: [] };
-    return {
-      graph: built,
-      grid: out.grid,
-      outputs,
-      provenance,
-      ...(out.clsStep !== undefined ? { clsStep: out.clsStep } : {}),
-    };
+    return { graph: built, grid: out.grid, outputs, provenance, ...stepOf(out) };
   }
   const { graph, provenance } = withPrecision(built, precision);
   return { graph, grid: out.grid, outputs, provenance };

@@ -1,4 +1,4 @@
-import type { Embedding, FrozenEmbedder } from '../backbone/embedder.js';
+import { type Embedding, type FrozenEmbedder, stepOf } from '../backbone/embedder.js';
 import type { Tensor } from '../graph/tensor.js';
 import { asProcessed, type Processed, type SpatialRecord } from '../volume/record.js';
 import { resampleToSize } from '../volume/spatial.js';
@@ -162,7 +162,7 @@ export async function embedVolume(
     grid,
     record: batches.record,
     reused,
-    ...(clsStep !== undefined ? { clsStep } : {}),
+    ...stepOf({ clsStep }),
   };
 }
 

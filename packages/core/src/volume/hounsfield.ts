@@ -46,7 +46,7 @@ export function rescaleToHounsfield(
     throw new Error(`voxels look raw (min ${s.min}) but no RescaleSlope/RescaleIntercept is known for this volume`);
   }
   const p01 = s.p01 * rescale.slope + rescale.intercept;
-  if (p01 > -500) {
+  if (p01 > AIR_BELOW) {
     throw new Error(
       `applying slope ${rescale.slope} and intercept ${rescale.intercept} does not give air near −1000 HU (1st percentile ${p01})`,
     );
