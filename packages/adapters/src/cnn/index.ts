@@ -13,7 +13,7 @@ export {
   type QuantizedMultiplier,
   quantizeMultiplier,
 } from './fixed-point.js';
-export { convertTfliteInteger, type IntegerNetwork, type QuantizedValue } from './integer.js';
+export { convertTfliteInteger, type IntegerArithmetic, type IntegerNetwork, type QuantizedValue } from './integer.js';
 export {
   loadMobileNet,
   loadTfliteBackbone,

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadMobileNet, type MobileNetBackbone } from './mobilenet.js';
 
 /**
- * A class activation map of the shipped uint8 MobileNet in its own integer arithmetic (`heatmap`,
+ * A class activation map of the shipped uint8 MobileNet as its integer network (`heatmap`,
  * `predict --heatmaps` and the demo at --precision int8): its pooled embedding is the feature
  * map's mean rounded to a code, so the map is drawn within half a code of exact, not refused.
  */

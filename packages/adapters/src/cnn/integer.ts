@@ -1,6 +1,13 @@
 import { type GraphBuilder, tensor, type Value } from '@anymc3d/core/graph';
 import { InputError } from '@anymc3d/core/util';
-import { BUILTIN, integerValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../tflite/index.js';
+import {
+  type Activation,
+  BUILTIN,
+  integerValues,
+  type TfliteModel,
+  type TfliteOperator,
+  type TfliteTensor,
+} from '../tflite/index.js';
 import { lastPoolIndex, layerName, samePads, UnsupportedModelError } from './convert.js';
 import {
   activationRange,
@@ -13,12 +20,25 @@ import {
 } from './fixed-point.js';
 
 /**
- * A uint8 TFLite CNN run in its own integer arithmetic, op for op as TFLite's uint8 reference
- * kernels (and fixtures/tflite_ref.py) do, so the codes equal the file's: every activation is a
- * tensor of uint8 codes (carried as float32 integers between float convs), convolutions
- * accumulate exactly, and each output is requantised with the fixed-point multiplier
- * (fixed-point.ts). Layout stays NCHW as in the float rebuild.
+ * A uint8 TFLite CNN run in integer arithmetic: every activation is a tensor of uint8 codes,
+ * convolutions accumulate exactly in int32, and each output is requantised to the next layer's
+ * codes. Two arithmetics share this walk and differ in that requantisation:
+ *
+ * - `onnxruntime`: ONNX Runtime's QLinearConv (MLAS's u8·s8 kernels; the uint8 weights carried
+ *   as int8 by subtracting 128 from codes and zero point, the same integers) requantises with
+ *   the float multiplier xs·ws/ys and rounds once, half to even. This is how an ONNX export of
+ *   the file (tf2onnx) runs, faster than the float rebuild; codes may differ from TFLite's by a
+ *   step where a value lies near a rounding boundary, and such differences propagate.
+ * - `tflite-exact`: op for op as TFLite's uint8 reference kernels (and fixtures/tflite_ref.py),
+ *   so the codes equal the file's: the fixed-point multiplier and its two roundings
+ *   (fixed-point.ts), at the price of elementwise int64/float64 requantisation (~3× slower
+ *   than the float rebuild). The reference the fast arithmetic is checked against.
+ *
+ * Layout stays NCHW as in the float rebuild.
  */
+
+/** Which requantisation the integer network uses (see above). */
+export type IntegerArithmetic = 'onnxruntime' | 'tflite-exact';
 
 /** uint8 codes and the real value they stand for: scale·(q − zeroPoint). */
 export interface QuantizedValue {
@@ -34,8 +54,8 @@ export interface IntegerNetwork {
   pooled: QuantizedValue;
   /** The input of a final SOFTMAX (TFLite's fixed-point softmax is not rebuilt). */
   logits?: QuantizedValue;
-  /** How many convolutions summed in (exact) float32 and how many in ConvInteger's int32. */
-  convs: { float32: number; integer: number };
+  /** How many convolutions ran as QLinearConv, and (tflite-exact) summed in exact float32 or ConvInteger's int32. */
+  convs: { qlinear: number; float32: number; integer: number };
 }
 
 /** Float32 sums of integers are exact while every partial sum stays below 2^24. */
@@ -45,7 +65,7 @@ export function convertTfliteInteger(
   g: GraphBuilder,
   model: TfliteModel,
   pixels: Value,
-  options: { inputSize: [number, number]; stopAfterPool?: boolean; source: string },
+  options: { inputSize: [number, number]; stopAfterPool?: boolean; source: string; arithmetic: IntegerArithmetic },
 ): IntegerNetwork {
   const source = options.source;
   const quant = (t: TfliteTensor): { scale: number; zeroPoint: number } => {
@@ -75,7 +95,7 @@ export function convertTfliteInteger(
   const codes = new Map<number, Value>();
   const inputIndex = model.inputs[0]!;
   codes.set(inputIndex, quantizeInput(g, pixels, uint8(model.tensors[inputIndex]!)));
-  const convs = { float32: 0, integer: 0 };
+  const convs = { qlinear: 0, float32: 0, integer: 0 };
   let features: QuantizedValue | undefined;
   let pooled: QuantizedValue | undefined;
   let logits: QuantizedValue | undefined;
@@ -98,7 +118,10 @@ export function convertTfliteInteger(
       case BUILTIN.CONV_2D:
       case BUILTIN.DEPTHWISE_CONV_2D: {
         const x = read(op);
-        const r = integerConv(g, model, op, x.v, uint8(x.t), uint8(out), source);
+        const r =
+          options.arithmetic === 'onnxruntime'
+            ? qlinearConv(g, model, op, x.v, uint8(x.t), uint8(out), source)
+            : integerConv(g, model, op, x.v, uint8(x.t), uint8(out), source);
         convs[r.kind]++;
         y = r.y;
         break;
@@ -163,22 +186,21 @@ function quantizeInput(g: GraphBuilder, pixels: Value, q: { scale: number; zeroP
   return g.op('Clip', [v, g.scalar(0), g.scalar(255)]);
 }
 
-/**
- * CONV_2D / DEPTHWISE_CONV_2D + int32 bias + requantisation + fused activation. Where no sum
- * can reach 2^24 (3×3 depthwise: 9 products; the first 3×3×3 conv: 27; pointwise over up to
- * 256 channels), a float32 Conv of (q − zp) values is exact and uses ONNX Runtime's fast float
- * kernels; otherwise (v1: the six pointwise convs over 512 or 1024 channels) ConvInteger
- * accumulates in int32.
- */
-function integerConv(
-  g: GraphBuilder,
-  model: TfliteModel,
-  op: TfliteOperator,
-  x: Value,
-  xq: { scale: number; zeroPoint: number },
-  yq: { scale: number; zeroPoint: number },
-  source: string,
-): { y: Value; kind: 'float32' | 'integer' } {
+/** A CONV_2D / DEPTHWISE_CONV_2D of the file, in ONNX's terms. */
+interface IntegerConvLayer {
+  name: string;
+  /** uint8 weight codes in ONNX layout [O, I/group, kh, kw]. */
+  weights: Uint8Array;
+  dims: [number, number, number, number];
+  weightScale: number;
+  weightZeroPoint: number;
+  bias?: number[];
+  pads: number[];
+  attrs: { strides: number[]; dilations?: number[]; group?: number };
+  activation: Activation;
+}
+
+function readConvLayer(model: TfliteModel, op: TfliteOperator, x: Value, source: string): IntegerConvLayer {
   if (op.options.kind !== 'conv') throw new UnsupportedModelError(source, `${op.opName} without options`);
   const o = op.options;
   const wt = model.tensors[op.inputs[1]!]!;
@@ -187,8 +209,6 @@ function integerConv(
     throw new UnsupportedModelError(source, `${op.opName} weights ${wt.name} are not per-tensor uint8`);
   }
   if (bt && bt.type !== 'int32') throw new UnsupportedModelError(source, `${op.opName} bias ${bt.name} is not int32`);
-  const ws = wt.quantization.scale[0]!;
-  const wz = wt.quantization.zeroPoint[0] ?? 0;
   const depthwise = op.code === BUILTIN.DEPTHWISE_CONV_2D;
   const [d0, kh, kw, d3] = wt.shape as [number, number, number, number];
   const outC = depthwise ? d3 : d0;
@@ -212,15 +232,95 @@ function integerConv(
   }
   const ph = o.padding === 'same' ? samePads(h, kh, o.stride[0], o.dilation[0]) : [0, 0];
   const pw = o.padding === 'same' ? samePads(wi, kw, o.stride[1], o.dilation[1]) : [0, 0];
-  const pads = [ph[0]!, pw[0]!, ph[1]!, pw[1]!];
   const inC = x.shape[1];
   const group = depthwise ? (typeof inC === 'number' ? inC : outC / o.depthMultiplier) : 1;
-  const attrs = {
-    strides: [...o.stride],
-    ...(o.dilation[0] !== 1 || o.dilation[1] !== 1 ? { dilations: [...o.dilation] } : {}),
-    ...(group !== 1 ? { group } : {}),
+  return {
+    name,
+    weights: w,
+    dims: [outC, inPerGroup, kh, kw],
+    weightScale: wt.quantization.scale[0]!,
+    weightZeroPoint: wt.quantization.zeroPoint[0] ?? 0,
+    ...(bt ? { bias: integerValues(bt) } : {}),
+    pads: [ph[0]!, pw[0]!, ph[1]!, pw[1]!],
+    attrs: {
+      strides: [...o.stride],
+      ...(o.dilation[0] !== 1 || o.dilation[1] !== 1 ? { dilations: [...o.dilation] } : {}),
+      ...(group !== 1 ? { group } : {}),
+    },
+    activation: o.activation,
   };
+}
 
+/**
+ * A convolution on ONNX Runtime's QLinearConv, uint8 codes in and out. Its zero-point padding
+ * is TFLite's (ONNX Runtime pads with the input zero point). The weights go in as int8 (code −
+ * 128, zero point − 128: the same integers) because MLAS's fast x86 kernels multiply u8 by s8.
+ */
+function qlinearConv(
+  g: GraphBuilder,
+  model: TfliteModel,
+  op: TfliteOperator,
+  x: Value,
+  xq: { scale: number; zeroPoint: number },
+  yq: { scale: number; zeroPoint: number },
+  source: string,
+): { y: Value; kind: 'qlinear' } {
+  const layer = readConvLayer(model, op, x, source);
+  const [outC] = layer.dims;
+  const weights = g.constant(
+    tensor(
+      'int8',
+      layer.dims,
+      Int8Array.from(layer.weights, (q) => q - 128),
+    ),
+    `${layer.name}.weight_s8`,
+  );
+  const bias = g.constant(
+    tensor('int32', [outC], Int32Array.from(layer.bias ?? new Array<number>(outC).fill(0))),
+    `${layer.name}.bias_i32`,
+  );
+  const conv = g.op(
+    'QLinearConv',
+    [
+      asCodes(g, x, 'uint8'),
+      g.scalar(xq.scale),
+      g.scalar(xq.zeroPoint, 'uint8'),
+      weights,
+      g.scalar(layer.weightScale),
+      g.scalar(layer.weightZeroPoint - 128, 'int8'),
+      g.scalar(yq.scale),
+      g.scalar(yq.zeroPoint, 'uint8'),
+      bias,
+    ],
+    { ...layer.attrs, pads: layer.pads },
+  );
+  const [lo, hi] = activationRange(layer.activation, yq.scale, yq.zeroPoint);
+  // A fused activation whose range is the whole uint8 range (relu6 on a [0, 6] output) clamps nothing.
+  const y = lo === 0 && hi === 255 ? conv : g.op('Clip', [conv, g.scalar(lo, 'uint8'), g.scalar(hi, 'uint8')]);
+  return { y, kind: 'qlinear' };
+}
+
+/**
+ * CONV_2D / DEPTHWISE_CONV_2D + int32 bias + requantisation + fused activation, as TFLite's
+ * reference kernels. Where no sum can reach 2^24 (3×3 depthwise: 9 products; the first 3×3×3
+ * conv: 27; pointwise over up to 256 channels), a float32 Conv of (q − zp) values is exact and
+ * uses ONNX Runtime's fast float kernels; otherwise (v1: the six pointwise convs over 512 or
+ * 1024 channels) ConvInteger accumulates in int32.
+ */
+function integerConv(
+  g: GraphBuilder,
+  model: TfliteModel,
+  op: TfliteOperator,
+  x: Value,
+  xq: { scale: number; zeroPoint: number },
+  yq: { scale: number; zeroPoint: number },
+  source: string,
+): { y: Value; kind: 'float32' | 'integer' } {
+  const layer = readConvLayer(model, op, x, source);
+  const { name, pads, attrs, weights: w } = layer;
+  const [outC, inPerGroup, kh, kw] = layer.dims;
+  const ws = layer.weightScale;
+  const wz = layer.weightZeroPoint;
   // Worst case over any input, not just this weight set's: the float32 Conv may sum in any order.
   const terms = inPerGroup * kh * kw;
   const bound = terms * Math.max(xq.zeroPoint, 255 - xq.zeroPoint) * Math.max(wz, 255 - wz);
@@ -252,13 +352,13 @@ function integerConv(
   }
   // TFLite (kernel_util.cc GetQuantizedConvolutionMultipler) forms the multiplier in double.
   const m = quantizeMultiplier((xq.scale * ws) / yq.scale);
-  const bias = bt ? integerValues(bt) : undefined;
+  const bias = layer.bias;
   const y = requantizeCodes(g, acc, m, {
     as: 'float32',
     ...(bias ? { bias } : {}),
     bound: accumulatorBound(w, outC, wz, xq.zeroPoint) + Math.max(0, ...(bias ?? []).map(Math.abs)),
     zeroPoint: yq.zeroPoint,
-    range: activationRange(o.activation, yq.scale, yq.zeroPoint),
+    range: activationRange(layer.activation, yq.scale, yq.zeroPoint),
   });
   return { y, kind };
 }

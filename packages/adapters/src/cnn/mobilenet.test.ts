@@ -115,7 +115,7 @@ describe('MobileNet v1 from TFLite', () => {
     const { scale, zero_point } = reference.v1_output_quantization;
     // Float32 convolutions still flip an occasional rounding (≈1e-5 of outputs per layer), and a
     // flip propagates; 0.99983–0.99985 measured on the three images. integer.test.ts closes the
-    // gap with the file's own integer arithmetic.
+    // gap with TFLite's exact integer arithmetic (`tflite-exact`).
     IMAGES.forEach((name, k) => {
       const integer = reference.images[name]!.v1_integer_embedding.map((q) => scale * (q - zero_point));
       expect(cosine(pooled.subarray(k * 1024, (k + 1) * 1024), integer)).toBeGreaterThan(0.9995);

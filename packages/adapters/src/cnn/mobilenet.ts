@@ -15,7 +15,7 @@ import { InputError } from '@anymc3d/core/util';
 import { readTflite, type TfliteModel } from '../tflite/index.js';
 import { type ConvertedNetwork, convertTflite, pointwiseTargets } from './convert.js';
 import { dequantizeCodes } from './fixed-point.js';
-import { convertTfliteInteger, type IntegerNetwork } from './integer.js';
+import { convertTfliteInteger, type IntegerArithmetic, type IntegerNetwork } from './integer.js';
 
 /** The shipped MobileNets (Apache-2.0, google-coral/test_data); cards live beside their weights. */
 export const MOBILENET_NAMES = ['mobilenet_v1_224', 'mobilenet_v2_224'] as const;
@@ -65,9 +65,9 @@ export interface NetworkOptions {
   fakeQuant?: boolean;
 }
 
-/** The provenance method of `precision: 'int8'` on a uint8 TFLite backbone. */
+/** The provenance method of `precision: 'int8'` on a uint8 TFLite backbone (integer.ts, `onnxruntime`). */
 export const TFLITE_INTEGER_METHOD =
-  "tflite-uint8-integer: the file's own uint8 arithmetic as TFLite's reference kernels (exact int32 accumulators, fixed-point requantisation), outputs dequantised";
+  "tflite-uint8-qlinear: the file's uint8 weights, scales and zero points on ONNX Runtime's QLinearConv (exact int32 accumulators, float requantisation rounded once), outputs dequantised";
 
 /**
  * A MobileNet read from its TFLite file and rebuilt as a float network. As a `Backbone`:
@@ -75,6 +75,8 @@ export const TFLITE_INTEGER_METHOD =
  * [N, h·w, C]; no attention. LoRA attaches to the pointwise 1×1 convolutions.
  */
 export class MobileNetBackbone implements Backbone {
+  readonly integerMethod = TFLITE_INTEGER_METHOD;
+
   constructor(
     readonly card: BackboneCard,
     readonly weightHash: string,
@@ -109,8 +111,9 @@ export class MobileNetBackbone implements Backbone {
   }
 
   /**
-   * The file's own integer arithmetic (integer.ts): the same `cls` / `patchTokens` contract,
-   * dequantised from the uint8 codes TFLite computes. Frozen: LoRA needs the float graph.
+   * The file's integer network on ONNX Runtime's integer kernels (integer.ts, `onnxruntime`):
+   * the same `cls` / `patchTokens` contract, dequantised from the uint8 codes. Frozen: LoRA
+   * needs the float graph.
    */
   buildInteger(g: GraphBuilder, pixels: Value, options: Omit<BuildOptions, 'lora'>): IntegerBackboneValues {
     if ('lora' in options && options.lora) {
@@ -126,16 +129,25 @@ export class MobileNetBackbone implements Backbone {
     return { cls, patchTokens, grid: [h, w], method: TFLITE_INTEGER_METHOD, clsStep: net.pooled.scale };
   }
 
-  /** The whole network in the file's integer arithmetic (uint8 codes; up to the logits). */
+  /**
+   * The whole network in integer arithmetic (uint8 codes; up to the logits): ONNX Runtime's
+   * kernels by default, or `tflite-exact`, TFLite's own codes (the reference, ~4× slower).
+   */
   integerNetwork(
     g: GraphBuilder,
     pixels: Value,
-    options: { inputSize: [number, number] },
+    options: { inputSize: [number, number]; arithmetic?: IntegerArithmetic },
     stopAfterPool = false,
   ): IntegerNetwork {
     this.checkSize(options.inputSize);
+    const arithmetic = options.arithmetic ?? 'onnxruntime';
     return g.scope(`${this.card.name}_integer`, () =>
-      convertTfliteInteger(g, this.model, pixels, { inputSize: options.inputSize, stopAfterPool, source: this.source }),
+      convertTfliteInteger(g, this.model, pixels, {
+        inputSize: options.inputSize,
+        stopAfterPool,
+        source: this.source,
+        arithmetic,
+      }),
     );
   }
 

@@ -217,7 +217,7 @@ describe('anymc3d backbones', () => {
     expect(result.code, result.err).toBe(0);
     const st = await readSafetensors(out);
     expect(st.metadata).toMatchObject({ precision: 'int8', quantized_matmuls: '0', grid: '7x7' });
-    expect(st.metadata.precision_method).toMatch(/^tflite-uint8-integer/);
+    expect(st.metadata.precision_method).toMatch(/^tflite-uint8-qlinear/);
     expect(st.float32('cls').dims).toEqual([1, 1024]);
     expect(st.float32('patch_tokens').dims).toEqual([1, 49, 1024]);
   }, 60_000);

@@ -174,7 +174,7 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
         default: 'fp32',
         choices: ['fp32', 'int8'],
         describe:
-          "int8: a uint8 TFLite backbone (MobileNet) runs the file's own integer arithmetic; others get dynamically quantised weight MatMuls (faster on CPU). Recorded in the output metadata",
+          "int8: a uint8 TFLite backbone (MobileNet) runs the file's integer network (uint8 activations, ONNX Runtime's QLinearConv); others get dynamically quantised weight MatMuls (faster on CPU). Recorded in the output metadata",
       })
       .option('batch-size', { type: 'number', default: 8, describe: 'Slices per run' })
       .option('allow-spinning', {

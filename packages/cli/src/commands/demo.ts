@@ -93,7 +93,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
       `AdrenalMNIST3D ${resolution}³ (${DEMO_FILES[resolution].split('/').pop()}, MedMNIST v2, CC BY 4.0): ${manifest.cases.length} cases`,
     );
     say(
-      `frozen ${BACKBONE} (ImageNet${args.precision === 'int8' ? ', its own uint8 arithmetic' : ''}) at ${size}×${size}; views axial, coronal, sagittal, each pooled by its own query, then fused`,
+      `frozen ${BACKBONE} (ImageNet${args.precision === 'int8' ? ', its uint8 integer network' : ''}) at ${size}×${size}; views axial, coronal, sagittal, each pooled by its own query, then fused`,
     );
     const progress = createProgress({ enabled: args.progress, quiet: args.quiet });
     let run: Awaited<ReturnType<typeof runTask>>;

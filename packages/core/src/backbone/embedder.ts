@@ -77,7 +77,7 @@ export interface EmbedderOptions {
   batchSize?: number;
   /**
    * 'int8': for backbones with their own integer graph (uint8 TFLite MobileNets) the file's
-   * integer arithmetic; otherwise the frozen weight MatMuls dynamically quantised (about 2×
+   * integer network; otherwise the frozen weight MatMuls dynamically quantised (about 2×
    * faster on CPU, CLS cosine ≈ 0.9998 to fp32 on random ViT-S weights; re-check on trained
    * weights). Default 'fp32'.
    */

@@ -62,7 +62,7 @@ export interface BackboneValues {
 
 /** A backbone's own integer graph: the same values, and how they were computed. */
 export interface IntegerBackboneValues extends BackboneValues {
-  /** Provenance, in words, starting with a stable identifier (e.g. `tflite-uint8-integer`). */
+  /** Provenance, in words, starting with a stable identifier (e.g. `tflite-uint8-qlinear`). */
   method: string;
   /**
    * The step between the embedding's values (its codes' scale), when they are rounded: a pooled
@@ -84,4 +84,6 @@ export interface Backbone {
    * MatMuls, which a CNN barely has. Frozen only: it takes no LoRA.
    */
   buildInteger?(g: GraphBuilder, pixels: Value, options: Omit<BuildOptions, 'lora'>): IntegerBackboneValues;
+  /** The `method` buildInteger's values carry, known before building: int8 feature caches are keyed by it. */
+  readonly integerMethod?: string;
 }

@@ -299,6 +299,12 @@ const RULES: Record<string, Rule> = {
     const kernel = intsAttr(a, 'kernel_shape') ?? (w.shape.slice(2) as number[]);
     return poolLike(i, a, w.shape[0]!, kernel).map((o) => ({ ...o, dtype: 'int32' }));
   },
+  // uint8 codes in, uint8 codes out (ONNX Runtime's quantised convolution, float requantisation).
+  QLinearConv: (i, a) => {
+    const w = i[3]!;
+    const kernel = intsAttr(a, 'kernel_shape') ?? (w.shape.slice(2) as number[]);
+    return poolLike(i, a, w.shape[0]!, kernel).map((o) => ({ ...o, dtype: i[0]!.dtype }));
+  },
   ConvTranspose: (i, a) => {
     const x = i[0]!;
     const w = i[1]!;

@@ -111,13 +111,14 @@ export function recipeKey(input: PluginInput): Record<string, unknown> {
 /**
  * The one feature cache of a recipe: the folder is keyed by the backbone's weights, the views
  * (plane, size, channels, mean/std, fixed slices), the recipe's intensity, normalisation,
- * orientation and spacing, the precision and the engine (core and ONNX Runtime versions), so every consumer that prepares cases the same way
+ * orientation and spacing, the precision (at int8, with the backbone's own integer method where it has one)
+ * and the engine (core and ONNX Runtime versions), so every consumer that prepares cases the same way
  * (`anymc3d features|train|predict`, `vlm3d train --mode frozen`, the benchmark) finds the others'
  * tokens, and a change of any of them can never serve stale ones. Entries are per case content and view.
  */
 export function recipeFeatureCache(
   root: string,
-  backbone: { weightHash: string },
+  backbone: { weightHash: string; integerMethod?: string },
   input: PluginInput,
   views: readonly ViewInput[],
   precision: Precision = 'fp32',
@@ -132,6 +133,7 @@ export function recipeFeatureCache(
       views,
       ...recipeKey(input),
       ...(precision !== 'fp32' ? { precision } : {}),
+      ...(precision === 'int8' && backbone.integerMethod ? { integerMethod: backbone.integerMethod } : {}),
     },
   });
 }
