@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import type { Precision } from '@anymc3d/core/graph';
 import { embedVolume } from '@anymc3d/core/pipeline';
-import { loadPlugin } from '@anymc3d/core/plugin';
+import { loadPlugin, pluginBackbone } from '@anymc3d/core/plugin';
 import { pluginTaskOf } from '@anymc3d/core/task';
 import { redisServerAvailable, startRedis } from '@anymc3d/core/testing';
 import { trainPlugin } from '@anymc3d/core/train';
@@ -16,7 +17,13 @@ import { EngineAnalyzer } from './engine-analyzer.js';
 import { RedisAnalyzer } from './redis-analyzer.js';
 import { servedVolume } from './testing/served-volume.js';
 
-async function tinyPlugin(root: string, backboneDir: string, task: string, seed: number): Promise<string> {
+async function tinyPlugin(
+  root: string,
+  backboneDir: string,
+  task: string,
+  seed: number,
+  precision: Precision = 'fp32',
+): Promise<string> {
   const backbone = await resolveBackbone(backboneDir);
   const dim = backbone.card.embedDim;
   const features = [0, 1, 2, 3].map((k) => ({
@@ -27,7 +34,7 @@ async function tinyPlugin(root: string, backboneDir: string, task: string, seed:
   }));
   const outDir = join(root, task);
   await trainPlugin({
-    source: { features, backbone: { name: backbone.card.name, weightHash: backbone.weightHash } },
+    source: { features, backbone: pluginBackbone(backbone, precision) },
     task: {
       task,
       kind: 'multilabel',
@@ -90,6 +97,42 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
     for (const [k, v] of heat.affine.entries()) expect(v).toBeCloseTo(image.affine[k]!, 6);
     expect(Math.max(...heat.data)).toBeCloseTo(1, 2);
     await analyzer.close();
+  });
+
+  it("computes an int8-trained plugin's tokens in int8, in a backbone pass of their own", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'engine-'));
+    const backboneDir = join(root, 'backbone');
+    await writeTinyDinov2(backboneDir);
+    // The same head (same seed, same training tokens); only the card's precision differs.
+    const fp32 = await tinyPlugin(root, backboneDir, 'task-a', 1);
+    const int8 = await tinyPlugin(root, backboneDir, 'task-q', 1, 'int8');
+    const analyzer = await EngineAnalyzer.create({ backbone: backboneDir, plugins: [fp32, int8], threads: 1 });
+    const volumePath = join(root, 'case.nii.gz');
+    await writeVolume(
+      {
+        data: Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 13) % 256),
+        size: [20, 18, 6],
+        spacing: [0.8, 0.9, 2.5],
+        origin: [0, 0, 0],
+        direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      },
+      volumePath,
+    );
+    const outDir = join(root, 'out');
+    await mkdir(outDir);
+    const result = await analyzer.analyze({
+      volumePath,
+      format: 'nifti',
+      pluginIds: ['task-a', 'task-q'],
+      outDir,
+      onProgress: () => {},
+      signal: new AbortController().signal,
+    });
+    await analyzer.close();
+    expect(analyzer.backbonePasses).toBe(2);
+    const gap = Math.abs(result.predictions['task-a']!.blob! - result.predictions['task-q']!.blob!);
+    expect(gap).toBeGreaterThan(0); // another arithmetic really ran
+    expect(gap).toBeLessThan(0.05);
   });
 
   it('feeds an MRI plugin the z-scored slices on its own axis it was trained on: the probability predict gives', async () => {

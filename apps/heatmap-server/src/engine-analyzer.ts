@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { ADAPTERS_VERSION, resolveBackbone } from '@anymc3d/adapters';
 import { CORE_VERSION } from '@anymc3d/core';
 import { type AdaptedEmbedder, type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import type { Precision } from '@anymc3d/core/graph';
 import {
   type CaseHeatmap,
   caseHeatmaps,
@@ -47,9 +48,11 @@ interface Loaded {
 
 /** Plugins that read the same normalised volume share it. */
 const volumeKey = (input: PluginInput) => JSON.stringify(recipeKey(input));
-/** Plugins that read the same slices of the same normalised volume share a backbone pass. */
+/** The arithmetic of the frozen tokens a plugin was trained on (its card; fp32 where it says none). */
+const precisionOf = (l: Loaded): Precision => l.plugin.card.backbone.precision ?? 'fp32';
+/** Plugins that read the same slices of the same normalised volume in one arithmetic share a backbone pass. */
 const viewKey = (l: Loaded, view: ViewInput) =>
-  JSON.stringify([recipeKey(l.input), view.axis, view.size, view.channels, view.slices ?? null]);
+  JSON.stringify([recipeKey(l.input), view.axis, view.size, view.channels, view.slices ?? null, precisionOf(l)]);
 
 /**
  * The real inference engine behind the server: the backbone is loaded once; every frozen-backbone
@@ -64,16 +67,26 @@ export class EngineAnalyzer implements CaseAnalyzer {
   /** Frozen-backbone passes run so far (one per case and distinct view, shared by plugins and their views). */
   backbonePasses = 0;
 
+  /** One frozen session per arithmetic the loaded plugins were trained in (fp32 unless a card says int8). */
+  private readonly embedders = new Map<Precision, FrozenEmbedder>();
+
   private constructor(
     private readonly backbone: Backbone,
-    private readonly embedder: FrozenEmbedder,
     private readonly threads: number | undefined,
   ) {}
 
+  private embedderFor(precision: Precision): FrozenEmbedder {
+    let e = this.embedders.get(precision);
+    if (!e) {
+      e = new FrozenEmbedder(this.backbone, { precision, ...(this.threads ? { threads: this.threads } : {}) });
+      this.embedders.set(precision, e);
+    }
+    return e;
+  }
+
   static async create(options: AnalyzerOptions & { threads?: number }): Promise<EngineAnalyzer> {
     const backbone = await resolveBackbone(options.backbone);
-    const embedder = new FrozenEmbedder(backbone, options.threads ? { threads: options.threads } : {});
-    const analyzer = new EngineAnalyzer(backbone, embedder, options.threads);
+    const analyzer = new EngineAnalyzer(backbone, options.threads);
     for (const dir of options.plugins) await analyzer.loadPlugin(dir);
     return analyzer;
   }
@@ -166,7 +179,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
       if (adapted) return embedVolume(input, view, adapted, options);
       let pass = passes.get(viewKey(l, view));
       if (!pass) {
-        pass = await embedVolume(input, view, this.embedder, options);
+        pass = await embedVolume(input, view, this.embedderFor(precisionOf(l)), options);
         passes.set(viewKey(l, view), pass);
         this.backbonePasses++;
       }
@@ -191,6 +204,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
           plugin: l.plugin,
           label,
           embeddings,
+          precision: l.adapted ? 'fp32' : precisionOf(l),
         });
       const first = await map(l.info.labels[0]!);
       predictions[l.info.id] = first.summary.probabilities;
@@ -269,6 +283,6 @@ export class EngineAnalyzer implements CaseAnalyzer {
 
   async close(): Promise<void> {
     for (const l of this.loaded.values()) for (const a of l.adapted ?? []) await a.release();
-    await this.embedder.release();
+    for (const e of this.embedders.values()) await e.release();
   }
 }

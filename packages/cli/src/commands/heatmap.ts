@@ -14,9 +14,9 @@ import { readVolume, volumeStem } from '@anymc3d/core/volume';
 import type { Argv, CommandModule } from 'yargs';
 import { writeCliCaseReport } from '../pipeline/case-report.js';
 import { createProgress } from '../progress.js';
-import { checkPrecisionFor, type PrecisionFlag, precisionFlag } from './precision-flag.js';
+import { type PluginPrecisionFlag, pluginPrecisionFlag, precisionFor } from './precision-flag.js';
 
-interface HeatmapArgs extends PrecisionFlag {
+interface HeatmapArgs extends PluginPrecisionFlag {
   input: string[];
   output: string;
   plugin: string;
@@ -48,7 +48,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
   describe:
     'Heatmap of one volume for a plugin label: NIfTI of 0–1 on the input grid (16-bit codes, scl_slope 1/65535), JSON summary, optional PNG',
   builder: (y) =>
-    precisionFlag(y)
+    pluginPrecisionFlag(y)
       .option('input', {
         alias: 'i',
         type: 'string',
@@ -93,7 +93,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       }) as unknown as Argv<HeatmapArgs>,
   handler: async (args) => {
     const card = await readPluginCard(args.plugin);
-    checkPrecisionFor(card, args.precision, args.plugin);
+    const precision = precisionFor(card, args.precision, args.plugin);
     const backbone = await resolveBackbone(args.backbone ?? card.backbone?.name ?? '', {
       ...(args['weights-root'] ? { weightsRoot: args['weights-root'] } : {}),
     });
@@ -116,7 +116,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
       ...(paths.length > 1 ? { volumes, volumeSources: paths } : {}),
       ...(args.label !== undefined ? { label: args.label } : {}),
       ...(args.threads ? { threads: args.threads } : {}),
-      precision: args.precision,
+      precision,
       onProgress: (p) => progress.report({ stage: `heatmap ${p.view}`, done: p.done, total: p.total }),
     }).finally(() => progress.stop());
     const files = await writeHeatmapOutputs(args.output, result, {
@@ -129,7 +129,7 @@ export const heatmapCommand: CommandModule<object, HeatmapArgs> = {
         input: paths[0],
         ...(paths.length > 1 ? { inputs: paths } : {}),
         plugin: args.plugin,
-        precision: args.precision,
+        precision,
       },
     });
     if (args.report) {

@@ -9,9 +9,10 @@ import { writeBlobTask } from '../blob-task.test-helpers.js';
 import { runCliCaptured as run } from '../run-cli.test-helpers.js';
 
 /**
- * `features`, `predict` and `heatmap` with `--precision int8` on a tiny ViT (CLIP tower, random weights):
- * tokens cached apart from fp32 ones and found again by the other command, the precision in the
- * predictions' provenance, probabilities near fp32's, and a LoRA plugin refused.
+ * `features`, `train`, `predict` and `heatmap` with `--precision int8` on a tiny ViT (CLIP tower,
+ * random weights): tokens cached apart from fp32 ones and found again by the other command, the
+ * precision in the plugin's card and the predictions' provenance (and the card's the default),
+ * probabilities near fp32's, and a LoRA plugin refused.
  */
 const root = mkdtempSync(join(tmpdir(), 'anymc3d-precision-'));
 // One cache for every command here (as a user's $ANYMC3D_CACHE), so the commands can find each other's tokens.
@@ -116,6 +117,62 @@ describe('--precision on features and predict', () => {
     const features = await run(['features', ...common, '--threads', '1', '-o', out, '--precision', 'int8']);
     expect(features.code, features.err).toBe(0);
     expect(features.out).toMatch(/0 computed/);
+  });
+
+  it('a plugin trained on int8 tokens says so, and predict and heatmap then compute int8 tokens unless told', async () => {
+    const common = ['-t', join(root, 'task.json'), '-m', join(root, 'manifest.csv'), '-b', towerFixture('clip-tiny')];
+    const flags = [...common, '--threads', '1', '-q'];
+    const out = join(root, 'run-int8');
+    const train = await run(['train', ...flags, '-o', out, '--mode', 'frozen', '--steps', '5', '--precision', 'int8']);
+    expect(train.code, train.err).toBe(0);
+    const plugin = join(out, 'plugin');
+    const card = JSON.parse(await readFile(join(plugin, 'plugin.json'), 'utf8')) as {
+      backbone: { precision?: string };
+    };
+    expect(card.backbone.precision).toBe('int8');
+    // An fp32 plugin's card stays as cards were before precision was recorded.
+    const fp32Card = JSON.parse(await readFile(join(root, 'run', 'plugin', 'plugin.json'), 'utf8')) as {
+      backbone: Record<string, unknown>;
+    };
+    expect(fp32Card.backbone).not.toHaveProperty('precision');
+
+    const predict = async (dir: string, extra: string[]) => {
+      const r = await run(['predict', ...flags, '-p', plugin, '-o', join(root, dir), ...extra]);
+      expect(r.code, r.err).toBe(0);
+      const provenance = JSON.parse(await readFile(join(root, dir, 'provenance.json'), 'utf8')) as Provenance;
+      return { err: r.err, provenance };
+    };
+    const asTrained = await predict('int8-default', []);
+    expect(asTrained.provenance.backbone.precision).toBe('int8');
+    expect(asTrained.err).not.toMatch(/warning/);
+    // Asked for another arithmetic: it runs, and says what that means.
+    const other = await predict('int8-plugin-fp32', ['--precision', 'fp32']);
+    expect(other.provenance.backbone.precision).toBe('fp32');
+    expect(other.err).toMatch(/warning: .* was trained on int8 tokens; --precision fp32 gives its head tokens/);
+
+    const heat = await run([
+      'heatmap',
+      '-i',
+      join(root, 'images', 'case6.nii.gz'),
+      '-p',
+      plugin,
+      '-b',
+      towerFixture('clip-tiny'),
+      '-o',
+      join(root, 'heat-int8-default'),
+      '--threads',
+      '1',
+      '--json',
+    ]);
+    expect(heat.code, heat.err).toBe(0);
+    const summary = JSON.parse(heat.out) as { files: { json: string } };
+    const written = JSON.parse(await readFile(summary.files.json, 'utf8')) as { provenance: { precision: string } };
+    expect(written.provenance.precision).toBe('int8');
+
+    // LoRA trains through the fp32 backbone: --precision is a frozen-mode flag there.
+    const lora = await run(['train', ...flags, '-o', join(root, 'lora-int8'), '--precision', 'int8']);
+    expect(lora.code).toBe(1);
+    expect(lora.err).toMatch(/--precision: is a frozen-mode flag; this is --mode lora/);
   });
 
   it('a LoRA plugin with --precision int8 is refused with one line, before any backbone pass', async () => {

@@ -23,7 +23,7 @@ import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { pluginHash, writePredictions } from '../pipeline/outputs.js';
 import { createProgress } from '../progress.js';
 import { runCaseJobs } from '../queue/submit.js';
-import { checkPrecisionFor, type PrecisionFlag, precisionFlag } from './precision-flag.js';
+import { type PluginPrecisionFlag, pluginPrecisionFlag, precisionFor } from './precision-flag.js';
 import { type ScaleFlags, scaledCases, scaleFlags } from './scale-flags.js';
 import { jobBackbone, loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
@@ -67,7 +67,7 @@ async function earlierPredictions(
   return new Map((predictions.cases ?? []).map((c) => [c.id, labels.map((l) => c.probabilities[l]!)]));
 }
 
-interface PredictArgs extends TaskFlags, ScaleFlags, PrecisionFlag {
+interface PredictArgs extends TaskFlags, ScaleFlags, PluginPrecisionFlag {
   continue: boolean;
   plugin: string;
   split: string;
@@ -81,7 +81,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
   describe:
     'Predict the cases of a manifest with a trained plugin (a LoRA plugin runs its adapted backbone per case): predictions.json, predictions.csv, provenance.json',
   builder: (y) =>
-    precisionFlag(scaleFlags(taskFlags(y)))
+    pluginPrecisionFlag(scaleFlags(taskFlags(y)))
       .option('plugin', {
         alias: 'p',
         type: 'string',
@@ -117,6 +117,8 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
     const t = await loadTaskInputs(a, { requireSplits: [] });
     const backboneId = { name: t.backbone.card.name, weightHash: t.backbone.weightHash };
     const { card: pluginCard } = await readPlugin(a.plugin, backboneId);
+    // Tokens in the arithmetic the plugin was trained on unless --precision says otherwise (refused for LoRA).
+    const precision = precisionFor(pluginCard, a.precision, a.plugin);
     const card = t.manifest.card;
     const cardLabels = JSON.stringify(card.labels);
     if (
@@ -133,7 +135,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
     // --continue: the cases this output folder already holds, from this very plugin, are kept as written.
     // The plugin's weights, hashed once: provenance, --continue and the workers' job ids all name them.
     const pluginSha = await pluginHash(a.plugin);
-    const earlier = a.continue ? await earlierPredictions(t.outDir, pluginSha, card.labels, a.precision) : new Map();
+    const earlier = a.continue ? await earlierPredictions(t.outDir, pluginSha, card.labels, precision) : new Map();
     const cases = all.filter((c) => !earlier.has(c.id));
     if (all.length === 0)
       throw new InputError(
@@ -153,7 +155,6 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const device = a.device as Device;
       // A LoRA plugin's tokens come from its own adapted backbone: frozen (cached) tokens would give it wrong answers silently.
       const adapted = pluginCard.lora !== null && pluginCard.lora !== undefined;
-      checkPrecisionFor(pluginCard, a.precision, a.plugin);
       const mapCount = a.heatmaps ? Math.min(a['heatmap-limit'] ?? cases.length, cases.length) : 0;
       const views = inputViews(input, t.backbone.card);
       const montages = new Map<number, { label: string; png: string }>();
@@ -175,7 +176,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           ...(embeddings ? { embeddings } : {}),
           ...(a.threads ? { threads: a.threads } : {}),
           // The arithmetic of the tokens the case's probability came from, so the map agrees with it.
-          precision: a.precision,
+          precision,
         });
         const mapFiles = await writeHeatmapOutputs(join(t.outDir, 'heatmaps', safeName(c.id)), result, {
           image: volume,
@@ -186,14 +187,14 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
             input: c.images[0]!,
             ...(distinct ? { inputs: c.images } : {}),
             plugin: a.plugin,
-            precision: a.precision,
+            precision,
           },
         });
         montages.set(k, { label: result.summary.label, png: mapFiles.png! });
       };
       // With Redis each case is predicted by a worker (its backbone pass, its cache entries); the rows come back in case order.
       const viaWorkers = async () => {
-        const backbone = jobBackbone(a, t.backbone);
+        const backbone = jobBackbone({ ...a, precision }, t.backbone);
         const results = await runCaseJobs(
           redis!,
           cases.map((c) => ({
@@ -209,7 +210,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         );
         return {
           rows: results.map((r) => r.row!),
-          cacheDir: adapted ? null : recipeFeatureCache(t.cacheRoot, t.backbone, input, views, a.precision).dir,
+          cacheDir: adapted ? null : recipeFeatureCache(t.cacheRoot, t.backbone, input, views, precision).dir,
           computed: results.reduce((n, r) => n + r.computed, 0),
         };
       };
@@ -236,7 +237,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
                 input,
                 backbone: t.backbone,
                 cacheRoot: t.cacheRoot,
-                precision: a.precision,
+                precision,
                 device,
                 ...(a.threads ? { threads: a.threads } : {}),
                 report: progress.report,
@@ -267,7 +268,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           manifest: t.manifest.source,
           split: a.split,
           // adapted: every case ran through the backbone with the plugin's LoRA (no feature cache).
-          backbone: { ...backboneId, inputSize, adapted, precision: a.precision },
+          backbone: { ...backboneId, inputSize, adapted, precision },
           plugin: { dir: a.plugin, sha256: pluginSha, thresholds: pluginCard.thresholds },
           featureCache: features.cacheDir,
           timing: {

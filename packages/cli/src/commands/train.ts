@@ -1,6 +1,7 @@
 import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
-import type { Device } from '@anymc3d/core/graph';
+import type { Device, Precision } from '@anymc3d/core/graph';
 import { THRESHOLD_CRITERIA, type ThresholdCriterion } from '@anymc3d/core/metrics';
+import { pluginBackbone } from '@anymc3d/core/plugin';
 import { casesOf, pluginTaskOf, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import { type Fitted, fitLoraPlugin, fitPlugin, writeTrainingCurve } from '@anymc3d/core/workflows';
@@ -20,7 +21,7 @@ export const TRAIN_DEFAULTS = {
 } as const;
 
 const ONLY = {
-  frozen: ['steps', 'lr'],
+  frozen: ['steps', 'lr', 'precision'],
   lora: ['lora-steps', 'lr-lora', 'lr-head', 'chunk', 'seg-lambda', 'seg-hidden', 'seg-labels', 'augment'],
 } as const;
 
@@ -39,6 +40,7 @@ interface TrainArgs extends TaskFlags {
   'batch-size'?: number;
   criterion: string;
   seed: number;
+  precision?: string;
 }
 
 export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
@@ -107,7 +109,13 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
         describe:
           'lora: nnU-Net-style 3D augmentation of every training use of a case (flips, rotation, scaling, noise, blur, brightness, contrast, low resolution, gamma; seeded, recorded in plugin.json); on by default, --no-augment to switch it off',
       })
-      .option('seed', { type: 'number', default: 0, describe: 'Seed of initialisation, batch order and augmentation' }),
+      .option('seed', { type: 'number', default: 0, describe: 'Seed of initialisation, batch order and augmentation' })
+      .option('precision', {
+        type: 'string',
+        choices: ['fp32', 'int8'],
+        describe:
+          "frozen: the frozen backbone's arithmetic for the tokens (default fp32; int8: a uint8 TFLite MobileNet's integer network, or a ViT's dynamically quantised weight MatMuls). Recorded in plugin.json: predict and heatmap then compute tokens the same way",
+      }),
   handler: async (a) => {
     const mode = a.mode as (typeof TRAIN_MODES)[number];
     const other = mode === 'lora' ? 'frozen' : 'lora';
@@ -197,11 +205,12 @@ async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
     cacheRoot: t.cacheRoot,
     device: a.device as Device,
     ...(a.threads ? { threads: a.threads } : {}),
+    ...(a.precision ? { precision: a.precision as Precision } : {}),
     report: m.report,
   });
   return fitPlugin({
     task: pluginTaskOf(card, t.inputSize),
-    backbone: { name: t.backbone.card.name, weightHash: t.backbone.weightHash },
+    backbone: pluginBackbone(t.backbone, a.precision as Precision | undefined),
     train: featureCases(m.train, extracted.tokens, card),
     val: featureCases(m.val, extracted.tokens, card),
     steps: m.steps,

@@ -8,6 +8,7 @@ import {
   evaluate,
   type ThresholdCriterion,
 } from '@anymc3d/core/metrics';
+import { pluginBackbone } from '@anymc3d/core/plugin';
 import { casesOf, type Manifest, pluginTaskOf, type Split, taskInput } from '@anymc3d/core/task';
 import type { OptimOptions } from '@anymc3d/core/train';
 import { InputError } from '@anymc3d/core/util';
@@ -75,7 +76,7 @@ export async function runTask(o: RunTaskOptions): Promise<TaskRun> {
     ...(o.report ? { report: o.report } : {}),
   });
   const t1 = Date.now();
-  const backboneId = { name: o.backbone.card.name, weightHash: o.backbone.weightHash };
+  const backboneId = pluginBackbone(o.backbone, o.precision);
   const fitted = await fitPlugin({
     task: pluginTaskOf(card, o.inputSize),
     backbone: backboneId,

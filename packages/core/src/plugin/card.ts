@@ -1,3 +1,4 @@
+import type { Precision } from '../graph/index.js';
 import type { PluginInput } from './input.js';
 import type { ClassificationLoss } from './losses.js';
 import type { TaskKind } from './plugin-graph.js';
@@ -25,6 +26,29 @@ export interface TaskCard {
   input?: PluginInput;
 }
 
+/** The backbone a plugin was trained on. */
+export interface PluginBackbone {
+  name: string;
+  weightHash: string;
+  /**
+   * The arithmetic of the frozen tokens its head was trained on, when not fp32 (`train --precision
+   * int8`): `predict` and `heatmap` then compute tokens the same way unless told otherwise.
+   */
+  precision?: Precision;
+}
+
+/** A card's backbone record: fp32 is left unsaid, so fp32 cards read as they did before precision was recorded. */
+export function pluginBackbone(
+  backbone: { card: { name: string }; weightHash: string },
+  precision: Precision = 'fp32',
+): PluginBackbone {
+  return {
+    name: backbone.card.name,
+    weightHash: backbone.weightHash,
+    ...(precision !== 'fp32' ? { precision } : {}),
+  };
+}
+
 /**
  * `plugin.json`: everything needed to use the plugin, and where it came from. `input` is written by
  * every trainer; cards written before it existed lack it (read it with `pluginInput`).
@@ -33,7 +57,7 @@ export interface PluginCard extends Required<Omit<TaskCard, 'input'>>, Pick<Task
   format: 'anymc3d-plugin';
   version: 1;
   dim: number;
-  backbone: { name: string; weightHash: string };
+  backbone: PluginBackbone;
   /** Null for a plugin trained on cached frozen tokens (no LoRA). */
   lora: { rank: number; alpha: number; targets: string[] } | null;
   parameters: { lora: number; head: number; total: number };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Backbone, LoraConfig } from '../backbone/index.js';
 import { DEFAULT_LORA } from '../backbone/lora.js';
 import type { Device, Tensor } from '../graph/index.js';
-import type { PluginCard, TaskCard } from '../plugin/card.js';
+import type { PluginBackbone, PluginCard, TaskCard } from '../plugin/card.js';
 import { pluginInput } from '../plugin/input.js';
 import { addViewQueries } from '../plugin/multi-view.js';
 import { initPluginWeights, type PluginSpec } from '../plugin/plugin-graph.js';
@@ -15,7 +15,7 @@ import { type FeatureCase, featureGradient } from './features.js';
 import { DEFAULT_OPTIM, type OptimOptions, type Progress, runTraining, type TrainState } from './loop.js';
 
 export type TrainSource =
-  | { features: FeatureCase[]; backbone: { name: string; weightHash: string } }
+  | { features: FeatureCase[]; backbone: PluginBackbone }
   | {
       backbone: Backbone;
       cases: VolumeCase[];
@@ -89,7 +89,7 @@ export async function trainPlugin(args: TrainPluginArgs): Promise<TrainedPlugin>
   let groups: Map<string, string>;
   let caseCount: number;
   let release: () => Promise<void>;
-  let backboneId: { name: string; weightHash: string };
+  let backboneId: PluginBackbone;
   let lora: LoraConfig | undefined;
   const dataHash = createHash('sha256');
   if (featureMode) {

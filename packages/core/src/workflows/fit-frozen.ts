@@ -1,14 +1,21 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { evaluate, foldAll, selectThresholds, type ThresholdCriterion } from '../metrics/index.js';
-import { loadPlugin, type TaskCard as PluginTask, readPlugin, savePlugin } from '../plugin/index.js';
+import {
+  loadPlugin,
+  type PluginBackbone,
+  type TaskCard as PluginTask,
+  readPlugin,
+  savePlugin,
+} from '../plugin/index.js';
 import { type FeatureCase, type OptimOptions, trainCandidates } from '../train/index.js';
 import { InputError } from '../util/errors.js';
 import { type Attempt, byLabel, type FitCurve, type Fitted, type WorkflowProgressSink } from './fit-result.js';
 
 export interface FitOptions {
   task: PluginTask;
-  backbone: { name: string; weightHash: string };
+  /** Written to the plugin's card, with the tokens' precision when not fp32. */
+  backbone: PluginBackbone;
   train: FeatureCase[];
   val: FeatureCase[];
   /** Candidate step counts; the one with the best validation AUROC is kept. */
