@@ -312,7 +312,7 @@ describe('one recipe in plugin.json, one case pipeline for every consumer', () =
         env: { ...process.env, ANYMC3D_CACHE: cache },
       },
     );
-    expect(f.stdout).toContain('22 cases × 1 views: 22 computed, 0 from the cache');
+    expect(f.stdout).toContain('22 cases × 1 views (fp32): 22 computed, 0 from the cache');
     const cacheDir = f.stdout.trim().split('→ ').at(-1)!;
     // vlm3d's frozen mode: the same recipe (the ct-rate card's), the same backbone, the same folder.
     let stderr = '';

@@ -48,6 +48,9 @@ async function readCard(path: string): Promise<BackboneCard> {
     !(Array.isArray(card.inputSize) && card.inputSize.length === 2) && 'inputSize [H, W]',
     typeof card.embedDim !== 'number' && 'embedDim',
     !(Array.isArray(card.weightFiles) && card.weightFiles.length > 0) && 'weightFiles',
+    card.defaultPrecision !== undefined &&
+      !['fp32', 'int8'].includes(card.defaultPrecision) &&
+      'defaultPrecision ("fp32" or "int8")',
   ].filter((p): p is string => typeof p === 'string');
   if (problems.length) throw new InputError(path, `backbone card lacks or has a bad ${problems.join(', ')}`);
   return card as BackboneCard;

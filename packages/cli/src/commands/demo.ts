@@ -12,7 +12,7 @@ import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
 import { runTask } from '../pipeline/run-task.js';
 import { createProgress } from '../progress.js';
-import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
+import { backbonePrecision, type PrecisionFlag, precisionFlag } from './precision-flag.js';
 import { type GlobalFlags, parseCounts, parseRates } from './task-flags.js';
 
 interface DemoArgs extends GlobalFlags, PrecisionFlag {
@@ -88,12 +88,13 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
     const cacheRoot = process.env.ANYMC3D_CACHE ? resolve(process.env.ANYMC3D_CACHE) : resolve(outDir, 'cache');
     const manifest = await demoManifest(resolution);
     const backbone = await resolveBackbone(BACKBONE);
+    const precision = backbonePrecision(backbone.card, args.precision, args.device);
     const size = args['input-size'];
     say(
       `AdrenalMNIST3D ${resolution}³ (${DEMO_FILES[resolution].split('/').pop()}, MedMNIST v2, CC BY 4.0): ${manifest.cases.length} cases`,
     );
     say(
-      `frozen ${BACKBONE} (ImageNet${args.precision === 'int8' ? ', its uint8 integer network' : ''}) at ${size}×${size}; views axial, coronal, sagittal, each pooled by its own query, then fused`,
+      `frozen ${BACKBONE} (ImageNet; ${precision === 'int8' ? 'int8, its uint8 integer network' : 'fp32'}) at ${size}×${size}; views axial, coronal, sagittal, each pooled by its own query, then fused`,
     );
     const progress = createProgress({ enabled: args.progress, quiet: args.quiet });
     let run: Awaited<ReturnType<typeof runTask>>;
@@ -110,7 +111,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         criterion: args.criterion as 'f1' | 'youden',
         bootstrap: 1000,
         device: args.device as Device,
-        precision: args.precision,
+        precision,
         ...(args.threads ? { threads: args.threads } : {}),
         report: progress.report,
       });
@@ -133,14 +134,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
         `  ${p.model.padEnd(16)} AUC=${p.auc.toFixed(3)} ACC=${p.acc.toFixed(3)}${p.source === 'recalled' ? "  (recalled from the paper's table, not checked)" : '  (benchmark page)'}`,
       );
     say(`predictions: ${run.predictionFiles.join(', ')}`);
-    const heatmapDir = await demoHeatmaps(
-      manifest,
-      backbone,
-      run.fitted.pluginDir,
-      outDir,
-      args.precision,
-      args.threads,
-    );
+    const heatmapDir = await demoHeatmaps(manifest, backbone, run.fitted.pluginDir, outDir, precision, args.threads);
     say(`heatmaps (3 positive test cases: NIfTI on the input grid, PNG montage, JSON): ${heatmapDir}`);
     say(
       `time: features ${run.seconds.features.toFixed(1)}s (${run.computedEntries} case-views through the backbone), ` +

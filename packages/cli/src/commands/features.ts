@@ -4,7 +4,7 @@ import type { CommandModule } from 'yargs';
 import { extractTokens } from '../pipeline/extract.js';
 import { createProgress } from '../progress.js';
 import { runCaseJobs } from '../queue/submit.js';
-import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
+import { backbonePrecision, type PrecisionFlag, precisionFlag } from './precision-flag.js';
 import { type ScaleFlags, scaledCases, scaleFlags } from './scale-flags.js';
 import { jobBackbone, loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
@@ -21,9 +21,10 @@ export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
     const input = taskInput(t.manifest.card, t.inputSize);
     const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
     const started = Date.now();
+    const precision = backbonePrecision(t.backbone.card, a.precision, a.device);
     try {
       // With Redis the workers fill the shared cache; the local pass below then only reads it.
-      const backbone = jobBackbone(a, t.backbone);
+      const backbone = jobBackbone({ ...a, precision }, t.backbone);
       const remote = redis
         ? await runCaseJobs(
             redis,
@@ -41,7 +42,7 @@ export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
         input,
         backbone: t.backbone,
         cacheRoot: t.cacheRoot,
-        precision: a.precision,
+        precision,
         device: a.device as Device,
         ...(a.threads ? { threads: a.threads } : {}),
         report: progress.report,
@@ -51,7 +52,7 @@ export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
       const computed = out.computed + remote.reduce((n, r) => n + r.computed, 0);
       if (!a.quiet)
         process.stdout.write(
-          `${cases.length} cases × ${views} views: ${computed} computed${redis ? ' (by the workers)' : ''}, ` +
+          `${cases.length} cases × ${views} views (${precision}): ${computed} computed${redis ? ' (by the workers)' : ''}, ` +
             `${cases.length * views - computed} from the cache, ` +
             `in ${((Date.now() - started) / 1000).toFixed(1)} s → ${out.cacheDir}\n`,
         );

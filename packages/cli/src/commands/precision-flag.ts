@@ -1,11 +1,12 @@
+import type { BackboneCard } from '@anymc3d/core/backbone';
 import type { Precision } from '@anymc3d/core/graph';
 import type { PluginCard } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import type { Argv } from 'yargs';
 
-/** The frozen backbone's arithmetic for `features`, `train`, `demo` (as `backbones embed` and vlm3d have it). */
+/** The frozen backbone's arithmetic for `features`, `train`, `demo`; unset means `backbonePrecision`'s default. */
 export interface PrecisionFlag {
-  precision: Precision;
+  precision?: Precision;
 }
 
 /** `predict` and `heatmap`: unset means the arithmetic the plugin was trained on (`precisionFor`). */
@@ -19,10 +20,15 @@ const PRECISION_HELP =
 export function precisionFlag<T>(y: Argv<T>) {
   return y.option('precision', {
     type: 'string',
-    default: 'fp32',
     choices: ['fp32', 'int8'],
-    describe: PRECISION_HELP,
+    describe: `${PRECISION_HELP}. Default: the backbone card's on the CPU (int8 for the shipped MobileNet v1, checked on the demo), else fp32`,
   }) as unknown as Argv<T & PrecisionFlag>;
+}
+
+/** The flag, or the card's default arithmetic on the CPU (fp32 elsewhere and where the card names none). */
+export function backbonePrecision(card: BackboneCard, flag: Precision | undefined, device: string): Precision {
+  if (flag) return flag;
+  return device === 'cpu' ? (card.defaultPrecision ?? 'fp32') : 'fp32';
 }
 
 export function pluginPrecisionFlag<T>(y: Argv<T>) {

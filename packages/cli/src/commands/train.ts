@@ -8,6 +8,7 @@ import { type Fitted, fitLoraPlugin, fitPlugin, writeTrainingCurve } from '@anym
 import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { createProgress } from '../progress.js';
+import { backbonePrecision } from './precision-flag.js';
 import { loadTaskInputs, parseCounts, parseRates, type TaskFlags, type TaskInputs, taskFlags } from './task-flags.js';
 
 /** `frozen`: the plugin on cached frozen tokens. `lora`: LoRA + query + head through the backbone. */
@@ -114,7 +115,7 @@ export const trainCommand: CommandModule<TaskFlags, TrainArgs> = {
         type: 'string',
         choices: ['fp32', 'int8'],
         describe:
-          "frozen: the frozen backbone's arithmetic for the tokens (default fp32; int8: a uint8 TFLite MobileNet's integer network, or a ViT's dynamically quantised weight MatMuls). Recorded in plugin.json: predict and heatmap then compute tokens the same way",
+          "frozen: the frozen backbone's arithmetic for the tokens (default: the backbone card's on the CPU, int8 for the shipped MobileNet v1, else fp32; int8: a uint8 TFLite MobileNet's integer network, or a ViT's dynamically quantised weight MatMuls). Recorded in plugin.json: predict and heatmap then compute tokens the same way",
       }),
   handler: async (a) => {
     const mode = a.mode as (typeof TRAIN_MODES)[number];
@@ -199,18 +200,19 @@ interface ModeArgs {
 async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
   const { a, t } = m;
   const card = t.manifest.card;
+  const precision = backbonePrecision(t.backbone.card, a.precision as Precision | undefined, a.device);
   const extracted = await extractTokens([...m.train, ...m.val], {
     input: taskInput(card, t.inputSize),
     backbone: t.backbone,
     cacheRoot: t.cacheRoot,
     device: a.device as Device,
     ...(a.threads ? { threads: a.threads } : {}),
-    ...(a.precision ? { precision: a.precision as Precision } : {}),
+    precision,
     report: m.report,
   });
   return fitPlugin({
     task: pluginTaskOf(card, t.inputSize),
-    backbone: pluginBackbone(t.backbone, a.precision as Precision | undefined),
+    backbone: pluginBackbone(t.backbone, precision),
     train: featureCases(m.train, extracted.tokens, card),
     val: featureCases(m.val, extracted.tokens, card),
     steps: m.steps,

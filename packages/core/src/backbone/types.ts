@@ -27,6 +27,12 @@ export interface BackboneCard {
   source: string;
   /** Files expected in the weights folder. */
   weightFiles: string[];
+  /**
+   * The frozen backbone's arithmetic on the CPU when a command is not told (`features`, `train
+   * --mode frozen`, `demo`): int8 only where it was checked on real data against fp32 (the shipped
+   * MobileNet v1: the demo's AUC within fp32's interval). Absent: fp32; other devices: fp32.
+   */
+  defaultPrecision?: 'fp32' | 'int8';
 }
 
 /** One place LoRA can attach: a linear ([out,in]) or a convolution ([out,in,kh,kw]). */

@@ -1,0 +1,29 @@
+import { loadMobileNet } from '@anymc3d/adapters';
+import type { BackboneCard } from '@anymc3d/core/backbone';
+import { describe, expect, it } from 'vitest';
+import { backbonePrecision, precisionFor } from './precision-flag.js';
+
+describe("a command's precision when it is not told", () => {
+  it("is the backbone card's default on the CPU, fp32 on other devices and where the card names none", async () => {
+    const v1 = (await loadMobileNet('mobilenet_v1_224')).card;
+    const v2 = (await loadMobileNet('mobilenet_v2_224')).card;
+    // The shipped v1 was checked at int8 on the demo (AUC within fp32's interval); v2 was not.
+    expect(v1.defaultPrecision).toBe('int8');
+    expect(v2.defaultPrecision).toBeUndefined();
+    expect(backbonePrecision(v1, undefined, 'cpu')).toBe('int8');
+    expect(backbonePrecision(v1, undefined, 'webgpu')).toBe('fp32');
+    expect(backbonePrecision(v1, 'fp32', 'cpu')).toBe('fp32');
+    expect(backbonePrecision(v2, undefined, 'cpu')).toBe('fp32');
+    expect(backbonePrecision({ ...v2, defaultPrecision: 'fp32' } as BackboneCard, 'int8', 'cpu')).toBe('int8');
+  });
+
+  it('is, for a plugin, the arithmetic its head was trained on; another one is said, not refused', () => {
+    const lines: string[] = [];
+    const frozen = { lora: null, backbone: { name: 'b', weightHash: 'h', precision: 'int8' as const } };
+    expect(precisionFor(frozen, undefined, 'p', (l) => lines.push(l))).toBe('int8');
+    expect(lines).toEqual([]);
+    expect(precisionFor(frozen, 'fp32', 'p', (l) => lines.push(l))).toBe('fp32');
+    expect(lines).toHaveLength(1);
+    expect(precisionFor({ lora: null, backbone: { name: 'b', weightHash: 'h' } }, undefined, 'p')).toBe('fp32');
+  });
+});
