@@ -144,8 +144,9 @@ async function run(args: string[]): Promise<number> {
     throw new UsageError(`--time-budget (or VLM3D_TIME_BUDGET) must be positive minutes, got "${budgetText}"`);
   const device = values.device ?? process.env.VLM3D_DEVICE ?? 'cpu';
   if (!isDevice(device)) throw new UsageError(`--device (or VLM3D_DEVICE) must be one of ${DEVICES.join(', ')}`);
-  const precision = values.precision ?? process.env.VLM3D_PRECISION ?? 'fp32';
-  if (precision !== 'fp32' && precision !== 'int8')
+  // Unset: the arithmetic of the tokens the plugin was trained on (its card; fp32 where it says none).
+  const precision = values.precision ?? (process.env.VLM3D_PRECISION || undefined);
+  if (precision !== undefined && precision !== 'fp32' && precision !== 'int8')
     throw new UsageError('--precision (or VLM3D_PRECISION) must be fp32 or int8');
   const paths = challengePaths(process.env, {
     ...(values.input !== undefined ? { input: values.input } : {}),
@@ -163,7 +164,7 @@ async function run(args: string[]): Promise<number> {
     uncalibrated: values.uncalibrated,
     ...(budget !== undefined ? { timeBudgetMinutes: budget } : {}),
     device,
-    precision,
+    ...(precision ? { precision } : {}),
     ...(threads ? { threads } : {}),
     log: values.quiet ? () => {} : (line) => process.stderr.write(`vlm3d: ${line}\n`),
   });

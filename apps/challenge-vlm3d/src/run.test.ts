@@ -213,6 +213,17 @@ describe('vlm3d run', () => {
       for (const label of CT_RATE_LABELS) largest = Math.max(largest, Math.abs(q[label]! - fp32.get(name)![label]!));
     expect(largest).toBeGreaterThan(0); // another graph ran
     expect(largest).toBeLessThan(0.02);
+    // A plugin whose card says it was trained on int8 tokens runs int8 unless told: the same results.
+    const int8Card = join(root, 'weights-int8-card');
+    await cp(weights, int8Card, { recursive: true });
+    const cardPath = join(int8Card, 'plugin', 'plugin.json');
+    const card = JSON.parse(await readFile(cardPath, 'utf8')) as PluginCard;
+    await writeFile(cardPath, JSON.stringify({ ...card, backbone: { ...card.backbone, precision: 'int8' } }));
+    const asTrained = join(root, 'out-int8-card');
+    const c = await vlm3d(['run', '-i', input, '-o', asTrained, '--weights', int8Card]);
+    expect(c.code, c.err).toBe(0);
+    expect(c.err).toContain('int8 on cpu');
+    expectSameResults(await results(asTrained), await results(output));
     const gpu = await vlm3d([
       'run',
       '-i',

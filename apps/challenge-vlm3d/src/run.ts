@@ -32,7 +32,7 @@ export interface RunOptions {
   threads?: number;
   /** Where the backbone runs: 'cuda' needs onnxruntime-node's CUDA provider installed (README). */
   device?: Device;
-  /** The frozen backbone's precision ('int8': quantised weight MatMuls; refused for LoRA plugins). */
+  /** The frozen backbone's precision ('int8': quantised weight MatMuls; refused for LoRA plugins); default: the plugin's. */
   precision?: Precision;
   /** Progress lines (stderr in the container). */
   log?: (line: string) => void;
@@ -73,7 +73,7 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
   log(
     `backbone ${model.backbone.card.name} (${model.backbone.weightHash.slice(0, 12)}), plugin ${card.task}, ` +
       `${card.lora ? `LoRA r${card.lora.rank}` : 'frozen'}, ${model.recipe.orientation} at ${model.recipe.spacing!.join('×')} mm, ` +
-      `${options.precision ?? 'fp32'} on ${options.device ?? 'cpu'}`,
+      `${options.precision ?? (card.lora ? undefined : card.backbone.precision) ?? 'fp32'} on ${options.device ?? 'cpu'}`,
   );
   const predictions: CasePrediction[] = [];
   const started = Date.now();

@@ -41,7 +41,10 @@ export interface LoadPluginOptions {
   chunk?: number;
   /** Where `predict` runs the backbone (default cpu); the small head always runs on the CPU. */
   device?: Device;
-  /** `predict`'s backbone precision: 'int8' quantises a frozen plugin's backbone (refused with LoRA). */
+  /**
+   * `predict`'s backbone precision: 'int8' quantises a frozen plugin's backbone (refused with LoRA).
+   * Default: the arithmetic of the tokens the plugin was trained on (its card's `backbone.precision`).
+   */
   precision?: Precision;
 }
 
@@ -105,6 +108,7 @@ export async function loadPlugin(
   const predictTokens = (t: Float32Array, slices: number): Promise<Prediction> => predictViews([{ tokens: t, slices }]);
   // One adapted-backbone path for every consumer: the plugin's LoRA baked in, or the frozen backbone.
   let embedder: AdaptedEmbedder | undefined;
+  const precision = options.precision ?? (card.lora ? undefined : card.backbone.precision);
   return {
     card,
     weights,
@@ -123,7 +127,7 @@ export async function loadPlugin(
           batchSize: options.chunk ?? 16,
           ...engine,
           ...(options.device ? { device: options.device } : {}),
-          ...(options.precision ? { precision: options.precision } : {}),
+          ...(precision ? { precision } : {}),
         },
       );
       // The CLS tokens alone: a prediction needs neither patch tokens nor attention.
