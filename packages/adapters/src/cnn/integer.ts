@@ -180,10 +180,9 @@ export function convertTfliteInteger(
   return { features, pooled, convs, ...(logits ? { logits } : {}) };
 }
 
-/** Float pixels (normalised as scale·(u − zp)) → the input codes round(x/scale) + zp (float32). */
+/** Float pixels (normalised as scale·(u − zp)) → the input codes round(x/scale) + zp, clamped to uint8, in one op. */
 function quantizeInput(g: GraphBuilder, pixels: Value, q: { scale: number; zeroPoint: number }): Value {
-  const v = g.op('Add', [g.op('Round', [g.op('Div', [pixels, g.scalar(q.scale)])]), g.scalar(q.zeroPoint)]);
-  return g.op('Clip', [v, g.scalar(0), g.scalar(255)]);
+  return g.op('QuantizeLinear', [pixels, g.scalar(q.scale), g.scalar(q.zeroPoint, 'uint8')]);
 }
 
 /** A CONV_2D / DEPTHWISE_CONV_2D of the file, in ONNX's terms. */

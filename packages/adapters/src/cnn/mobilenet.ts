@@ -123,12 +123,13 @@ export class MobileNetBackbone implements Backbone {
       throw new InputError(this.card.name, 'the integer graph is frozen; LoRA attaches to the float graph (fp32)');
     }
     const net = this.integerNetwork(g, pixels, { inputSize: options.inputSize }, true);
-    const features = dequantizeCodes(g, net.features.codes, net.features.scale, net.features.zeroPoint);
     const pooled = dequantizeCodes(g, net.pooled.codes, net.pooled.scale, net.pooled.zeroPoint);
-    const [, c, h, w] = features.shape as [number | string, number, number, number];
+    const [, c, h, w] = net.features.codes.shape as [number | string, number, number, number];
     const cls = g.op('Reshape', [pooled, g.ints([-1, c])]);
-    const flat = g.op('Reshape', [features, g.ints([-1, c, h * w])]);
-    const patchTokens = g.op('Transpose', [flat], { perm: [0, 2, 1] });
+    // The uint8 codes are laid out as [N, h·w, C] before they widen to float32 (a quarter of the bytes moved).
+    const flat = g.op('Reshape', [net.features.codes, g.ints([-1, c, h * w])]);
+    const codes = g.op('Transpose', [flat], { perm: [0, 2, 1] });
+    const patchTokens = dequantizeCodes(g, codes, net.features.scale, net.features.zeroPoint);
     return { cls, patchTokens, grid: [h, w], method: TFLITE_INTEGER_METHOD, clsStep: net.pooled.scale };
   }
 

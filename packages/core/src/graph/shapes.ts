@@ -299,6 +299,8 @@ const RULES: Record<string, Rule> = {
     const kernel = intsAttr(a, 'kernel_shape') ?? (w.shape.slice(2) as number[]);
     return poolLike(i, a, w.shape[0]!, kernel).map((o) => ({ ...o, dtype: 'int32' }));
   },
+  // float → codes of the zero point's type: saturate(round(x / scale) + zero point).
+  QuantizeLinear: (i) => [{ dtype: i[2]?.dtype ?? 'uint8', shape: i[0]!.shape }],
   // uint8 codes in, uint8 codes out (ONNX Runtime's quantised convolution, float requantisation).
   QLinearConv: (i, a) => {
     const w = i[3]!;
