@@ -51,6 +51,31 @@ async function tinyPlugin(
   return outDir;
 }
 
+/** A small CT-like case written under `root`, analysed by the given plugins into `root`/out. */
+async function analyzeCase(analyzer: EngineAnalyzer, root: string, pluginIds: string[]) {
+  const volumePath = join(root, 'case.nii.gz');
+  await writeVolume(
+    {
+      data: Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 13) % 256),
+      size: [20, 18, 6],
+      spacing: [0.8, 0.9, 2.5],
+      origin: [10, -5, 3],
+      direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+    },
+    volumePath,
+  );
+  const outDir = join(root, 'out');
+  await mkdir(outDir);
+  return analyzer.analyze({
+    volumePath,
+    format: 'nifti',
+    pluginIds,
+    outDir,
+    onProgress: () => {},
+    signal: new AbortController().signal,
+  });
+}
+
 describe('EngineAnalyzer (the real predict path behind the server)', () => {
   it('predicts, writes heatmaps on the input grid, and shares one backbone pass among frozen plugins', async () => {
     const root = await mkdtemp(join(tmpdir(), 'engine-'));
@@ -62,28 +87,7 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
     expect(analyzer.plugins.map((p) => p.id)).toEqual(['task-a', 'task-b']);
     expect(analyzer.plugins.every((p) => p.frozenBackbone)).toBe(true);
 
-    const volumePath = join(root, 'case.nii.gz');
-    const data = Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 13) % 256);
-    await writeVolume(
-      {
-        data,
-        size: [20, 18, 6],
-        spacing: [0.8, 0.9, 2.5],
-        origin: [10, -5, 3],
-        direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
-      },
-      volumePath,
-    );
-    const outDir = join(root, 'out');
-    await mkdir(outDir);
-    const result = await analyzer.analyze({
-      volumePath,
-      format: 'nifti',
-      pluginIds: ['task-a', 'task-b'],
-      outDir,
-      onProgress: () => {},
-      signal: new AbortController().signal,
-    });
+    const result = await analyzeCase(analyzer, root, ['task-a', 'task-b']);
     expect(analyzer.backbonePasses).toBe(1);
     for (const id of ['task-a', 'task-b']) {
       const p = result.predictions[id]!.blob!;
@@ -107,27 +111,7 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
     const fp32 = await tinyPlugin(root, backboneDir, 'task-a', 1);
     const int8 = await tinyPlugin(root, backboneDir, 'task-q', 1, 'int8');
     const analyzer = await EngineAnalyzer.create({ backbone: backboneDir, plugins: [fp32, int8], threads: 1 });
-    const volumePath = join(root, 'case.nii.gz');
-    await writeVolume(
-      {
-        data: Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 13) % 256),
-        size: [20, 18, 6],
-        spacing: [0.8, 0.9, 2.5],
-        origin: [0, 0, 0],
-        direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
-      },
-      volumePath,
-    );
-    const outDir = join(root, 'out');
-    await mkdir(outDir);
-    const result = await analyzer.analyze({
-      volumePath,
-      format: 'nifti',
-      pluginIds: ['task-a', 'task-q'],
-      outDir,
-      onProgress: () => {},
-      signal: new AbortController().signal,
-    });
+    const result = await analyzeCase(analyzer, root, ['task-a', 'task-q']);
     await analyzer.close();
     expect(analyzer.backbonePasses).toBe(2);
     const gap = Math.abs(result.predictions['task-a']!.blob! - result.predictions['task-q']!.blob!);

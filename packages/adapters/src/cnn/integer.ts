@@ -118,10 +118,14 @@ export function convertTfliteInteger(
       case BUILTIN.CONV_2D:
       case BUILTIN.DEPTHWISE_CONV_2D: {
         const x = read(op);
-        const r =
-          options.arithmetic === 'onnxruntime'
-            ? qlinearConv(g, model, op, x.v, uint8(x.t), uint8(out), source)
-            : integerConv(g, model, op, x.v, uint8(x.t), uint8(out), source);
+        const layer = readConvLayer(model, op, x.v, source);
+        const r = (options.arithmetic === 'onnxruntime' ? qlinearConv : integerConv)(
+          g,
+          layer,
+          x.v,
+          uint8(x.t),
+          uint8(out),
+        );
         convs[r.kind]++;
         y = r.y;
         break;
@@ -184,6 +188,12 @@ export function convertTfliteInteger(
 function quantizeInput(g: GraphBuilder, pixels: Value, q: { scale: number; zeroPoint: number }): Value {
   return g.op('QuantizeLinear', [pixels, g.scalar(q.scale), g.scalar(q.zeroPoint, 'uint8')]);
 }
+
+/** A tensor's quantisation: real = scale·(q − zeroPoint). */
+type Quant = { scale: number; zeroPoint: number };
+
+/** A convolution's output codes, and which kind of kernel summed it. */
+type ConvResult = { y: Value; kind: 'qlinear' | 'float32' | 'integer' };
 
 /** A CONV_2D / DEPTHWISE_CONV_2D of the file, in ONNX's terms. */
 interface IntegerConvLayer {
@@ -255,16 +265,7 @@ function readConvLayer(model: TfliteModel, op: TfliteOperator, x: Value, source:
  * is TFLite's (ONNX Runtime pads with the input zero point). The weights go in as int8 (code −
  * 128, zero point − 128: the same integers) because MLAS's fast x86 kernels multiply u8 by s8.
  */
-function qlinearConv(
-  g: GraphBuilder,
-  model: TfliteModel,
-  op: TfliteOperator,
-  x: Value,
-  xq: { scale: number; zeroPoint: number },
-  yq: { scale: number; zeroPoint: number },
-  source: string,
-): { y: Value; kind: 'qlinear' } {
-  const layer = readConvLayer(model, op, x, source);
+function qlinearConv(g: GraphBuilder, layer: IntegerConvLayer, x: Value, xq: Quant, yq: Quant): ConvResult {
   const [outC] = layer.dims;
   const weights = g.constant(
     tensor(
@@ -306,16 +307,7 @@ function qlinearConv(
  * uses ONNX Runtime's fast float kernels; otherwise (v1: the six pointwise convs over 512 or
  * 1024 channels) ConvInteger accumulates in int32.
  */
-function integerConv(
-  g: GraphBuilder,
-  model: TfliteModel,
-  op: TfliteOperator,
-  x: Value,
-  xq: { scale: number; zeroPoint: number },
-  yq: { scale: number; zeroPoint: number },
-  source: string,
-): { y: Value; kind: 'float32' | 'integer' } {
-  const layer = readConvLayer(model, op, x, source);
+function integerConv(g: GraphBuilder, layer: IntegerConvLayer, x: Value, xq: Quant, yq: Quant): ConvResult {
   const { name, pads, attrs, weights: w } = layer;
   const [outC, inPerGroup, kh, kw] = layer.dims;
   const ws = layer.weightScale;

@@ -34,6 +34,23 @@ beforeAll(async () => {
   });
 });
 
+/** `heatmap` of case6 through `plugin` on the tiny CLIP tower, JSON summary on stdout. */
+const heatmapArgs = (plugin: string, out: string, extra: string[]) => [
+  'heatmap',
+  '-i',
+  join(root, 'images', 'case6.nii.gz'),
+  '-p',
+  plugin,
+  '-b',
+  towerFixture('clip-tiny'),
+  '-o',
+  join(root, out),
+  '--threads',
+  '1',
+  '--json',
+  ...extra,
+];
+
 interface Provenance {
   backbone: { precision: string };
   featureCache: string;
@@ -76,22 +93,7 @@ describe('--precision on features and predict', () => {
     expect(worst).toBeLessThan(0.05);
 
     // `heatmap --precision int8` runs the same arithmetic: its probability is predict's, not fp32's.
-    const heat = await run([
-      'heatmap',
-      '-i',
-      join(root, 'images', 'case6.nii.gz'),
-      '-p',
-      plugin,
-      '-b',
-      towerFixture('clip-tiny'),
-      '-o',
-      join(root, 'heat-int8'),
-      '--precision',
-      'int8',
-      '--threads',
-      '1',
-      '--json',
-    ]);
+    const heat = await run(heatmapArgs(plugin, 'heat-int8', ['--precision', 'int8']));
     expect(heat.code, heat.err).toBe(0);
     const summary = JSON.parse(heat.out) as { probability: number; threshold: number; files: { json: string } };
     // predict writes the probability with the threshold chosen on val folded to 0.5; the heatmap, as is.
@@ -150,20 +152,7 @@ describe('--precision on features and predict', () => {
     expect(other.provenance.backbone.precision).toBe('fp32');
     expect(other.err).toMatch(/warning: .* was trained on int8 tokens; --precision fp32 gives its head tokens/);
 
-    const heat = await run([
-      'heatmap',
-      '-i',
-      join(root, 'images', 'case6.nii.gz'),
-      '-p',
-      plugin,
-      '-b',
-      towerFixture('clip-tiny'),
-      '-o',
-      join(root, 'heat-int8-default'),
-      '--threads',
-      '1',
-      '--json',
-    ]);
+    const heat = await run(heatmapArgs(plugin, 'heat-int8-default', []));
     expect(heat.code, heat.err).toBe(0);
     const summary = JSON.parse(heat.out) as { files: { json: string } };
     const written = JSON.parse(await readFile(summary.files.json, 'utf8')) as { provenance: { precision: string } };
