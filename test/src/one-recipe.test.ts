@@ -338,6 +338,6 @@ describe('one recipe in plugin.json, one case pipeline for every consumer', () =
       () => {},
     ).finally(() => spy.mockRestore());
     expect(code, stderr).toBe(0);
-    expect(stderr).toContain(`frozen tokens: 0 volume(s) through the backbone, the rest from ${cacheDir}`);
+    expect(stderr).toContain(`frozen tokens (fp32): 0 volume(s) through the backbone, the rest from ${cacheDir}`);
   });
 });

@@ -30,7 +30,8 @@ const USAGE = `usage:
               [--spacing X,Y,Z] [--batch N] [--lr-head X] [--criterion crg|f1|youden] [--limit N] [--threads N]
               [--device cpu|cuda]
               lora (default): [--lora-steps N[,N…]] [--lr-lora X] [--chunk N] [--no-augment]
-              frozen:         [--cache DIR] [--steps N[,N…]]
+              frozen:         [--cache DIR] [--steps N[,N…]] [--precision fp32|int8] (default: the backbone
+                              card's on the CPU; recorded in plugin.json, which vlm3d run then follows)
                                                    train the 18-label plugin on CT-RATE (the method: LoRA rank 8
                                                    α 16 + query + head through the backbone; or the fast frozen
                                                    probe), thresholds chosen on its val split for CRG (default);
@@ -247,6 +248,7 @@ async function train(args: string[]): Promise<number> {
     limit: { type: 'string' },
     device: { type: 'string', short: 'd' },
     threads: { type: 'string' },
+    precision: { type: 'string' },
   });
   if (values['ct-rate'] === undefined || values.backbone === undefined || values.output === undefined)
     throw new UsageError('train needs --ct-rate, --backbone and -o');
@@ -254,7 +256,10 @@ async function train(args: string[]): Promise<number> {
   if (!TRAIN_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${TRAIN_MODES.join(', ')}`);
   // A flag of the other mode is refused rather than ignored: --steps 2000 meant for tokens would
   // be days of LoRA steps, and a LoRA learning rate on a frozen run would silently do nothing.
-  const otherMode = { frozen: ['lora-steps', 'lr-lora', 'chunk', 'no-augment'], lora: ['steps', 'cache'] } as const;
+  const otherMode = {
+    frozen: ['lora-steps', 'lr-lora', 'chunk', 'no-augment'],
+    lora: ['steps', 'cache', 'precision'],
+  } as const;
   const misplaced = otherMode[mode].filter((f) => values[f] !== undefined && values[f] !== false);
   if (misplaced.length > 0)
     throw new UsageError(`--${misplaced.join(', --')} ${misplaced.length > 1 ? 'are' : 'is'} not for --mode ${mode}`);
@@ -265,6 +270,9 @@ async function train(args: string[]): Promise<number> {
   if (!isDevice(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
   const release = values.release;
   if (release !== undefined && release !== 'v1' && release !== 'v2') throw new UsageError('--release must be v1 or v2');
+  const precision = values.precision;
+  if (precision !== undefined && precision !== 'fp32' && precision !== 'int8')
+    throw new UsageError('--precision must be fp32 or int8');
   const optional = {
     release: release as CtRateRelease | undefined,
     augment: values['no-augment'] ? false : undefined,
@@ -277,6 +285,7 @@ async function train(args: string[]): Promise<number> {
     lrHead: rate(values['lr-head'], '--lr-head'),
     lrLora: rate(values['lr-lora'], '--lr-lora'),
     cache: values.cache,
+    precision,
     spacing: values.spacing === undefined ? undefined : (numbers(values.spacing, 3, '--spacing') as Vec3),
   };
   await trainCtRate({

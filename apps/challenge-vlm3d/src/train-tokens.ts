@@ -1,5 +1,5 @@
 import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
-import type { Device } from '@anymc3d/core/graph';
+import type { Device, Precision } from '@anymc3d/core/graph';
 import { viewTokens } from '@anymc3d/core/pipeline';
 import { inputViews, type PluginInput, recipeFeatureCache } from '@anymc3d/core/plugin';
 import type { ManifestCase } from '@anymc3d/core/task';
@@ -30,6 +30,8 @@ export async function frozenTokens(args: {
   cacheRoot?: string;
   device?: Device;
   threads?: number;
+  /** The frozen backbone's arithmetic (default fp32); its tokens are cached apart. */
+  precision?: Precision;
   log: (line: string) => void;
 }): Promise<TokenSets> {
   const { backbone, input, log } = args;
@@ -38,8 +40,11 @@ export async function frozenTokens(args: {
     batchSize: 16,
     ...(args.device ? { device: args.device } : {}),
     ...(args.threads ? { threads: args.threads } : {}),
+    ...(args.precision ? { precision: args.precision } : {}),
   });
-  const cache = args.cacheRoot ? recipeFeatureCache(args.cacheRoot, backbone, input, views) : undefined;
+  const cache = args.cacheRoot
+    ? recipeFeatureCache(args.cacheRoot, backbone, input, views, args.precision ?? 'fp32')
+    : undefined;
   let computed = 0;
   const features = async (cases: readonly ManifestCase[], what: string): Promise<FeatureCase[]> => {
     const started = Date.now();

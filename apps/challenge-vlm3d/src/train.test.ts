@@ -118,6 +118,34 @@ describe('vlm3d train reads both CT-RATE releases', () => {
     // Same HU pixels either way, so the same validation AUROC and the same thresholds chosen on it.
     expect(tokens[0]).toBe(tokens[1]);
 
+    // --precision int8 (frozen mode): tokens in int8, recorded in the plugin's card, which `vlm3d
+    // run` and `anymc3d predict` then follow; the fp32 plugin's card says nothing.
+    const int8 = await vlm3d([
+      'train',
+      '--ct-rate',
+      join(root, 'ct-rate-v2'),
+      '--backbone',
+      backbone,
+      '-o',
+      join(root, 'plugin-int8'),
+      '--mode',
+      'frozen',
+      '--steps',
+      '2',
+      '--limit',
+      '4',
+      '--threads',
+      '1',
+      '--precision',
+      'int8',
+    ]);
+    expect(int8.code, int8.err).toBe(0);
+    expect(int8.err).toContain('frozen tokens (int8)');
+    const int8Card = JSON.parse(await readFile(join(root, 'plugin-int8', 'plugin.json'), 'utf8')) as PluginCard;
+    expect(int8Card.backbone.precision).toBe('int8');
+    const fp32Card = JSON.parse(await readFile(join(root, 'plugin-v2', 'plugin.json'), 'utf8')) as PluginCard;
+    expect(fp32Card.backbone.precision).toBeUndefined();
+
     // Without --mode the method itself trains (LoRA + query + head).
     const lora = await vlm3d([
       'train',
@@ -138,6 +166,19 @@ describe('vlm3d train reads both CT-RATE releases', () => {
     ]);
     expect(lora.code, lora.err).toBe(0);
     expect(lora.err).toContain('lora training on 2 train cases');
+    const loraInt8 = await vlm3d([
+      'train',
+      '--ct-rate',
+      join(root, 'ct-rate-v2'),
+      '--backbone',
+      backbone,
+      '-o',
+      join(root, 'x'),
+      '--precision',
+      'int8',
+    ]);
+    expect(loraInt8.code).toBe(2);
+    expect(loraInt8.err).toContain('--precision is not for --mode lora');
     const card = JSON.parse(await readFile(join(root, 'plugin-default', 'plugin.json'), 'utf8')) as PluginCard;
     expect(card.lora?.rank).toBe(8);
   });

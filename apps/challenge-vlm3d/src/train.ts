@@ -1,10 +1,11 @@
 import { basename } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
+import { defaultPrecision } from '@anymc3d/core/backbone';
 import { type CtRateRelease, ctRateLayout, readCtRate } from '@anymc3d/core/datasets';
-import type { Device } from '@anymc3d/core/graph';
+import type { Device, Precision } from '@anymc3d/core/graph';
 import type { ThresholdCriterion } from '@anymc3d/core/metrics';
-import { type PluginCard, type PluginInput, readPlugin, type TaskCard } from '@anymc3d/core/plugin';
+import { type PluginCard, type PluginInput, pluginBackbone, readPlugin, type TaskCard } from '@anymc3d/core/plugin';
 import { taskCard, taskInput } from '@anymc3d/core/task';
 import { InputError } from '@anymc3d/core/util';
 import { type Fitted, fitLoraPlugin, fitPlugin, writeTrainingCurve } from '@anymc3d/core/workflows';
@@ -53,6 +54,11 @@ export interface TrainOptions {
   limit?: number;
   /** Where the frozen backbone embeds (frozen mode); LoRA training runs on the CPU. */
   device?: Device;
+  /**
+   * The frozen backbone's arithmetic (frozen mode; default: the card's on the CPU, as `anymc3d
+   * train --mode frozen`), recorded in the plugin's card.
+   */
+  precision?: Precision;
   threads?: number;
   log?: (line: string) => void;
 }
@@ -161,6 +167,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   } else {
     if (options.lrLora !== undefined || options.chunk !== undefined)
       throw new Error('lrLora and chunk are LoRA-mode options');
+    const precision = options.precision ?? defaultPrecision(backbone.card, options.device ?? 'cpu');
     const tokens = await frozenTokens({
       backbone,
       input,
@@ -168,12 +175,13 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
       val,
       rescaleOf,
       log,
+      precision,
       ...(options.cache ? { cacheRoot: options.cache } : {}),
       ...(options.device ? { device: options.device } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
     });
     log(
-      `frozen tokens: ${tokens.computed} volume(s) through the backbone` +
+      `frozen tokens (${precision}): ${tokens.computed} volume(s) through the backbone` +
         (tokens.cacheDir ? `, the rest from ${tokens.cacheDir}` : ''),
     );
     // The one frozen fit (anymc3d train --mode frozen's): one schedule, a candidate at each of
@@ -187,7 +195,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
     const started = Date.now();
     const fitted = await fitPlugin({
       task,
-      backbone: id,
+      backbone: pluginBackbone(backbone, precision),
       train: tokens.train,
       val: tokens.val,
       steps: candidates,

@@ -1,4 +1,4 @@
-import type { BackboneCard } from '@anymc3d/core/backbone';
+import { type BackboneCard, defaultPrecision } from '@anymc3d/core/backbone';
 import type { Precision } from '@anymc3d/core/graph';
 import type { PluginCard } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
@@ -25,10 +25,9 @@ export function precisionFlag<T>(y: Argv<T>) {
   }) as unknown as Argv<T & PrecisionFlag>;
 }
 
-/** The flag, or the card's default arithmetic on the CPU (fp32 elsewhere and where the card names none). */
+/** The flag, or the card's default arithmetic on the CPU (core's `defaultPrecision`). */
 export function backbonePrecision(card: BackboneCard, flag: Precision | undefined, device: string): Precision {
-  if (flag) return flag;
-  return device === 'cpu' ? (card.defaultPrecision ?? 'fp32') : 'fp32';
+  return flag ?? defaultPrecision(card, device);
 }
 
 export function pluginPrecisionFlag<T>(y: Argv<T>) {

@@ -1,4 +1,5 @@
 export { AdaptedEmbedder, type AdaptedEmbedderOptions } from './adapted-embedder.js';
+export { defaultPrecision } from './default-precision.js';
 export {
   backboneGraph,
   buildBackboneGraph,
