@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Device, Precision } from '@anymc3d/core/graph';
 import { foldThreshold } from '@anymc3d/core/metrics';
+import { servedPrecision } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import { findInputCases } from './inputs.js';
 import { CT_RATE_LABELS } from './labels.js';
@@ -73,7 +74,7 @@ export async function runChallenge(options: RunOptions): Promise<ResultsDocument
   log(
     `backbone ${model.backbone.card.name} (${model.backbone.weightHash.slice(0, 12)}), plugin ${card.task}, ` +
       `${card.lora ? `LoRA r${card.lora.rank}` : 'frozen'}, ${model.recipe.orientation} at ${model.recipe.spacing!.join('×')} mm, ` +
-      `${options.precision ?? (card.lora ? undefined : card.backbone.precision) ?? 'fp32'} on ${options.device ?? 'cpu'}`,
+      `${servedPrecision(card, options.precision)} on ${options.device ?? 'cpu'}`,
   );
   const predictions: CasePrediction[] = [];
   const started = Date.now();

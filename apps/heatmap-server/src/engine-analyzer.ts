@@ -26,6 +26,7 @@ import {
   prepareCaseVolume,
   readPlugin,
   recipeKey,
+  servedPrecision,
 } from '@anymc3d/core/plugin';
 import { type Processed, readVolume, writeVolume } from '@anymc3d/core/volume';
 import type { AnalysisRequest, AnalysisResult, AnalyzerOptions, CaseAnalyzer, PluginInfo } from './analyzer.js';
@@ -49,7 +50,7 @@ interface Loaded {
 /** Plugins that read the same normalised volume share it. */
 const volumeKey = (input: PluginInput) => JSON.stringify(recipeKey(input));
 /** The arithmetic of the frozen tokens a plugin was trained on (its card; fp32 where it says none). */
-const precisionOf = (l: Loaded): Precision => l.plugin.card.backbone.precision ?? 'fp32';
+const precisionOf = (l: Loaded): Precision => servedPrecision(l.plugin.card);
 /** Plugins that read the same slices of the same normalised volume in one arithmetic share a backbone pass. */
 const viewKey = (l: Loaded, view: ViewInput) =>
   JSON.stringify([recipeKey(l.input), view.axis, view.size, view.channels, view.slices ?? null, precisionOf(l)]);
@@ -204,7 +205,7 @@ export class EngineAnalyzer implements CaseAnalyzer {
           plugin: l.plugin,
           label,
           embeddings,
-          precision: l.adapted ? 'fp32' : precisionOf(l),
+          precision: precisionOf(l),
         });
       const first = await map(l.info.labels[0]!);
       predictions[l.info.id] = first.summary.probabilities;

@@ -1,5 +1,6 @@
 import { loadMobileNet } from '@anymc3d/adapters';
 import type { BackboneCard } from '@anymc3d/core/backbone';
+import { servedPrecision } from '@anymc3d/core/plugin';
 import { describe, expect, it } from 'vitest';
 import { backbonePrecision, precisionFor } from './precision-flag.js';
 
@@ -25,5 +26,10 @@ describe("a command's precision when it is not told", () => {
     expect(precisionFor(frozen, 'fp32', 'p', (l) => lines.push(l))).toBe('fp32');
     expect(lines).toHaveLength(1);
     expect(precisionFor({ lora: null, backbone: { name: 'b', weightHash: 'h' } }, undefined, 'p')).toBe('fp32');
+    // A LoRA plugin's adapted backbone runs fp32, whatever its card's backbone says.
+    const lora = { lora: { rank: 8, alpha: 16, targets: ['qkv'] }, backbone: frozen.backbone };
+    expect(servedPrecision(lora)).toBe('fp32');
+    expect(servedPrecision(frozen)).toBe('int8');
+    expect(servedPrecision(frozen, 'fp32')).toBe('fp32');
   });
 });

@@ -1,6 +1,6 @@
 import { type BackboneCard, defaultPrecision } from '@anymc3d/core/backbone';
 import type { Precision } from '@anymc3d/core/graph';
-import type { PluginCard } from '@anymc3d/core/plugin';
+import { type PluginCard, servedPrecision } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import type { Argv } from 'yargs';
 
@@ -49,7 +49,7 @@ export function precisionFor(
   plugin: string,
   warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Precision {
-  const trained = card.backbone?.precision ?? 'fp32';
+  const trained = servedPrecision(card);
   const precision = flag ?? trained;
   checkPrecisionFor(card, precision, plugin);
   if (precision !== trained)

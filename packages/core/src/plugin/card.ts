@@ -50,6 +50,16 @@ export function pluginBackbone(
 }
 
 /**
+ * The arithmetic a plugin's frozen backbone is served in: the one asked for, else the one its
+ * head's tokens were trained in (fp32 where the card says none). A LoRA plugin's adapted backbone
+ * runs fp32.
+ */
+export function servedPrecision(card: Pick<PluginCard, 'lora' | 'backbone'>, asked?: Precision): Precision {
+  if (asked) return asked;
+  return card.lora ? 'fp32' : (card.backbone?.precision ?? 'fp32');
+}
+
+/**
  * `plugin.json`: everything needed to use the plugin, and where it came from. `input` is written by
  * every trainer; cards written before it existed lack it (read it with `pluginInput`).
  */

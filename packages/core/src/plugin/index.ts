@@ -1,4 +1,10 @@
-export { type PluginBackbone, type PluginCard, pluginBackbone, type TaskCard } from './card.js';
+export {
+  type PluginBackbone,
+  type PluginCard,
+  pluginBackbone,
+  servedPrecision,
+  type TaskCard,
+} from './card.js';
 export { inputViews, type PluginInput, pluginInput, prepareVolume } from './input.js';
 export { type LoadedPlugin, type LoadPluginOptions, loadPlugin, type Prediction, probabilitiesOf } from './load.js';
 export {

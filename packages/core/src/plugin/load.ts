@@ -3,7 +3,7 @@ import { AdaptedEmbedder } from '../backbone/adapted-embedder.js';
 import type { Backbone } from '../backbone/index.js';
 import { type Device, GraphBuilder, OnnxSession, type Precision, type Tensor, tensor, toOnnx } from '../graph/index.js';
 import { InputError } from '../util/errors.js';
-import type { PluginCard } from './card.js';
+import { type PluginCard, servedPrecision } from './card.js';
 import { multiViewHead } from './multi-view.js';
 import { pluginHead } from './plugin-graph.js';
 import { readPlugin } from './store.js';
@@ -108,7 +108,7 @@ export async function loadPlugin(
   const predictTokens = (t: Float32Array, slices: number): Promise<Prediction> => predictViews([{ tokens: t, slices }]);
   // One adapted-backbone path for every consumer: the plugin's LoRA baked in, or the frozen backbone.
   let embedder: AdaptedEmbedder | undefined;
-  const precision = options.precision ?? (card.lora ? undefined : card.backbone.precision);
+  const precision = servedPrecision(card, options.precision);
   return {
     card,
     weights,
@@ -127,7 +127,7 @@ export async function loadPlugin(
           batchSize: options.chunk ?? 16,
           ...engine,
           ...(options.device ? { device: options.device } : {}),
-          ...(precision ? { precision } : {}),
+          precision,
         },
       );
       // The CLS tokens alone: a prediction needs neither patch tokens nor attention.
