@@ -1,5 +1,5 @@
 import type { CtRateRelease } from '@anymc3d/core/datasets';
-import { DEVICES, type Device } from '@anymc3d/core/graph';
+import { DEVICES, type Device, type Precision } from '@anymc3d/core/graph';
 import {
   bootstrapIntervals,
   formatEvaluationTable,
@@ -146,9 +146,10 @@ async function run(args: string[]): Promise<number> {
   const device = values.device ?? process.env.VLM3D_DEVICE ?? 'cpu';
   if (!isDevice(device)) throw new UsageError(`--device (or VLM3D_DEVICE) must be one of ${DEVICES.join(', ')}`);
   // Unset: the arithmetic of the tokens the plugin was trained on (its card; fp32 where it says none).
-  const precision = values.precision ?? (process.env.VLM3D_PRECISION || undefined);
-  if (precision !== undefined && precision !== 'fp32' && precision !== 'int8')
-    throw new UsageError('--precision (or VLM3D_PRECISION) must be fp32 or int8');
+  const precision = precisionFlag(
+    values.precision ?? (process.env.VLM3D_PRECISION || undefined),
+    '--precision (or VLM3D_PRECISION)',
+  );
   const paths = challengePaths(process.env, {
     ...(values.input !== undefined ? { input: values.input } : {}),
     ...(values.output !== undefined ? { output: values.output } : {}),
@@ -220,6 +221,11 @@ function counts(text: string | undefined, flag: string): number[] | undefined {
   return list;
 }
 
+function precisionFlag(text: string | undefined, flag: string): Precision | undefined {
+  if (text === undefined || text === 'fp32' || text === 'int8') return text;
+  throw new UsageError(`${flag} must be fp32 or int8`);
+}
+
 function rate(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const x = Number(text);
@@ -270,9 +276,6 @@ async function train(args: string[]): Promise<number> {
   if (!isDevice(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
   const release = values.release;
   if (release !== undefined && release !== 'v1' && release !== 'v2') throw new UsageError('--release must be v1 or v2');
-  const precision = values.precision;
-  if (precision !== undefined && precision !== 'fp32' && precision !== 'int8')
-    throw new UsageError('--precision must be fp32 or int8');
   const optional = {
     release: release as CtRateRelease | undefined,
     augment: values['no-augment'] ? false : undefined,
@@ -285,7 +288,7 @@ async function train(args: string[]): Promise<number> {
     lrHead: rate(values['lr-head'], '--lr-head'),
     lrLora: rate(values['lr-lora'], '--lr-lora'),
     cache: values.cache,
-    precision,
+    precision: precisionFlag(values.precision, '--precision'),
     spacing: values.spacing === undefined ? undefined : (numbers(values.spacing, 3, '--spacing') as Vec3),
   };
   await trainCtRate({

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
-import { defaultPrecision } from '@anymc3d/core/backbone';
+import { tokenPrecision } from '@anymc3d/core/backbone';
 import { type CtRateRelease, ctRateLayout, readCtRate } from '@anymc3d/core/datasets';
 import type { Device, Precision } from '@anymc3d/core/graph';
 import type { ThresholdCriterion } from '@anymc3d/core/metrics';
@@ -167,7 +167,7 @@ export async function trainCtRate(options: TrainOptions): Promise<PluginCard> {
   } else {
     if (options.lrLora !== undefined || options.chunk !== undefined)
       throw new Error('lrLora and chunk are LoRA-mode options');
-    const precision = options.precision ?? defaultPrecision(backbone.card, options.device ?? 'cpu');
+    const precision = tokenPrecision(backbone.card, options.device ?? 'cpu', options.precision);
     const tokens = await frozenTokens({
       backbone,
       input,

@@ -49,7 +49,7 @@ interface Loaded {
 
 /** Plugins that read the same normalised volume share it. */
 const volumeKey = (input: PluginInput) => JSON.stringify(recipeKey(input));
-/** The arithmetic of the frozen tokens a plugin was trained on (its card; fp32 where it says none). */
+/** The arithmetic a plugin's backbone pass is served in (its card's training tokens'; fp32 for LoRA). */
 const precisionOf = (l: Loaded): Precision => servedPrecision(l.plugin.card);
 /** Plugins that read the same slices of the same normalised volume in one arithmetic share a backbone pass. */
 const viewKey = (l: Loaded, view: ViewInput) =>

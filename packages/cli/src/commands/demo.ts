@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters/registry';
-import type { Backbone } from '@anymc3d/core/backbone';
+import { type Backbone, tokenPrecision } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
 import { DEVICES, type Device, type Precision } from '@anymc3d/core/graph';
@@ -12,7 +12,7 @@ import type { CommandModule } from 'yargs';
 import { DEMO_FILES, type DemoResolution, demoManifest, PUBLISHED } from '../demo/adrenal.js';
 import { runTask } from '../pipeline/run-task.js';
 import { createProgress } from '../progress.js';
-import { backbonePrecision, type PrecisionFlag, precisionFlag } from './precision-flag.js';
+import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
 import { type GlobalFlags, parseCounts, parseRates } from './task-flags.js';
 
 interface DemoArgs extends GlobalFlags, PrecisionFlag {
@@ -88,7 +88,7 @@ export const demoCommand: CommandModule<GlobalFlags, DemoArgs> = {
     const cacheRoot = process.env.ANYMC3D_CACHE ? resolve(process.env.ANYMC3D_CACHE) : resolve(outDir, 'cache');
     const manifest = await demoManifest(resolution);
     const backbone = await resolveBackbone(BACKBONE);
-    const precision = backbonePrecision(backbone.card, args.precision, args.device);
+    const precision = tokenPrecision(backbone.card, args.device, args.precision);
     const size = args['input-size'];
     say(
       `AdrenalMNIST3D ${resolution}³ (${DEMO_FILES[resolution].split('/').pop()}, MedMNIST v2, CC BY 4.0): ${manifest.cases.length} cases`,

@@ -1,10 +1,11 @@
+import { tokenPrecision } from '@anymc3d/core/backbone';
 import type { Device } from '@anymc3d/core/graph';
 import { taskInput } from '@anymc3d/core/task';
 import type { CommandModule } from 'yargs';
 import { extractTokens } from '../pipeline/extract.js';
 import { createProgress } from '../progress.js';
 import { runCaseJobs } from '../queue/submit.js';
-import { backbonePrecision, type PrecisionFlag, precisionFlag } from './precision-flag.js';
+import { type PrecisionFlag, precisionFlag } from './precision-flag.js';
 import { type ScaleFlags, scaledCases, scaleFlags } from './scale-flags.js';
 import { jobBackbone, loadTaskInputs, type TaskFlags, taskFlags } from './task-flags.js';
 
@@ -21,7 +22,7 @@ export const featuresCommand: CommandModule<TaskFlags, FeaturesArgs> = {
     const input = taskInput(t.manifest.card, t.inputSize);
     const progress = createProgress({ enabled: a.progress, quiet: a.quiet });
     const started = Date.now();
-    const precision = backbonePrecision(t.backbone.card, a.precision, a.device);
+    const precision = tokenPrecision(t.backbone.card, a.device, a.precision);
     try {
       // With Redis the workers fill the shared cache; the local pass below then only reads it.
       const backbone = jobBackbone({ ...a, precision }, t.backbone);

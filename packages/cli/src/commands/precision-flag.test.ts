@@ -1,8 +1,8 @@
 import { loadMobileNet } from '@anymc3d/adapters';
-import type { BackboneCard } from '@anymc3d/core/backbone';
+import { type BackboneCard, tokenPrecision } from '@anymc3d/core/backbone';
 import { servedPrecision } from '@anymc3d/core/plugin';
 import { describe, expect, it } from 'vitest';
-import { backbonePrecision, precisionFor } from './precision-flag.js';
+import { precisionFor } from './precision-flag.js';
 
 describe("a command's precision when it is not told", () => {
   it("is the backbone card's default on the CPU, fp32 on other devices and where the card names none", async () => {
@@ -11,11 +11,11 @@ describe("a command's precision when it is not told", () => {
     // The shipped v1 was checked at int8 on the demo (AUC within fp32's interval); v2 was not.
     expect(v1.defaultPrecision).toBe('int8');
     expect(v2.defaultPrecision).toBeUndefined();
-    expect(backbonePrecision(v1, undefined, 'cpu')).toBe('int8');
-    expect(backbonePrecision(v1, undefined, 'webgpu')).toBe('fp32');
-    expect(backbonePrecision(v1, 'fp32', 'cpu')).toBe('fp32');
-    expect(backbonePrecision(v2, undefined, 'cpu')).toBe('fp32');
-    expect(backbonePrecision({ ...v2, defaultPrecision: 'fp32' } as BackboneCard, 'int8', 'cpu')).toBe('int8');
+    expect(tokenPrecision(v1, 'cpu')).toBe('int8');
+    expect(tokenPrecision(v1, 'webgpu')).toBe('fp32');
+    expect(tokenPrecision(v1, 'cpu', 'fp32')).toBe('fp32');
+    expect(tokenPrecision(v2, 'cpu')).toBe('fp32');
+    expect(tokenPrecision({ ...v2, defaultPrecision: 'fp32' } as BackboneCard, 'cpu', 'int8')).toBe('int8');
   });
 
   it('is, for a plugin, the arithmetic its head was trained on; another one is said, not refused', () => {

@@ -1,10 +1,9 @@
-import { type BackboneCard, defaultPrecision } from '@anymc3d/core/backbone';
 import type { Precision } from '@anymc3d/core/graph';
 import { type PluginCard, servedPrecision } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
 import type { Argv } from 'yargs';
 
-/** The frozen backbone's arithmetic for `features`, `train`, `demo`; unset means `backbonePrecision`'s default. */
+/** The frozen backbone's arithmetic for `features`, `train`, `demo`; unset means core's `tokenPrecision` default. */
 export interface PrecisionFlag {
   precision?: Precision;
 }
@@ -23,11 +22,6 @@ export function precisionFlag<T>(y: Argv<T>) {
     choices: ['fp32', 'int8'],
     describe: `${PRECISION_HELP}. Default: the backbone card's on the CPU (int8 for the shipped MobileNet v1, checked on the demo), else fp32`,
   }) as unknown as Argv<T & PrecisionFlag>;
-}
-
-/** The flag, or the card's default arithmetic on the CPU (core's `defaultPrecision`). */
-export function backbonePrecision(card: BackboneCard, flag: Precision | undefined, device: string): Precision {
-  return flag ?? defaultPrecision(card, device);
 }
 
 export function pluginPrecisionFlag<T>(y: Argv<T>) {
@@ -63,7 +57,7 @@ export function precisionFor(
  * Refuses a precision other than fp32 for a LoRA plugin, in one line before any volume is read:
  * its tokens come from its own adapted backbone, which runs in fp32.
  */
-export function checkPrecisionFor(card: Pick<PluginCard, 'lora'>, precision: Precision, plugin: string): void {
+function checkPrecisionFor(card: Pick<PluginCard, 'lora'>, precision: Precision, plugin: string): void {
   if (card.lora !== null && card.lora !== undefined && precision !== 'fp32')
     throw new InputError(
       '--precision',

@@ -1,4 +1,5 @@
 import { NNUNET_AUGMENT } from '@anymc3d/core/augment';
+import { tokenPrecision } from '@anymc3d/core/backbone';
 import type { Device, Precision } from '@anymc3d/core/graph';
 import { THRESHOLD_CRITERIA, type ThresholdCriterion } from '@anymc3d/core/metrics';
 import { pluginBackbone } from '@anymc3d/core/plugin';
@@ -8,7 +9,6 @@ import { type Fitted, fitLoraPlugin, fitPlugin, writeTrainingCurve } from '@anym
 import type { CommandModule } from 'yargs';
 import { extractTokens, featureCases } from '../pipeline/extract.js';
 import { createProgress } from '../progress.js';
-import { backbonePrecision } from './precision-flag.js';
 import { loadTaskInputs, parseCounts, parseRates, type TaskFlags, type TaskInputs, taskFlags } from './task-flags.js';
 
 /** `frozen`: the plugin on cached frozen tokens. `lora`: LoRA + query + head through the backbone. */
@@ -200,7 +200,7 @@ interface ModeArgs {
 async function fitFrozen(m: ModeArgs & { lrs: number[] }): Promise<Fitted> {
   const { a, t } = m;
   const card = t.manifest.card;
-  const precision = backbonePrecision(t.backbone.card, a.precision as Precision | undefined, a.device);
+  const precision = tokenPrecision(t.backbone.card, a.device, a.precision as Precision | undefined);
   const extracted = await extractTokens([...m.train, ...m.val], {
     input: taskInput(card, t.inputSize),
     backbone: t.backbone,

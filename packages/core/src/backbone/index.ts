@@ -1,5 +1,4 @@
 export { AdaptedEmbedder, type AdaptedEmbedderOptions } from './adapted-embedder.js';
-export { defaultPrecision } from './default-precision.js';
 export {
   backboneGraph,
   buildBackboneGraph,
@@ -10,6 +9,7 @@ export {
   FrozenEmbedder,
 } from './embedder.js';
 export { DEFAULT_LORA, type LoraConfig, loraConv, loraDelta, loraLinear, loraParamCount } from './lora.js';
+export { tokenPrecision } from './token-precision.js';
 export type {
   Backbone,
   BackboneCard,
