@@ -98,13 +98,26 @@ describe('vlm3d train reads both CT-RATE releases', () => {
 
   it('v2 (_fixed, HU) and v1 (raw + metadata rescale) give the same tokens; the default mode is LoRA', async () => {
     const backbone = await tiny();
+    /** `vlm3d train` on the replica of `release` into `root`/`plugin`, one thread. */
+    const train = (release: string, plugin: string, extra: string[]) =>
+      vlm3d([
+        'train',
+        '--ct-rate',
+        join(root, `ct-rate-${release}`),
+        '--backbone',
+        backbone,
+        '-o',
+        join(root, plugin),
+        '--threads',
+        '1',
+        ...extra,
+      ]);
     const tokens: string[] = [];
     for (const release of ['v2', 'v1-raw'] as const) {
       const ctRate = join(root, `ct-rate-${release}`);
       await ctRateReplica(ctRate, release);
       const plugin = join(root, `plugin-${release}`);
-      const base = ['train', '--ct-rate', ctRate, '--backbone', backbone, '-o', plugin, '--threads', '1'];
-      const t = await vlm3d([...base, '--mode', 'frozen', '--steps', '2', '--limit', '4']);
+      const t = await train(release, `plugin-${release}`, ['--mode', 'frozen', '--steps', '2', '--limit', '4']);
       expect(t.code, t.err).toBe(0);
       expect(t.err).toContain(
         release === 'v2'
@@ -120,22 +133,13 @@ describe('vlm3d train reads both CT-RATE releases', () => {
 
     // --precision int8 (frozen mode): tokens in int8, recorded in the plugin's card, which `vlm3d
     // run` and `anymc3d predict` then follow; the fp32 plugin's card says nothing.
-    const int8 = await vlm3d([
-      'train',
-      '--ct-rate',
-      join(root, 'ct-rate-v2'),
-      '--backbone',
-      backbone,
-      '-o',
-      join(root, 'plugin-int8'),
+    const int8 = await train('v2', 'plugin-int8', [
       '--mode',
       'frozen',
       '--steps',
       '2',
       '--limit',
       '4',
-      '--threads',
-      '1',
       '--precision',
       'int8',
     ]);
@@ -147,36 +151,10 @@ describe('vlm3d train reads both CT-RATE releases', () => {
     expect(fp32Card.backbone.precision).toBeUndefined();
 
     // Without --mode the method itself trains (LoRA + query + head).
-    const lora = await vlm3d([
-      'train',
-      '--ct-rate',
-      join(root, 'ct-rate-v2'),
-      '--backbone',
-      backbone,
-      '-o',
-      join(root, 'plugin-default'),
-      '--limit',
-      '2',
-      '--lora-steps',
-      '1',
-      '--batch',
-      '1',
-      '--threads',
-      '1',
-    ]);
+    const lora = await train('v2', 'plugin-default', ['--limit', '2', '--lora-steps', '1', '--batch', '1']);
     expect(lora.code, lora.err).toBe(0);
     expect(lora.err).toContain('lora training on 2 train cases');
-    const loraInt8 = await vlm3d([
-      'train',
-      '--ct-rate',
-      join(root, 'ct-rate-v2'),
-      '--backbone',
-      backbone,
-      '-o',
-      join(root, 'x'),
-      '--precision',
-      'int8',
-    ]);
+    const loraInt8 = await train('v2', 'x', ['--precision', 'int8']);
     expect(loraInt8.code).toBe(2);
     expect(loraInt8.err).toContain('--precision is not for --mode lora');
     const card = JSON.parse(await readFile(join(root, 'plugin-default', 'plugin.json'), 'utf8')) as PluginCard;

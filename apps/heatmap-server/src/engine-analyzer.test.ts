@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { startAnalysisWorker } from './analysis-worker.js';
 import { EngineAnalyzer } from './engine-analyzer.js';
 import { RedisAnalyzer } from './redis-analyzer.js';
+import { analyzeVolume, writeEngineCase } from './testing/engine-case.js';
 import { servedVolume } from './testing/served-volume.js';
 
 async function tinyPlugin(
@@ -54,26 +55,8 @@ async function tinyPlugin(
 /** A small CT-like case written under `root`, analysed by the given plugins into `root`/out. */
 async function analyzeCase(analyzer: EngineAnalyzer, root: string, pluginIds: string[]) {
   const volumePath = join(root, 'case.nii.gz');
-  await writeVolume(
-    {
-      data: Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 13) % 256),
-      size: [20, 18, 6],
-      spacing: [0.8, 0.9, 2.5],
-      origin: [10, -5, 3],
-      direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
-    },
-    volumePath,
-  );
-  const outDir = join(root, 'out');
-  await mkdir(outDir);
-  return analyzer.analyze({
-    volumePath,
-    format: 'nifti',
-    pluginIds,
-    outDir,
-    onProgress: () => {},
-    signal: new AbortController().signal,
-  });
+  await writeEngineCase(volumePath);
+  return analyzeVolume(analyzer, volumePath, pluginIds, join(root, 'out'));
 }
 
 describe('EngineAnalyzer (the real predict path behind the server)', () => {
@@ -183,16 +166,7 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
     await embedder.release();
 
     const analyzer = await EngineAnalyzer.create({ backbone: backboneDir, plugins: [pluginDir], threads: 1 });
-    const outDir = join(root, 'out');
-    await mkdir(outDir);
-    const result = await analyzer.analyze({
-      volumePath,
-      format: 'nifti',
-      pluginIds: ['mri'],
-      outDir,
-      onProgress: () => {},
-      signal: new AbortController().signal,
-    });
+    const result = await analyzeVolume(analyzer, volumePath, ['mri'], join(root, 'out'));
     await analyzer.close();
     expect(result.predictions.mri!.lesion).toBeCloseTo(expected, 5);
   });
@@ -218,16 +192,7 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
         const a = await tinyPlugin(root, backboneDir, 'task-a', 1);
         const b = await tinyPlugin(join(root, 'second'), backboneDir, 'task-a', 2); // one task twice: ids task-a, task-a-2
         const volumePath = join(root, 'case.nii.gz');
-        await writeVolume(
-          {
-            data: Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 29) % 256),
-            size: [20, 18, 6],
-            spacing: [0.8, 0.9, 2.5],
-            origin: [10, -5, 3],
-            direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
-          },
-          volumePath,
-        );
+        await writeEngineCase(volumePath, 29);
         const request = (outDir: string, progress: string[] = []) => ({
           volumePath,
           format: 'nifti' as const,

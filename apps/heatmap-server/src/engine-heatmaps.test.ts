@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
@@ -21,6 +21,7 @@ import { configFromEnv } from './config.js';
 import { EngineAnalyzer } from './engine-analyzer.js';
 import { createServer } from './server.js';
 import { ADMIN, auth, REVIEWER, waitForCase } from './test-server.test-helpers.js';
+import { analyzeVolume } from './testing/engine-case.js';
 import { servedVolume } from './testing/served-volume.js';
 
 // The server's maps must be `anymc3d heatmap`'s (core caseHeatmaps on the volume prepared as the
@@ -106,16 +107,7 @@ async function writePlugin(backboneDir: string, task: string, labels: string[], 
 }
 
 async function analyze(analyzer: EngineAnalyzer, pluginIds: string[]): Promise<AnalysisResult> {
-  const outDir = await mkdtemp(join(root, 'out-'));
-  await mkdir(outDir, { recursive: true });
-  return analyzer.analyze({
-    volumePath,
-    format: 'nifti',
-    pluginIds,
-    outDir,
-    onProgress: () => {},
-    signal: new AbortController().signal,
-  });
+  return analyzeVolume(analyzer, volumePath, pluginIds, await mkdtemp(join(root, 'out-')));
 }
 
 /** What `anymc3d heatmap --plugin DIR --label LABEL` computes for the case. */

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
@@ -9,10 +9,11 @@ import { embedVolume } from '@anymc3d/core/pipeline';
 import { inputViews, loadPlugin, pluginInput, prepareVolume, readPlugin, savePlugin } from '@anymc3d/core/plugin';
 import { pluginTaskOf } from '@anymc3d/core/task';
 import { trainPlugin } from '@anymc3d/core/train';
-import { readVolume, writeVolume } from '@anymc3d/core/volume';
+import { readVolume } from '@anymc3d/core/volume';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult } from './analyzer.js';
 import { EngineAnalyzer } from './engine-analyzer.js';
+import { analyzeVolume, writeEngineCase } from './testing/engine-case.js';
 import { servedVolume } from './testing/served-volume.js';
 
 // The demo's kind of plugin: axial, coronal and sagittal views of ONE volume, each pooled by its own
@@ -73,16 +74,7 @@ const threeViews = (task: string, seed: number) =>
   );
 
 async function analyze(analyzer: EngineAnalyzer, pluginIds: string[]): Promise<AnalysisResult> {
-  const outDir = await mkdtemp(join(root, 'out-'));
-  await mkdir(outDir, { recursive: true });
-  return analyzer.analyze({
-    volumePath,
-    format: 'nifti',
-    pluginIds,
-    outDir,
-    onProgress: () => {},
-    signal: new AbortController().signal,
-  });
+  return analyzeVolume(analyzer, volumePath, pluginIds, await mkdtemp(join(root, 'out-')));
 }
 
 /** What `anymc3d predict` computes: each view's frozen pass, the plugin's own head over all of them. */
@@ -138,16 +130,7 @@ beforeAll(async () => {
   await writeTinyDinov2(backboneDir);
   volumePath = join(root, 'case.nii.gz');
   // Unequal sides, so each axis has its own slice count and a view on the wrong axis could not pass.
-  await writeVolume(
-    {
-      data: Uint8Array.from({ length: 20 * 18 * 6 }, (_, i) => (i * 13) % 256),
-      size: [20, 18, 6],
-      spacing: [0.8, 0.9, 2.5],
-      origin: [10, -5, 3],
-      direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
-    },
-    volumePath,
-  );
+  await writeEngineCase(volumePath);
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
