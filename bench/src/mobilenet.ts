@@ -3,7 +3,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadMobileNet, type MobileNetBackbone, normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
+import {
+  dequantizeCodes,
+  loadMobileNet,
+  type MobileNetBackbone,
+  normalisePixels,
+  readBmp,
+  resizeBilinear,
+} from '@anymc3d/adapters';
 import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
 import { cosine } from '@anymc3d/core/testing';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
@@ -84,9 +91,8 @@ async function mobilenet() {
   const ge = new GraphBuilder('mobilenet_v1_tflite_exact');
   const pixelsE = ge.input('pixels', 'float32', ['N', 3, 224, 224]);
   const exactNet = v1.integerNetwork(ge, pixelsE, { inputSize: [224, 224], arithmetic: 'tflite-exact' }, true);
-  const exactCodes = ge.op('Cast', [exactNet.pooled.codes], { to: 1 /* FLOAT */ });
-  const centred = ge.op('Sub', [exactCodes, ge.scalar(exactNet.pooled.zeroPoint)]);
-  ge.output(ge.op('Mul', [centred, ge.scalar(exactNet.pooled.scale)]), 'cls');
+  const { codes, scale, zeroPoint } = exactNet.pooled;
+  ge.output(dequantizeCodes(ge, codes, scale, zeroPoint), 'cls');
   const { x, real } = benchInput(v1);
   const sessions = [
     await OnnxSession.create(toOnnx(g.build()), { threads }),

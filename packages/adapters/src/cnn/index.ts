@@ -9,6 +9,7 @@ export {
 } from './convert.js';
 export {
   activationRange,
+  dequantizeCodes,
   multiplyByQuantizedMultiplier,
   type QuantizedMultiplier,
   quantizeMultiplier,
