@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImageNode } from '@itk-wasm/image-io';
@@ -95,6 +95,27 @@ describe('readVolume against nibabel', () => {
     expect(odd.byteOffset % 2).toBe(0);
     assertSameArray(odd, inPlace.subarray(1, length - 1), 'misaligned start');
     expect(await voxelBytes(path, true, header.voxOffset, length + 1, 2)).toBeNull();
+    // The compressed file read 997 bytes at a time, two buffers taking turns: the same bytes.
+    assertSameArray((await voxelBytes(path, true, header.voxOffset, length, 2, 1000, 997))!, inPlace, 'small reads');
+  });
+
+  it('gzip data corrupt inside the stream is a clear error naming the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-read-'));
+    const path = join(dir, 'corrupt.nii.gz');
+    // Real MRI, 1 MB compressed: its header (and the size its gzip trailer promises) intact, its
+    // deflate blocks broken halfway, past what the header check inflates.
+    const bytes = await readFile(join(SHARED_DATA, 'mri/FLAIR.nii.gz'));
+    bytes.fill(0xff, bytes.length >> 1, (bytes.length >> 1) + 64);
+    await writeFile(path, bytes);
+    const header = await checkNifti(path);
+    const length = header.dims.reduce((a, b) => a * b, 1) * 2;
+    for (const readBytes of [65536, 4 << 20]) {
+      const error = await voxelBytes(path, true, header.voxOffset, length, 2, undefined, readBytes).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).message).toMatch(/corrupt\.nii\.gz.*corrupt compressed data/);
+    }
   });
 
   it('a sheared sform without a qform is a clear error (ITK cannot hold it either)', async () => {
