@@ -54,6 +54,38 @@ describe('gzipParts', () => {
     }
   });
 
+  it('blocks the caller marks are stored, the rest deflated, in one valid member', async () => {
+    const compressed = await gzipped([a, b], { blockBytes: 10_000, concurrency: 2 });
+    // Every block of b (bytes 0–3, easily compressed) stored: it comes out at its full size.
+    const mixed = await gzipped([a, b], {
+      blockBytes: 10_000,
+      concurrency: 2,
+      storeBlock: (bytes) => bytes.length > 0 && bytes.every((x) => x < 4),
+    });
+    for (const gz of [compressed, mixed]) expect(gunzipSync(gz).equals(whole)).toBe(true);
+    // b's 2-bit values deflate to about a quarter; stored, they are all there.
+    expect(mixed.length - compressed.length).toBeGreaterThan(b.length / 2);
+    expect(mixed.length).toBeGreaterThan(b.length);
+    expect(mixed.length).toBeLessThan(whole.length + 1000);
+  });
+
+  it('a failing write rejects the gzip with its error, after the blocks in flight settle', async () => {
+    let writes = 0;
+    const failing = gzipParts(
+      [a, b],
+      async () => {
+        writes++;
+        if (writes === 4) throw new Error('disk full');
+      },
+      { blockBytes: 10_000, concurrency: 2 },
+    );
+    await expect(failing).rejects.toThrow('disk full');
+    const seen = writes;
+    // Nothing is written after the failure.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(writes).toBe(seen);
+  });
+
   it('an empty input is a valid empty gzip file', async () => {
     expect(gunzipSync(await gzipped([], {})).length).toBe(0);
   });

@@ -26,6 +26,11 @@ export interface GzipOptions {
   concurrency?: number;
   /** zlib strategy (constants.Z_RLE, …); default Z_DEFAULT_STRATEGY. */
   strategy?: number;
+  /**
+   * Blocks for which this says true are stored (deflate level 0) instead of compressed: bytes
+   * that compressing would barely shrink, where it would only cost time.
+   */
+  storeBlock?: (bytes: Uint8Array) => boolean;
 }
 
 /**
@@ -89,22 +94,32 @@ export async function gzipParts(
       // Output in one buffer: with zlib's 16 KiB default, each 8 MiB block came back as hundreds
       // of pieces, handled one callback each on the main thread.
       chunkSize: Math.max(64 << 10, bytes.byteLength + (bytes.byteLength >> 8) + 1024),
-      level,
+      level: options.storeBlock?.(bytes) ? 0 : level,
       strategy: options.strategy ?? constants.Z_DEFAULT_STRATEGY,
       finishFlush: k === blocks.length - 1 ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
     });
   };
   let next = 0;
+  let writing: Promise<void> = Promise.resolve();
   try {
     while (next < Math.min(concurrency, blocks.length)) pending.push(start(next++));
     for (let k = 0; k < blocks.length; k++) {
       const deflated = await pending.shift()!;
+      await writing;
+      // Block k is written while the next block is made: making it (a quantised heatmap's codes)
+      // is the main thread's work, writing is the thread pool's.
+      writing = (async () => {
+        for (const piece of deflated) await write(piece);
+      })();
+      // Handled here so a failed write waits for the await above or below instead of being
+      // reported as unhandled meanwhile.
+      writing.catch(() => undefined);
       if (next < blocks.length) pending.push(start(next++));
-      for (const piece of deflated) await write(piece);
     }
+    await writing;
   } catch (error) {
-    // Let the blocks still deflating finish, so none rejects later with nobody listening.
-    await Promise.allSettled(pending);
+    // Let the blocks still deflating, and a write, finish, so none rejects later with nobody listening.
+    await Promise.allSettled([...pending, writing]);
     throw error;
   }
   const trailer = Buffer.alloc(8);

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +136,43 @@ describe('writeVolume', () => {
       writeVolume({ ...heat, data: bad }, join(dir, 'bad.nii.gz'), { quantize: { range: [0, 1] } }),
     ).rejects.toThrow(/voxel 100 is NaN/);
     expect((await readdir(dir)).sort()).toEqual(['heat.nii', 'heat.nii.gz']);
+  });
+
+  it("a dense map's 16-bit codes are stored, not deflated; a sparse map's are deflated; both read back (nibabel too)", async () => {
+    const size: [number, number, number] = [64, 64, 40];
+    const n = 64 * 64 * 40;
+    // Dense: a smooth map positive everywhere (attention). Sparse: the same, zero on 9 of 10 slices.
+    const dense = Float32Array.from({ length: n }, (_, p) => (1 + Math.sin(p * 0.013)) / 2);
+    const sparse = dense.map((x, p) => (Math.floor(p / 4096) % 10 === 0 ? x : 0));
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-write-'));
+    const geometry = {
+      size,
+      spacing: [1, 1, 2] as [number, number, number],
+      origin: [0, 0, 0] as [number, number, number],
+    };
+    const direction = Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1);
+    for (const [name, data] of [
+      ['dense', dense],
+      ['sparse', sparse],
+    ] as const) {
+      for (const quantize of [true, false]) {
+        const file = join(dir, `${name}-${quantize ? 'codes' : 'float'}.nii.gz`);
+        await writeVolume({ ...geometry, direction, data }, file, quantize ? { quantize: { range: [0, 1] } } : {});
+        const voxelBytes = n * (quantize ? 2 : 4);
+        const bytes = (await stat(file)).size;
+        if (name === 'sparse') expect(bytes, file).toBeLessThan(voxelBytes * 0.3);
+        // Codes stored; float voxels as they are deflated (their exponent bytes compress).
+        else if (quantize) expect(bytes, file).toBeGreaterThan(voxelBytes);
+        else expect(bytes, file).toBeLessThan(voxelBytes);
+        const { volume: back } = await readVolume(file);
+        const tolerance = quantize ? 0.5 / 65535 + 1e-9 : 0;
+        for (let p = 0; p < n; p += 97) expect(Math.abs(back.data[p]! - data[p]!)).toBeLessThanOrEqual(tolerance);
+        if (quantize && (await pythonReferenceAvailable(['nibabel']))) {
+          const described = JSON.parse(await runPython(DESCRIBE, [file])) as { head: number[] };
+          for (const [p, v] of described.head.entries()) expect(Math.abs(v - data[p]!)).toBeLessThanOrEqual(tolerance);
+        }
+      }
+    }
   });
 
   it('rejects an unknown suffix and invalid geometry without writing', async () => {
