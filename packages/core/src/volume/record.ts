@@ -1,5 +1,5 @@
 import { type Affine, identityAffine, indexToWorldAffine, invertAffine, multiplyAffine } from './geometry.js';
-import { axisAligned, axisAlignedPlanes, type PlaneSource } from './map-axis-aligned.js';
+import { type AxisAlignedMap, axisAligned, axisAlignedPlanes, type PlaneSource } from './map-axis-aligned.js';
 import { type Grid, gridOf, type Vec3, type Volume, type VoxelArray, voxelCount } from './types.js';
 
 /**
@@ -161,6 +161,38 @@ export function sumPlanesToSource(
   }
 }
 
+/**
+ * mapSlicesToSource for an axis-aligned map: the source axes are renamed so that `axis` is the
+ * plane axis of `axisAlignedPlanes`, which then makes each wanted slice as one separable plane
+ * (a CT montage's 12 slices: 0.10 s instead of 0.21 s of trilinear gathers; same values to float32
+ * rounding).
+ */
+function slicesAxisAligned(
+  q: SweptMap,
+  map: AxisAlignedMap,
+  source: Vec3,
+  axis: 0 | 1 | 2,
+  indices: readonly number[],
+  out: { size: Vec3; data: Float32Array },
+  fill: number,
+  linear: boolean,
+): void {
+  const order = (axis === 2 ? [0, 1, 2] : axis === 1 ? [0, 2, 1] : [1, 2, 0]) as Vec3;
+  const pick = (v: Vec3) => order.map((a) => v[a]!) as Vec3;
+  const renamed: AxisAlignedMap = { axis: pick(map.axis), scale: pick(map.scale), offset: pick(map.offset) };
+  const [U, V] = [source[order[0]]!, source[order[1]]!];
+  const planes = axisAlignedPlanes(pick(source), q.values, q.size, renamed, 1, fill, linear);
+  const stride = [1, out.size[0], out.size[0] * out.size[1]];
+  const [su, sv] = [stride[order[0]]!, stride[order[1]]!];
+  const acc = new Float32Array(U * V);
+  indices.forEach((index, s) => {
+    acc.fill(0);
+    planes.addPlane(index, acc);
+    for (let v = 0; v < V; v++)
+      for (let u = 0, base = s * stride[axis]! + v * sv; u < U; u++) out.data[base + u * su] = acc[u + U * v]!;
+  });
+}
+
 interface SweptMap {
   values: ArrayLike<number>;
   size: Vec3;
@@ -213,6 +245,11 @@ export function mapSlicesToSource(
   const data = new Float32Array(voxelCount(size));
   const fill = options.fill ?? 0;
   const linear = (options.interpolation ?? 'linear') === 'linear';
+  const aligned = axisAligned(q.toCurrent);
+  if (aligned) {
+    slicesAxisAligned(q, aligned, record.source.size, axis, indices, { size, data }, fill, linear);
+    return { size, data };
+  }
   const at: Vec3 = [0, 0, 0];
   for (let k = 0, p = 0; k < size[2]; k++)
     for (let j = 0; j < size[1]; j++)
