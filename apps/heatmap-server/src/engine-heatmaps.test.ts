@@ -14,6 +14,7 @@ import {
   readPlugin,
   savePlugin,
 } from '@anymc3d/core/plugin';
+import { testPluginCard } from '@anymc3d/core/testing';
 import { readVolume, sliceBatches, writeVolume } from '@anymc3d/core/volume';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult } from './analyzer.js';
@@ -55,25 +56,15 @@ function card(
   size: number,
   lora: PluginCard['lora'],
 ): PluginCard {
-  return {
-    format: 'anymc3d-plugin',
-    version: 1,
+  return testPluginCard({
     task,
-    kind: 'multilabel',
-    loss: 'bce',
     labels,
-    views: ['axial'],
-    axis: 'axial',
     windows: [[-400, 600]],
     inputSize: [size, size],
-    thresholds: labels.map(() => 0.5),
     dim: 0,
     backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
     lora,
-    parameters: { lora: 0, head: 0, total: 0 },
-    training: { cases: 0, steps: 0, options: {} },
-    metrics: {},
-  };
+  });
 }
 
 /** A plugin folder with a random head (and with `lora`, random non-zero LoRA on every target). */

@@ -1,6 +1,6 @@
 import { caseHeatmaps } from '@anymc3d/core/heatmap';
 import { initPluginWeights, inputViews, type PluginCard, pluginInput } from '@anymc3d/core/plugin';
-import { cosine } from '@anymc3d/core/testing';
+import { cosine, testPluginCard } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';
 import type { Volume } from '@anymc3d/core/volume';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -38,25 +38,14 @@ describe('heatmaps of a uint8 MobileNet at precision int8', () => {
       const data = t.data as Float32Array;
       for (let i = 0; i < data.length; i++) data[i] = r.normal();
     }
-    const card: PluginCard = {
-      format: 'anymc3d-plugin',
-      version: 1,
+    const card: PluginCard = testPluginCard({
       task: 'integer-heatmap',
-      kind: 'multilabel',
-      loss: 'bce',
       labels,
-      views: ['axial'],
-      axis: 'axial',
       windows: [[0, 255]],
       inputSize: [64, 64],
-      thresholds: [0.5],
       dim: 1024,
       backbone: { name: v1.card.name, weightHash: v1.weightHash },
-      lora: null,
-      parameters: { lora: 0, head: 0, total: 0 },
-      training: { cases: 0, steps: 0, options: {} },
-      metrics: {},
-    };
+    });
     const views = inputViews(pluginInput(card), v1.card);
     const args = { volume, views, backbone: v1, plugin: { card, weights, source: 'p' }, threads: 1 };
     const int8 = await caseHeatmaps({ ...args, precision: 'int8' });

@@ -7,6 +7,7 @@ import { resolveBackbone } from '@anymc3d/adapters/registry';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
 import type { PluginCard } from '@anymc3d/core/plugin';
 import { initPluginWeights, inputViews, loadPlugin, pluginInput, savePlugin } from '@anymc3d/core/plugin';
+import { testPluginCard } from '@anymc3d/core/testing';
 import { readVolume, sliceBatches } from '@anymc3d/core/volume';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,25 +25,14 @@ beforeAll(async () => {
   // plumbing is under test here; localisation is tested in core/heatmap.
   const backbone = await resolveBackbone('mobilenet_v1_224');
   const dim = backbone.card.embedDim;
-  const card: PluginCard = {
-    format: 'anymc3d-plugin',
-    version: 1,
+  const card: PluginCard = testPluginCard({
     task: 'cli-heat',
-    kind: 'multilabel',
-    loss: 'bce',
     labels: ['Pleural effusion', 'Nodule'],
-    views: ['axial'],
-    axis: 'axial',
     windows: [[-1000, 1000]],
     inputSize: [64, 64],
-    thresholds: [0.5, 0.5],
     dim,
     backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
-    lora: null,
-    parameters: { lora: 0, head: 0, total: 0 },
-    training: { cases: 0, steps: 0, options: {} },
-    metrics: {},
-  };
+  });
   await savePlugin(
     pluginDir,
     card,
@@ -204,25 +194,15 @@ describe('anymc3d heatmap with a LoRA plugin on a DINOv2 folder', () => {
       weights.set(`lora.${t.name}.A`, { dtype: 'float32', dims: a, data: noise(8 * t.inFeatures * k) });
       weights.set(`lora.${t.name}.B`, { dtype: 'float32', dims: b, data: noise(t.outFeatures * 8) });
     }
-    const card: PluginCard = {
-      format: 'anymc3d-plugin',
-      version: 1,
+    const card: PluginCard = testPluginCard({
       task: 'lora',
-      kind: 'multilabel',
-      loss: 'bce',
       labels: ['x'],
-      views: ['axial'],
-      axis: 'axial',
       windows: [[-1000, 1000]],
       inputSize: [16, 16],
-      thresholds: [0.5],
       dim: 32,
       backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
       lora: { rank: 8, alpha: 16, targets: targets.map((t) => t.name) },
-      parameters: { lora: 0, head: 0, total: 0 },
-      training: { cases: 0, steps: 0, options: {} },
-      metrics: {},
-    };
+    });
     const dir = join(root, 'lora-plugin');
     await savePlugin(dir, card, weights);
     const input = join(FIXTURES, 'oblique_int16.nii.gz');

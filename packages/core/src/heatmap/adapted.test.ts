@@ -12,6 +12,7 @@ import { inputViews, pluginInput } from '../plugin/input.js';
 import { loadPlugin } from '../plugin/load.js';
 import { initPluginWeights } from '../plugin/plugin-graph.js';
 import { savePlugin } from '../plugin/store.js';
+import { testPluginCard } from '../testing/plugin-card.js';
 import { randomTinyVitWeights, TinyVit, tinyVitLoraTargets } from '../testing/tiny-vit.js';
 import { InputError } from '../util/errors.js';
 import { Random } from '../util/random.js';
@@ -51,25 +52,15 @@ function loraTensors(scaleB: number): Map<string, Tensor> {
   return out;
 }
 
-const card: PluginCard = {
-  format: 'anymc3d-plugin',
-  version: 1,
+const card: PluginCard = testPluginCard({
   task: 'lora-heat',
-  kind: 'multilabel',
-  loss: 'bce',
   labels: ['x', 'y'],
-  views: ['axial'],
-  axis: 'axial',
   windows: [[0, 1]],
   inputSize: [16, 16],
-  thresholds: [0.5, 0.5],
   dim: 16,
   backbone: { name: vit.card.name, weightHash: vit.weightHash },
   lora: { rank: 8, alpha: 16, targets: targets.map((t) => t.name) },
-  parameters: { lora: 0, head: 0, total: 0 },
-  training: { cases: 0, steps: 0, options: {} },
-  metrics: {},
-};
+});
 const head = initPluginWeights({ dim: 16, labels: ['x', 'y'], kind: 'multilabel', loss: 'bce' }, 2);
 for (const t of head.values())
   (t.data as Float32Array).forEach((_, i, a) => {

@@ -7,6 +7,7 @@ import type { ViewInput } from '../pipeline/embed-volume.js';
 import type { PluginCard } from '../plugin/card.js';
 import { addViewQueries } from '../plugin/multi-view.js';
 import { initPluginWeights } from '../plugin/plugin-graph.js';
+import { testPluginCard } from '../testing/plugin-card.js';
 import { pythonReferenceAvailable, runPython } from '../testing/python.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import { affineRAS, affineRows } from '../volume/geometry.js';
@@ -21,25 +22,14 @@ const SHARED = fileURLToPath(new URL('../../../../../shared/data/', import.meta.
 const DESCRIBE = fileURLToPath(new URL('../../fixtures/nib_describe.py', import.meta.url));
 
 const backbone = tinyCnnBackbone({ dim: 8, patch: 4, seed: 7 });
-const card: PluginCard = {
-  format: 'anymc3d-plugin',
-  version: 1,
+const card: PluginCard = testPluginCard({
   task: 'geometry',
-  kind: 'multilabel',
-  loss: 'bce',
   labels: ['finding'],
-  views: ['axial'],
-  axis: 'axial',
   windows: [[-160, 240]],
   inputSize: [32, 32],
-  thresholds: [0.5],
   dim: 8,
   backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
-  lora: null,
-  parameters: { lora: 0, head: 0, total: 0 },
-  training: { cases: 0, steps: 0, options: {} },
-  metrics: {},
-};
+});
 const weights = initPluginWeights({ dim: 8, labels: ['finding'], kind: 'multilabel', loss: 'bce' }, 3);
 const view: ViewInput = {
   name: 'axial',

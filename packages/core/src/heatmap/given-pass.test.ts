@@ -6,6 +6,7 @@ import { embedVolume, type ViewInput } from '../pipeline/embed-volume.js';
 import type { PluginCard } from '../plugin/card.js';
 import { inputViews, pluginInput } from '../plugin/input.js';
 import { initPluginWeights } from '../plugin/plugin-graph.js';
+import { testPluginCard } from '../testing/plugin-card.js';
 import { randomTinyVitWeights, TinyVit, tinyVitLoraTargets } from '../testing/tiny-vit.js';
 import { Random } from '../util/random.js';
 import type { Volume } from '../volume/types.js';
@@ -31,24 +32,14 @@ function loraTensors(): Map<string, Tensor> {
   return out;
 }
 
-const base: Omit<PluginCard, 'lora'> = {
-  format: 'anymc3d-plugin',
-  version: 1,
+const base: Omit<PluginCard, 'lora'> = testPluginCard({
   task: 'given-pass',
-  kind: 'multilabel',
-  loss: 'bce',
   labels: ['x', 'y'],
-  views: ['axial'],
-  axis: 'axial',
   windows: [[0, 1]],
   inputSize: [16, 16],
-  thresholds: [0.5, 0.5],
   dim: 16,
   backbone: { name: vit.card.name, weightHash: vit.weightHash },
-  parameters: { lora: 0, head: 0, total: 0 },
-  training: { cases: 0, steps: 0, options: {} },
-  metrics: {},
-};
+});
 const head = initPluginWeights({ dim: 16, labels: ['x', 'y'], kind: 'multilabel', loss: 'bce' }, 5);
 for (const t of head.values()) (t.data as Float32Array).set(noise(t.data.length, 0.5));
 const volume: Volume = {

@@ -8,31 +8,25 @@ import { loadPlugin } from '../plugin/load.js';
 import { addViewQueries, multiViewHead } from '../plugin/multi-view.js';
 import { initPluginWeights } from '../plugin/plugin-graph.js';
 import { savePlugin } from '../plugin/store.js';
+import { testPluginCard } from '../testing/plugin-card.js';
 import { Random } from '../util/random.js';
 import { pluginPass } from './plugin-math.js';
 
 const r = new Random(12);
 const dim = 6;
 const labels = ['a', 'b', 'c'];
-const card = (views: string[], kind: 'multilabel' | 'multiclass'): PluginCard => ({
-  format: 'anymc3d-plugin',
-  version: 1,
-  task: 't',
-  kind,
-  loss: kind === 'multiclass' ? 'ce' : 'bce',
-  labels,
-  views,
-  axis: 'axial',
-  windows: [],
-  inputSize: [8, 8],
-  thresholds: [0.5, 0.5, 0.5],
-  dim,
-  backbone: { name: 'b', weightHash: 'h' },
-  lora: null,
-  parameters: { lora: 0, head: 0, total: 0 },
-  training: { cases: 0, steps: 0, options: {} },
-  metrics: {},
-});
+const card = (views: string[], kind: 'multilabel' | 'multiclass'): PluginCard =>
+  testPluginCard({
+    task: 't',
+    kind,
+    loss: kind === 'multiclass' ? 'ce' : 'bce',
+    labels,
+    views,
+    windows: [],
+    inputSize: [8, 8],
+    dim,
+    backbone: { name: 'b', weightHash: 'h' },
+  });
 const randomise = (w: Map<string, { data: unknown }>) => {
   for (const t of w.values())
     (t.data as Float32Array).forEach((_, i, a) => {

@@ -4,6 +4,7 @@ import { embedVolume, type ViewInput } from '../pipeline/embed-volume.js';
 import type { PluginCard } from '../plugin/card.js';
 import { addViewQueries } from '../plugin/multi-view.js';
 import { initPluginWeights } from '../plugin/plugin-graph.js';
+import { testPluginCard } from '../testing/plugin-card.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import { InputError } from '../util/errors.js';
 import { Random } from '../util/random.js';
@@ -23,25 +24,15 @@ for (const t of weights.values()) {
   const data = t.data as Float32Array;
   for (let i = 0; i < data.length; i++) data[i] = r.normal() * 0.5;
 }
-const card: PluginCard = {
-  format: 'anymc3d-plugin',
-  version: 1,
+const card: PluginCard = testPluginCard({
   task: 'two-sequences',
-  kind: 'multilabel',
-  loss: 'bce',
   labels: ['finding'],
   views: ['t1', 't2'],
-  axis: 'axial',
   windows: [[-160, 240]],
   inputSize: [16, 16],
-  thresholds: [0.5],
   dim: 8,
   backbone: { name: backbone.card.name, weightHash: backbone.weightHash },
-  lora: null,
-  parameters: { lora: 0, head: 0, total: 0 },
-  training: { cases: 0, steps: 0, options: {} },
-  metrics: {},
-};
+});
 const view = (name: string): ViewInput => ({
   name,
   axis: 'axial',
