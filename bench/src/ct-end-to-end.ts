@@ -191,7 +191,9 @@ async function main(): Promise<void> {
         pageNotes.push(
           `${setup.label}: minor page faults by stage (thousands of 4 KiB pages) ${Object.entries(faults)
             .map(([stage, n]) => `${stage} ${(n / 1000).toFixed(1)}`)
-            .join(', ')}; 64 MiB of fresh memory just before cost ${faultMicroseconds.toFixed(1)} µs per page.`,
+            .join(
+              ', ',
+            )}; touching 64 MiB of fresh memory just before cost ${faultMicroseconds.toFixed(1)} µs per page fault (4 KiB pages, or 2 MiB ones with huge pages).`,
         );
         process.stderr.write(`${ratios.at(-1)}\n${pageNotes.at(-1)}\n`);
       }
