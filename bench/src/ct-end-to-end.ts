@@ -189,7 +189,7 @@ async function main(): Promise<void> {
           `${setup.label}: everything but the backbone ${aside.toFixed(2)} s of ${total.toFixed(2)} s (goal ≤ 3 s ${aside <= 3 ? 'met' : 'NOT met'}); peak RSS ${(rss / 1024).toFixed(2)} GiB (goal ≤ 1.5 GiB ${rss <= 1536 ? 'met' : 'NOT met'}; ${rssBefore.toFixed(0)} MiB before this model)`,
         );
         pageNotes.push(
-          `${setup.label}: minor page faults by stage (thousands of 4 KiB pages) ${Object.entries(faults)
+          `${setup.label}: minor page faults by stage (thousands) ${Object.entries(faults)
             .map(([stage, n]) => `${stage} ${(n / 1000).toFixed(1)}`)
             .join(
               ', ',
