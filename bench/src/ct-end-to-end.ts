@@ -5,7 +5,7 @@
  * and the process's peak RSS, for the shipped MobileNet (three views at 64²) and a ViT-S/14 with
  * random weights (axial at 224²). Goal (#20 P4): everything but the backbone ≤ 3 s and ≤ 1.5 GiB.
  *
- *   node bench/dist/ct-end-to-end.js [--threads 2] [--models mobilenet,vits]
+ *   node bench/dist/ct-end-to-end.js [--threads 2] [--models mobilenet,vits,vits-int8]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadFolder, resolveBackbone } from '@anymc3d/adapters/registry';
-import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { type Backbone, FrozenEmbedder, tokenPrecision } from '@anymc3d/core/backbone';
+import type { Precision } from '@anymc3d/core/graph';
 import { caseHeatmaps, heatmapEmbedOptions, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
 import {
@@ -22,10 +23,12 @@ import {
   initPluginWeights,
   inputViews,
   type PluginCard,
+  pluginBackbone,
   pluginInput,
   prepareCaseVolume,
   readPlugin,
   savePlugin,
+  servedPrecision,
 } from '@anymc3d/core/plugin';
 import { transparentHugePages } from '@anymc3d/core/util';
 import { readVolume } from '@anymc3d/core/volume';
@@ -48,6 +51,41 @@ interface Setup {
   views: PluginCard['views'];
   axis: PluginCard['axis'];
   size: number;
+  /** The tokens' arithmetic the plugin records (as `train` records it), so `heatmap` serves it in that. */
+  precision: Precision;
+}
+
+/**
+ * A model of the bench: `mobilenet` (the shipped one, three views at 64²), `vits` (ViT-S/14,
+ * random weights, axial at 224²) and `vits-int8` (the same at int8: the backbone at the P1 rate).
+ * Each plugin records the tokens' arithmetic `train` would give it (the card's default on the CPU,
+ * or int8 where the model says so), and the case is served in it, as `heatmap` serves it.
+ */
+async function setupFor(model: string, root: string): Promise<Setup> {
+  if (model === 'mobilenet') {
+    const backbone = await resolveBackbone('mobilenet_v1_224');
+    return {
+      label: `MobileNet v1 (shipped), axial + coronal + sagittal at 64², ${tokenPrecision(backbone.card, 'cpu')}`,
+      backbone,
+      views: ['axial', 'coronal', 'sagittal'],
+      axis: 'axial',
+      size: 64,
+      precision: tokenPrecision(backbone.card, 'cpu'),
+    };
+  }
+  if (model !== 'vits' && model !== 'vits-int8') throw new Error(`unknown model ${model} (mobilenet, vits, vits-int8)`);
+  const dir = join(root, 'vits');
+  await writeRandomVit(dir, 'S');
+  const backbone = await loadFolder(dir);
+  const precision = tokenPrecision(backbone.card, 'cpu', model === 'vits-int8' ? 'int8' : undefined);
+  return {
+    label: `ViT-S/14 (random weights), axial at 224², ${precision}`,
+    backbone,
+    views: ['axial'],
+    axis: 'axial',
+    size: 224,
+    precision,
+  };
 }
 
 async function writePluginFor(s: Setup, dir: string): Promise<void> {
@@ -65,7 +103,7 @@ async function writePluginFor(s: Setup, dir: string): Promise<void> {
     inputSize: [s.size, s.size],
     thresholds: [0.5, 0.5],
     dim,
-    backbone: { name: s.backbone.card.name, weightHash: s.backbone.weightHash },
+    backbone: pluginBackbone(s.backbone, s.precision),
     lora: null,
     parameters: { lora: 0, head: 0, total: 0 },
     training: { cases: 0, steps: 0, options: {} },
@@ -114,12 +152,13 @@ async function timeCase(s: Setup, ct: string, pluginDir: string, out: string, th
     weightHash: s.backbone.weightHash,
   });
   const input = pluginInput(card);
+  const precision = servedPrecision(card);
   const { volume: raw } = await readVolume(ct);
   lap('read');
   const volume = prepareCaseVolume(raw, input, ct).volume;
   const views = inputViews(input, s.backbone.card);
   lap('recipe');
-  const embedder = new FrozenEmbedder(s.backbone, { threads });
+  const embedder = new FrozenEmbedder(s.backbone, { threads, precision });
   const embeddings: VolumeEmbedding[] = [];
   for (const view of views) embeddings.push(await embedVolume(volume, view, embedder, heatmapEmbedOptions(s.backbone)));
   await embedder.release();
@@ -131,6 +170,7 @@ async function timeCase(s: Setup, ct: string, pluginDir: string, out: string, th
     plugin: { card, weights, source: pluginDir },
     embeddings,
     threads,
+    precision,
   });
   lap('plugin + heatmap');
   await writeHeatmapOutputs(out, result, {
@@ -145,7 +185,7 @@ async function timeCase(s: Setup, ct: string, pluginDir: string, out: string, th
 
 async function main(): Promise<void> {
   const threads = Number(arg('threads', '2'));
-  const models = arg('models', 'mobilenet,vits').split(',');
+  const models = arg('models', 'mobilenet,vits,vits-int8').split(',');
   const root = await mkdtemp(join(tmpdir(), 'ct-end-to-end-'));
   try {
     const ct = join(root, 'ct-512x512x300.nii.gz');
@@ -155,26 +195,7 @@ async function main(): Promise<void> {
     const pageNotes: string[] = [];
     const { load } = await measureLoad(async () => {
       for (const model of models) {
-        const setup: Setup =
-          model === 'mobilenet'
-            ? {
-                label: 'MobileNet v1 (shipped), axial + coronal + sagittal at 64²',
-                backbone: await resolveBackbone('mobilenet_v1_224'),
-                views: ['axial', 'coronal', 'sagittal'],
-                axis: 'axial',
-                size: 64,
-              }
-            : await (async () => {
-                const dir = join(root, 'vits');
-                await writeRandomVit(dir, 'S');
-                return {
-                  label: 'ViT-S/14 (random weights), axial at 224²',
-                  backbone: await loadFolder(dir),
-                  views: ['axial'],
-                  axis: 'axial' as const,
-                  size: 224,
-                };
-              })();
+        const setup = await setupFor(model, root);
         const pluginDir = join(root, `plugin-${model}`);
         await writePluginFor(setup, pluginDir);
         // Each model in its own measurement: peak RSS is per process, so the ViT runs after MobileNet's peak.
