@@ -123,15 +123,16 @@ async function writePluginFor(s: Setup, dir: string): Promise<void> {
 }
 
 /**
- * What first touching fresh memory costs now, in µs per 4 KiB page: on this VM it ranges from ~2
- * (pages the guest has touched before) to ~12 (pages the host must back first), and a CT's stages
- * touch 0.3–1.5 GB, so the state of the machine's memory moves "all but the backbone" by a second.
+ * What first touching fresh memory costs now: on this VM ~2 µs per 4 KiB page the guest has
+ * touched before and ~12 where the host must back it first, and a CT's stages touch 0.3–1.5 GB, so
+ * the state of the machine's memory moves "all but the backbone" by up to a second. Time and page
+ * faults of filling 64 MiB (few faults when malloc hands back memory this process freed).
  */
-function pageFaultMicroseconds(): number {
+function freshMemoryProbe(): { ms: number; faults: number } {
   const faults = process.resourceUsage().minorPageFault;
   const t = performance.now();
   new Uint8Array(64 << 20).fill(1);
-  return ((performance.now() - t) * 1000) / Math.max(1, process.resourceUsage().minorPageFault - faults);
+  return { ms: performance.now() - t, faults: process.resourceUsage().minorPageFault - faults };
 }
 
 async function timeCase(s: Setup, ct: string, pluginDir: string, out: string, threads: number) {
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
         await writePluginFor(setup, pluginDir);
         // Each model in its own measurement: peak RSS is per process, so the ViT runs after MobileNet's peak.
         const rssBefore = peakRssMiB();
-        const faultMicroseconds = pageFaultMicroseconds();
+        const probe = freshMemoryProbe();
         const { stages, faults, slices } = await timeCase(setup, ct, pluginDir, join(root, `out-${model}`), threads);
         const rss = peakRssMiB();
         const total = Object.values(stages).reduce((a, b) => a + b, 0);
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
             .map(([stage, n]) => `${stage} ${(n / 1000).toFixed(1)}`)
             .join(
               ', ',
-            )}; touching 64 MiB of fresh memory just before cost ${faultMicroseconds.toFixed(1)} µs per page fault (4 KiB pages, or 2 MiB ones with huge pages).`,
+            )}; filling 64 MiB just before took ${probe.ms.toFixed(0)} ms and ${probe.faults} page faults${probe.faults >= 1000 ? ` (${((probe.ms * 1000) / probe.faults).toFixed(1)} µs each)` : ''}.`,
         );
         process.stderr.write(`${ratios.at(-1)}\n${pageNotes.at(-1)}\n`);
       }
