@@ -51,6 +51,13 @@ const heatmapArgs = (plugin: string, out: string, extra: string[]) => [
   ...extra,
 ];
 
+/** `args --precision int8` exits 1 with one line matching `problem`. */
+async function expectInt8Refused(args: string[], problem: RegExp): Promise<void> {
+  const r = await run([...args, '--precision', 'int8']);
+  expect(r.code).toBe(1);
+  expect(r.err).toMatch(problem);
+}
+
 interface Provenance {
   backbone: { precision: string };
   featureCache: string;
@@ -159,9 +166,10 @@ describe('--precision on features and predict', () => {
     expect(written.provenance.precision).toBe('int8');
 
     // LoRA trains through the fp32 backbone: --precision is a frozen-mode flag there.
-    const lora = await run(['train', ...flags, '-o', join(root, 'lora-int8'), '--precision', 'int8']);
-    expect(lora.code).toBe(1);
-    expect(lora.err).toMatch(/--precision: is a frozen-mode flag; this is --mode lora/);
+    await expectInt8Refused(
+      ['train', ...flags, '-o', join(root, 'lora-int8')],
+      /--precision: is a frozen-mode flag; this is --mode lora/,
+    );
   });
 
   it('a LoRA plugin with --precision int8 is refused with one line, before any backbone pass', async () => {
@@ -182,31 +190,12 @@ describe('--precision on features and predict', () => {
       '-q',
     ]);
     expect(train.code, train.err).toBe(0);
-    const r = await run([
-      'predict',
-      ...common,
-      '-p',
-      join(out, 'plugin'),
-      '-o',
-      join(root, 'x'),
-      '--precision',
-      'int8',
-    ]);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/--precision: int8 runs the frozen backbone only; .* has LoRA/);
+    const refusal = /--precision: int8 runs the frozen backbone only; .* has LoRA/;
+    await expectInt8Refused(['predict', ...common, '-p', join(out, 'plugin'), '-o', join(root, 'x')], refusal);
     // heatmap refuses it the same way, before reading the volume (here: one that does not exist).
-    const h = await run([
-      'heatmap',
-      '-i',
-      join(root, 'no-such.nii.gz'),
-      '-p',
-      join(out, 'plugin'),
-      '-o',
-      join(root, 'y'),
-      '--precision',
-      'int8',
-    ]);
-    expect(h.code).toBe(1);
-    expect(h.err).toMatch(/--precision: int8 runs the frozen backbone only; .* has LoRA/);
+    await expectInt8Refused(
+      ['heatmap', '-i', join(root, 'no-such.nii.gz'), '-p', join(out, 'plugin'), '-o', join(root, 'y')],
+      refusal,
+    );
   });
 });
