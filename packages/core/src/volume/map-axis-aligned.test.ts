@@ -111,6 +111,18 @@ describe('mapping back through axis-aligned records (separable interpolation)', 
       }
   });
 
+  it('views of the whole volume (every plane covered, summed in one pass over each plane) equal the per-voxel reference', () => {
+    // Resampled and reoriented, not cropped: every view covers every source voxel, so the maps'
+    // planes are blended together (sumBlends), in passes of up to three maps.
+    const whole = resampleToSpacing(reorient(image, 'LPS'), [1.1, 1.4, 1.7]);
+    const wholeViews = (['axial', 'coronal', 'sagittal', 'axial'] as const).map((axis, v): WeightedMap => {
+      const record = sliceBatches(whole, { axis, size: [7, 9], channels: { replicate: true } }).record;
+      const size = currentGrid(record).size;
+      return { values: noise(size[0] * size[1] * size[2], v + 11), record, weight: [0.7, -0.4, 1.1, 0.3][v]! };
+    });
+    for (const count of [1, 2, 3, 4]) expectSum(wholeViews.slice(0, count), 0, true);
+  });
+
   it('a sum of axis-aligned and turned maps equals the per-voxel reference', () => {
     expectSum([...views, turnedMap(image, 0.7)], -1, true);
   });

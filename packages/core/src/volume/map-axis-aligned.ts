@@ -35,6 +35,19 @@ export function axisAligned(toCurrent: Affine): AxisAlignedMap | null {
 export interface PlaneSource {
   /** acc[i + S0·j] += this map's weighted value at source voxel (i, j, k). */
   addPlane(k: number, acc: Float32Array): void;
+  /**
+   * Plane k as wa·A + wb·B (weight included) when the map covers all of it, else null: a sum of
+   * several maps then reads them all in one pass over the plane (`sumPlanesToSource`).
+   */
+  blendAt?(k: number): PlaneBlend | null;
+}
+
+/** A source plane as wa·A + wb·B, A and B planes of the source's size (valid until the next call). */
+export interface PlaneBlend {
+  A: Float32Array;
+  B: Float32Array;
+  wa: number;
+  wb: number;
 }
 
 /** The first and one-past-last source index whose position lies inside (positions move linearly, so inside is one run). */
@@ -96,7 +109,17 @@ export function axisAlignedPlanes(
     return plane;
   };
 
+  const whole = i0 === 0 && i1 === S0 && j0 === 0 && j1 === S1;
   return {
+    blendAt(k) {
+      if (!whole || !tz.inside[k]) return null;
+      return {
+        A: planeOf(tz.lo[k]!, tz.hi[k]!),
+        B: planeOf(tz.hi[k]!, tz.lo[k]!),
+        wa: weight * (1 - tz.w[k]!),
+        wb: weight * tz.w[k]!,
+      };
+    },
     addPlane(k, acc) {
       if (!tz.inside[k]) {
         if (filled !== 0) for (let p = 0; p < S0 * S1; p++) acc[p] = acc[p]! + filled;
