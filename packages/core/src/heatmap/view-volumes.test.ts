@@ -1,3 +1,6 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FrozenEmbedder } from '../backbone/embedder.js';
 import { embedVolume, type ViewInput } from '../pipeline/embed-volume.js';
@@ -104,6 +107,36 @@ describe('caseHeatmaps with one volume per view', () => {
     await expect(caseHeatmaps({ volume: t1, volumes: [t1, shifted], views, backbone, plugin })).rejects.toThrow(
       /^two-sequences: view "t2" .*origin/,
     );
+  });
+
+  it('runs both views of a plugin without LoRA through one backbone session, reporting progress per view', async () => {
+    // Every session writes its profile when released (ANYMC3D_ORT_PROFILE): one file, one session.
+    const expected = await predicted(t1, t2);
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-sessions-'));
+    const before = process.env.ANYMC3D_ORT_PROFILE;
+    process.env.ANYMC3D_ORT_PROFILE = dir;
+    const progress: { view: string; done: number; total: number }[] = [];
+    try {
+      const { summary } = await caseHeatmaps({
+        volume: t1,
+        volumes: [t1, t2],
+        views,
+        backbone,
+        plugin,
+        onProgress: (p) => progress.push(p),
+      });
+      expect(summary.probability).toBeCloseTo(expected, 6);
+    } finally {
+      if (before === undefined) delete process.env.ANYMC3D_ORT_PROFILE;
+      else process.env.ANYMC3D_ORT_PROFILE = before;
+    }
+    const profiles = (await readdir(dir)).filter((f) => f.startsWith('session-'));
+    expect(profiles.length).toBe(1);
+    for (const name of ['t1', 't2']) {
+      const last = progress.filter((p) => p.view === name).at(-1);
+      expect(last && last.done === last.total && last.total > 0, name).toBe(true);
+    }
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('refuses a count of volumes that is not one per view', async () => {
