@@ -4,7 +4,7 @@ import { type Backbone, tokenPrecision } from '@anymc3d/core/backbone';
 import { readCaseImage } from '@anymc3d/core/datasets';
 import { safeName } from '@anymc3d/core/features';
 import { DEVICES, type Device, type Precision } from '@anymc3d/core/graph';
-import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
+import { caseHeatmaps, pluginEmbedder, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { Interval } from '@anymc3d/core/metrics';
 import { inputViews, pluginInput, prepareCaseVolume, readPlugin } from '@anymc3d/core/plugin';
 import type { Manifest } from '@anymc3d/core/task';
@@ -158,23 +158,23 @@ async function demoHeatmaps(
   const views = inputViews(input, backbone.card);
   const dir = join(outDir, 'heatmaps');
   const positives = manifest.cases.filter((c) => c.split === 'test' && c.labels[0] === 1).slice(0, 3);
-  for (const c of positives) {
-    const volume = prepareCaseVolume(await readCaseImage(c.images[0]!), input, c.images[0]!).volume;
-    const result = await caseHeatmaps({
-      volume,
-      views,
-      backbone,
-      plugin: { card, weights, source: pluginDir },
-      precision,
-      ...(threads ? { threads } : {}),
-    });
-    await writeHeatmapOutputs(join(dir, safeName(c.id)), result, {
-      image: volume,
-      view: views[0]!,
-      png: true,
-      caption: { caseId: c.id, plugin: `${card.task} plugin` },
-      provenance: { case: c.id, plugin: pluginDir, precision },
-    });
+  const plugin = { card, weights, source: pluginDir };
+  // The demo's plugin is frozen: one embedder (its session built once) serves every case.
+  const embedder = pluginEmbedder(backbone, plugin, 0, { precision, ...(threads ? { threads } : {}) });
+  try {
+    for (const c of positives) {
+      const volume = prepareCaseVolume(await readCaseImage(c.images[0]!), input, c.images[0]!).volume;
+      const result = await caseHeatmaps({ volume, views, backbone, plugin, precision, embedder });
+      await writeHeatmapOutputs(join(dir, safeName(c.id)), result, {
+        image: volume,
+        view: views[0]!,
+        png: true,
+        caption: { caseId: c.id, plugin: `${card.task} plugin` },
+        provenance: { case: c.id, plugin: pluginDir, precision },
+      });
+    }
+  } finally {
+    await embedder.release();
   }
   return dir;
 }

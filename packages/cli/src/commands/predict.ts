@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { AdaptedEmbedder } from '@anymc3d/core/backbone';
 import { safeName } from '@anymc3d/core/features';
 import type { Device, Precision } from '@anymc3d/core/graph';
-import { caseHeatmaps, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
+import { caseHeatmaps, pluginEmbedder, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import type { VolumeEmbedding } from '@anymc3d/core/pipeline';
 import {
   inputViews,
@@ -159,6 +160,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const views = inputViews(input, t.backbone.card);
       const montages = new Map<number, { label: string; png: string }>();
       const mapPlugin = mapCount > 0 ? { ...(await readPlugin(a.plugin, backboneId)), source: a.plugin } : undefined;
+      let mapEmbedder: AdaptedEmbedder | undefined;
       /** Case k's maps, from a pass already run (a LoRA plugin's prediction pass) or from their own pass. */
       const writeMaps = async (k: number, volumes: Processed[], embeddings?: VolumeEmbedding[]) => {
         const c = cases[k]!;
@@ -173,7 +175,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           backbone: t.backbone,
           plugin: { card: pluginCard, weights: mapPlugin!.weights, source: a.plugin },
           ...(distinct ? { volumes, volumeSources: c.images } : {}),
-          ...(embeddings ? { embeddings } : {}),
+          ...(embeddings ? { embeddings } : mapEmbedder ? { embedder: mapEmbedder } : {}),
           ...(a.threads ? { threads: a.threads } : {}),
           // The arithmetic of the tokens the case's probability came from, so the map agrees with it.
           precision,
@@ -279,11 +281,22 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         },
       );
       if (a.heatmaps) {
-        // A frozen plugin's tokens came from the cache (cls only): its maps need their own pass.
-        if (!adapted)
-          for (const [k, c] of cases.slice(0, mapCount).entries()) {
-            await writeMaps(k, await caseViewVolumes(c, input, views.length));
+        // A frozen plugin's tokens came from the cache (cls only): its maps need their own pass,
+        // through one embedder for every case (its session built once, not per case).
+        if (!adapted && mapCount > 0) {
+          mapEmbedder = pluginEmbedder(t.backbone, mapPlugin!, 0, {
+            precision,
+            ...(a.threads ? { threads: a.threads } : {}),
+            ...(a.device ? { device: a.device as Device } : {}),
+          });
+          try {
+            for (const [k, c] of cases.slice(0, mapCount).entries()) {
+              await writeMaps(k, await caseViewVolumes(c, input, views.length));
+            }
+          } finally {
+            await mapEmbedder.release();
           }
+        }
         progress.report({ stage: 'heatmaps', done: mapCount, total: mapCount });
         files.push(join(t.outDir, 'heatmaps'));
       }

@@ -82,6 +82,12 @@ export interface CaseHeatmapArgs {
    * frozen backbone) with what `heatmapEmbedOptions` asks for. Absent: the pass is run here.
    */
   embeddings?: readonly VolumeEmbedding[];
+  /**
+   * For a plugin without LoRA: the frozen embedder to run the pass with (`pluginEmbedder`), kept by
+   * a caller that maps many cases so its session is built once, not per case. Its precision must be
+   * `precision`'s; the caller releases it. With it, `onProgress` hears of each view when it is done.
+   */
+  embedder?: AdaptedEmbedder;
 }
 
 export interface HeatmapSummary {
@@ -212,7 +218,16 @@ export async function pluginEmbeddings(
   // Without LoRA every view sees the same frozen backbone: one embedder serves them all (a session
   // per input size, built once), where one per view rebuilt it for each — 0.37 s per build for the
   // shipped MobileNet at int8, three views.
-  const frozen = plugin.card.lora ? undefined : pluginEmbedder(backbone, plugin, 0, options);
+  if (args.embedder && plugin.card.lora)
+    throw new Error(
+      `caseHeatmaps: ${plugin.source} has LoRA, so each view runs its own adapted backbone, not a given embedder`,
+    );
+  if (args.embedder && args.embedder.precision !== (args.precision ?? 'fp32'))
+    throw new Error(
+      `caseHeatmaps: the given embedder runs ${args.embedder.precision}, the map is asked in ${args.precision ?? 'fp32'}`,
+    );
+  const owned = plugin.card.lora || args.embedder ? undefined : pluginEmbedder(backbone, plugin, 0, options);
+  const frozen = args.embedder ?? owned;
   const embeddings: VolumeEmbedding[] = [];
   try {
     for (let v = 0; v < args.views.length; v++) {
@@ -233,7 +248,7 @@ export async function pluginEmbeddings(
       }
     }
   } finally {
-    await frozen?.release();
+    await owned?.release();
   }
   return embeddings;
 }

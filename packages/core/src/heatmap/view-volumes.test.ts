@@ -12,7 +12,7 @@ import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import { InputError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import type { Volume } from '../volume/types.js';
-import { caseHeatmaps, heatmapEmbedOptions } from './case-heatmap.js';
+import { caseHeatmaps, heatmapEmbedOptions, pluginEmbedder } from './case-heatmap.js';
 import { pluginPass } from './plugin-math.js';
 
 // A plugin whose two views read different images (T1 and T2 of one case, co-registered): the
@@ -136,6 +136,29 @@ describe('caseHeatmaps with one volume per view', () => {
       const last = progress.filter((p) => p.view === name).at(-1);
       expect(last && last.done === last.total && last.total > 0, name).toBe(true);
     }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('maps several cases through one given embedder: one session for all, and it must run the asked arithmetic', async () => {
+    const expected = await predicted(t1, t2);
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-sessions-'));
+    const before = process.env.ANYMC3D_ORT_PROFILE;
+    process.env.ANYMC3D_ORT_PROFILE = dir;
+    const embedder = pluginEmbedder(backbone, plugin, 0, { threads: 1 });
+    try {
+      for (let c = 0; c < 3; c++) {
+        const { summary } = await caseHeatmaps({ volume: t1, volumes: [t1, t2], views, backbone, plugin, embedder });
+        expect(summary.probability).toBeCloseTo(expected, 6);
+      }
+      await expect(caseHeatmaps({ volume: t1, views, backbone, plugin, embedder, precision: 'int8' })).rejects.toThrow(
+        /the given embedder runs fp32, the map is asked in int8/,
+      );
+    } finally {
+      await embedder.release();
+      if (before === undefined) delete process.env.ANYMC3D_ORT_PROFILE;
+      else process.env.ANYMC3D_ORT_PROFILE = before;
+    }
+    expect((await readdir(dir)).filter((f) => f.startsWith('session-')).length).toBe(1);
     await rm(dir, { recursive: true, force: true });
   });
 
