@@ -207,6 +207,14 @@ export async function pluginEmbeddings(
 ): Promise<VolumeEmbedding[]> {
   const { plugin, backbone } = args;
   checkViews(args);
+  if (args.embedder && plugin.card.lora)
+    throw new Error(
+      `caseHeatmaps: ${plugin.source} has LoRA, so each view runs its own adapted backbone, not a given embedder`,
+    );
+  if (args.embedder && args.embedder.precision !== (args.precision ?? 'fp32'))
+    throw new Error(
+      `caseHeatmaps: the given embedder runs ${args.embedder.precision}, the map is asked in ${args.precision ?? 'fp32'}`,
+    );
   const volumes = viewVolumes(args.volume, args.views, args.volumes, plugin.source, args.volumeSources);
   let counted: (count: number) => void = () => undefined;
   const options = {
@@ -218,14 +226,6 @@ export async function pluginEmbeddings(
   // Without LoRA every view sees the same frozen backbone: one embedder serves them all (a session
   // per input size, built once), where one per view rebuilt it for each — 0.37 s per build for the
   // shipped MobileNet at int8, three views.
-  if (args.embedder && plugin.card.lora)
-    throw new Error(
-      `caseHeatmaps: ${plugin.source} has LoRA, so each view runs its own adapted backbone, not a given embedder`,
-    );
-  if (args.embedder && args.embedder.precision !== (args.precision ?? 'fp32'))
-    throw new Error(
-      `caseHeatmaps: the given embedder runs ${args.embedder.precision}, the map is asked in ${args.precision ?? 'fp32'}`,
-    );
   const owned = plugin.card.lora || args.embedder ? undefined : pluginEmbedder(backbone, plugin, 0, options);
   const frozen = args.embedder ?? owned;
   const embeddings: VolumeEmbedding[] = [];

