@@ -160,9 +160,15 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const views = inputViews(input, t.backbone.card);
       const montages = new Map<number, { label: string; png: string }>();
       const mapPlugin = mapCount > 0 ? { ...(await readPlugin(a.plugin, backboneId)), source: a.plugin } : undefined;
-      let mapEmbedder: AdaptedEmbedder | undefined;
-      /** Case k's maps, from a pass already run (a LoRA plugin's prediction pass) or from their own pass. */
-      const writeMaps = async (k: number, volumes: Processed[], embeddings?: VolumeEmbedding[]) => {
+      /**
+       * Case k's maps, from a pass already run (a LoRA plugin's prediction pass) or from their own
+       * pass through a frozen embedder kept for every case.
+       */
+      const writeMaps = async (
+        k: number,
+        volumes: Processed[],
+        pass: { embeddings: VolumeEmbedding[] } | { embedder: AdaptedEmbedder },
+      ) => {
         const c = cases[k]!;
         progress.report({ stage: 'heatmaps', done: k, total: mapCount, detail: c.id });
         // Each view reads its own image, as its tokens did; the map lies on the first view's image,
@@ -175,7 +181,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
           backbone: t.backbone,
           plugin: { card: pluginCard, weights: mapPlugin!.weights, source: a.plugin },
           ...(distinct ? { volumes, volumeSources: c.images } : {}),
-          ...(embeddings ? { embeddings } : mapEmbedder ? { embedder: mapEmbedder } : {}),
+          ...pass,
           ...(a.threads ? { threads: a.threads } : {}),
           // The arithmetic of the tokens the case's probability came from, so the map agrees with it.
           precision,
@@ -229,7 +235,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
                 report: progress.report,
                 // The maps of the first cases come from their prediction pass: one adapted pass per case, not two.
                 withMaps: (k) => k < mapCount,
-                onCase: writeMaps,
+                onCase: (k, volumes, embeddings) => writeMaps(k, volumes, { embeddings }),
               }),
               cacheDir: null,
               computed: cases.length * input.views.length,
@@ -284,17 +290,17 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
         // A frozen plugin's tokens came from the cache (cls only): its maps need their own pass,
         // through one embedder for every case (its session built once, not per case).
         if (!adapted && mapCount > 0) {
-          mapEmbedder = pluginEmbedder(t.backbone, mapPlugin!, 0, {
+          const embedder = pluginEmbedder(t.backbone, mapPlugin!, 0, {
             precision,
+            device,
             ...(a.threads ? { threads: a.threads } : {}),
-            ...(a.device ? { device: a.device as Device } : {}),
           });
           try {
             for (const [k, c] of cases.slice(0, mapCount).entries()) {
-              await writeMaps(k, await caseViewVolumes(c, input, views.length));
+              await writeMaps(k, await caseViewVolumes(c, input, views.length), { embedder });
             }
           } finally {
-            await mapEmbedder.release();
+            await embedder.release();
           }
         }
         progress.report({ stage: 'heatmaps', done: mapCount, total: mapCount });
