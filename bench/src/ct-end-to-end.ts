@@ -30,6 +30,7 @@ import {
   savePlugin,
   servedPrecision,
 } from '@anymc3d/core/plugin';
+import { testPluginCard } from '@anymc3d/core/testing';
 import { transparentHugePages } from '@anymc3d/core/util';
 import { readVolume } from '@anymc3d/core/volume';
 import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
@@ -61,22 +62,26 @@ interface Setup {
  * Each plugin records the tokens' arithmetic `train` would give it (the card's default on the CPU,
  * or int8 where the model says so), and the case is served in it, as `heatmap` serves it.
  */
+let randomVitS: Promise<Backbone> | undefined;
+
 async function setupFor(model: string, root: string): Promise<Setup> {
   if (model === 'mobilenet') {
     const backbone = await resolveBackbone('mobilenet_v1_224');
+    const precision = tokenPrecision(backbone.card, 'cpu');
     return {
-      label: `MobileNet v1 (shipped), axial + coronal + sagittal at 64², ${tokenPrecision(backbone.card, 'cpu')}`,
+      label: `MobileNet v1 (shipped), axial + coronal + sagittal at 64², ${precision}`,
       backbone,
       views: ['axial', 'coronal', 'sagittal'],
       axis: 'axial',
       size: 64,
-      precision: tokenPrecision(backbone.card, 'cpu'),
+      precision,
     };
   }
   if (model !== 'vits' && model !== 'vits-int8') throw new Error(`unknown model ${model} (mobilenet, vits, vits-int8)`);
+  // Written and loaded once for both of its rows.
   const dir = join(root, 'vits');
-  await writeRandomVit(dir, 'S');
-  const backbone = await loadFolder(dir);
+  randomVitS ??= writeRandomVit(dir, 'S').then(() => loadFolder(dir));
+  const backbone = await randomVitS;
   const precision = tokenPrecision(backbone.card, 'cpu', model === 'vits-int8' ? 'int8' : undefined);
   return {
     label: `ViT-S/14 (random weights), axial at 224², ${precision}`,
@@ -90,24 +95,15 @@ async function setupFor(model: string, root: string): Promise<Setup> {
 
 async function writePluginFor(s: Setup, dir: string): Promise<void> {
   const dim = s.backbone.card.embedDim;
-  const card: PluginCard = {
-    format: 'anymc3d-plugin',
-    version: 1,
+  const card = testPluginCard({
     task: 'ct-end-to-end',
-    kind: 'multilabel',
-    loss: 'bce',
     labels: ['Lung nodule', 'Pleural effusion'],
     views: s.views,
     axis: s.axis,
     windows: [[-1350, 150]],
     inputSize: [s.size, s.size],
-    thresholds: [0.5, 0.5],
     dim,
     backbone: pluginBackbone(s.backbone, s.precision),
-    lora: null,
-    parameters: { lora: 0, head: 0, total: 0 },
-    training: { cases: 0, steps: 0, options: {} },
-    metrics: {},
     input: {
       views: s.views.map((name) => ({ name, axis: name as 'axial' | 'coronal' | 'sagittal' })),
       size: [s.size, s.size],
@@ -117,7 +113,7 @@ async function writePluginFor(s: Setup, dir: string): Promise<void> {
       orientation: 'LPS',
       spacing: [1.5, 1.5, 3],
     } as PluginCard['input'],
-  };
+  });
   const single = initPluginWeights({ dim, labels: card.labels, kind: 'multilabel', loss: 'bce' }, 1);
   await savePlugin(dir, card, s.views.length > 1 ? addViewQueries(single, s.views.length, 1) : single);
 }
