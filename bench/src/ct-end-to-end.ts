@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadFolder, resolveBackbone } from '@anymc3d/adapters/registry';
-import { type Backbone, FrozenEmbedder, tokenPrecision } from '@anymc3d/core/backbone';
+import { type Backbone, BackboneEmbedder, tokenPrecision } from '@anymc3d/core/backbone';
 import type { Precision } from '@anymc3d/core/graph';
 import { caseHeatmaps, heatmapEmbedOptions, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
 import { embedVolume, type VolumeEmbedding } from '@anymc3d/core/pipeline';
@@ -155,7 +155,7 @@ async function timeCase(s: Setup, ct: string, pluginDir: string, out: string, th
   const volume = prepareCaseVolume(raw, input, ct).volume;
   const views = inputViews(input, s.backbone.card);
   lap('recipe');
-  const embedder = new FrozenEmbedder(s.backbone, { threads, precision });
+  const embedder = new BackboneEmbedder(s.backbone, { threads, precision });
   const embeddings: VolumeEmbedding[] = [];
   for (const view of views) embeddings.push(await embedVolume(volume, view, embedder, heatmapEmbedOptions(s.backbone)));
   await embedder.release();

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder } from '@anymc3d/core/backbone';
 import { embedVolume, type ViewInput } from '@anymc3d/core/pipeline';
 import { loadPlugin } from '@anymc3d/core/plugin';
 import { trainPlugin } from '@anymc3d/core/train';
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
 
   const { result, load } = await measureLoad(async () => {
     // Components measured directly: one backbone pass, one plugin head on its tokens.
-    const embedder = new FrozenEmbedder(backbone, { threads: 2, batchSize: 16 });
+    const embedder = new BackboneEmbedder(backbone, { threads: 2, batchSize: 16 });
     const view: ViewInput = {
       name: 'axial',
       axis: 'axial',

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadFolder } from '@anymc3d/adapters/registry';
-import { DEFAULT_LORA, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder, DEFAULT_LORA } from '@anymc3d/core/backbone';
 import { availableDevices, type Device } from '@anymc3d/core/graph';
 import { initPluginWeights, type PluginSpec } from '@anymc3d/core/plugin';
 import { maxRelativeError } from '@anymc3d/core/testing';
@@ -34,7 +34,7 @@ try {
     data: Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, () => r.normal()),
   };
   const forward = async (device: Device) => {
-    const e = new FrozenEmbedder(backbone, { device, batchSize: BATCH });
+    const e = new BackboneEmbedder(backbone, { device, batchSize: BATCH });
     try {
       const first = await e.embed(pixels);
       const started = performance.now();

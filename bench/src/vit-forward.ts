@@ -1,5 +1,5 @@
 /**
- * Frozen ViT forward at 224², slices/s: the emitted graphs on ONNX Runtime (FrozenEmbedder) vs
+ * Frozen ViT forward at 224², slices/s: the emitted graphs on ONNX Runtime (BackboneEmbedder) vs
  * PyTorch eager (each family's parity reference: packages/adapters/fixtures/dinov2_reference.py,
  * tower_reference.py) on the same random-weight Hugging Face folders, at 1 and 2 threads, in the
  * same run. Families: DINOv2 (patch 14), CLIP and SigLIP image towers (patch 16, SigLIP with its
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadFolder } from '@anymc3d/adapters/registry';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder } from '@anymc3d/core/backbone';
 import { appendResults, type Cell, markdownTable, measureLoad } from './harness.js';
 import { peerKernel, runPeer } from './peer.js';
 
@@ -70,7 +70,7 @@ function arg(name: string, fallback: string): string {
 
 async function ortSlicesPerSecond(dir: string, threads: number, batch: number, reps: number): Promise<number> {
   const backbone = await loadFolder(dir);
-  const embedder = new FrozenEmbedder(backbone, { threads, batchSize: batch });
+  const embedder = new BackboneEmbedder(backbone, { threads, batchSize: batch });
   const data = Float32Array.from({ length: batch * 3 * SIZE * SIZE }, (_, i) => Math.sin(i * 0.001));
   const pixels = { dtype: 'float32' as const, dims: [batch, 3, SIZE, SIZE], data };
   // Two warm-up runs: arena growth and the memory pattern make the first runs slow.

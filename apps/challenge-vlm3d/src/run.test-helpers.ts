@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder } from '@anymc3d/core/backbone';
 import type { TaskCard } from '@anymc3d/core/plugin';
 import { type FeatureCase, trainPlugin } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
@@ -101,7 +101,7 @@ export async function tinyModel(dir: string): Promise<{ backbone: string; plugin
   const backboneDir = join(dir, 'backbone');
   await writeTinyDinov2(backboneDir, { name: 'tiny_dinov2', hiddenSize: 32, layers: 1, heads: 2, imageSize: 16 });
   const backbone = await resolveBackbone(backboneDir);
-  const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+  const embedder = new BackboneEmbedder(backbone, { threads: 1 });
   const rand = new Random(11);
   const features: FeatureCase[] = [];
   for (const seed of [1, 2, 3]) {

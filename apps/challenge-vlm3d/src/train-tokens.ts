@@ -1,4 +1,4 @@
-import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { type Backbone, BackboneEmbedder } from '@anymc3d/core/backbone';
 import type { Device, Precision } from '@anymc3d/core/graph';
 import { viewTokens } from '@anymc3d/core/pipeline';
 import { inputViews, type PluginInput, recipeFeatureCache } from '@anymc3d/core/plugin';
@@ -36,7 +36,7 @@ export async function frozenTokens(args: {
 }): Promise<TokenSets> {
   const { backbone, input, log } = args;
   const views = inputViews(input, backbone.card);
-  const embedder = new FrozenEmbedder(backbone, {
+  const embedder = new BackboneEmbedder(backbone, {
     batchSize: 16,
     ...(args.device ? { device: args.device } : {}),
     ...(args.threads ? { threads: args.threads } : {}),

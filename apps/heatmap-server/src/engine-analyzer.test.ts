@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder } from '@anymc3d/core/backbone';
 import type { Precision } from '@anymc3d/core/graph';
 import { embedVolume } from '@anymc3d/core/pipeline';
 import { loadPlugin, pluginBackbone } from '@anymc3d/core/plugin';
@@ -150,7 +150,7 @@ describe('EngineAnalyzer (the real predict path behind the server)', () => {
 
     // What `predict` feeds the plugin, written out: percentile clip + z-score, then ±3 → [0, 1] replicated, coronal.
     const normalised = mriNormalize((await readVolume(volumePath)).volume, { lower: 1, upper: 99 }).volume;
-    const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+    const embedder = new BackboneEmbedder(backbone, { threads: 1 });
     const plugin = await loadPlugin(pluginDir, backbone, { threads: 1 });
     const view = {
       name: 't2',

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ADAPTERS_VERSION, resolveBackbone } from '@anymc3d/adapters';
 import { CORE_VERSION } from '@anymc3d/core';
-import { type AdaptedEmbedder, type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { type Backbone, BackboneEmbedder } from '@anymc3d/core/backbone';
 import type { Precision } from '@anymc3d/core/graph';
 import {
   type CaseHeatmap,
@@ -40,7 +40,7 @@ interface Loaded {
    * LoRA plugins: per view (card order), the backbone with that view's LoRA baked in, kept so each
    * session is built once.
    */
-  adapted?: AdaptedEmbedder[];
+  adapted?: BackboneEmbedder[];
   /** The plugin's input as recorded in its card: what the volume is normalised by and sliced into. */
   input: PluginInput;
   /** Its views in card order; several only when all read the uploaded volume (checkServedViews). */
@@ -69,17 +69,17 @@ export class EngineAnalyzer implements CaseAnalyzer {
   backbonePasses = 0;
 
   /** One frozen session per arithmetic the loaded plugins were trained in (fp32 unless a card says int8). */
-  private readonly embedders = new Map<Precision, FrozenEmbedder>();
+  private readonly embedders = new Map<Precision, BackboneEmbedder>();
 
   private constructor(
     private readonly backbone: Backbone,
     private readonly threads: number | undefined,
   ) {}
 
-  private embedderFor(precision: Precision): FrozenEmbedder {
+  private embedderFor(precision: Precision): BackboneEmbedder {
     let e = this.embedders.get(precision);
     if (!e) {
-      e = new FrozenEmbedder(this.backbone, { precision, ...(this.threads ? { threads: this.threads } : {}) });
+      e = new BackboneEmbedder(this.backbone, { precision, ...(this.threads ? { threads: this.threads } : {}) });
       this.embedders.set(precision, e);
     }
     return e;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBackbone } from '@anymc3d/adapters';
 import { writeTinyDinov2 } from '@anymc3d/adapters/testing';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder } from '@anymc3d/core/backbone';
 import { caseHeatmaps } from '@anymc3d/core/heatmap';
 import { embedVolume } from '@anymc3d/core/pipeline';
 import { inputViews, loadPlugin, pluginInput, prepareVolume, readPlugin, savePlugin } from '@anymc3d/core/plugin';
@@ -81,7 +81,7 @@ async function analyze(analyzer: EngineAnalyzer, pluginIds: string[]): Promise<A
 async function predicted(pluginDir: string): Promise<number> {
   const backbone = await resolveBackbone(backboneDir);
   const plugin = await loadPlugin(pluginDir, backbone, { threads: 1 });
-  const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+  const embedder = new BackboneEmbedder(backbone, { threads: 1 });
   const input = pluginInput(plugin.card);
   const volume = prepareVolume(input, (await readVolume(volumePath)).volume);
   const tokens = [];

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { buildBackboneGraph, DEFAULT_LORA, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder, buildBackboneGraph, DEFAULT_LORA } from '@anymc3d/core/backbone';
 import { GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
 import { cosine } from '@anymc3d/core/testing';
 import { InputError } from '@anymc3d/core/util';
@@ -131,8 +131,8 @@ describe('MobileNet v1 in integer arithmetic', () => {
     for (const [what, f] of Object.entries(fractions)) expect(f, what).toBeGreaterThanOrEqual(0.999);
   });
 
-  it("embeds through FrozenEmbedder at precision int8 with provenance naming the file's integer method", async () => {
-    const embedder = new FrozenEmbedder(v1, { threads: 1, precision: 'int8', batchSize: 3 });
+  it("embeds through BackboneEmbedder at precision int8 with provenance naming the file's integer method", async () => {
+    const embedder = new BackboneEmbedder(v1, { threads: 1, precision: 'int8', batchSize: 3 });
     try {
       const out = await embedder.embed(pixels);
       expect(embedder.provenance).toMatchObject({ precision: 'int8', method: TFLITE_INTEGER_METHOD });

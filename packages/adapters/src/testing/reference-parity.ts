@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { type Backbone, BackboneEmbedder } from '@anymc3d/core/backbone';
 import { readNpy, readSafetensors } from '@anymc3d/core/io';
 import { maxRelativeError } from '@anymc3d/core/testing';
 
@@ -24,7 +24,7 @@ export async function compareWithReference(
   dir: string,
   sizes: readonly string[],
 ): Promise<ReferenceComparison[]> {
-  const embedder = new FrozenEmbedder(backbone, { threads: 1, batchSize: 8 });
+  const embedder = new BackboneEmbedder(backbone, { threads: 1, batchSize: 8 });
   const out: ReferenceComparison[] = [];
   try {
     for (const size of sizes) {

@@ -3,7 +3,7 @@ import { copyFile, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder } from '@anymc3d/core/backbone';
 import { readNpy, readSafetensors } from '@anymc3d/core/io';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveBackbone } from '../registry/index.js';
@@ -38,7 +38,7 @@ describe('pickled PyTorch checkpoints → safetensors (fixtures/tower_reference.
     expect(converted.entries.get('extra.position_ids')).toMatchObject({ dtype: 'I64', shape: [1, 6] });
 
     const backbone = await resolveBackbone(dir);
-    const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+    const embedder = new BackboneEmbedder(backbone, { threads: 1 });
     try {
       const x = readNpy(new Uint8Array(await readFile(join(source, 'input_16x16.npy'))));
       const out = await embedder.embed({ dtype: 'float32', dims: x.shape, data: x.data as Float32Array });

@@ -3,7 +3,7 @@ import { backboneCard, listBackbones, NOT_IMPLEMENTED, resolveBackbone } from '@
 import { convertPickledCheckpoint, PICKLED_CHECKPOINTS } from '@anymc3d/adapters/weights';
 import { InputError } from '@anymc3d/core';
 import type { Backbone, BackboneCard } from '@anymc3d/core/backbone';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder } from '@anymc3d/core/backbone';
 import { availableDevices, DEVICES, type Device, DeviceUnavailableError, type Precision } from '@anymc3d/core/graph';
 import { NpyFormatError, readNpy, writeSafetensors } from '@anymc3d/core/io';
 import type { Argv, CommandModule } from 'yargs';
@@ -199,7 +199,7 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
       args['weights-root'] ? { weightsRoot: args['weights-root'] } : {},
     );
     const batch = await readBatch(args.input, backbone);
-    const embedder = new FrozenEmbedder(backbone, {
+    const embedder = new BackboneEmbedder(backbone, {
       device,
       precision: args.precision as Precision,
       batchSize: args['batch-size'],
@@ -207,7 +207,7 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
       ...(args.threads !== undefined ? { threads: args.threads } : {}),
     });
     const started = Date.now();
-    let out: Awaited<ReturnType<FrozenEmbedder['embed']>>;
+    let out: Awaited<ReturnType<BackboneEmbedder['embed']>>;
     try {
       out = await embedder.embed({ dtype: 'float32', dims: batch.dims, data: batch.data });
     } catch (error) {

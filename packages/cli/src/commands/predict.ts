@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { AdaptedEmbedder } from '@anymc3d/core/backbone';
+import type { BackboneEmbedder } from '@anymc3d/core/backbone';
 import { safeName } from '@anymc3d/core/features';
 import type { Device, Precision } from '@anymc3d/core/graph';
 import { caseHeatmaps, pluginEmbedder, writeHeatmapOutputs } from '@anymc3d/core/heatmap';
@@ -167,7 +167,7 @@ export const predictCommand: CommandModule<TaskFlags, PredictArgs> = {
       const writeMaps = async (
         k: number,
         volumes: Processed[],
-        pass: { embeddings: VolumeEmbedding[] } | { embedder: AdaptedEmbedder },
+        pass: { embeddings: VolumeEmbedding[] } | { embedder: BackboneEmbedder },
       ) => {
         const c = cases[k]!;
         progress.report({ stage: 'heatmaps', done: k, total: mapCount, detail: c.id });

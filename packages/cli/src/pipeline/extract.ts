@@ -1,5 +1,5 @@
 import type { Backbone } from '@anymc3d/core/backbone';
-import { FrozenEmbedder } from '@anymc3d/core/backbone';
+import { BackboneEmbedder } from '@anymc3d/core/backbone';
 import type { Device, Precision } from '@anymc3d/core/graph';
 import { type ViewTokens, viewTokens } from '@anymc3d/core/pipeline';
 import { inputViews, type PluginInput, recipeFeatureCache } from '@anymc3d/core/plugin';
@@ -20,7 +20,7 @@ export interface ExtractOptions {
   /** The frozen backbone's arithmetic (default fp32); its tokens are cached apart. */
   precision?: Precision;
   /** A session kept by the caller across calls (`anymc3d worker`); absent, one is made and released here. */
-  embedder?: FrozenEmbedder;
+  embedder?: BackboneEmbedder;
 }
 
 export interface Extracted {
@@ -44,7 +44,7 @@ export async function extractTokens(cases: readonly ManifestCase[], o: ExtractOp
   const cache = recipeFeatureCache(o.cacheRoot, o.backbone, o.input, views, precision);
   const embedder =
     o.embedder ??
-    new FrozenEmbedder(o.backbone, {
+    new BackboneEmbedder(o.backbone, {
       batchSize: 32,
       precision,
       ...(o.threads ? { threads: o.threads } : {}),

@@ -1,5 +1,5 @@
 import { resolveBackbone } from '@anymc3d/adapters/registry';
-import { type Backbone, FrozenEmbedder } from '@anymc3d/core/backbone';
+import { type Backbone, BackboneEmbedder } from '@anymc3d/core/backbone';
 import { startQueueWorker } from '@anymc3d/core/distributed';
 import { readPluginCard } from '@anymc3d/core/plugin';
 import { InputError } from '@anymc3d/core/util';
@@ -28,7 +28,7 @@ export interface CaseWorkerOptions {
  * `close()` lets the running jobs finish (SIGTERM), then releases the sessions.
  */
 export async function startCaseWorker(o: CaseWorkerOptions): Promise<{ close: () => Promise<void> }> {
-  const backbones = new Map<string, Promise<{ backbone: Backbone; embedder: FrozenEmbedder }>>();
+  const backbones = new Map<string, Promise<{ backbone: Backbone; embedder: BackboneEmbedder }>>();
   const loaded = (b: JobBackbone) => {
     const precision = b.precision ?? 'fp32';
     const key = JSON.stringify([b.spec, b.weightsRoot ?? null, precision]);
@@ -36,7 +36,7 @@ export async function startCaseWorker(o: CaseWorkerOptions): Promise<{ close: ()
     if (!entry) {
       entry = (async () => {
         const backbone = await resolveBackbone(b.spec, b.weightsRoot ? { weightsRoot: b.weightsRoot } : {});
-        const embedder = new FrozenEmbedder(backbone, {
+        const embedder = new BackboneEmbedder(backbone, {
           batchSize: 32,
           precision,
           ...(o.threads ? { threads: o.threads } : {}),

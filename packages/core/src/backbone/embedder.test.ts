@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tensor } from '../graph/tensor.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import { InputError } from '../util/errors.js';
-import { buildBackboneGraph, FrozenEmbedder } from './embedder.js';
+import { BackboneEmbedder, buildBackboneGraph } from './embedder.js';
 import { DEFAULT_LORA } from './lora.js';
 import type { Backbone } from './types.js';
 
@@ -31,8 +31,8 @@ describe('precision routing of backbone graphs', () => {
       [2, 3, 16, 16],
       Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.sin(i)),
     );
-    const fp32 = new FrozenEmbedder(withInteger, { threads: 1 });
-    const int8 = new FrozenEmbedder(withInteger, { threads: 1, precision: 'int8' });
+    const fp32 = new BackboneEmbedder(withInteger, { threads: 1 });
+    const int8 = new BackboneEmbedder(withInteger, { threads: 1, precision: 'int8' });
     try {
       const a = (await fp32.embed(pixels)).cls.data as Float32Array;
       const b = (await int8.embed(pixels)).cls.data as Float32Array;

@@ -79,9 +79,26 @@ export interface EmbedderOptions {
    * 'int8': for backbones with their own integer graph (uint8 TFLite MobileNets) the file's
    * integer network; otherwise the frozen weight MatMuls dynamically quantised (about 2×
    * faster on CPU, CLS cosine ≈ 0.9998 to fp32 on random ViT-S weights; re-check on trained
-   * weights). Default 'fp32'.
+   * weights). Refused with `lora`, whose deltas are float. Default 'fp32'.
    */
   precision?: Precision;
+  /**
+   * A plugin's LoRA, baked into the graph: the backbone as that plugin sees it, so its CLS→patch
+   * attention is the tuned network's, not the pretrained one's. Absent: the frozen backbone.
+   */
+  lora?: BakedLora;
+  /** Names the plugin in errors about its LoRA (default: the backbone's name). */
+  source?: string;
+  /** Called with each batch's slice count as it finishes (progress on long volumes). */
+  onSlices?: (count: number) => void;
+}
+
+/** Rank, α, the adapted targets and their `lora.<target>.A/B` tensors (names without any per-view prefix). */
+export interface BakedLora {
+  rank: number;
+  alpha: number;
+  targets: readonly string[];
+  weights: ReadonlyMap<string, Tensor>;
 }
 
 export interface Embedding {
@@ -130,10 +147,11 @@ export class SessionsBySize {
 }
 
 /**
- * The frozen backbone as a forward-only engine: one ONNX Runtime session per input size, built
- * on first use and reused; batches are cut to `batchSize` and the outputs concatenated.
+ * The backbone as a forward-only engine, frozen or with a plugin's LoRA baked in: one ONNX Runtime
+ * session per input size, built on first use and reused; batches are cut to `batchSize` and the
+ * outputs concatenated. Every command, app and heatmap runs its backbone pass through this class.
  */
-export class FrozenEmbedder {
+export class BackboneEmbedder {
   private readonly sessions = new SessionsBySize();
   readonly batchSize: number;
 
@@ -142,6 +160,8 @@ export class FrozenEmbedder {
     private readonly options: EmbedderOptions = {},
   ) {
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
+    if (this.precision === 'int8' && options.lora)
+      throw new InputError(this.source, 'precision int8 runs the frozen backbone only; a LoRA plugin needs fp32');
   }
 
   /** What the last built session ran at ('fp32', or 'int8' with its method and quantised MatMuls). */
@@ -155,15 +175,42 @@ export class FrozenEmbedder {
     return this.options.device ?? 'cpu';
   }
 
+  /** Whether a plugin's LoRA is baked in (false: the frozen backbone). */
+  get adapted(): boolean {
+    return this.options.lora !== undefined;
+  }
+
+  private get source(): string {
+    return this.options.source ?? this.backbone.card.name;
+  }
+
   async session(inputSize: [number, number]): Promise<OnnxSession> {
     return (await this.prepared(inputSize)).session;
   }
 
   private prepared(inputSize: [number, number]): Promise<BackboneSession> {
     return this.sessions.get(inputSize, async () => {
-      const built = buildBackboneGraph(this.backbone, inputSize, undefined, this.precision);
+      const lora = this.options.lora;
+      const targets = new Set(lora?.targets ?? []);
+      const built = buildBackboneGraph(
+        this.backbone,
+        inputSize,
+        lora
+          ? { rank: lora.rank, alpha: lora.alpha, seed: 0, group: 'lora', include: (t) => targets.has(t.name) }
+          : undefined,
+        this.precision,
+      );
+      for (const p of built.graph.params.values()) {
+        if (p.role === 'trainable' && !lora?.weights.has(p.name)) {
+          // Baking in the initial value would silently give the un-adapted network (B starts at zero).
+          throw new InputError(this.source, `the plugin has no tensor ${p.name} for its LoRA target`);
+        }
+      }
       this.provenance = built.provenance;
-      const session = await OnnxSession.create(toOnnx(built.graph), {
+      const bytes = lora
+        ? toOnnx(built.graph, { trainable: 'initializers', trainableValues: lora.weights })
+        : toOnnx(built.graph);
+      const session = await OnnxSession.create(bytes, {
         device: this.device,
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
         ...(this.options.allowSpinning !== undefined ? { allowSpinning: this.options.allowSpinning } : {}),
@@ -172,12 +219,23 @@ export class FrozenEmbedder {
     });
   }
 
-  /** Runs normalised pixels [N,3,H,W] through the backbone. */
+  /** Normalised pixels [N,3,H,W] → cls, patch tokens and (ViTs) attention, batch by batch. */
   async embed(pixels: Tensor): Promise<Embedding> {
+    const [h, w] = this.inputSize(pixels);
+    return embedInBatches(await this.prepared([h, w]), pixels, this.batchSize, this.options.onSlices);
+  }
+
+  /** Normalised pixels [N,3,H,W] → the per-slice CLS [N, d] alone (what a prediction needs), batch by batch. */
+  async cls(pixels: Tensor): Promise<Tensor> {
+    const { session } = await this.prepared(this.inputSize(pixels));
+    return (await runInBatches(session, ['cls'], pixels, this.batchSize, this.options.onSlices)).cls!;
+  }
+
+  private inputSize(pixels: Tensor): [number, number] {
     const [, c, h, w] = pixels.dims as [number, number, number, number];
     if (pixels.dims.length !== 4 || c !== 3)
       throw new Error(`pixels must be [N,3,H,W], got [${pixels.dims.join(',')}]`);
-    return embedInBatches(await this.prepared([h, w]), pixels, this.batchSize);
+    return [h, w];
   }
 
   release(): Promise<void> {

@@ -1,12 +1,12 @@
-export { AdaptedEmbedder, type AdaptedEmbedderOptions } from './adapted-embedder.js';
 export {
+  BackboneEmbedder,
+  type BakedLora,
   backboneGraph,
   buildBackboneGraph,
   EMBED_OUTPUTS,
   type EmbedderOptions,
   type Embedding,
   embedInBatches,
-  FrozenEmbedder,
 } from './embedder.js';
 export { DEFAULT_LORA, type LoraConfig, loraConv, loraDelta, loraLinear, loraParamCount } from './lora.js';
 export { tokenPrecision } from './token-precision.js';

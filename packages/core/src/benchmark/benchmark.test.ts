@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NNUNET_AUGMENT } from '../augment/index.js';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import { viewTokens } from '../pipeline/view-tokens.js';
 import { inputViews } from '../plugin/input.js';
 import { recipeFeatureCache } from '../plugin/recipe.js';
@@ -165,7 +165,7 @@ describe('runBenchmark', () => {
     for (const backbone of backbones) {
       const input = taskInput(card, [8, 8]);
       const views = inputViews(input, backbone.card);
-      const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+      const embedder = new BackboneEmbedder(backbone, { threads: 1 });
       let computed = -1;
       await viewTokens(
         caseSources(manifest.cases, input),

@@ -1,4 +1,4 @@
-import type { FrozenEmbedder } from '../backbone/embedder.js';
+import type { BackboneEmbedder } from '../backbone/embedder.js';
 import type { FeatureCache } from '../features/cache.js';
 import type { ViewInput } from '../pipeline/embed-volume.js';
 import { type ViewTokenProgress, viewTokens } from '../pipeline/view-tokens.js';
@@ -30,7 +30,7 @@ export async function caseTokens(
   manifest: Manifest,
   input: PluginInput,
   view: ViewInput,
-  embedder: FrozenEmbedder,
+  embedder: BackboneEmbedder,
   cache: FeatureCache,
   onProgress?: (p: ViewTokenProgress) => void,
 ): Promise<{ bySplit: Map<Split, FeatureCase[]>; computed: number }> {

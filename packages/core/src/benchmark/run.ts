@@ -1,4 +1,4 @@
-import { type EmbedderOptions, FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder, type EmbedderOptions } from '../backbone/embedder.js';
 import type { Backbone } from '../backbone/types.js';
 import { hashOf } from '../features/cache.js';
 import type { PluginInput } from '../plugin/input.js';
@@ -107,7 +107,7 @@ export async function runBenchmark(plan: BenchmarkPlan): Promise<BenchmarkRun> {
       if (pending.some((p) => p.mode !== 'lora')) {
         // The recipe's one cache (`anymc3d features|train` and vlm3d use it too); entries are named by content.
         const cache = recipeFeatureCache(plan.cacheRoot, backbone, input, [view]);
-        const embedder = new FrozenEmbedder(backbone, plan.embedder);
+        const embedder = new BackboneEmbedder(backbone, plan.embedder);
         const r = await caseTokens(manifest, input, view, embedder, cache, (p) =>
           emit({
             stage: 'features',

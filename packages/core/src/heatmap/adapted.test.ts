@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AdaptedEmbedder } from '../backbone/adapted-embedder.js';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import { tensor } from '../graph/index.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { ViewInput } from '../pipeline/embed-volume.js';
@@ -111,12 +110,12 @@ describe('heatmaps of LoRA plugins', () => {
       [2, 3, 16, 16],
       Float32Array.from({ length: 2 * 3 * 256 }, () => r.normal()),
     );
-    const frozen = await new FrozenEmbedder(vit, { threads: 1 }).embed(pixels);
+    const frozen = await new BackboneEmbedder(vit, { threads: 1 }).embed(pixels);
     const lora = { rank: 8, alpha: 16, targets: targets.map((t) => t.name) };
-    const zero = await new AdaptedEmbedder(vit, { ...lora, weights: loraTensors(0) }, 'p', { threads: 1 }).embed(
+    const zero = await new BackboneEmbedder(vit, { lora: { ...lora, weights: loraTensors(0) }, threads: 1 }).embed(
       pixels,
     );
-    const tuned = await new AdaptedEmbedder(vit, { ...lora, weights: loraTensors(0.3) }, 'p', { threads: 1 }).embed(
+    const tuned = await new BackboneEmbedder(vit, { lora: { ...lora, weights: loraTensors(0.3) }, threads: 1 }).embed(
       pixels,
     );
     const a = frozen.attention!.data as Float32Array;
@@ -130,6 +129,21 @@ describe('heatmaps of LoRA plugins', () => {
     }
     expect(same).toBeLessThan(1e-6);
     expect(diff).toBeGreaterThan(1e-3);
+  });
+
+  it('one embedder class: with LoRA it refuses int8 and a missing tensor, naming the plugin', async () => {
+    const lora = { rank: 8, alpha: 16, targets: targets.map((t) => t.name) };
+    expect(
+      () =>
+        new BackboneEmbedder(vit, { lora: { ...lora, weights: loraTensors(0) }, source: 'p.json', precision: 'int8' }),
+    ).toThrow(/p\.json: precision int8 .* LoRA plugin needs fp32/);
+    const partial = new Map(loraTensors(0.3));
+    partial.delete(`lora.${targets[0]!.name}.A`);
+    const pixels = tensor('float32', [1, 3, 16, 16], new Float32Array(3 * 256));
+    const embedder = new BackboneEmbedder(vit, { lora: { ...lora, weights: partial }, source: 'p.json', threads: 1 });
+    expect(embedder.adapted).toBe(true);
+    await expect(embedder.cls(pixels)).rejects.toThrow(/p\.json: the plugin has no tensor lora\..*\.A/);
+    expect(new BackboneEmbedder(vit).adapted).toBe(false);
   });
 
   it('refuse a plugin that lacks one of its LoRA tensors', async () => {

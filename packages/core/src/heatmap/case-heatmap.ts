@@ -1,4 +1,4 @@
-import { AdaptedEmbedder } from '../backbone/adapted-embedder.js';
+import { BackboneEmbedder, type EmbedderOptions } from '../backbone/embedder.js';
 import type { Backbone } from '../backbone/types.js';
 import type { Precision, Tensor } from '../graph/index.js';
 import { embedVolume, type VolumeEmbedding } from '../pipeline/embed-volume.js';
@@ -87,7 +87,7 @@ export interface CaseHeatmapArgs {
    * a caller that maps many cases so its session is built once, not per case. Its precision must be
    * `precision`'s; the caller releases it. With it, `onProgress` hears of each view when it is done.
    */
-  embedder?: AdaptedEmbedder;
+  embedder?: BackboneEmbedder;
 }
 
 export interface HeatmapSummary {
@@ -189,12 +189,12 @@ export function pluginEmbedder(
   backbone: Backbone,
   plugin: HeatmapPlugin,
   view: number,
-  options: ConstructorParameters<typeof AdaptedEmbedder>[3] = {},
-): AdaptedEmbedder {
+  options: Omit<EmbedderOptions, 'lora' | 'source'> = {},
+): BackboneEmbedder {
   const lora = plugin.card.lora
     ? { ...plugin.card.lora, weights: viewLoraWeights(plugin.card.views.length, plugin.weights, view) }
     : undefined;
-  return new AdaptedEmbedder(backbone, lora, plugin.source, options);
+  return new BackboneEmbedder(backbone, { ...options, ...(lora ? { lora } : {}), source: plugin.source });
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import { embedVolume, type ViewInput } from '../pipeline/embed-volume.js';
 import type { TaskCard } from '../plugin/card.js';
 import { readPlugin } from '../plugin/store.js';
@@ -102,7 +102,7 @@ describe('pointing game on FLAIR with its lesion mask', () => {
       expect(pos.length).toBe(32);
       expect(neg.length).toBe(32);
 
-      const embedder = new FrozenEmbedder(backbone, { threads: 1, batchSize: 12 });
+      const embedder = new BackboneEmbedder(backbone, { threads: 1, batchSize: 12 });
       const train: FeatureCase[] = [];
       const trainCases = [...pos.slice(0, 20).map((c) => ({ c, y: 1 })), ...neg.slice(0, 20).map((c) => ({ c, y: 0 }))];
       for (const [n, { c, y }] of trainCases.entries()) {

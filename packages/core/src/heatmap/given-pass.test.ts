@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import { tensor } from '../graph/index.js';
 import type { Tensor } from '../graph/tensor.js';
 import { embedVolume, type ViewInput } from '../pipeline/embed-volume.js';
@@ -75,10 +75,10 @@ describe('caseHeatmaps with a given backbone pass', () => {
     expect(given.summary).toEqual(fresh.summary);
   });
 
-  it('frozen: a pass of the shared FrozenEmbedder gives the map caseHeatmaps computes itself', async () => {
+  it('frozen: a pass of the shared BackboneEmbedder gives the map caseHeatmaps computes itself', async () => {
     const card: PluginCard = { ...base, lora: null };
     const args = { volume, views: [view], backbone: vit, plugin: { card, weights: head, source: 'p' }, threads: 1 };
-    const embedder = new FrozenEmbedder(vit, { threads: 1 });
+    const embedder = new BackboneEmbedder(vit, { threads: 1 });
     const shared = await embedVolume(volume, view, embedder, heatmapEmbedOptions(vit));
     await embedder.release();
     const fresh = await caseHeatmaps(args);
@@ -90,7 +90,7 @@ describe('caseHeatmaps with a given backbone pass', () => {
   it('precision int8: the map of an int8 frozen pass, as the int8 tokens of `predict --precision int8` give', async () => {
     const card: PluginCard = { ...base, lora: null };
     const args = { volume, views: [view], backbone: vit, plugin: { card, weights: head, source: 'p' }, threads: 1 };
-    const embedder = new FrozenEmbedder(vit, { threads: 1, precision: 'int8' });
+    const embedder = new BackboneEmbedder(vit, { threads: 1, precision: 'int8' });
     const int8Pass = await embedVolume(volume, view, embedder, heatmapEmbedOptions(vit));
     await embedder.release();
     const int8 = await caseHeatmaps({ ...args, precision: 'int8' });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import type { Tensor } from '../graph/index.js';
 import { embedVolume, type ViewInput } from '../pipeline/embed-volume.js';
 import type { TaskCard } from '../plugin/card.js';
@@ -79,7 +79,7 @@ afterAll(() => {
 describe('heatmap localisation', () => {
   it('puts the peak inside a planted ball in at least 90% of held-out cases; a reversed plugin does not', async () => {
     const r = new Random(2026);
-    const embedder = new FrozenEmbedder(backbone, { threads: 1, batchSize: 12 });
+    const embedder = new BackboneEmbedder(backbone, { threads: 1, batchSize: 12 });
     const train: FeatureCase[] = [];
     for (let n = 0; n < 40; n++) {
       const { volume } = makeCase(r, n % 2 === 0);

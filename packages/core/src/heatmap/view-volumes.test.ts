@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import { embedVolume, type ViewInput } from '../pipeline/embed-volume.js';
 import type { PluginCard } from '../plugin/card.js';
 import { addViewQueries } from '../plugin/multi-view.js';
@@ -64,7 +64,7 @@ const t2 = image(-150, 20);
 
 /** What predict computes: each view's pass on its own image, pooled and fused by the head. */
 async function predicted(a: Volume, b: Volume): Promise<number> {
-  const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+  const embedder = new BackboneEmbedder(backbone, { threads: 1 });
   const tokens = [];
   for (const [v, volume] of [a, b].entries()) {
     const e = await embedVolume(volume, views[v]!, embedder, heatmapEmbedOptions(backbone));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import type { Volume } from '../volume/types.js';
 import { sliceBatches } from '../volume/views.js';
@@ -25,7 +25,7 @@ describe('embedVolume', () => {
   it.each([4, 2])(
     'equals embedding every slice directly, while computing each constant slice once (batches of %i)',
     async (batchSize) => {
-      const embedder = new FrozenEmbedder(tinyCnnBackbone({ dim: 6, patch: 4 }), { threads: 1, batchSize });
+      const embedder = new BackboneEmbedder(tinyCnnBackbone({ dim: 6, patch: 4 }), { threads: 1, batchSize });
       const view: ViewInput = {
         name: 'axial',
         axis: 'axial',

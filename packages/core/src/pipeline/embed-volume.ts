@@ -1,4 +1,4 @@
-import { type Embedding, type FrozenEmbedder, stepOf } from '../backbone/embedder.js';
+import { type BackboneEmbedder, type Embedding, stepOf } from '../backbone/embedder.js';
 import type { Tensor } from '../graph/tensor.js';
 import { asProcessed, type Processed, type SpatialRecord } from '../volume/record.js';
 import { resampleToSize } from '../volume/spatial.js';
@@ -87,7 +87,7 @@ export function volumePixels(volume: Volume | Processed, view: ViewInput): { pix
 export async function embedVolume(
   volume: Volume | Processed,
   view: ViewInput,
-  embedder: Pick<FrozenEmbedder, 'embed' | 'batchSize'>,
+  embedder: Pick<BackboneEmbedder, 'embed' | 'batchSize'>,
   /** `attention` alone keeps a ViT's [S, P] attention without the much larger patch tokens. */
   options: { patchTokens?: boolean; attention?: boolean; chunk?: number } = {},
 ): Promise<VolumeEmbedding> {

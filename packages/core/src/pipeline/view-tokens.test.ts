@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import { FeatureCache } from '../features/cache.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import type { Volume } from '../volume/types.js';
@@ -20,7 +20,7 @@ const cube = (seed: number): Volume => ({
 describe('viewTokens', () => {
   it('computes once, then serves every case and view from the cache', async () => {
     const backbone = tinyCnnBackbone({ dim: 5, patch: 4 });
-    const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+    const embedder = new BackboneEmbedder(backbone, { threads: 1 });
     const cache = new FeatureCache(await mkdtemp(join(tmpdir(), 'vt-')), {
       backboneHash: backbone.weightHash,
       preprocessing: 'test',

@@ -1,4 +1,4 @@
-import type { FrozenEmbedder } from '../backbone/embedder.js';
+import type { BackboneEmbedder } from '../backbone/embedder.js';
 import type { FeatureCache } from '../features/cache.js';
 import { InputError } from '../util/errors.js';
 import type { Processed } from '../volume/record.js';
@@ -37,7 +37,7 @@ export interface ViewTokenProgress {
 export async function viewTokens(
   cases: readonly CaseVolumes[],
   views: readonly ViewInput[],
-  embedder: FrozenEmbedder,
+  embedder: BackboneEmbedder,
   /** Absent: nothing is read from or written to a cache. */
   cache: FeatureCache | undefined,
   onProgress?: (p: ViewTokenProgress) => void,

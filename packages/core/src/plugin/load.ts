@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AdaptedEmbedder } from '../backbone/adapted-embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import type { Backbone } from '../backbone/index.js';
 import { type Device, GraphBuilder, OnnxSession, type Precision, type Tensor, tensor, toOnnx } from '../graph/index.js';
 import { InputError } from '../util/errors.js';
@@ -107,7 +107,7 @@ export async function loadPlugin(
   };
   const predictTokens = (t: Float32Array, slices: number): Promise<Prediction> => predictViews([{ tokens: t, slices }]);
   // One adapted-backbone path for every consumer: the plugin's LoRA baked in, or the frozen backbone.
-  let embedder: AdaptedEmbedder | undefined;
+  let embedder: BackboneEmbedder | undefined;
   const precision = servedPrecision(card, options.precision);
   return {
     card,
@@ -119,17 +119,14 @@ export async function loadPlugin(
       if (!('card' in backbone))
         throw new Error('predict needs the Backbone itself; predictTokens works from cached tokens');
       const [h, w] = card.inputSize;
-      embedder ??= new AdaptedEmbedder(
-        backbone,
-        card.lora ? { ...card.lora, weights: viewLoraWeights(1, weights, 0) } : undefined,
-        join(dir, 'plugin.json'),
-        {
-          batchSize: options.chunk ?? 16,
-          ...engine,
-          ...(options.device ? { device: options.device } : {}),
-          precision,
-        },
-      );
+      embedder ??= new BackboneEmbedder(backbone, {
+        ...(card.lora ? { lora: { ...card.lora, weights: viewLoraWeights(1, weights, 0) } } : {}),
+        source: join(dir, 'plugin.json'),
+        batchSize: options.chunk ?? 16,
+        ...engine,
+        ...(options.device ? { device: options.device } : {}),
+        precision,
+      });
       // The CLS tokens alone: a prediction needs neither patch tokens nor attention.
       const cls = await embedder.cls(tensor('float32', [slices, 3, h, w], pixels.subarray(0, slices * 3 * h * w)));
       return predictTokens(cls.data as Float32Array, slices);

@@ -2,7 +2,7 @@ import { copyFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { FrozenEmbedder } from '../backbone/embedder.js';
+import { BackboneEmbedder } from '../backbone/embedder.js';
 import { imageDigest } from '../datasets/image-digest.js';
 import { npzRef } from '../datasets/image-ref.js';
 import { viewTokens } from '../pipeline/view-tokens.js';
@@ -51,7 +51,7 @@ describe('caseSources: cache entries named by content', () => {
     const backbone = tinyCnnBackbone({ dim: 4, patch: 4 });
     const views = inputViews(input, backbone.card);
     const cache = recipeFeatureCache(join(dir, 'cache'), backbone, input, views);
-    const embedder = new FrozenEmbedder(backbone, { threads: 1 });
+    const embedder = new BackboneEmbedder(backbone, { threads: 1 });
     const run = async (cases: ManifestCase[]) => {
       let computed = 0;
       const tokens = await viewTokens(caseSources(cases, input), views, embedder, cache, (p) => {
