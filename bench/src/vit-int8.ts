@@ -5,9 +5,20 @@ import { fileURLToPath } from 'node:url';
 import { normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
 import { loadFolder } from '@anymc3d/adapters/registry';
 import { buildBackboneGraph } from '@anymc3d/core/backbone';
-import { tensor } from '@anymc3d/core/graph';
+import {
+  type Graph,
+  OnnxSession,
+  quantizeDynamicInt8,
+  type Tensor,
+  tensor,
+  toOnnx,
+  withPrecision,
+} from '@anymc3d/core/graph';
+import { cosine } from '@anymc3d/core/testing';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
-import { int8VersusFp32 } from './int8-versus-fp32.js';
+import { int8VersusFp32, timeRuns } from './int8-versus-fp32.js';
+import { withMatMulNBits } from './matmul-nbits.js';
+import { opTimes } from './ort-profile.js';
 import { peerKernel, runPeer } from './peer.js';
 import { writeRandomVit } from './random-vit.js';
 
@@ -35,6 +46,51 @@ async function imageBatch(): Promise<Float32Array> {
   return out;
 }
 
+/** ONNX op types that are matrix products (int8 or float), for the share of a run they take. */
+const GEMM_OPS = new Set(['DynamicQuantizeMatMul', 'MatMulInteger', 'MatMul', 'FusedMatMul', 'MatMulNBits']);
+
+interface Alternative {
+  label: string;
+  perSecond: number;
+  cosine: number;
+}
+
+/** Slices/s of another arithmetic of the same graph, and its CLS cosine to fp32's. */
+async function alternative(label: string, graph: Graph, pixels: Tensor, reference: Float32Array): Promise<Alternative> {
+  const session = await OnnxSession.create(toOnnx(graph), { threads: THREADS });
+  const { median, first } = await timeRuns(session, { pixels }, ITERATIONS);
+  await session.release();
+  return {
+    label,
+    perSecond: BATCH / median,
+    cosine: cosine(reference, first[graph.outputs[0]!.name]!.data as Float32Array),
+  };
+}
+
+/**
+ * The share of an int8 run spent in matrix-product kernels (ORT's profiler, runs after the first):
+ * what the rest of the graph could at most give back if it cost nothing.
+ */
+async function gemmShare(graph: Graph, pixels: Tensor): Promise<{ gemm: number; ops: string }> {
+  const folder = await mkdtemp(join(tmpdir(), 'vit-int8-profile-'));
+  process.env.ANYMC3D_ORT_PROFILE = folder;
+  try {
+    const session = await OnnxSession.create(toOnnx(graph), { threads: THREADS });
+    await timeRuns(session, { pixels }, ITERATIONS);
+    await session.release();
+  } finally {
+    delete process.env.ANYMC3D_ORT_PROFILE;
+  }
+  const { ops, runsMs } = await opTimes(folder);
+  await rm(folder, { recursive: true, force: true });
+  const gemmMs = ops.filter((o) => GEMM_OPS.has(o.op)).reduce((n, o) => n + o.ms, 0);
+  const top = ops
+    .slice(0, 6)
+    .map((o) => `${o.op} ${((100 * o.ms) / runsMs).toFixed(1)} %`)
+    .join(', ');
+  return { gemm: gemmMs / runsMs, ops: top };
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vit-int8-'));
   await writeRandomVit(dir, 'S');
@@ -48,21 +104,44 @@ async function main(): Promise<void> {
     });
     const stdout = await runPeer(REFERENCE, ['bench', dir, '224', String(BATCH), String(ITERATIONS)], THREADS);
     const torch = JSON.parse(stdout.trim().split('\n').pop()!) as { slices_per_s: number; torch: string };
-    return { ours, torch };
+    // The alternatives #20 P1 names: attention's MatMuls in int8 too, and ORT's block-quantised MatMulNBits.
+    const fp32Session = await OnnxSession.create(toOnnx(graph), { threads: THREADS });
+    const reference = (await fp32Session.run({ pixels }))[graph.outputs[0]!.name]!.data as Float32Array;
+    await fp32Session.release();
+    const withAttention = quantizeDynamicInt8(graph, { activationMatMuls: true });
+    const alternatives = [
+      await alternative(
+        `ONNX Runtime int8, attention too (${withAttention.provenance.quantizedMatMuls} MatMuls quantised, both sides of q·kᵀ and p·v uint8 per tensor)`,
+        withAttention.graph,
+        pixels,
+        reference,
+      ),
+      await alternative(
+        'ONNX Runtime MatMulNBits, 8-bit weights per block of 32, accuracy level 4 (int8 activations per block)',
+        withMatMulNBits(graph, { bits: 8, block: 32, accuracyLevel: 4 }).graph,
+        pixels,
+        reference,
+      ),
+    ];
+    const share = await gemmShare(withPrecision(graph, 'int8').graph, pixels);
+    return { ours, torch, alternatives, share };
   });
   await rm(dir, { recursive: true, force: true });
-  const { ours, torch } = result;
+  const { ours, torch, alternatives, share } = result;
   const table = markdownTable(
-    ['DINOv2 ViT-S/14, 224², batch 8, real images', `${THREADS} threads, slices/s`],
+    ['DINOv2 ViT-S/14, 224², batch 8, real images', `${THREADS} threads, slices/s`, 'CLS cosine to fp32'],
     [
-      ['ONNX Runtime fp32 (emitted graph)', ours.fp32PerSecond],
+      ['ONNX Runtime fp32 (emitted graph)', ours.fp32PerSecond, '1'],
       [
         `ONNX Runtime int8 (${ours.quantizedMatMuls} MatMuls quantised, ${ours.floatMatMuls} left float)`,
         ours.int8PerSecond,
+        ours.cosine.toFixed(6),
       ],
-      [`PyTorch ${torch.torch} fp32`, torch.slices_per_s],
+      ...alternatives.map((a) => [a.label, a.perSecond, a.cosine.toFixed(6)]),
+      [`PyTorch ${torch.torch} fp32`, torch.slices_per_s, '—'],
     ],
   );
+  const bound = ours.int8PerSecond / share.gemm / torch.slices_per_s;
   const section = await appendResults(
     {
       title: 'ViT-S/14 int8 versus fp32 (and PyTorch fp32)',
@@ -72,10 +151,12 @@ async function main(): Promise<void> {
         `int8 ÷ fp32 throughput = ${(ours.int8PerSecond / ours.fp32PerSecond).toFixed(2)}× (goal ≥ 2×)`,
         `int8 ÷ PyTorch fp32 = ${(ours.int8PerSecond / torch.slices_per_s).toFixed(2)}× (goal ≥ 4×)`,
         `cosine of the first output (CLS, [8, 384]) int8 vs fp32 = ${ours.cosine.toFixed(6)} (goal ≥ 0.999); max |Δ| ${ours.maxAbsDiff.toPrecision(3)}`,
+        `int8 matrix products alone take ${(100 * share.gemm).toFixed(1)} % of an int8 run (ORT profiler; ${share.ops}): were everything else free, int8 ÷ PyTorch fp32 would be ${bound.toFixed(2)}×`,
       ],
       notes: [
         `Peer at its best (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed, OMP_WAIT_POLICY=PASSIVE, no-trim malloc): ${await peerKernel(THREADS)}.`,
         'Random weights at the real ViT-S sizes (no DINOv2 weights can be downloaded here): trained weights have activation outliers, so re-check accuracy on them.',
+        'The two alternative rows are the same graph in other integer arithmetic (core quantizeDynamicInt8 {activationMatMuls}, bench/src/matmul-nbits.ts), timed after the peer in the same run.',
       ],
     },
     load,

@@ -62,22 +62,14 @@ describe('dynamic int8 quantisation pass', () => {
     const xs = randn([3, 5], 12, 4);
     const session = await OnnxSession.create(toOnnx(graph), { threads: 1 });
     const y = (await session.run({ x: xs })).y!.data as Float32Array;
-    // ONNX DynamicQuantizeLinear: range includes 0, scale = range/255, zero point rounded.
-    const xd = xs.data as Float32Array;
-    const lo = Math.min(0, ...xd);
-    const hi = Math.max(0, ...xd);
-    const s = (hi - lo) / 255;
-    const zp = Math.min(255, Math.max(0, Math.round(-lo / s)));
+    const { q: xq, scale: s, zero: zp } = dynamicQuantize(xs);
     const columns = quantizeColumns(w);
     const q = columns.q.data as Int8Array;
     const scale = columns.scale.data as Float32Array;
     for (let r = 0; r < 3; r++) {
       for (let c = 0; c < 4; c++) {
         let acc = 0;
-        for (let k = 0; k < 5; k++) {
-          const xq = Math.min(255, Math.max(0, Math.round(xd[r * 5 + k]! / s) + zp));
-          acc += (xq - zp) * q[k * 4 + c]!;
-        }
+        for (let k = 0; k < 5; k++) acc += (xq[r * 5 + k]! - zp) * q[k * 4 + c]!;
         expect(y[r * 4 + c]).toBeCloseTo(acc * s * scale[c]!, 4);
       }
     }
@@ -99,4 +91,56 @@ describe('dynamic int8 quantisation pass', () => {
     const reduced = quantizeDynamicInt8(graph, { reduceRange: true });
     expect(reduced.provenance.method).toMatch(/7-bit/);
   });
+
+  it('with activationMatMuls also quantises attention, both sides per tensor, as a NumPy-style reference does', async () => {
+    const graph = block(17, 32);
+    const { graph: int8, provenance } = quantizeDynamicInt8(graph, { activationMatMuls: true });
+    // The six weight MatMuls and q·kᵀ, p·v; the trainable LoRA MatMul stays float.
+    expect(provenance).toMatchObject({ quantizedMatMuls: 8, floatMatMuls: 1 });
+    expect(provenance.method).toMatch(/2 activation × activation MatMuls/);
+    const x = randn([2, 17, 32], 21, 2);
+    const feeds: Record<string, Tensor> = { x, 'lora.B': graph.params.get('lora.B')!.value };
+    const fp32 = (await (await OnnxSession.create(toOnnx(graph), { threads: 1 })).run(feeds)).y!.data as Float32Array;
+    const q8 = (await (await OnnxSession.create(toOnnx(int8), { threads: 1 })).run(feeds)).y!.data as Float32Array;
+    expect(cosine(fp32, q8)).toBeGreaterThan(0.999);
+
+    // One activation × activation MatMul against plain JS: uint8 codes per tensor on both sides.
+    const g = new GraphBuilder('aa');
+    const a = g.input('a', 'float32', [2, 3, 4]);
+    const bIn = g.input('b', 'float32', [2, 4, 5]);
+    g.output(g.op('MatMul', [a, bIn]), 'y');
+    const aa = quantizeDynamicInt8(g.build(), { activationMatMuls: true });
+    expect(aa.provenance).toMatchObject({ quantizedMatMuls: 1, floatMatMuls: 0 });
+    const av = randn([2, 3, 4], 22, 3);
+    const bv = randn([2, 4, 5], 23, 3);
+    const y = (await (await OnnxSession.create(toOnnx(aa.graph), { threads: 1 })).run({ a: av, b: bv })).y!;
+    const qa = dynamicQuantize(av);
+    const qb = dynamicQuantize(bv);
+    const expected: number[] = [];
+    for (let n = 0; n < 2; n++)
+      for (let i = 0; i < 3; i++)
+        for (let j = 0; j < 5; j++) {
+          let acc = 0;
+          for (let k = 0; k < 4; k++)
+            acc += (qa.q[n * 12 + i * 4 + k]! - qa.zero) * (qb.q[n * 20 + k * 5 + j]! - qb.zero);
+          expected.push(acc * Math.fround(qa.scale * qb.scale));
+        }
+    const got = Array.from(y.data as Float32Array);
+    for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i]!, 4);
+  });
 });
+
+/** ONNX DynamicQuantizeLinear: range widened to include 0, scale = range/255, zero point and codes rounded half to even. */
+function dynamicQuantize(t: Tensor): { q: number[]; scale: number; zero: number } {
+  const d = t.data as Float32Array;
+  const lo = Math.min(0, ...d);
+  const hi = Math.max(0, ...d);
+  const scale = Math.fround((hi - lo) / 255);
+  const zero = Math.max(0, Math.min(255, roundHalfEven(-lo / scale)));
+  return { q: Array.from(d, (v) => Math.max(0, Math.min(255, roundHalfEven(v / scale) + zero))), scale, zero };
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}

@@ -7,8 +7,8 @@ import { type Tensor, tensor } from './tensor.js';
  *   DynamicQuantizeLinear(x) → MatMulInteger(x_q, W_q, x_zero_point) → Cast → Mul(x_scale · w_scale)
  * with W_q int8 symmetric per output column. ONNX Runtime fuses this chain into one
  * DynamicQuantizeMatMul kernel (DEPENDENCIES.md §2: 2.0–2.6× faster than fp32 on ViT-S).
- * MatMuls between two activations (attention) and trainable weights (LoRA) stay float, and so
- * do convolutions.
+ * MatMuls between two activations (attention) stay float unless asked (`activationMatMuls`: slower
+ * on CPU, measured), trainable weights (LoRA) and convolutions always.
  */
 
 export type Precision = 'fp32' | 'int8';
@@ -18,7 +18,7 @@ export interface PrecisionProvenance {
   precision: Precision;
   /** How, in words (empty for fp32). */
   method: string;
-  /** Weight MatMuls turned into integer MatMuls. */
+  /** MatMuls turned into integer MatMuls (the weight ones; with `activationMatMuls`, attention's too). */
   quantizedMatMuls: number;
   /** MatMuls left in float (activation × activation, trainable or non-2-D weights). */
   floatMatMuls: number;
@@ -34,6 +34,12 @@ export interface QuantizeOptions {
   reduceRange?: boolean;
   /** Restrict the pass to some MatMuls (default: all eligible). */
   include?: (node: Node, weight: Param) => boolean;
+  /**
+   * Also the MatMuls between two activations (attention's q·kᵀ and p·v), both sides uint8 per
+   * tensor. Off by default: on ViT-S/14 at 2 threads it is slower than fp32 attention (the other
+   * side changes every run, so ONNX Runtime packs it per call; bench/src/vit-int8.ts measures it).
+   */
+  activationMatMuls?: boolean;
 }
 
 export const INT8_METHOD =
@@ -91,6 +97,30 @@ export function quantizeDynamicInt8(
     return name;
   };
 
+  const step = (
+    base: string,
+    name: string,
+    op: string,
+    inputs: string[],
+    outputs: string[],
+    attrs: Node['attrs'] = {},
+  ) => nodes.push({ name: `${base}.${name}`, op, domain: '', inputs, outputs, attrs });
+  /** x → (uint8 codes, scale, zero point) per tensor, named after the MatMul and the side. */
+  const quantizeActivation = (base: string, side: string, x: Value) => {
+    const q = addValue(`${base}.${side}_q`, 'uint8', x.shape);
+    const scale = addValue(`${base}.${side}_scale`, 'float32', []);
+    const zero = addValue(`${base}.${side}_zero_point`, 'uint8', []);
+    step(base, `quantize_${side}`, 'DynamicQuantizeLinear', [x.name], [q, scale, zero]);
+    return { q, scale, zero };
+  };
+  /** int32 accumulator → float · scale, under the MatMul's own output name (every consumer reads it). */
+  const dequantize = (base: string, acc: string, y: Value, scale: string) => {
+    const accF = addValue(`${base}.acc_f`, 'float32', y.shape);
+    step(base, 'cast', 'Cast', [acc], [accF], { to: 1 });
+    step(base, 'dequantize', 'Mul', [accF, scale], [y.name]);
+  };
+  let activationMatMuls = 0;
+
   for (const node of graph.nodes) {
     const weight = node.op === 'MatMul' ? graph.params.get(node.inputs[1] ?? '') : undefined;
     const eligible =
@@ -99,6 +129,23 @@ export function quantizeDynamicInt8(
       weight.value.dtype === 'float32' &&
       weight.value.dims.length === 2 &&
       (options.include?.(node, weight) ?? true);
+    const twoActivations =
+      options.activationMatMuls === true &&
+      node.op === 'MatMul' &&
+      node.inputs.every((name) => !graph.params.has(name) && !graph.constants.has(name));
+    if (twoActivations) {
+      const base = `${node.name}.int8`;
+      const y = values.get(node.outputs[0]!)!;
+      const a = quantizeActivation(base, 'a', values.get(node.inputs[0]!)!);
+      const b = quantizeActivation(base, 'b', values.get(node.inputs[1]!)!);
+      const acc = addValue(`${base}.acc`, 'int32', y.shape);
+      step(base, 'matmul', 'MatMulInteger', [a.q, b.q, a.zero, b.zero], [acc]);
+      const scale = addValue(`${base}.scale`, 'float32', []);
+      step(base, 'scale', 'Mul', [a.scale, b.scale], [scale]);
+      dequantize(base, acc, y, scale);
+      activationMatMuls++;
+      continue;
+    }
     if (!eligible) {
       if (node.op === 'MatMul') floatMatMuls++;
       nodes.push(node);
@@ -114,31 +161,14 @@ export function quantizeDynamicInt8(
       w = { q: qName, scale: sName };
       quantized.set(weight.name, w);
     }
-    const x = values.get(node.inputs[0]!)!;
     const y = values.get(node.outputs[0]!)!;
     const base = `${node.name}.int8`;
-    const xq = addValue(`${base}.x_q`, 'uint8', x.shape);
-    const xs = addValue(`${base}.x_scale`, 'float32', []);
-    const xz = addValue(`${base}.x_zero_point`, 'uint8', []);
+    const x = quantizeActivation(base, 'x', values.get(node.inputs[0]!)!);
     const acc = addValue(`${base}.acc`, 'int32', y.shape);
-    const accF = addValue(`${base}.acc_f`, 'float32', y.shape);
+    step(base, 'matmul', 'MatMulInteger', [x.q, w.q, x.zero], [acc]);
     const scale = addValue(`${base}.scale`, 'float32', values.get(w.scale)!.shape);
-    const n = (name: string, op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({
-      name: `${base}.${name}`,
-      op,
-      domain: '',
-      inputs,
-      outputs,
-      attrs,
-    });
-    nodes.push(
-      n('quantize_x', 'DynamicQuantizeLinear', [x.name], [xq, xs, xz]),
-      n('matmul', 'MatMulInteger', [xq, w.q, xz], [acc]),
-      n('cast', 'Cast', [acc], [accF], { to: 1 }),
-      n('scale', 'Mul', [xs, w.scale], [scale]),
-      // The original output name is kept, so every consumer reads the dequantised result.
-      n('dequantize', 'Mul', [accF, scale], [y.name]),
-    );
+    step(base, 'scale', 'Mul', [x.scale, w.scale], [scale]);
+    dequantize(base, acc, y, scale);
     count++;
   }
 
@@ -154,8 +184,14 @@ export function quantizeDynamicInt8(
     graph: { ...graph, nodes, params, constants, values },
     provenance: {
       precision: 'int8',
-      method: options.reduceRange ? `${INT8_METHOD}; 7-bit weights` : INT8_METHOD,
-      quantizedMatMuls: count,
+      method: [
+        INT8_METHOD,
+        ...(options.reduceRange ? ['7-bit weights'] : []),
+        ...(activationMatMuls
+          ? [`${activationMatMuls} activation × activation MatMuls uint8 per tensor on both sides`]
+          : []),
+      ].join('; '),
+      quantizedMatMuls: count + activationMatMuls,
       floatMatMuls,
       weights: [...quantized.keys()],
     },
