@@ -139,11 +139,11 @@ describe('MobileNet v1 in integer arithmetic', () => {
       expect(embedder.provenance!.method.startsWith('tflite-uint8-qlinear')).toBe(true);
       expect(v1.integerMethod).toBe(TFLITE_INTEGER_METHOD);
       expect(out.cls.dims).toEqual([3, 1024]);
-      expect(out.patchTokens.dims).toEqual([3, 49, 1024]);
+      expect(out.patchTokens!.dims).toEqual([3, 49, 1024]);
       expect(out.grid).toEqual([7, 7]);
       const { scale, zero_point } = reference.v1_output_quantization;
       const cls = out.cls.data as Float32Array;
-      const patches = out.patchTokens.data as Float32Array;
+      const patches = out.patchTokens!.data as Float32Array;
       // The embedding is the feature map's mean rounded to a code: within half a step of it, and
       // not always equal (what a class activation map must allow for, case-heatmap.ts).
       expect(out.clsStep).toBeCloseTo(scale, 9);

@@ -79,9 +79,9 @@ describe('MobileNet v1 from TFLite', () => {
     expect(out.attention).toBeUndefined();
     expect(out.grid).toEqual([7, 7]);
     expect(out.cls.shape).toEqual(['N', 1024]);
-    expect(out.patchTokens.shape).toEqual(['N', 49, 1024]);
+    expect(out.patchTokens!.shape).toEqual(['N', 49, 1024]);
     g.output(out.cls, 'cls');
-    g.output(out.patchTokens, 'patches');
+    g.output(out.patchTokens!, 'patches');
     const session = await OnnxSession.create(toOnnx(g.build()), { threads: 1 });
     const result = await session.run({ pixels: batch(v1) });
     const cls = result.cls!.data as Float32Array;

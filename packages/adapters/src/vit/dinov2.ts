@@ -71,6 +71,7 @@ export class Dinov2Backbone implements Backbone {
         targets: this.loraTargets(),
         ...(options.lora ? { lora: options.lora } : {}),
         ...(options.attention ? { attention: true } : {}),
+        ...(options.patchTokens === false ? { clsOnly: true } : {}),
       }),
     );
   }

@@ -60,6 +60,7 @@ export class Dinov3Backbone implements Backbone {
         targets: this.loraTargets(),
         ...(options.lora ? { lora: options.lora } : {}),
         ...(options.attention ? { attention: true } : {}),
+        ...(options.patchTokens === false ? { clsOnly: true } : {}),
       }),
     );
   }

@@ -74,6 +74,12 @@ export interface EncoderSpec {
   lora?: LoraConfig;
   targets: LoraTarget[];
   attention?: boolean;
+  /**
+   * The last block for the CLS query alone (BuildOptions.patchTokens false): its keys and values
+   * still come from every token, but the attention rows, output projection, MLP and norms run on
+   * one token, so `hidden` is [N, 1, d] and there are no patch tokens.
+   */
+  clsOnly?: boolean;
 }
 
 /** A ViT's patch grid for an input size; an input that is not a multiple of the patch size is refused. */
@@ -107,7 +113,10 @@ export function vitLoraTargets(
   return targets;
 }
 
-/** The trunk's result: the last block's output [N, T, d] (no final norm) and its attention [N, H, T, T]. */
+/**
+ * The trunk's result: the last block's output [N, T, d] (no final norm) and its attention
+ * [N, H, T, T] — [N, 1, d] and [N, H, 1, T] with `clsOnly`, the CLS token's alone.
+ */
 export interface TrunkValues {
   hidden: Value;
   probs: Value;
@@ -121,8 +130,8 @@ export function vitEncoder(g: GraphBuilder, pixels: Value, w: EncoderWeights, s:
   const { hidden, probs, tokens: T } = vitTrunk(g, pixels, w, s);
   const normed = layerNorm(g, hidden, g.param('norm.weight', w.normW), g.param('norm.bias', w.normB), s.layerNormEps);
   const cls = g.op('Gather', [normed, g.constant(tensor('int64', [], [0]))], { axis: 1 });
-  const patchTokens = g.op('Slice', [normed, g.ints([s.prefix]), g.ints([T]), g.ints([1])]);
-  const values: BackboneValues = { cls, patchTokens, grid: s.grid };
+  const values: BackboneValues = { cls, grid: s.grid };
+  if (!s.clsOnly) values.patchTokens = g.op('Slice', [normed, g.ints([s.prefix]), g.ints([T]), g.ints([1])]);
   if (s.attention) values.attention = clsAttention(g, probs, s.prefix, T);
   return values;
 }
@@ -162,6 +171,7 @@ export function vitTrunk(g: GraphBuilder, pixels: Value, w: TrunkWeights, s: Tru
     sinSigned: g.constant(s.rope.sinSigned, `rope_sin_${grid.join('x')}`),
   };
   let lastProbs: Value | undefined;
+  const last = w.blocks.length - 1;
   w.blocks.forEach((b, i) => {
     g.scope(`blocks.${i}`, () => {
       const part = (name: string) => targets.get(`blocks.${i}.${name}`);
@@ -173,6 +183,7 @@ export function vitTrunk(g: GraphBuilder, pixels: Value, w: TrunkWeights, s: Tru
         eps: s.layerNormEps,
         qkv: fused ?? [part('q')!, part('k')!, part('v')!],
         proj: part('proj')!,
+        clsQuery: s.clsOnly === true && i === last,
         ...(s.lora ? { lora: s.lora } : {}),
         ...(rope ? { rope } : {}),
       });
@@ -196,6 +207,8 @@ interface BlockSpec {
   /** One target on the fused projection, or q, k, v targets on its three parts. */
   qkv: LoraTarget | [LoraTarget, LoraTarget, LoraTarget];
   proj: LoraTarget;
+  /** Queries from token 0 (CLS) alone: the block's output is that token's, [N, 1, d]. */
+  clsQuery: boolean;
   lora?: LoraConfig;
   rope?: { cos: Value; sinSigned: Value };
 }
@@ -231,6 +244,11 @@ function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: V
     q = applyRope(g, q, hd, s.rope.cos, s.rope.sinSigned);
     k = applyRope(g, k, hd, s.rope.cos, s.rope.sinSigned);
   }
+  // Token 0 alone: each token's output depends on its own query, residual and MLP only.
+  const rows = s.clsQuery ? 1 : T;
+  const first = (y: Value, axis: number) => g.op('Slice', [y, g.ints([0]), g.ints([1]), g.ints([axis])]);
+  if (s.clsQuery) q = first(q, 2);
+  const residual = s.clsQuery ? first(x, 1) : x;
   const scores = g.op('Mul', [
     g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]),
     g.scalar(hd ** -0.5),
@@ -238,7 +256,7 @@ function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: V
   const probs = g.op('Softmax', [scores], { axis: -1 });
   const context = g.op('Reshape', [
     g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
-    g.ints([0, T, d]),
+    g.ints([0, rows, d]),
   ]);
   const attn = loraLinear(
     g,
@@ -248,7 +266,7 @@ function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: V
     s.proj,
     s.lora,
   );
-  const x1 = g.op('Add', [b.scale1 ? g.op('Mul', [attn, g.param('ls1', b.scale1)]) : attn, x]);
+  const x1 = g.op('Add', [b.scale1 ? g.op('Mul', [attn, g.param('ls1', b.scale1)]) : attn, residual]);
   const h2 = layerNorm(g, x1, g.param('norm2.weight', b.norm2W), g.param('norm2.bias', b.norm2B), s.eps);
   const ffn = feedForward(g, h2, b.ffn);
   return { x: g.op('Add', [b.scale2 ? g.op('Mul', [ffn, g.param('ls2', b.scale2)]) : ffn, x1]), probs };

@@ -97,12 +97,20 @@ export class ImageTowerBackbone implements Backbone {
       targets: this.loraTargets(),
       ...(options.lora ? { lora: options.lora } : {}),
     };
+    // CLIP's embedding is its CLS token, so the last block can run for it alone; SigLIP's pooling
+    // head attends over every token.
+    const clsOnly = options.patchTokens === false && c.family !== 'siglip';
     return g.scope('backbone', () => {
       if (c.family === 'open_clip_timm') {
         const { weight, bias } = w.finalNorm;
-        return vitEncoder(g, pixels, { ...w, normW: weight, normB: bias }, { ...spec, attention: !!options.attention });
+        return vitEncoder(
+          g,
+          pixels,
+          { ...w, normW: weight, normB: bias },
+          { ...spec, attention: !!options.attention, clsOnly },
+        );
       }
-      const { hidden, probs, tokens } = vitTrunk(g, pixels, w, spec);
+      const { hidden, probs, tokens } = vitTrunk(g, pixels, w, { ...spec, clsOnly });
       const norm = (x: Value) =>
         layerNorm(
           g,
@@ -113,11 +121,8 @@ export class ImageTowerBackbone implements Backbone {
         );
       if (c.family === 'clip') {
         const first = g.op('Gather', [hidden, g.constant(tensor('int64', [], [0]))], { axis: 1 });
-        const values: BackboneValues = {
-          cls: norm(first),
-          patchTokens: g.op('Slice', [hidden, g.ints([1]), g.ints([tokens]), g.ints([1])]),
-          grid,
-        };
+        const values: BackboneValues = { cls: norm(first), grid };
+        if (!clsOnly) values.patchTokens = g.op('Slice', [hidden, g.ints([1]), g.ints([tokens]), g.ints([1])]);
         if (options.attention) values.attention = clsAttention(g, probs, 1, tokens);
         return values;
       }

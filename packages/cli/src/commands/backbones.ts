@@ -229,7 +229,11 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
     };
     await writeSafetensors(
       args.output,
-      { cls: out.cls, patch_tokens: out.patchTokens, ...(out.attention ? { attention: out.attention } : {}) },
+      {
+        cls: out.cls,
+        ...(out.patchTokens ? { patch_tokens: out.patchTokens } : {}),
+        ...(out.attention ? { attention: out.attention } : {}),
+      },
       metadata,
     );
     if (!args.quiet) {

@@ -14,7 +14,7 @@ describe('precision routing of backbone graphs', () => {
     buildInteger(g, pixels, options) {
       const out = plain.build(g, pixels, options);
       const twice = (v: typeof out.cls) => g.op('Mul', [v, g.scalar(2)]);
-      return { cls: twice(out.cls), patchTokens: twice(out.patchTokens), grid: out.grid, method: 'test-integer' };
+      return { cls: twice(out.cls), patchTokens: twice(out.patchTokens!), grid: out.grid, method: 'test-integer' };
     },
   };
 

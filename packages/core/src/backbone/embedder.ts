@@ -27,13 +27,15 @@ export function backboneGraph(backbone: Backbone, inputSize: [number, number], l
 /**
  * The same graph with the patch grid, the outputs it has (CNNs have no attention) and its
  * arithmetic. 'int8' runs the backbone's own integer graph where it has one (uint8 TFLite
- * CNNs), otherwise the float graph with its weight MatMuls dynamically quantised.
+ * CNNs), otherwise the float graph with its weight MatMuls dynamically quantised. `patchTokens:
+ * false` leaves that output out, and a ViT its last block's work for tokens other than CLS.
  */
 export function buildBackboneGraph(
   backbone: Backbone,
   inputSize: [number, number],
   lora?: LoraConfig,
   precision: Precision = 'fp32',
+  outputs: { patchTokens?: boolean } = {},
 ): {
   graph: Graph;
   grid: [number, number];
@@ -50,22 +52,26 @@ export function buildBackboneGraph(
   }
   const g = new GraphBuilder(`${backbone.card.name}_${inputSize.join('x')}`);
   const pixels = g.input('pixels', 'float32', ['N', 3, inputSize[0], inputSize[1]]);
+  const patchTokens = outputs.patchTokens ?? true;
+  const options = { inputSize, attention: true, patchTokens };
   const out: BackboneValues & { method?: string; clsStep?: number } =
     precision === 'int8' && backbone.buildInteger
-      ? backbone.buildInteger(g, pixels, { inputSize, attention: true })
-      : backbone.build(g, pixels, { inputSize, attention: true, ...(lora ? { lora } : {}) });
+      ? backbone.buildInteger(g, pixels, options)
+      : backbone.build(g, pixels, { ...options, ...(lora ? { lora } : {}) });
+  if (patchTokens && !out.patchTokens) throw new Error(`${backbone.card.name}: the backbone gave no patch tokens`);
   g.output(out.cls, 'cls');
-  g.output(out.patchTokens, 'patch_tokens');
+  // A backbone may give patch tokens it was not asked for (a CNN's are its last map, no extra work).
+  if (patchTokens) g.output(out.patchTokens!, 'patch_tokens');
   if (out.attention) g.output(out.attention, 'attention');
-  const outputs = out.attention ? [...EMBED_OUTPUTS] : ['cls', 'patch_tokens'];
+  const names = EMBED_OUTPUTS.filter((o) => (o === 'patch_tokens' ? patchTokens : o === 'cls' || !!out.attention));
   const built = g.build();
   if (out.method !== undefined) {
     const floatMatMuls = built.nodes.filter((n) => n.op === 'MatMul').length;
     const provenance = { precision, method: out.method, quantizedMatMuls: 0, floatMatMuls, weights: [] };
-    return { graph: built, grid: out.grid, outputs, provenance, ...stepOf(out) };
+    return { graph: built, grid: out.grid, outputs: names, provenance, ...stepOf(out) };
   }
   const { graph, provenance } = withPrecision(built, precision);
-  return { graph, grid: out.grid, outputs, provenance };
+  return { graph, grid: out.grid, outputs: names, provenance };
 }
 
 export interface EmbedderOptions {
@@ -104,8 +110,8 @@ export interface BakedLora {
 export interface Embedding {
   /** [N, d] */
   cls: Tensor;
-  /** [N, P, d] */
-  patchTokens: Tensor;
+  /** [N, P, d]; absent when asked without (`embed(pixels, { patchTokens: false })`). */
+  patchTokens?: Tensor;
   /** [N, P]; absent for backbones without attention (CNNs). */
   attention?: Tensor;
   grid: [number, number];
@@ -123,14 +129,14 @@ export interface BackboneSession {
 }
 
 /**
- * Backbone sessions by input size, each built on first use and reused; a build that fails is
- * forgotten, so a later call tries again instead of meeting the same rejected promise.
+ * Backbone sessions by input size and outputs, each built on first use and reused; a build that
+ * fails is forgotten, so a later call tries again instead of meeting the same rejected promise.
  */
 export class SessionsBySize {
   private readonly sessions = new Map<string, Promise<BackboneSession>>();
 
-  get(size: [number, number], build: () => Promise<BackboneSession>): Promise<BackboneSession> {
-    const key = size.join('x');
+  get(size: [number, number], patchTokens: boolean, build: () => Promise<BackboneSession>): Promise<BackboneSession> {
+    const key = `${size.join('x')}${patchTokens ? '' : ' without patch tokens'}`;
     let s = this.sessions.get(key);
     if (!s) {
       s = build();
@@ -185,11 +191,14 @@ export class BackboneEmbedder {
   }
 
   async session(inputSize: [number, number]): Promise<OnnxSession> {
-    return (await this.prepared(inputSize)).session;
+    return (await this.prepared(inputSize, true)).session;
   }
 
-  private prepared(inputSize: [number, number]): Promise<BackboneSession> {
-    return this.sessions.get(inputSize, async () => {
+  /** The session for an input size, with or without the patch-token output (each built once). */
+  private prepared(inputSize: [number, number], asked: boolean): Promise<BackboneSession> {
+    // Only a ViT saves work without patch tokens; a CNN's are its last map, so one session serves both.
+    const patchTokens = asked || this.backbone.card.family !== 'vit';
+    return this.sessions.get(inputSize, patchTokens, async () => {
       const lora = this.options.lora;
       const targets = new Set(lora?.targets ?? []);
       const built = buildBackboneGraph(
@@ -199,6 +208,7 @@ export class BackboneEmbedder {
           ? { rank: lora.rank, alpha: lora.alpha, seed: 0, group: 'lora', include: (t) => targets.has(t.name) }
           : undefined,
         this.precision,
+        { patchTokens },
       );
       for (const p of built.graph.params.values()) {
         if (p.role === 'trainable' && !lora?.weights.has(p.name)) {
@@ -219,15 +229,18 @@ export class BackboneEmbedder {
     });
   }
 
-  /** Normalised pixels [N,3,H,W] → cls, patch tokens and (ViTs) attention, batch by batch. */
-  async embed(pixels: Tensor): Promise<Embedding> {
-    const [h, w] = this.inputSize(pixels);
-    return embedInBatches(await this.prepared([h, w]), pixels, this.batchSize, this.options.onSlices);
+  /**
+   * Normalised pixels [N,3,H,W] → cls, patch tokens and (ViTs) attention, batch by batch.
+   * `patchTokens: false` when they are not needed: a ViT then skips most of its last block.
+   */
+  async embed(pixels: Tensor, outputs: { patchTokens?: boolean } = {}): Promise<Embedding> {
+    const prepared = await this.prepared(this.inputSize(pixels), outputs.patchTokens ?? true);
+    return embedInBatches(prepared, pixels, this.batchSize, this.options.onSlices);
   }
 
   /** Normalised pixels [N,3,H,W] → the per-slice CLS [N, d] alone (what a prediction needs), batch by batch. */
   async cls(pixels: Tensor): Promise<Tensor> {
-    const { session } = await this.prepared(this.inputSize(pixels));
+    const { session } = await this.prepared(this.inputSize(pixels), false);
     return (await runInBatches(session, ['cls'], pixels, this.batchSize, this.options.onSlices)).cls!;
   }
 
@@ -287,7 +300,7 @@ export async function embedInBatches(
   const joined = await runInBatches(prepared.session, prepared.outputs, pixels, batchSize, onSlices);
   return {
     cls: joined.cls!,
-    patchTokens: joined.patch_tokens!,
+    ...(joined.patch_tokens ? { patchTokens: joined.patch_tokens } : {}),
     ...(joined.attention ? { attention: joined.attention } : {}),
     grid: prepared.grid,
     ...stepOf(prepared),

@@ -52,14 +52,24 @@ export interface BuildOptions {
   lora?: LoraConfig;
   /** Emit the last layer's CLS→patch attention (head-averaged) for heatmaps. */
   attention?: boolean;
+  /**
+   * false: the caller reads no patch tokens, only `cls` (and `attention`). A ViT whose CLS depends
+   * on nothing else then runs its last block for the CLS query alone: the keys and values still
+   * come from every token, the rest of that block (about 77 % of it, 6 % of a ViT-S/14 pass) is
+   * skipped, and `patchTokens` is left out. Default true.
+   */
+  patchTokens?: boolean;
 }
 
 /** Values a backbone adds to a graph for pixel input [N,3,H,W] (normalised by the card). */
 export interface BackboneValues {
   /** [N, d]: last-layer CLS token after the final norm (CNNs: the pooled embedding). */
   cls: Value;
-  /** [N, P, d]: patch tokens after the final norm, registers excluded (CNNs: last feature map, flattened). */
-  patchTokens: Value;
+  /**
+   * [N, P, d]: patch tokens after the final norm, registers excluded (CNNs: last feature map,
+   * flattened). Absent only when built with `patchTokens: false`.
+   */
+  patchTokens?: Value;
   /** Patch grid [gh, gw], P = gh·gw. */
   grid: [number, number];
   /** [N, P]: last layer's CLS→patch attention probabilities averaged over heads (ViTs). */

@@ -48,7 +48,7 @@ describe('embedVolume', () => {
       const b = direct.cls.data as Float32Array;
       for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i]!, 6);
       const pa = got.patchTokens!.data as Float32Array;
-      const pb = direct.patchTokens.data as Float32Array;
+      const pb = direct.patchTokens!.data as Float32Array;
       for (let i = 0; i < pa.length; i++) expect(pa[i]).toBeCloseTo(pb[i]!, 6);
       await embedder.release();
     },

@@ -88,10 +88,14 @@ export async function embedVolume(
   volume: Volume | Processed,
   view: ViewInput,
   embedder: Pick<BackboneEmbedder, 'embed' | 'batchSize'>,
-  /** `attention` alone keeps a ViT's [S, P] attention without the much larger patch tokens. */
+  /**
+   * `attention` alone keeps a ViT's [S, P] attention without the much larger patch tokens; without
+   * `patchTokens` the backbone is not asked for them at all (a ViT then skips most of its last block).
+   */
   options: { patchTokens?: boolean; attention?: boolean; chunk?: number } = {},
 ): Promise<VolumeEmbedding> {
   const batches = viewSlices(volume, view, options.chunk ?? embedder.batchSize);
+  const outputs = { patchTokens: options.patchTokens === true };
   const [H, W] = view.size;
   const per = 3 * H * W;
   const S = batches.slices;
@@ -106,7 +110,7 @@ export async function embedVolume(
 
   const place = (e: Embedding, from: number, to: number, count: number) => {
     if (!cls) {
-      dims = { d: e.cls.dims[1]!, P: e.patchTokens.dims[1]! };
+      dims = { d: e.cls.dims[1]!, P: e.grid[0] * e.grid[1] };
       grid = e.grid;
       clsStep = e.clsStep;
       cls = new Float32Array(S * dims.d);
@@ -115,7 +119,7 @@ export async function embedVolume(
     }
     const { d, P } = dims;
     cls.set((e.cls.data as Float32Array).subarray(from * d, (from + count) * d), to * d);
-    if (patch)
+    if (patch && e.patchTokens)
       patch.set((e.patchTokens.data as Float32Array).subarray(from * P * d, (from + count) * P * d), to * P * d);
     if (attention && e.attention)
       attention.set((e.attention.data as Float32Array).subarray(from * P, (from + count) * P), to * P);
@@ -138,7 +142,7 @@ export async function embedVolume(
         varying.forEach((k, j) => {
           data.set(batch.data.subarray(k * per, (k + 1) * per), j * per);
         });
-      const e = await embedder.embed({ dtype: 'float32', dims: [varying.length, 3, H, W], data });
+      const e = await embedder.embed({ dtype: 'float32', dims: [varying.length, 3, H, W], data }, outputs);
       varying.forEach((k, j) => {
         place(e, j, batch.start + k, 1);
       });
@@ -147,7 +151,7 @@ export async function embedVolume(
       let e = constantCache.get(key);
       if (!e) {
         const data = batch.data.slice(slice * per, (slice + 1) * per);
-        e = await embedder.embed({ dtype: 'float32', dims: [1, 3, H, W], data });
+        e = await embedder.embed({ dtype: 'float32', dims: [1, 3, H, W], data }, outputs);
         constantCache.set(key, e);
       } else reused++;
       place(e, 0, batch.start + slice, 1);

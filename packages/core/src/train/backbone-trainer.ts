@@ -92,9 +92,18 @@ function backboneGraph(backbone: Backbone, o: LoraTrainerOptions, withPatches: b
   const g = new GraphBuilder('backbone.cls');
   const [h, w] = o.inputSize;
   const pixels = g.input('pixels', 'float32', ['S', 3, h, w]);
-  const { cls, patchTokens } = backbone.build(g, pixels, { inputSize: o.inputSize, lora: o.lora });
+  // Without the auxiliary decoder the loss reads CLS alone, so a ViT skips most of its last block
+  // in the forward and in the gradient.
+  const { cls, patchTokens } = backbone.build(g, pixels, {
+    inputSize: o.inputSize,
+    lora: o.lora,
+    patchTokens: withPatches,
+  });
   g.output(cls, 'cls');
-  if (withPatches) g.output(patchTokens, 'patches');
+  if (withPatches) {
+    if (!patchTokens) throw new Error(`${backbone.card.name}: the backbone gave no patch tokens`);
+    g.output(patchTokens, 'patches');
+  }
   return g.build();
 }
 

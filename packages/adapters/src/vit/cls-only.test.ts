@@ -1,0 +1,88 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Backbone, buildBackboneGraph, DEFAULT_LORA } from '@anymc3d/core/backbone';
+import { OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
+import { Random } from '@anymc3d/core/util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadFolder } from '../registry/index.js';
+import { TOWER_FIXTURES, towerFixture, writeTinyDinov2, writeTinyDinov3 } from '../testing/index.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const random = (dims: number[], seed: number, std: number): Tensor => {
+  const r = new Random(seed);
+  return tensor(
+    'float32',
+    dims,
+    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => std * r.normal()),
+  );
+};
+
+async function backbones(): Promise<{ name: string; backbone: Backbone }[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'cls-only-'));
+  dirs.push(dir);
+  await writeTinyDinov2(join(dir, 'dinov2'), { registers: 1 });
+  await writeTinyDinov3(join(dir, 'dinov3'));
+  const out = [
+    { name: 'dinov2 + register', backbone: await loadFolder(join(dir, 'dinov2')) },
+    { name: 'dinov3 (RoPE)', backbone: await loadFolder(join(dir, 'dinov3')) },
+  ];
+  for (const fixture of TOWER_FIXTURES) out.push({ name: fixture, backbone: await loadFolder(towerFixture(fixture)) });
+  return out;
+}
+
+/** Multiply-adds of a graph's MatMuls per image (symbolic batch dimensions count as 1). */
+function matMulWork(graph: ReturnType<typeof buildBackboneGraph>['graph']): number {
+  let work = 0;
+  for (const node of graph.nodes.filter((n) => n.op === 'MatMul')) {
+    const a = graph.values.get(node.inputs[0]!)!.shape;
+    const y = graph.values.get(node.outputs[0]!)!.shape;
+    const size = (dims: readonly (number | string)[]) =>
+      dims.reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
+    work += size(y) * size(a.slice(-1));
+  }
+  return work;
+}
+
+/** Runs a graph with pixels and (for LoRA) B ≠ 0, so the adapted path is the one compared. */
+async function run(graph: ReturnType<typeof buildBackboneGraph>['graph'], pixels: Tensor) {
+  const feeds: Record<string, Tensor> = { pixels };
+  let seed = 100;
+  for (const p of graph.params.values())
+    if (p.role === 'trainable') feeds[p.name] = random([...p.value.dims], seed++, 0.2);
+  const session = await OnnxSession.create(toOnnx(graph), { threads: 1 });
+  const out = await session.run(feeds);
+  await session.release();
+  return out;
+}
+
+describe('a ViT built without patch tokens runs its last block for the CLS query alone', () => {
+  it('gives the same CLS and CLS→patch attention as the full graph, with and without LoRA, in less work', async () => {
+    for (const { name, backbone } of await backbones()) {
+      const size = backbone.card.inputSize;
+      const pixels = random([2, 3, size[0], size[1]], 1, 1);
+      for (const lora of [undefined, DEFAULT_LORA]) {
+        const full = buildBackboneGraph(backbone, size, lora);
+        const lean = buildBackboneGraph(backbone, size, lora, 'fp32', { patchTokens: false });
+        expect(lean.outputs, name).not.toContain('patch_tokens');
+        const a = await run(full.graph, pixels);
+        const b = await run(lean.graph, pixels);
+        for (const output of lean.outputs) {
+          const x = a[output]!.data as Float32Array;
+          const y = b[output]!.data as Float32Array;
+          expect(y.length, `${name} ${output}`).toBe(x.length);
+          let worst = 0;
+          for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+          expect(worst, `${name}${lora ? ' + LoRA' : ''} ${output}`).toBeLessThan(1e-5);
+        }
+        // SigLIP's pooling head reads every token, so it alone keeps all the work.
+        if (name.startsWith('siglip')) expect(matMulWork(lean.graph)).toBe(matMulWork(full.graph));
+        else expect(matMulWork(lean.graph), name).toBeLessThan(matMulWork(full.graph));
+      }
+    }
+  });
+});
