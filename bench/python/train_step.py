@@ -2,7 +2,9 @@
 LoRA r8 on patch-embed, qkv and proj, query pooling + linear head, focal loss, AdamW with the
 two parameter groups. Times one LoRA training step on one case of S slices (forward, backward,
 optimiser) and one plugin-only step on cached tokens. Prints JSON.
-Usage: /usr/bin/python3 train_step.py SLICES THREADS REPEATS"""
+With cls-only, the last block runs for the CLS query alone (keys and values from every token), as
+anymc3d's trainer does when no patch tokens are needed: the same computation on both sides.
+Usage: /usr/bin/python3 train_step.py SLICES THREADS REPEATS [cls-only]"""
 import json
 import math
 import resource
@@ -13,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 S, threads, repeats = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+cls_only = sys.argv[4:5] == ["cls-only"]
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 d, depth, heads, mlp, p, img = 384, 12, 6, 1536, 14, 224
@@ -46,11 +49,12 @@ def vit_cls(x):
     t = torch.cat([W["cls"].expand(n, -1, -1), e.flatten(2).transpose(1, 2)], 1) + W["pos"]
     hd = d // heads
     for b in range(depth):
+        rows = 1 if cls_only and b == depth - 1 else T
         h = F.layer_norm(t, (d,), W[f"{b}.n1.w"], W[f"{b}.n1.b"], 1e-6)
         qkv = lin(h, f"{b}.qkv").reshape(n, T, 3, heads, hd).permute(2, 0, 3, 1, 4)
-        att = torch.softmax(qkv[0] @ qkv[1].transpose(-1, -2) / math.sqrt(hd), dim=-1)
-        o = (att @ qkv[2]).transpose(1, 2).reshape(n, T, d)
-        t = t + W[f"{b}.ls1"] * lin(o, f"{b}.proj")
+        att = torch.softmax(qkv[0][:, :, :rows] @ qkv[1].transpose(-1, -2) / math.sqrt(hd), dim=-1)
+        o = (att @ qkv[2]).transpose(1, 2).reshape(n, rows, d)
+        t = t[:, :rows] + W[f"{b}.ls1"] * lin(o, f"{b}.proj")
         h2 = F.layer_norm(t, (d,), W[f"{b}.n2.w"], W[f"{b}.n2.b"], 1e-6)
         t = t + W[f"{b}.ls2"] * F.linear(F.gelu(F.linear(h2, W[f"{b}.fc1.w"], W[f"{b}.fc1.b"])), W[f"{b}.fc2.w"], W[f"{b}.fc2.b"])
     return F.layer_norm(t, (d,), W["norm.w"], W["norm.b"], 1e-6)[:, 0]
