@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Backbone, buildBackboneGraph, DEFAULT_LORA } from '@anymc3d/core/backbone';
-import { OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
+import { buildGradientGraph, GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
 import { Random } from '@anymc3d/core/util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadFolder } from '../registry/index.js';
@@ -49,8 +49,12 @@ function matMulWork(graph: ReturnType<typeof buildBackboneGraph>['graph']): numb
 }
 
 /** Runs a graph with pixels and (for LoRA) B ≠ 0, so the adapted path is the one compared. */
-async function run(graph: ReturnType<typeof buildBackboneGraph>['graph'], pixels: Tensor) {
-  const feeds: Record<string, Tensor> = { pixels };
+async function run(
+  graph: ReturnType<typeof buildBackboneGraph>['graph'],
+  pixels: Tensor,
+  extra: Record<string, Tensor> = {},
+) {
+  const feeds: Record<string, Tensor> = { pixels, ...extra };
   let seed = 100;
   for (const p of graph.params.values())
     if (p.role === 'trainable') feeds[p.name] = random([...p.value.dims], seed++, 0.2);
@@ -83,6 +87,40 @@ describe('a ViT built without patch tokens runs its last block for the CLS query
         if (name.startsWith('siglip')) expect(matMulWork(lean.graph)).toBe(matMulWork(full.graph));
         else expect(matMulWork(lean.graph), name).toBeLessThan(matMulWork(full.graph));
       }
+    }
+  });
+
+  it('gives the same LoRA gradients of the CLS tokens (what the trainer differentiates)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cls-only-grad-'));
+    dirs.push(dir);
+    await writeTinyDinov2(dir, { registers: 1 });
+    const backbone = await loadFolder(dir);
+    const size = backbone.card.inputSize;
+    const pixels = random([2, 3, size[0], size[1]], 3, 1);
+    const gradients = async (patchTokens: boolean) => {
+      const g = new GraphBuilder('grad');
+      const x = g.input('pixels', 'float32', ['S', 3, size[0], size[1]]);
+      g.output(backbone.build(g, x, { inputSize: size, lora: DEFAULT_LORA, patchTokens }).cls, 'cls');
+      const fwd = g.build();
+      const lora = [...fwd.params.values()].filter((p) => p.role === 'trainable').map((p) => p.name);
+      const graph = buildGradientGraph(fwd, { seeds: ['cls'], wrt: lora });
+      const feeds: Record<string, Tensor> = { 'seed.cls': random([2, backbone.card.embedDim], 4, 1) };
+      const out = await run(graph, pixels, feeds);
+      return Object.fromEntries(lora.map((name) => [name, out[`grad.${name}`]!.data as Float32Array]));
+    };
+    const full = await gradients(true);
+    const lean = await gradients(false);
+    expect(Object.keys(lean).length).toBeGreaterThan(4);
+    for (const [name, a] of Object.entries(full)) {
+      const b = lean[name]!;
+      let worst = 0;
+      let scale = 0;
+      for (let i = 0; i < a.length; i++) {
+        worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+        scale = Math.max(scale, Math.abs(a[i]!));
+      }
+      expect(scale, name).toBeGreaterThan(0);
+      expect(worst / scale, name).toBeLessThan(1e-4);
     }
   });
 });

@@ -232,7 +232,12 @@ export class LoraTrainer {
       const g = headGraph(spec, plugin, (b) => {
         const [h, w] = options.inputSize;
         const pixels = b.input('pixels', 'float32', ['S', 3, h, w]);
-        const { cls } = backbone.build(b, pixels, { inputSize: options.inputSize, lora: options.lora });
+        // The loss reads CLS alone: a ViT runs its last block for that token only (as backboneGraph).
+        const { cls } = backbone.build(b, pixels, {
+          inputSize: options.inputSize,
+          lora: options.lora,
+          patchTokens: false,
+        });
         return b.op('Unsqueeze', [cls, b.ints([0])]);
       });
       sessions = {
