@@ -196,7 +196,8 @@ export function vitTrunk(g: GraphBuilder, pixels: Value, w: TrunkWeights, s: Tru
 }
 
 export function layerNorm(g: GraphBuilder, x: Value, weight: Value, bias: Value, eps: number): Value {
-  return g.op('LayerNormalization', [x, weight, bias], { axis: -1, epsilon: f(eps) }, { count: 1 });
+  // Mean and inverse deviation are outputs too: the gradient reads them instead of recomputing both.
+  return g.op('LayerNormalization', [x, weight, bias], { axis: -1, epsilon: f(eps) });
 }
 
 interface BlockSpec {
@@ -228,8 +229,11 @@ function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: V
     const qkv = target ? loraLinear(g, h, qkvWeight, qkvBias, target, s.lora) : linear(g, h, qkvWeight, qkvBias);
     // [N,T,3d] → [3,N,H,T,hd]
     const heads = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, T, 3, H, hd])])], { perm: [2, 0, 3, 1, 4] });
-    const pick = (i: number) => g.op('Gather', [heads, g.constant(tensor('int64', [], [i]))], { axis: 0 });
-    [q, k, v] = [pick(0), pick(1), pick(2)];
+    // Split, not three Gathers: the same forward (ONNX Runtime fuses the Gathers into a Split),
+    // but its gradient is one Concat, where each Gather's is a one-hot product over all of qkv.
+    [q, k, v] = g
+      .opMulti('Split', [heads, g.ints([1, 1, 1])], { axis: 0 })
+      .map((part) => g.op('Squeeze', [part, g.ints([0])])) as [Value, Value, Value];
   } else {
     // The frozen weights still run as one MatMul; each part then gets its own low-rank term.
     const parts = g.opMulti('Split', [linear(g, h, qkvWeight, qkvBias), g.ints([d, d, d])], { axis: -1 });
