@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Backbone, buildBackboneGraph, DEFAULT_LORA } from '@anymc3d/core/backbone';
-import { buildGradientGraph, GraphBuilder, OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
-import { Random } from '@anymc3d/core/util';
+import { buildGradientGraph, GraphBuilder, OnnxSession, type Tensor, toOnnx } from '@anymc3d/core/graph';
+import { randomNormal } from '@anymc3d/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadFolder } from '../registry/index.js';
 import { TOWER_FIXTURES, towerFixture, writeTinyDinov2, writeTinyDinov3 } from '../testing/index.js';
@@ -12,15 +12,6 @@ const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
-
-const random = (dims: number[], seed: number, std: number): Tensor => {
-  const r = new Random(seed);
-  return tensor(
-    'float32',
-    dims,
-    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => std * r.normal()),
-  );
-};
 
 async function backbones(): Promise<{ name: string; backbone: Backbone }[]> {
   const dir = await mkdtemp(join(tmpdir(), 'cls-only-'));
@@ -57,7 +48,7 @@ async function run(
   const feeds: Record<string, Tensor> = { pixels, ...extra };
   let seed = 100;
   for (const p of graph.params.values())
-    if (p.role === 'trainable') feeds[p.name] = random([...p.value.dims], seed++, 0.2);
+    if (p.role === 'trainable') feeds[p.name] = randomNormal([...p.value.dims], seed++, 0.2);
   const session = await OnnxSession.create(toOnnx(graph), { threads: 1 });
   const out = await session.run(feeds);
   await session.release();
@@ -68,7 +59,7 @@ describe('a ViT built without patch tokens runs its last block for the CLS query
   it('gives the same CLS and CLS→patch attention as the full graph, with and without LoRA, in less work', async () => {
     for (const { name, backbone } of await backbones()) {
       const size = backbone.card.inputSize;
-      const pixels = random([2, 3, size[0], size[1]], 1, 1);
+      const pixels = randomNormal([2, 3, size[0], size[1]], 1, 1);
       for (const lora of [undefined, DEFAULT_LORA]) {
         const full = buildBackboneGraph(backbone, size, lora);
         const lean = buildBackboneGraph(backbone, size, lora, 'fp32', { patchTokens: false });
@@ -96,7 +87,7 @@ describe('a ViT built without patch tokens runs its last block for the CLS query
     await writeTinyDinov2(dir, { registers: 1 });
     const backbone = await loadFolder(dir);
     const size = backbone.card.inputSize;
-    const pixels = random([2, 3, size[0], size[1]], 3, 1);
+    const pixels = randomNormal([2, 3, size[0], size[1]], 3, 1);
     const gradients = async (patchTokens: boolean) => {
       const g = new GraphBuilder('grad');
       const x = g.input('pixels', 'float32', ['S', 3, size[0], size[1]]);
@@ -104,7 +95,7 @@ describe('a ViT built without patch tokens runs its last block for the CLS query
       const fwd = g.build();
       const lora = [...fwd.params.values()].filter((p) => p.role === 'trainable').map((p) => p.name);
       const graph = buildGradientGraph(fwd, { seeds: ['cls'], wrt: lora });
-      const feeds: Record<string, Tensor> = { 'seed.cls': random([2, backbone.card.embedDim], 4, 1) };
+      const feeds: Record<string, Tensor> = { 'seed.cls': randomNormal([2, backbone.card.embedDim], 4, 1) };
       const out = await run(graph, pixels, feeds);
       return Object.fromEntries(lora.map((name) => [name, out[`grad.${name}`]!.data as Float32Array]));
     };

@@ -2,9 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backboneGraph, DEFAULT_LORA, loraParamCount } from '@anymc3d/core/backbone';
-import { OnnxSession, type Tensor, tensor, toOnnx } from '@anymc3d/core/graph';
+import { OnnxSession, type Tensor, toOnnx } from '@anymc3d/core/graph';
 import { encodeSafetensors } from '@anymc3d/core/io';
-import { Random } from '@anymc3d/core/util';
+import { randomNormal } from '@anymc3d/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadFolder, resolveBackbone } from '../registry/index.js';
 import {
@@ -21,15 +21,6 @@ const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
-
-const random = (dims: number[], seed: number, std: number): Tensor => {
-  const r = new Random(seed);
-  return tensor(
-    'float32',
-    dims,
-    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => std * r.normal()),
-  );
-};
 
 async function writeFolder(dir: string, raw: Record<string, unknown>, tensors: Map<string, Tensor>) {
   await mkdir(dir, { recursive: true });
@@ -88,7 +79,7 @@ describe('DINOv3 LoRA attachment points', () => {
       const graph = backboneGraph(backbone, size, DEFAULT_LORA);
       const lora = [...graph.params.values()].filter((p) => p.role === 'trainable');
       expect(lora).toHaveLength(2 * (1 + 2 * 2));
-      const pixels = random([2, 3, ...size], 7, 1);
+      const pixels = randomNormal([2, 3, ...size], 7, 1);
 
       // Zero B (the initial state) leaves the frozen backbone unchanged.
       const zeroFeeds: Record<string, Tensor> = { pixels };
@@ -99,7 +90,7 @@ describe('DINOv3 LoRA attachment points', () => {
 
       const values = new Map<string, Tensor>();
       for (const [k, p] of lora.entries()) {
-        values.set(p.name, p.name.endsWith('.B') ? random([...p.value.dims], 100 + k, 0.2) : p.value);
+        values.set(p.name, p.name.endsWith('.B') ? randomNormal([...p.value.dims], 100 + k, 0.2) : p.value);
       }
       const feeds: Record<string, Tensor> = { pixels, ...Object.fromEntries(values) };
       const adapted = await run(graph, feeds);

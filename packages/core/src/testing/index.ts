@@ -3,6 +3,7 @@ export { cosine, maxRelativeError, relativeL2Error } from './compare.js';
 export { checkGradients, type GradCheckResult } from './gradcheck.js';
 export { testPluginCard } from './plugin-card.js';
 export { pythonHas, pythonReferenceAvailable, runPython, SYSTEM_PYTHON } from './python.js';
+export { randomNormal } from './random-tensor.js';
 export { redisServerAvailable, startRedis } from './redis-server.js';
 export { tinyCnnBackbone } from './tiny-cnn.js';
 export {
