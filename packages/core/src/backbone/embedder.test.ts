@@ -1,6 +1,11 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../graph/tensor.js';
+import { randomNormal } from '../testing/random-tensor.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
+import { randomTinyVitWeights, TinyVit } from '../testing/tiny-vit.js';
 import { InputError } from '../util/errors.js';
 import { BackboneEmbedder, buildBackboneGraph } from './embedder.js';
 import { DEFAULT_LORA } from './lora.js';
@@ -51,5 +56,46 @@ describe('precision routing of backbone graphs', () => {
         /LoRA .* needs precision fp32/,
       );
     }
+  });
+});
+
+describe('sessions of one embedder', () => {
+  /** ORT sessions built while `run` ran: each writes one profile file when released. */
+  async function sessionsBuilt(run: () => Promise<void>): Promise<number> {
+    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-embedder-sessions-'));
+    const before = process.env.ANYMC3D_ORT_PROFILE;
+    process.env.ANYMC3D_ORT_PROFILE = dir;
+    try {
+      await run();
+    } finally {
+      if (before === undefined) delete process.env.ANYMC3D_ORT_PROFILE;
+      else process.env.ANYMC3D_ORT_PROFILE = before;
+    }
+    const count = (await readdir(dir)).filter((f) => f.startsWith('session-')).length;
+    await rm(dir, { recursive: true, force: true });
+    return count;
+  }
+
+  it('a ViT: CLS-only passes share one session, patch tokens get their own; a CNN: one session for both', async () => {
+    const spec = { dim: 16, depth: 2, heads: 2, mlp: 32, patch: 4, image: 8 };
+    const vit = new TinyVit(spec, randomTinyVitWeights(spec, 3));
+    const cnn = tinyCnnBackbone({ dim: 4, patch: 4 });
+    const pixels = randomNormal([2, 3, 8, 8], 1);
+    const passes = async (backbone: Backbone) => {
+      const embedder = new BackboneEmbedder(backbone, { threads: 1 });
+      try {
+        const cls = await embedder.cls(pixels);
+        const lean = await embedder.embed(pixels, { patchTokens: false });
+        expect(Array.from(lean.cls.data as Float32Array)).toEqual(Array.from(cls.data as Float32Array));
+        // A CNN's lean pass is its full one: the patch tokens come along at no cost.
+        expect(lean.patchTokens === undefined).toBe(backbone.card.family === 'vit');
+        const full = await embedder.embed(pixels);
+        expect(full.patchTokens?.dims).toEqual([2, 4, backbone.card.embedDim]);
+      } finally {
+        await embedder.release();
+      }
+    };
+    expect(await sessionsBuilt(() => passes(vit))).toBe(2);
+    expect(await sessionsBuilt(() => passes(cnn))).toBe(1);
   });
 });
