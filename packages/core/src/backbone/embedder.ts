@@ -63,7 +63,7 @@ export function buildBackboneGraph(
   // A backbone may give patch tokens it was not asked for (a CNN's are its last map, no extra work).
   if (patchTokens) g.output(out.patchTokens!, 'patch_tokens');
   if (out.attention) g.output(out.attention, 'attention');
-  const names = EMBED_OUTPUTS.filter((o) => (o === 'patch_tokens' ? patchTokens : o === 'cls' || !!out.attention));
+  const names = ['cls', ...(patchTokens ? ['patch_tokens'] : []), ...(out.attention ? ['attention'] : [])];
   const built = g.build();
   if (out.method !== undefined) {
     const floatMatMuls = built.nodes.filter((n) => n.op === 'MatMul').length;
@@ -155,7 +155,7 @@ export class SessionsBySize {
 /**
  * The backbone as a forward-only engine, frozen or with a plugin's LoRA baked in: one ONNX Runtime
  * session per input size, built on first use and reused; batches are cut to `batchSize` and the
- * outputs concatenated. Every command, app and heatmap runs its backbone pass through this class.
+ * outputs concatenated. Every forward-only backbone pass (commands, apps, heatmaps) runs through it.
  */
 export class BackboneEmbedder {
   private readonly sessions = new SessionsBySize();
