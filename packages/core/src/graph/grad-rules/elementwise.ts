@@ -70,12 +70,10 @@ export const ELEMENTWISE_RULES: Record<string, GradRule> = {
     if (node.inputs[2]) g = c.op('Where', [c.op('Less', [x, c.value(node.inputs[2])]), g, zero]);
     return [g];
   },
-  // erf′(x) = 2/√π · e^{−x²}
+  // erf′(x) = 2/√π · e^{−x²} = e^{ln(2/√π) − x²}: the negation and the scaling become one Sub, a pass
+  // fewer over what is, in a ViT's GELU, the largest activation of every block.
   Erf: unary((c, x, _y, dy) =>
-    c.op('Mul', [
-      dy,
-      c.op('Mul', [c.op('Exp', [c.op('Neg', [c.op('Mul', [x, x])])]), c.scalar(2 / Math.sqrt(Math.PI), x)]),
-    ]),
+    c.op('Mul', [dy, c.op('Exp', [c.op('Sub', [c.scalar(Math.log(2 / Math.sqrt(Math.PI)), x), c.op('Mul', [x, x])])])]),
   ),
   Cast: (c, node, [dy]) => {
     if (!dy || !c.needs(node, 0)) return [];
