@@ -76,7 +76,7 @@ export function buildBackboneGraph(
 
 export interface EmbedderOptions {
   device?: Device;
-  /** Intra-op threads (default: ONNX Runtime's choice, all cores). */
+  /** Intra-op threads (default: ONNX Runtime's, one per physical core, its workers pinned). */
   threads?: number;
   allowSpinning?: boolean;
   /** Slices per ONNX Runtime run (default 8). */

@@ -12,7 +12,7 @@ export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
 
 export interface EngineOptions {
   device?: Device;
-  /** Intra-op threads; default: all cores. 1 is faster when another process holds a core. */
+  /** Intra-op threads; default: ONNX Runtime's, one per physical core with its workers pinned to cores. 1 is faster when another process holds a core. */
   threads?: number;
   /**
    * Spin-waiting thread pools collapse when a core is taken by another process (measured 2.7×
