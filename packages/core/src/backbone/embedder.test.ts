@@ -1,9 +1,7 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../graph/tensor.js';
 import { randomNormal } from '../testing/random-tensor.js';
+import { sessionsBuilt } from '../testing/sessions-built.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import { randomTinyVitWeights, TinyVit } from '../testing/tiny-vit.js';
 import { InputError } from '../util/errors.js';
@@ -60,22 +58,6 @@ describe('precision routing of backbone graphs', () => {
 });
 
 describe('sessions of one embedder', () => {
-  /** ORT sessions built while `run` ran: each writes one profile file when released. */
-  async function sessionsBuilt(run: () => Promise<void>): Promise<number> {
-    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-embedder-sessions-'));
-    const before = process.env.ANYMC3D_ORT_PROFILE;
-    process.env.ANYMC3D_ORT_PROFILE = dir;
-    try {
-      await run();
-    } finally {
-      if (before === undefined) delete process.env.ANYMC3D_ORT_PROFILE;
-      else process.env.ANYMC3D_ORT_PROFILE = before;
-    }
-    const count = (await readdir(dir)).filter((f) => f.startsWith('session-')).length;
-    await rm(dir, { recursive: true, force: true });
-    return count;
-  }
-
   it('a ViT: CLS-only passes share one session, patch tokens get their own; a CNN: one session for both', async () => {
     const spec = { dim: 16, depth: 2, heads: 2, mlp: 32, patch: 4, image: 8 };
     const vit = new TinyVit(spec, randomTinyVitWeights(spec, 3));

@@ -7,6 +7,7 @@ import {
   type PrecisionProvenance,
   type Tensor,
   toOnnx,
+  type Value,
   withPrecision,
 } from '../graph/index.js';
 import { InputError } from '../util/errors.js';
@@ -58,10 +59,9 @@ export function buildBackboneGraph(
     precision === 'int8' && backbone.buildInteger
       ? backbone.buildInteger(g, pixels, options)
       : backbone.build(g, pixels, { ...options, ...(lora ? { lora } : {}) });
-  if (patchTokens && !out.patchTokens) throw new Error(`${backbone.card.name}: the backbone gave no patch tokens`);
   g.output(out.cls, 'cls');
   // A backbone may give patch tokens it was not asked for (a CNN's are its last map, no extra work).
-  if (patchTokens) g.output(out.patchTokens!, 'patch_tokens');
+  if (patchTokens) g.output(requirePatchTokens(backbone, out), 'patch_tokens');
   if (out.attention) g.output(out.attention, 'attention');
   const names = ['cls', ...(patchTokens ? ['patch_tokens'] : []), ...(out.attention ? ['attention'] : [])];
   const built = g.build();
@@ -72,6 +72,12 @@ export function buildBackboneGraph(
   }
   const { graph, provenance } = withPrecision(built, precision);
   return { graph, grid: out.grid, outputs: names, provenance };
+}
+
+/** The patch tokens of a backbone built without `patchTokens: false`, which must give them. */
+export function requirePatchTokens(backbone: Backbone, values: BackboneValues): Value {
+  if (!values.patchTokens) throw new Error(`${backbone.card.name}: the backbone gave no patch tokens`);
+  return values.patchTokens;
 }
 
 export interface EmbedderOptions {
@@ -132,7 +138,7 @@ export interface BackboneSession {
  * Backbone sessions by input size and outputs, each built on first use and reused; a build that
  * fails is forgotten, so a later call tries again instead of meeting the same rejected promise.
  */
-export class SessionsBySize {
+class SessionsBySize {
   private readonly sessions = new Map<string, Promise<BackboneSession>>();
 
   get(size: [number, number], patchTokens: boolean, build: () => Promise<BackboneSession>): Promise<BackboneSession> {
@@ -179,11 +185,6 @@ export class BackboneEmbedder {
 
   get device(): Device {
     return this.options.device ?? 'cpu';
-  }
-
-  /** Whether a plugin's LoRA is baked in (false: the frozen backbone). */
-  get adapted(): boolean {
-    return this.options.lora !== undefined;
   }
 
   private get source(): string {

@@ -7,6 +7,7 @@ export {
   type EmbedderOptions,
   type Embedding,
   embedInBatches,
+  requirePatchTokens,
 } from './embedder.js';
 export { DEFAULT_LORA, type LoraConfig, loraConv, loraDelta, loraLinear, loraParamCount } from './lora.js';
 export { tokenPrecision } from './token-precision.js';

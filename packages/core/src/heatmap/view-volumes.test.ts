@@ -1,6 +1,3 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BackboneEmbedder } from '../backbone/embedder.js';
 import { embedVolume, type ViewInput } from '../pipeline/embed-volume.js';
@@ -8,6 +5,7 @@ import type { PluginCard } from '../plugin/card.js';
 import { addViewQueries } from '../plugin/multi-view.js';
 import { initPluginWeights } from '../plugin/plugin-graph.js';
 import { testPluginCard } from '../testing/plugin-card.js';
+import { sessionsBuilt } from '../testing/sessions-built.js';
 import { tinyCnnBackbone } from '../testing/tiny-cnn.js';
 import { InputError } from '../util/errors.js';
 import { Random } from '../util/random.js';
@@ -112,11 +110,8 @@ describe('caseHeatmaps with one volume per view', () => {
   it('runs both views of a plugin without LoRA through one backbone session, reporting progress per view', async () => {
     // Every session writes its profile when released (ANYMC3D_ORT_PROFILE): one file, one session.
     const expected = await predicted(t1, t2);
-    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-sessions-'));
-    const before = process.env.ANYMC3D_ORT_PROFILE;
-    process.env.ANYMC3D_ORT_PROFILE = dir;
     const progress: { view: string; done: number; total: number }[] = [];
-    try {
+    const sessions = await sessionsBuilt(async () => {
       const { summary } = await caseHeatmaps({
         volume: t1,
         volumes: [t1, t2],
@@ -126,40 +121,31 @@ describe('caseHeatmaps with one volume per view', () => {
         onProgress: (p) => progress.push(p),
       });
       expect(summary.probability).toBeCloseTo(expected, 6);
-    } finally {
-      if (before === undefined) delete process.env.ANYMC3D_ORT_PROFILE;
-      else process.env.ANYMC3D_ORT_PROFILE = before;
-    }
-    const profiles = (await readdir(dir)).filter((f) => f.startsWith('session-'));
-    expect(profiles.length).toBe(1);
+    });
+    expect(sessions).toBe(1);
     for (const name of ['t1', 't2']) {
       const last = progress.filter((p) => p.view === name).at(-1);
       expect(last && last.done === last.total && last.total > 0, name).toBe(true);
     }
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('maps several cases through one given embedder: one session for all, and it must run the asked arithmetic', async () => {
     const expected = await predicted(t1, t2);
-    const dir = await mkdtemp(join(tmpdir(), 'anymc3d-sessions-'));
-    const before = process.env.ANYMC3D_ORT_PROFILE;
-    process.env.ANYMC3D_ORT_PROFILE = dir;
-    const embedder = pluginEmbedder(backbone, plugin, 0, { threads: 1 });
-    try {
-      for (let c = 0; c < 3; c++) {
-        const { summary } = await caseHeatmaps({ volume: t1, volumes: [t1, t2], views, backbone, plugin, embedder });
-        expect(summary.probability).toBeCloseTo(expected, 6);
+    const sessions = await sessionsBuilt(async () => {
+      const embedder = pluginEmbedder(backbone, plugin, 0, { threads: 1 });
+      try {
+        for (let c = 0; c < 3; c++) {
+          const { summary } = await caseHeatmaps({ volume: t1, volumes: [t1, t2], views, backbone, plugin, embedder });
+          expect(summary.probability).toBeCloseTo(expected, 6);
+        }
+        await expect(
+          caseHeatmaps({ volume: t1, views, backbone, plugin, embedder, precision: 'int8' }),
+        ).rejects.toThrow(/the given embedder runs fp32, the map is asked in int8/);
+      } finally {
+        await embedder.release();
       }
-      await expect(caseHeatmaps({ volume: t1, views, backbone, plugin, embedder, precision: 'int8' })).rejects.toThrow(
-        /the given embedder runs fp32, the map is asked in int8/,
-      );
-    } finally {
-      await embedder.release();
-      if (before === undefined) delete process.env.ANYMC3D_ORT_PROFILE;
-      else process.env.ANYMC3D_ORT_PROFILE = before;
-    }
-    expect((await readdir(dir)).filter((f) => f.startsWith('session-')).length).toBe(1);
-    await rm(dir, { recursive: true, force: true });
+    });
+    expect(sessions).toBe(1);
   });
 
   it('refuses a count of volumes that is not one per view', async () => {

@@ -5,6 +5,7 @@ export { testPluginCard } from './plugin-card.js';
 export { pythonHas, pythonReferenceAvailable, runPython, SYSTEM_PYTHON } from './python.js';
 export { randomNormal } from './random-tensor.js';
 export { redisServerAvailable, startRedis } from './redis-server.js';
+export { sessionsBuilt } from './sessions-built.js';
 export { tinyCnnBackbone } from './tiny-cnn.js';
 export {
   randomTinyVitWeights,

@@ -1,4 +1,4 @@
-import type { Backbone, LoraConfig } from '../backbone/index.js';
+import { type Backbone, type LoraConfig, requirePatchTokens } from '../backbone/index.js';
 import {
   buildGradientGraph,
   type Device,
@@ -10,6 +10,7 @@ import {
   type Tensor,
   tensor,
   toOnnx,
+  type Value,
 } from '../graph/index.js';
 import { diceBceLoss } from '../plugin/losses.js';
 import { addViewQueries, multiViewHead } from '../plugin/multi-view.js';
@@ -88,22 +89,28 @@ const TRAIN_SESSION = (threads?: number, device?: Device) => ({
   ...(device ? { device } : {}),
 });
 
-function backboneGraph(backbone: Backbone, o: LoraTrainerOptions, withPatches: boolean): Graph {
-  const g = new GraphBuilder('backbone.cls');
+/**
+ * The trained backbone on a `pixels` input [S,3,H,W] in `g`, for every training graph. Without the
+ * auxiliary decoder's patch tokens the loss reads CLS alone, so a ViT skips most of its last block
+ * in the forward and in the gradient.
+ */
+function trainedBackbone(
+  g: GraphBuilder,
+  backbone: Backbone,
+  o: LoraTrainerOptions,
+  withPatches: boolean,
+): { cls: Value; patches?: Value } {
   const [h, w] = o.inputSize;
   const pixels = g.input('pixels', 'float32', ['S', 3, h, w]);
-  // Without the auxiliary decoder the loss reads CLS alone, so a ViT skips most of its last block
-  // in the forward and in the gradient.
-  const { cls, patchTokens } = backbone.build(g, pixels, {
-    inputSize: o.inputSize,
-    lora: o.lora,
-    patchTokens: withPatches,
-  });
+  const out = backbone.build(g, pixels, { inputSize: o.inputSize, lora: o.lora, patchTokens: withPatches });
+  return { cls: out.cls, ...(withPatches ? { patches: requirePatchTokens(backbone, out) } : {}) };
+}
+
+function backboneGraph(backbone: Backbone, o: LoraTrainerOptions, withPatches: boolean): Graph {
+  const g = new GraphBuilder('backbone.cls');
+  const { cls, patches } = trainedBackbone(g, backbone, o, withPatches);
   g.output(cls, 'cls');
-  if (withPatches) {
-    if (!patchTokens) throw new Error(`${backbone.card.name}: the backbone gave no patch tokens`);
-    g.output(patchTokens, 'patches');
-  }
+  if (patches) g.output(patches, 'patches');
   return g.build();
 }
 
@@ -229,17 +236,9 @@ export class LoraTrainer {
         );
       }
     } else {
-      const g = headGraph(spec, plugin, (b) => {
-        const [h, w] = options.inputSize;
-        const pixels = b.input('pixels', 'float32', ['S', 3, h, w]);
-        // The loss reads CLS alone: a ViT runs its last block for that token only (as backboneGraph).
-        const { cls } = backbone.build(b, pixels, {
-          inputSize: options.inputSize,
-          lora: options.lora,
-          patchTokens: false,
-        });
-        return b.op('Unsqueeze', [cls, b.ints([0])]);
-      });
+      const g = headGraph(spec, plugin, (b) =>
+        b.op('Unsqueeze', [trainedBackbone(b, backbone, options, false).cls, b.ints([0])]),
+      );
       sessions = {
         oneShot: await OnnxSession.create(
           toOnnx(buildGradientGraph(g.build(), { loss: 'loss', wrt: [...loraNames, ...headNames] })),
