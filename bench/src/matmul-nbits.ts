@@ -1,5 +1,5 @@
 import type { Graph, Node, Param } from '@anymc3d/core/graph';
-import { tensor } from '@anymc3d/core/graph';
+import { dropUnreadWeights, frozenMatMulWeight, tensor } from '@anymc3d/core/graph';
 
 /**
  * The other integer route ONNX Runtime offers for weight MatMuls: com.microsoft MatMulNBits, weights
@@ -56,8 +56,8 @@ export function withMatMulNBits(graph: Graph, options: NBitsOptions): { graph: G
   const done = new Map<string, { packed: string; scales: string }>();
   let converted = 0;
   for (const node of graph.nodes) {
-    const weight = node.op === 'MatMul' ? graph.params.get(node.inputs[1] ?? '') : undefined;
-    if (weight?.role !== 'frozen' || weight.value.dtype !== 'float32' || weight.value.dims.length !== 2) {
+    const weight = frozenMatMulWeight(graph, node);
+    if (!weight) {
       nodes.push(node);
       continue;
     }
@@ -84,12 +84,6 @@ export function withMatMulNBits(graph: Graph, options: NBitsOptions): { graph: G
     });
     converted++;
   }
-  const used = new Set(nodes.flatMap((node) => node.inputs));
-  for (const name of done.keys()) {
-    if (!used.has(name)) {
-      params.delete(name);
-      values.delete(name);
-    }
-  }
+  dropUnreadWeights(graph, nodes, params, values, done.keys());
   return { graph: { ...graph, nodes, params, values }, converted };
 }

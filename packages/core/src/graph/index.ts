@@ -27,6 +27,8 @@ export {
 export { gelu, layerNorm, linear, reshape, sliceAxis, softmax, transpose } from './nn.js';
 export { type OnnxExportOptions, toOnnx } from './onnx.js';
 export {
+  dropUnreadWeights,
+  frozenMatMulWeight,
   INT8_METHOD,
   type Precision,
   type PrecisionProvenance,

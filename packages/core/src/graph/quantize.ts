@@ -78,6 +78,33 @@ export function quantizeColumns(w: Tensor, qmax = 127): { q: Tensor; scale: Tens
   return { q: tensor('int8', [k, n], q), scale: tensor('float32', [n], scale) };
 }
 
+/** The weight of a MatMul by a frozen float32 rank-2 parameter: what a weight-quantising pass may rewrite. */
+export function frozenMatMulWeight(graph: Graph, node: Node): Param | undefined {
+  const weight = node.op === 'MatMul' ? graph.params.get(node.inputs[1] ?? '') : undefined;
+  const frozen2d = weight?.role === 'frozen' && weight.value.dtype === 'float32' && weight.value.dims.length === 2;
+  return frozen2d ? weight : undefined;
+}
+
+/**
+ * Drops the rewritten float weights that no node (and no graph output) reads any more: kept, they
+ * would double the model's size.
+ */
+export function dropUnreadWeights(
+  graph: Graph,
+  nodes: readonly Node[],
+  params: Map<string, Param>,
+  values: Map<string, Value>,
+  rewritten: Iterable<string>,
+): void {
+  const used = new Set(nodes.flatMap((node) => node.inputs));
+  for (const name of rewritten) {
+    if (!used.has(name) && !graph.outputs.some((o) => o.name === name)) {
+      params.delete(name);
+      values.delete(name);
+    }
+  }
+}
+
 export function quantizeDynamicInt8(
   graph: Graph,
   options: QuantizeOptions = {},
@@ -122,13 +149,8 @@ export function quantizeDynamicInt8(
   let activationMatMuls = 0;
 
   for (const node of graph.nodes) {
-    const weight = node.op === 'MatMul' ? graph.params.get(node.inputs[1] ?? '') : undefined;
-    const eligible =
-      weight !== undefined &&
-      weight.role === 'frozen' &&
-      weight.value.dtype === 'float32' &&
-      weight.value.dims.length === 2 &&
-      (options.include?.(node, weight) ?? true);
+    const weight = frozenMatMulWeight(graph, node);
+    const eligible = weight !== undefined && (options.include?.(node, weight) ?? true);
     const twoActivations =
       options.activationMatMuls === true &&
       node.op === 'MatMul' &&
@@ -172,14 +194,7 @@ export function quantizeDynamicInt8(
     count++;
   }
 
-  // Float weights no node reads any more are dropped (they would double the model's size).
-  const used = new Set(nodes.flatMap((node) => node.inputs));
-  for (const name of quantized.keys()) {
-    if (!used.has(name) && !graph.outputs.some((o) => o.name === name)) {
-      params.delete(name);
-      values.delete(name);
-    }
-  }
+  dropUnreadWeights(graph, nodes, params, values, quantized.keys());
   return {
     graph: { ...graph, nodes, params, constants, values },
     provenance: {
