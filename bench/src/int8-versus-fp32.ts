@@ -27,6 +27,8 @@ export interface PrecisionResult {
   maxAbsDiff: number;
   quantizedMatMuls: number;
   floatMatMuls: number;
+  /** The fp32 graph's first output on the feeds, for comparing other arithmetic with it. */
+  reference: Float32Array;
 }
 
 /** Median seconds per run over `iterations` after one warm-up. */
@@ -42,6 +44,20 @@ export async function timeRuns(session: OnnxSession, feeds: Record<string, Tenso
   return { median: seconds[Math.floor(seconds.length / 2)]!, first };
 }
 
+/** A graph's session built, timed (`timeRuns`) and released: median seconds and the first run's outputs. */
+export async function timeGraph(
+  graph: Graph,
+  feeds: Record<string, Tensor>,
+  options: { threads: number; iterations: number },
+): Promise<{ median: number; first: Record<string, Tensor> }> {
+  const session = await OnnxSession.create(toOnnx(graph), { threads: options.threads });
+  try {
+    return await timeRuns(session, feeds, options.iterations);
+  } finally {
+    await session.release();
+  }
+}
+
 export async function int8VersusFp32(
   label: string,
   graph: Graph,
@@ -51,12 +67,8 @@ export async function int8VersusFp32(
 ): Promise<PrecisionResult> {
   const output = graph.outputs[0]!.name;
   const { graph: int8, provenance } = withPrecision(graph, 'int8');
-  const fp32Session = await OnnxSession.create(toOnnx(graph), { threads: options.threads });
-  const fp32 = await timeRuns(fp32Session, feeds, options.iterations);
-  await fp32Session.release();
-  const int8Session = await OnnxSession.create(toOnnx(int8), { threads: options.threads });
-  const q = await timeRuns(int8Session, feeds, options.iterations);
-  await int8Session.release();
+  const fp32 = await timeGraph(graph, feeds, options);
+  const q = await timeGraph(int8, feeds, options);
   const a = fp32.first[output]!.data as Float32Array;
   const b = q.first[output]!.data as Float32Array;
   let maxAbsDiff = 0;
@@ -69,6 +81,7 @@ export async function int8VersusFp32(
     maxAbsDiff,
     quantizedMatMuls: provenance.quantizedMatMuls,
     floatMatMuls: provenance.floatMatMuls,
+    reference: a,
   };
 }
 

@@ -57,3 +57,18 @@ export async function opTimes(
   }
   return { ops: [...byOp.values()].sort((a, b) => b.ms - a.ms), kernelMs, runsMs, warmupRunsMs, runs };
 }
+
+/** ONNX op types that are matrix products, float or integer: what a run costs were everything else free. */
+export const MATRIX_PRODUCT_OPS: ReadonlySet<string> = new Set([
+  'MatMul',
+  'FusedMatMul',
+  'Gemm',
+  'MatMulInteger',
+  'DynamicQuantizeMatMul',
+  'MatMulNBits',
+]);
+
+/** Kernel milliseconds of the matrix-product op types in `opTimes`' table. */
+export function matrixProductMs(ops: readonly OpTime[]): number {
+  return ops.filter((o) => MATRIX_PRODUCT_OPS.has(o.op)).reduce((n, o) => n + o.ms, 0);
+}

@@ -11,7 +11,7 @@ import { randomTinyVitWeights, SYSTEM_PYTHON, TinyVit } from '@anymc3d/core/test
 import { AdamW, type FeatureCase, featureGradient, LoraTrainer, type VolumeCase } from '@anymc3d/core/train';
 import { Random } from '@anymc3d/core/util';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
-import { opTimes } from './ort-profile.js';
+import { matrixProductMs, opTimes } from './ort-profile.js';
 import { peerEnv, peerKernel } from './peer.js';
 import { writeRandomVit } from './random-vit.js';
 
@@ -120,9 +120,6 @@ async function runPeer(threads: number, repeats: number, clsOnly = false): Promi
   return JSON.parse((await run(SYSTEM_PYTHON, args, { env, maxBuffer: 2 ** 20 })).stdout) as Peer;
 }
 
-/** ONNX op types that are matrix products: what a step costs if everything else were free. */
-const GEMM_OPS = new Set(['MatMul', 'FusedMatMul', 'Gemm']);
-
 /**
  * `--profile [threads] [steps]`: the same LoRA step with ORT's profiler on every session
  * (ANYMC3D_ORT_PROFILE), summed per op type — where a step's time goes (#20 P2).
@@ -144,7 +141,7 @@ async function profileSteps(threads: number, steps: number): Promise<void> {
     });
     const { seconds, peerStep, peerRuns } = result;
     const { ops, kernelMs, runsMs, warmupRunsMs, runs } = await opTimes(folder);
-    const gemmStepMs = ops.filter((o) => GEMM_OPS.has(o.op)).reduce((n, o) => n + o.ms, 0) / steps;
+    const gemmStepMs = matrixProductMs(ops) / steps;
     const top = ops.slice(0, 15);
     const rest = ops.slice(15).reduce((n, o) => n + o.ms, 0);
     const rows = [
@@ -160,7 +157,7 @@ async function profileSteps(threads: number, steps: number): Promise<void> {
         table,
         ratios: [
           `kernel time ${kernelMs.toFixed(0)} ms of ${runsMs.toFixed(0)} ms in ${runs} session runs after each session's first (the rest: ORT's own scheduling and copies); the first runs (warm-up, first touch of ORT's arena) took ${warmupRunsMs.toFixed(0)} ms and are left out; median step ${seconds.toFixed(2)} s with the profiler on`,
-          `matrix products (${[...GEMM_OPS].join(', ')}) alone take ${(gemmStepMs / 1000).toFixed(2)} s per step, ${(gemmStepMs / 1000 / peerStep).toFixed(2)}× the PyTorch step (${peerStep.toFixed(2)} s, runs before / after: ${peerRuns.map((x) => x.toFixed(2)).join(' / ')} s): were everything else free, the LoRA step ratio would be that (goal ≤ 0.6)`,
+          `matrix products (MatMul, FusedMatMul, Gemm) alone take ${(gemmStepMs / 1000).toFixed(2)} s per step, ${(gemmStepMs / 1000 / peerStep).toFixed(2)}× the PyTorch step (${peerStep.toFixed(2)} s, runs before / after: ${peerRuns.map((x) => x.toFixed(2)).join(' / ')} s): were everything else free, the LoRA step ratio would be that (goal ≤ 0.6)`,
         ],
         notes: [
           `${SLICES} slices at 224², random weights, ${threads} thread(s); a warm-up step and ${steps} measured steps, all profiled (forward, head, VJP and recompute sessions together); the table sums the measured steps only.`,

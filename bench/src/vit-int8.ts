@@ -5,20 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
 import { loadFolder } from '@anymc3d/adapters/registry';
 import { buildBackboneGraph } from '@anymc3d/core/backbone';
-import {
-  type Graph,
-  OnnxSession,
-  quantizeDynamicInt8,
-  type Tensor,
-  tensor,
-  toOnnx,
-  withPrecision,
-} from '@anymc3d/core/graph';
+import { type Graph, quantizeDynamicInt8, type Tensor, tensor, withPrecision } from '@anymc3d/core/graph';
 import { cosine } from '@anymc3d/core/testing';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
-import { int8VersusFp32, timeRuns } from './int8-versus-fp32.js';
+import { int8VersusFp32, timeGraph } from './int8-versus-fp32.js';
 import { withMatMulNBits } from './matmul-nbits.js';
-import { opTimes } from './ort-profile.js';
+import { matrixProductMs, opTimes } from './ort-profile.js';
 import { peerKernel, runPeer } from './peer.js';
 import { writeRandomVit } from './random-vit.js';
 
@@ -46,9 +38,6 @@ async function imageBatch(): Promise<Float32Array> {
   return out;
 }
 
-/** ONNX op types that are matrix products (int8 or float), for the share of a run they take. */
-const GEMM_OPS = new Set(['DynamicQuantizeMatMul', 'MatMulInteger', 'MatMul', 'FusedMatMul', 'MatMulNBits']);
-
 interface Alternative {
   label: string;
   perSecond: number;
@@ -57,9 +46,7 @@ interface Alternative {
 
 /** Slices/s of another arithmetic of the same graph, and its CLS cosine to fp32's. */
 async function alternative(label: string, graph: Graph, pixels: Tensor, reference: Float32Array): Promise<Alternative> {
-  const session = await OnnxSession.create(toOnnx(graph), { threads: THREADS });
-  const { median, first } = await timeRuns(session, { pixels }, ITERATIONS);
-  await session.release();
+  const { median, first } = await timeGraph(graph, { pixels }, { threads: THREADS, iterations: ITERATIONS });
   return {
     label,
     perSecond: BATCH / median,
@@ -75,15 +62,13 @@ async function gemmShare(graph: Graph, pixels: Tensor): Promise<{ gemm: number; 
   const folder = await mkdtemp(join(tmpdir(), 'vit-int8-profile-'));
   process.env.ANYMC3D_ORT_PROFILE = folder;
   try {
-    const session = await OnnxSession.create(toOnnx(graph), { threads: THREADS });
-    await timeRuns(session, { pixels }, ITERATIONS);
-    await session.release();
+    await timeGraph(graph, { pixels }, { threads: THREADS, iterations: ITERATIONS });
   } finally {
     delete process.env.ANYMC3D_ORT_PROFILE;
   }
   const { ops, runsMs } = await opTimes(folder);
   await rm(folder, { recursive: true, force: true });
-  const gemmMs = ops.filter((o) => GEMM_OPS.has(o.op)).reduce((n, o) => n + o.ms, 0);
+  const gemmMs = matrixProductMs(ops);
   const top = ops
     .slice(0, 6)
     .map((o) => `${o.op} ${((100 * o.ms) / runsMs).toFixed(1)} %`)
@@ -105,9 +90,7 @@ async function main(): Promise<void> {
     const stdout = await runPeer(REFERENCE, ['bench', dir, '224', String(BATCH), String(ITERATIONS)], THREADS);
     const torch = JSON.parse(stdout.trim().split('\n').pop()!) as { slices_per_s: number; torch: string };
     // The alternatives #20 P1 names: attention's MatMuls in int8 too, and ORT's block-quantised MatMulNBits.
-    const fp32Session = await OnnxSession.create(toOnnx(graph), { threads: THREADS });
-    const reference = (await fp32Session.run({ pixels }))[graph.outputs[0]!.name]!.data as Float32Array;
-    await fp32Session.release();
+    const { reference } = ours;
     const withAttention = quantizeDynamicInt8(graph, { activationMatMuls: true });
     const alternatives = [
       await alternative(
