@@ -36,8 +36,9 @@ export interface QuantizeOptions {
   include?: (node: Node, weight: Param) => boolean;
   /**
    * Also the MatMuls between two activations (attention's q·kᵀ and p·v), both sides uint8 per
-   * tensor. Off by default: on ViT-S/14 at 2 threads it is slower than fp32 attention (the other
-   * side changes every run, so ONNX Runtime packs it per call; bench/src/vit-int8.ts measures it).
+   * tensor. Off by default: on ViT-S/14 at 2 threads it did not beat fp32 attention (two recorded runs
+   * 2.5 % and 7 % slower, one unrecorded 7 % faster: within this VM's drift; the other side changes
+   * every run, so ONNX Runtime packs it per call; bench/src/vit-int8.ts measures it).
    */
   activationMatMuls?: boolean;
 }
