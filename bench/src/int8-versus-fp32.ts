@@ -11,7 +11,7 @@ import {
   toOnnx,
   withPrecision,
 } from '@anymc3d/core/graph';
-import { cosine } from '@anymc3d/core/testing';
+import { cosine, maxAbsDifference } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';
 
 /**
@@ -31,30 +31,43 @@ export interface PrecisionResult {
   reference: Float32Array;
 }
 
-/** Median seconds per run over `iterations` after one warm-up. */
-export async function timeRuns(session: OnnxSession, feeds: Record<string, Tensor>, iterations: number) {
-  const first = await session.run(feeds);
-  const seconds: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const t = performance.now();
-    await session.run(feeds);
-    seconds.push((performance.now() - t) / 1000);
-  }
-  seconds.sort((a, b) => a - b);
-  return { median: seconds[Math.floor(seconds.length / 2)]!, first };
+export interface GraphTiming {
+  /** Median seconds per run. */
+  median: number;
+  /** The first (warm-up) run's outputs. */
+  first: Record<string, Tensor>;
 }
 
-/** A graph's session built, timed (`timeRuns`) and released: median seconds and the first run's outputs. */
-export async function timeGraph(
-  graph: Graph,
+/**
+ * Each graph's session built and warmed once, then timed in rounds that run every graph once, so
+ * this VM's drift (the same step has moved by half between hours) falls on every row alike;
+ * `midway` runs once, between the rounds' two halves (a peer timed in the same minutes).
+ */
+export async function timeGraphs(
+  graphs: readonly Graph[],
   feeds: Record<string, Tensor>,
-  options: { threads: number; iterations: number },
-): Promise<{ median: number; first: Record<string, Tensor> }> {
-  const session = await OnnxSession.create(toOnnx(graph), { threads: options.threads });
+  options: { threads: number; iterations: number; midway?: () => Promise<void> },
+): Promise<GraphTiming[]> {
+  const sessions: OnnxSession[] = [];
   try {
-    return await timeRuns(session, feeds, options.iterations);
+    for (const graph of graphs) sessions.push(await OnnxSession.create(toOnnx(graph), { threads: options.threads }));
+    const first: Record<string, Tensor>[] = [];
+    for (const session of sessions) first.push(await session.run(feeds));
+    const seconds: number[][] = sessions.map(() => []);
+    for (let round = 0; round < options.iterations; round++) {
+      if (round === Math.floor(options.iterations / 2)) await options.midway?.();
+      for (const [i, session] of sessions.entries()) {
+        const t = performance.now();
+        await session.run(feeds);
+        seconds[i]!.push((performance.now() - t) / 1000);
+      }
+    }
+    return seconds.map((s, i) => {
+      s.sort((a, b) => a - b);
+      return { median: s[Math.floor(s.length / 2)]!, first: first[i]! };
+    });
   } finally {
-    await session.release();
+    for (const session of sessions) await session.release();
   }
 }
 
@@ -67,18 +80,15 @@ export async function int8VersusFp32(
 ): Promise<PrecisionResult> {
   const output = graph.outputs[0]!.name;
   const { graph: int8, provenance } = withPrecision(graph, 'int8');
-  const fp32 = await timeGraph(graph, feeds, options);
-  const q = await timeGraph(int8, feeds, options);
+  const [fp32, q] = (await timeGraphs([graph, int8], feeds, options)) as [GraphTiming, GraphTiming];
   const a = fp32.first[output]!.data as Float32Array;
   const b = q.first[output]!.data as Float32Array;
-  let maxAbsDiff = 0;
-  for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i]! - b[i]!));
   return {
     label,
     fp32PerSecond: items / fp32.median,
     int8PerSecond: items / q.median,
     cosine: cosine(a, b),
-    maxAbsDiff,
+    maxAbsDiff: maxAbsDifference(b, a),
     quantizedMatMuls: provenance.quantizedMatMuls,
     floatMatMuls: provenance.floatMatMuls,
     reference: a,

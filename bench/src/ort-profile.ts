@@ -58,7 +58,11 @@ export async function opTimes(
   return { ops: [...byOp.values()].sort((a, b) => b.ms - a.ms), kernelMs, runsMs, warmupRunsMs, runs };
 }
 
-/** ONNX op types that are matrix products, float or integer: what a run costs were everything else free. */
+/**
+ * ONNX op types that are matrix products, float or integer: what a run costs were everything else
+ * free. MultiHeadAttention counts as one: its kernel is the q·kᵀ and p·v products, the softmax
+ * done between them on tiles already in cache.
+ */
 export const MATRIX_PRODUCT_OPS: ReadonlySet<string> = new Set([
   'MatMul',
   'FusedMatMul',
@@ -66,6 +70,7 @@ export const MATRIX_PRODUCT_OPS: ReadonlySet<string> = new Set([
   'MatMulInteger',
   'DynamicQuantizeMatMul',
   'MatMulNBits',
+  'MultiHeadAttention',
 ]);
 
 /** Kernel milliseconds of the matrix-product op types in `opTimes`' table. */

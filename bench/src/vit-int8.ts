@@ -6,9 +6,9 @@ import { normalisePixels, readBmp, resizeBilinear } from '@anymc3d/adapters';
 import { loadFolder } from '@anymc3d/adapters/registry';
 import { buildBackboneGraph } from '@anymc3d/core/backbone';
 import { type Graph, quantizeDynamicInt8, type Tensor, tensor, withPrecision } from '@anymc3d/core/graph';
-import { cosine } from '@anymc3d/core/testing';
+import { cosine, maxAbsDifference } from '@anymc3d/core/testing';
 import { appendResults, markdownTable, measureLoad } from './harness.js';
-import { int8VersusFp32, timeGraph } from './int8-versus-fp32.js';
+import { timeGraphs } from './int8-versus-fp32.js';
 import { withMatMulNBits } from './matmul-nbits.js';
 import { matrixProductMs, opTimes } from './ort-profile.js';
 import { peerKernel, runPeer } from './peer.js';
@@ -38,22 +38,6 @@ async function imageBatch(): Promise<Float32Array> {
   return out;
 }
 
-interface Alternative {
-  label: string;
-  perSecond: number;
-  cosine: number;
-}
-
-/** Slices/s of another arithmetic of the same graph, and its CLS cosine to fp32's. */
-async function alternative(label: string, graph: Graph, pixels: Tensor, reference: Float32Array): Promise<Alternative> {
-  const { median, first } = await timeGraph(graph, { pixels }, { threads: THREADS, iterations: ITERATIONS });
-  return {
-    label,
-    perSecond: BATCH / median,
-    cosine: cosine(reference, first[graph.outputs[0]!.name]!.data as Float32Array),
-  };
-}
-
 /**
  * The share of an int8 run spent in matrix-product kernels (ORT's profiler, runs after the first):
  * what the rest of the graph could at most give back if it cost nothing.
@@ -62,7 +46,7 @@ async function gemmShare(graph: Graph, pixels: Tensor): Promise<{ gemm: number; 
   const folder = await mkdtemp(join(tmpdir(), 'vit-int8-profile-'));
   process.env.ANYMC3D_ORT_PROFILE = folder;
   try {
-    await timeGraph(graph, { pixels }, { threads: THREADS, iterations: ITERATIONS });
+    await timeGraphs([graph], { pixels }, { threads: THREADS, iterations: ITERATIONS });
   } finally {
     delete process.env.ANYMC3D_ORT_PROFILE;
   }
@@ -76,89 +60,107 @@ async function gemmShare(graph: Graph, pixels: Tensor): Promise<{ gemm: number; 
   return { gemm: gemmMs / runsMs, ops: top };
 }
 
+interface Row {
+  label: string;
+  graph: Graph;
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vit-int8-'));
   await writeRandomVit(dir, 'S');
   const backbone = await loadFolder(dir);
-  const { graph } = buildBackboneGraph(backbone, [224, 224]);
-  const pixels = tensor('float32', [BATCH, 3, 224, 224], await imageBatch());
-  const { result, load } = await measureLoad(async () => {
-    const ours = await int8VersusFp32('DINOv2 ViT-S/14', graph, { pixels }, BATCH, {
-      threads: THREADS,
-      iterations: ITERATIONS,
-    });
-    const stdout = await runPeer(REFERENCE, ['bench', dir, '224', String(BATCH), String(ITERATIONS)], THREADS);
-    const torch = JSON.parse(stdout.trim().split('\n').pop()!) as { slices_per_s: number; torch: string };
-    // The alternatives #20 P1 names: attention's MatMuls in int8 too, and ORT's block-quantised MatMulNBits.
-    const { reference } = ours;
-    const withAttention = quantizeDynamicInt8(graph, { activationMatMuls: true });
-    const alternatives = [
-      await alternative(
-        `ONNX Runtime int8, attention too (${withAttention.provenance.quantizedMatMuls} MatMuls quantised, both sides of q·kᵀ and p·v uint8 per tensor)`,
-        withAttention.graph,
-        pixels,
-        reference,
-      ),
-      await alternative(
-        'ONNX Runtime MatMulNBits, 8-bit weights per block of 32, accuracy level 4 (int8 activations per block)',
-        withMatMulNBits(graph, { bits: 8, block: 32, accuracyLevel: 4 }).graph,
-        pixels,
-        reference,
-      ),
-    ];
+  const build = (precision: 'fp32' | 'int8', options: { patchTokens?: boolean; fusedAttention?: boolean } = {}) =>
+    buildBackboneGraph(backbone, [224, 224], undefined, precision, options);
+  const fp32 = build('fp32');
+  const int8 = build('int8');
+  const explicit = build('fp32', { fusedAttention: false }).graph;
+  // The alternatives #20 P1 names: attention's MatMuls in int8 too (on the explicit attention,
+  // where those MatMuls are ONNX ops), and ORT's block-quantised MatMulNBits.
+  const withAttention = quantizeDynamicInt8(explicit, { activationMatMuls: true });
+  const q = int8.provenance;
+  const rows: Row[] = [
+    { label: 'ONNX Runtime fp32 (emitted graph, attention fused)', graph: fp32.graph },
+    {
+      label: `ONNX Runtime int8 (${q.quantizedMatMuls} MatMuls quantised, ${q.floatMatMuls} left float, attention fused)`,
+      graph: int8.graph,
+    },
+    { label: 'ONNX Runtime fp32, attention as MatMul·Softmax·MatMul (as differentiated)', graph: explicit },
+    {
+      label: 'ONNX Runtime int8, attention as MatMul·Softmax·MatMul (as differentiated)',
+      graph: withPrecision(explicit, 'int8').graph,
+    },
+    {
+      label: `ONNX Runtime int8, attention too (${withAttention.provenance.quantizedMatMuls} MatMuls quantised, both sides of q·kᵀ and p·v uint8 per tensor)`,
+      graph: withAttention.graph,
+    },
+    {
+      label: 'ONNX Runtime MatMulNBits, 8-bit weights per block of 32, accuracy level 4 (int8 activations per block)',
+      graph: withMatMulNBits(fp32.graph, { bits: 8, block: 32, accuracyLevel: 4 }).graph,
+    },
     // What the product runs where no patch tokens are read (features, predict, ViT heatmaps): the
     // last block for the CLS query alone. Another computation than the peer's, so only against ours.
-    const lean = (precision: 'fp32' | 'int8') =>
-      buildBackboneGraph(backbone, [224, 224], undefined, precision, { patchTokens: false }).graph;
-    const clsOnly = {
-      fp32: await alternative(
-        'ONNX Runtime fp32, last block for CLS alone (no patch tokens)',
-        lean('fp32'),
-        pixels,
-        reference,
-      ),
-      int8: await alternative(
-        'ONNX Runtime int8, last block for CLS alone (no patch tokens)',
-        lean('int8'),
-        pixels,
-        reference,
-      ),
-    };
-    const share = await gemmShare(withPrecision(graph, 'int8').graph, pixels);
-    return { ours, torch, alternatives, share, clsOnly };
+    {
+      label: 'ONNX Runtime fp32, last block for CLS alone (no patch tokens)',
+      graph: build('fp32', { patchTokens: false }).graph,
+    },
+    {
+      label: 'ONNX Runtime int8, last block for CLS alone (no patch tokens)',
+      graph: build('int8', { patchTokens: false }).graph,
+    },
+  ];
+  const pixels = tensor('float32', [BATCH, 3, 224, 224], await imageBatch());
+  const { result, load } = await measureLoad(async () => {
+    let torch: { slices_per_s: number; torch: string } | undefined;
+    const timings = await timeGraphs(
+      rows.map((r) => r.graph),
+      { pixels },
+      {
+        threads: THREADS,
+        iterations: ITERATIONS,
+        midway: async () => {
+          const stdout = await runPeer(REFERENCE, ['bench', dir, '224', String(BATCH), String(ITERATIONS)], THREADS);
+          torch = JSON.parse(stdout.trim().split('\n').pop()!) as { slices_per_s: number; torch: string };
+        },
+      },
+    );
+    const share = await gemmShare(int8.graph, pixels);
+    return { timings, torch: torch!, share };
   });
   await rm(dir, { recursive: true, force: true });
-  const { ours, torch, alternatives, share, clsOnly } = result;
+  const { timings, torch, share } = result;
+  const cls = (i: number) => timings[i]!.first.cls!.data as Float32Array;
+  const reference = cls(0);
+  const perSecond = timings.map((t) => BATCH / t.median);
+  const [fp32Rate, int8Rate, explicitFp32, explicitInt8] = perSecond as [number, number, number, number];
+  const clsOnlyFp32 = perSecond[6]!;
+  const clsOnlyInt8 = perSecond[7]!;
   const table = markdownTable(
     ['DINOv2 ViT-S/14, 224², batch 8, real images', `${THREADS} threads, slices/s`, 'CLS cosine to fp32'],
     [
-      ['ONNX Runtime fp32 (emitted graph)', ours.fp32PerSecond, '1'],
-      [
-        `ONNX Runtime int8 (${ours.quantizedMatMuls} MatMuls quantised, ${ours.floatMatMuls} left float)`,
-        ours.int8PerSecond,
-        ours.cosine.toFixed(6),
-      ],
-      ...[...alternatives, clsOnly.fp32, clsOnly.int8].map((a) => [a.label, a.perSecond, a.cosine.toFixed(6)]),
+      ...rows.map((r, i) => [r.label, perSecond[i]!, i === 0 ? '1' : cosine(reference, cls(i)).toFixed(6)]),
       [`PyTorch ${torch.torch} fp32`, torch.slices_per_s, '—'],
     ],
   );
-  const bound = ours.int8PerSecond / share.gemm / torch.slices_per_s;
+  const bound = int8Rate / share.gemm / torch.slices_per_s;
   const section = await appendResults(
     {
       title: 'ViT-S/14 int8 versus fp32 (and PyTorch fp32)',
       command: `node bench/dist/vit-int8.js ${THREADS} ${ITERATIONS}`,
       table,
       ratios: [
-        `int8 ÷ fp32 throughput = ${(ours.int8PerSecond / ours.fp32PerSecond).toFixed(2)}× (goal ≥ 2×)`,
-        `int8 ÷ PyTorch fp32 = ${(ours.int8PerSecond / torch.slices_per_s).toFixed(2)}× (goal ≥ 4×)`,
-        `cosine of the first output (CLS, [8, 384]) int8 vs fp32 = ${ours.cosine.toFixed(6)} (goal ≥ 0.999); max |Δ| ${ours.maxAbsDiff.toPrecision(3)}`,
-        `last block for CLS alone ÷ the full graph, slices/s: fp32 ${(clsOnly.fp32.perSecond / ours.fp32PerSecond).toFixed(3)}×, int8 ${(clsOnly.int8.perSecond / ours.int8PerSecond).toFixed(3)}× (it skips 6.4 % of the multiply-adds)`,
-        `int8 matrix products alone take ${(100 * share.gemm).toFixed(1)} % of an int8 run (ORT profiler; ${share.ops}): were everything else free, int8 ÷ PyTorch fp32 would be ${bound.toFixed(2)}×`,
+        `int8 ÷ fp32 throughput = ${(int8Rate / fp32Rate).toFixed(2)}× (goal ≥ 2×)`,
+        `int8 ÷ PyTorch fp32 = ${(int8Rate / torch.slices_per_s).toFixed(2)}× (goal ≥ 4×)`,
+        `cosine of the first output (CLS, [8, 384]) int8 vs fp32 = ${cosine(reference, cls(1)).toFixed(6)} (goal ≥ 0.999); max |Δ| ${maxAbsDifference(cls(1), reference).toPrecision(3)}`,
+        `attention fused ÷ as MatMul·Softmax·MatMul, slices/s: fp32 ${(fp32Rate / explicitFp32).toFixed(3)}×, int8 ${(int8Rate / explicitInt8).toFixed(3)}×`,
+        `last block for CLS alone ÷ the full graph, slices/s: fp32 ${(clsOnlyFp32 / fp32Rate).toFixed(3)}×, int8 ${(clsOnlyInt8 / int8Rate).toFixed(3)}× (it skips 6.4 % of the multiply-adds)`,
+        `int8 matrix products (MultiHeadAttention included) alone take ${(100 * share.gemm).toFixed(1)} % of an int8 run (ORT profiler; ${share.ops}): were everything else free, int8 ÷ PyTorch fp32 would be ${bound.toFixed(2)}×`,
       ],
       notes: [
         `Peer at its best (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed, OMP_WAIT_POLICY=PASSIVE, no-trim malloc): ${await peerKernel(THREADS)}.`,
         'Random weights at the real ViT-S sizes (no DINOv2 weights can be downloaded here): trained weights have activation outliers, so re-check accuracy on them.',
-        'The two alternative rows are the same graph in other integer arithmetic (core quantizeDynamicInt8 {activationMatMuls}, bench/src/matmul-nbits.ts), timed after the peer in the same run.',
+        `The ONNX Runtime rows are timed interleaved (${ITERATIONS} rounds, each running every row once, medians); the peer ran between the rounds' two halves.`,
+        '"Attention fused": every block but the last runs q·kᵀ, softmax and p·v as one com.microsoft MultiHeadAttention (BuildOptions.fusedAttention, what every inference graph runs); the MatMul·Softmax·MatMul rows are the form the autodiff differentiates.',
+        'The two integer alternatives are other arithmetic for the same network (core quantizeDynamicInt8 {activationMatMuls} on the explicit attention, bench/src/matmul-nbits.ts).',
         'The CLS-alone rows are what features, predict and ViT heatmaps run (BuildOptions.patchTokens false); the peer computes every token, so the 4× goal is read on the full-graph int8 row only.',
       ],
     },

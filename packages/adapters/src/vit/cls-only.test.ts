@@ -1,30 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Backbone, buildBackboneGraph, DEFAULT_LORA } from '@anymc3d/core/backbone';
-import { buildGradientGraph, GraphBuilder, OnnxSession, type Tensor, toOnnx } from '@anymc3d/core/graph';
-import { randomNormal } from '@anymc3d/core/testing';
+import { buildBackboneGraph, DEFAULT_LORA } from '@anymc3d/core/backbone';
+import { buildGradientGraph, GraphBuilder, type Tensor } from '@anymc3d/core/graph';
+import { maxAbsDifference, randomNormal } from '@anymc3d/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadFolder } from '../registry/index.js';
-import { TOWER_FIXTURES, towerFixture, writeTinyDinov2, writeTinyDinov3 } from '../testing/index.js';
+import { writeTinyDinov2 } from '../testing/index.js';
+import { cleanUp, runWithLora, tinyVitFolder, tinyVits } from './tiny-vits.test-helpers.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-async function backbones(): Promise<{ name: string; backbone: Backbone }[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'cls-only-'));
-  dirs.push(dir);
-  await writeTinyDinov2(join(dir, 'dinov2'), { registers: 1 });
-  await writeTinyDinov3(join(dir, 'dinov3'));
-  const out = [
-    { name: 'dinov2 + register', backbone: await loadFolder(join(dir, 'dinov2')) },
-    { name: 'dinov3 (RoPE)', backbone: await loadFolder(join(dir, 'dinov3')) },
-  ];
-  for (const fixture of TOWER_FIXTURES) out.push({ name: fixture, backbone: await loadFolder(towerFixture(fixture)) });
-  return out;
-}
+afterAll(cleanUp);
 
 /** Multiply-adds of a graph's MatMuls per image (symbolic batch dimensions count as 1). */
 function matMulWork(graph: ReturnType<typeof buildBackboneGraph>['graph']): number {
@@ -39,39 +21,19 @@ function matMulWork(graph: ReturnType<typeof buildBackboneGraph>['graph']): numb
   return work;
 }
 
-/** Runs a graph with pixels and (for LoRA) B ≠ 0, so the adapted path is the one compared. */
-async function run(
-  graph: ReturnType<typeof buildBackboneGraph>['graph'],
-  pixels: Tensor,
-  extra: Record<string, Tensor> = {},
-) {
-  const feeds: Record<string, Tensor> = { pixels, ...extra };
-  let seed = 100;
-  for (const p of graph.params.values())
-    if (p.role === 'trainable') feeds[p.name] = randomNormal([...p.value.dims], seed++, 0.2);
-  const session = await OnnxSession.create(toOnnx(graph), { threads: 1 });
-  const out = await session.run(feeds);
-  await session.release();
-  return out;
-}
-
 describe('a ViT built without patch tokens runs its last block for the CLS query alone', () => {
   it('gives the same CLS and CLS→patch attention as the full graph, with and without LoRA, in less work', async () => {
-    for (const { name, backbone } of await backbones()) {
+    for (const { name, backbone } of await tinyVits()) {
       const size = backbone.card.inputSize;
       const pixels = randomNormal([2, 3, size[0], size[1]], 1, 1);
       for (const lora of [undefined, DEFAULT_LORA]) {
         const full = buildBackboneGraph(backbone, size, lora);
         const lean = buildBackboneGraph(backbone, size, lora, 'fp32', { patchTokens: false });
         expect(lean.outputs, name).not.toContain('patch_tokens');
-        const a = await run(full.graph, pixels);
-        const b = await run(lean.graph, pixels);
+        const a = await runWithLora(full.graph, pixels);
+        const b = await runWithLora(lean.graph, pixels);
         for (const output of lean.outputs) {
-          const x = a[output]!.data as Float32Array;
-          const y = b[output]!.data as Float32Array;
-          expect(y.length, `${name} ${output}`).toBe(x.length);
-          let worst = 0;
-          for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+          const worst = maxAbsDifference(b[output]!.data as Float32Array, a[output]!.data as Float32Array);
           expect(worst, `${name}${lora ? ' + LoRA' : ''} ${output}`).toBeLessThan(1e-5);
         }
         // SigLIP's pooling head reads every token, so it alone keeps all the work.
@@ -82,8 +44,7 @@ describe('a ViT built without patch tokens runs its last block for the CLS query
   });
 
   it('gives the same LoRA gradients of the CLS tokens (what the trainer differentiates)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cls-only-grad-'));
-    dirs.push(dir);
+    const dir = await tinyVitFolder('cls-only-grad-');
     await writeTinyDinov2(dir, { registers: 1 });
     const backbone = await loadFolder(dir);
     const size = backbone.card.inputSize;
@@ -96,7 +57,7 @@ describe('a ViT built without patch tokens runs its last block for the CLS query
       const lora = [...fwd.params.values()].filter((p) => p.role === 'trainable').map((p) => p.name);
       const graph = buildGradientGraph(fwd, { seeds: ['cls'], wrt: lora });
       const feeds: Record<string, Tensor> = { 'seed.cls': randomNormal([2, backbone.card.embedDim], 4, 1) };
-      const out = await run(graph, pixels, feeds);
+      const out = await runWithLora(graph, pixels, feeds);
       return Object.fromEntries(lora.map((name) => [name, out[`grad.${name}`]!.data as Float32Array]));
     };
     const full = await gradients(true);

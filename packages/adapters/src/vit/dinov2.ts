@@ -72,6 +72,7 @@ export class Dinov2Backbone implements Backbone {
         ...(options.lora ? { lora: options.lora } : {}),
         ...(options.attention ? { attention: true } : {}),
         ...(options.patchTokens === false ? { clsOnly: true } : {}),
+        ...(options.fusedAttention ? { fusedAttention: true } : {}),
       }),
     );
   }

@@ -61,6 +61,7 @@ export class Dinov3Backbone implements Backbone {
         ...(options.lora ? { lora: options.lora } : {}),
         ...(options.attention ? { attention: true } : {}),
         ...(options.patchTokens === false ? { clsOnly: true } : {}),
+        ...(options.fusedAttention ? { fusedAttention: true } : {}),
       }),
     );
   }

@@ -80,6 +80,8 @@ export interface EncoderSpec {
    * one token, so `hidden` is [N, 1, d] and there are no patch tokens.
    */
   clsOnly?: boolean;
+  /** BuildOptions.fusedAttention: every block but the last runs its attention as one kernel. */
+  fusedAttention?: boolean;
 }
 
 /** A ViT's patch grid for an input size; an input that is not a multiple of the patch size is refused. */
@@ -184,6 +186,8 @@ export function vitTrunk(g: GraphBuilder, pixels: Value, w: TrunkWeights, s: Tru
         qkv: fused ?? [part('q')!, part('k')!, part('v')!],
         proj: part('proj')!,
         clsQuery: s.clsOnly === true && i === last,
+        // The last block's probabilities are the heatmaps' attention, so it keeps the explicit form.
+        fusedAttention: s.fusedAttention === true && i !== last,
         ...(s.lora ? { lora: s.lora } : {}),
         ...(rope ? { rope } : {}),
       });
@@ -210,58 +214,17 @@ interface BlockSpec {
   proj: LoraTarget;
   /** Queries from token 0 (CLS) alone: the block's output is that token's, [N, 1, d]. */
   clsQuery: boolean;
+  /** q·kᵀ, softmax and p·v as one com.microsoft MultiHeadAttention (no probabilities, no gradient). */
+  fusedAttention: boolean;
   lora?: LoraConfig;
   rope?: { cos: Value; sinSigned: Value };
 }
 
-function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: Value; probs: Value } {
-  const { hiddenSize: d, heads: H, tokens: T } = s;
-  const hd = d / H;
+function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: Value; probs?: Value } {
   const h = layerNorm(g, x, g.param('norm1.weight', b.norm1W), g.param('norm1.bias', b.norm1B), s.eps);
-  const qkvWeight = g.param('qkv.weightT', b.qkvT);
-  const qkvBias = b.qkvB ? g.param('qkv.bias', b.qkvB) : undefined;
-  let q: Value;
-  let k: Value;
-  let v: Value;
-  const deltas = Array.isArray(s.qkv) ? s.qkv.map((t) => loraDelta(g, h, t, s.lora)) : [];
-  if (!Array.isArray(s.qkv) || deltas.every((delta) => !delta)) {
-    const target = Array.isArray(s.qkv) ? undefined : s.qkv;
-    const qkv = target ? loraLinear(g, h, qkvWeight, qkvBias, target, s.lora) : linear(g, h, qkvWeight, qkvBias);
-    // [N,T,3d] → [3,N,H,T,hd]
-    const heads = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, T, 3, H, hd])])], { perm: [2, 0, 3, 1, 4] });
-    // Split, not three Gathers: the same forward (ONNX Runtime fuses the Gathers into a Split),
-    // but its gradient is one Concat, where each Gather's is a one-hot product over all of qkv.
-    [q, k, v] = g
-      .opMulti('Split', [heads, g.ints([1, 1, 1])], { axis: 0 })
-      .map((part) => g.op('Squeeze', [part, g.ints([0])])) as [Value, Value, Value];
-  } else {
-    // The frozen weights still run as one MatMul; each part then gets its own low-rank term.
-    const parts = g.opMulti('Split', [linear(g, h, qkvWeight, qkvBias), g.ints([d, d, d])], { axis: -1 });
-    const toHeads = (y: Value) =>
-      g.op('Transpose', [g.op('Reshape', [y, g.ints([0, T, H, hd])])], { perm: [0, 2, 1, 3] });
-    [q, k, v] = [0, 1, 2].map((i) => {
-      const delta = deltas[i];
-      return toHeads(delta ? g.op('Add', [parts[i]!, delta]) : parts[i]!);
-    }) as [Value, Value, Value];
-  }
-  if (s.rope) {
-    q = applyRope(g, q, hd, s.rope.cos, s.rope.sinSigned);
-    k = applyRope(g, k, hd, s.rope.cos, s.rope.sinSigned);
-  }
   // Token 0 alone: each token's output depends on its own query, residual and MLP only.
-  const rows = s.clsQuery ? 1 : T;
-  const first = (y: Value, axis: number) => g.op('Slice', [y, g.ints([0]), g.ints([1]), g.ints([axis])]);
-  if (s.clsQuery) q = first(q, 2);
-  const residual = s.clsQuery ? first(x, 1) : x;
-  const scores = g.op('Mul', [
-    g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]),
-    g.scalar(hd ** -0.5),
-  ]);
-  const probs = g.op('Softmax', [scores], { axis: -1 });
-  const context = g.op('Reshape', [
-    g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
-    g.ints([0, rows, d]),
-  ]);
+  const residual = s.clsQuery ? g.op('Slice', [x, g.ints([0]), g.ints([1]), g.ints([1])]) : x;
+  const { context, probs } = s.fusedAttention ? fusedAttention(g, h, b, s) : explicitAttention(g, h, b, s);
   const attn = loraLinear(
     g,
     context,
@@ -274,6 +237,112 @@ function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: V
   const h2 = layerNorm(g, x1, g.param('norm2.weight', b.norm2W), g.param('norm2.bias', b.norm2B), s.eps);
   const ffn = feedForward(g, h2, b.ffn);
   return { x: g.op('Add', [b.scale2 ? g.op('Mul', [ffn, g.param('ls2', b.scale2)]) : ffn, x1]), probs };
+}
+
+/**
+ * The block's q, k, v projection: the frozen weights as one MatMul, LoRA on it (`fused`, [N, T, 3d])
+ * or on each of its three parts (`parts`, [N, T, d] each).
+ */
+function projectQkv(
+  g: GraphBuilder,
+  h: Value,
+  b: BlockWeights,
+  s: BlockSpec,
+): { fused: Value; parts?: undefined } | { fused?: undefined; parts: [Value, Value, Value] } {
+  const d = s.hiddenSize;
+  const qkvWeight = g.param('qkv.weightT', b.qkvT);
+  const qkvBias = b.qkvB ? g.param('qkv.bias', b.qkvB) : undefined;
+  const deltas = Array.isArray(s.qkv) ? s.qkv.map((t) => loraDelta(g, h, t, s.lora)) : [];
+  if (!Array.isArray(s.qkv) || deltas.every((delta) => !delta)) {
+    const target = Array.isArray(s.qkv) ? undefined : s.qkv;
+    return {
+      fused: target ? loraLinear(g, h, qkvWeight, qkvBias, target, s.lora) : linear(g, h, qkvWeight, qkvBias),
+    };
+  }
+  // The frozen weights still run as one MatMul; each part then gets its own low-rank term.
+  const parts = g.opMulti('Split', [linear(g, h, qkvWeight, qkvBias), g.ints([d, d, d])], { axis: -1 });
+  return {
+    parts: [0, 1, 2].map((i) => {
+      const delta = deltas[i];
+      return delta ? g.op('Add', [parts[i]!, delta]) : parts[i]!;
+    }) as [Value, Value, Value],
+  };
+}
+
+/** Attention with its probabilities as a value ([N, H, rows, T]): differentiable, and the heatmaps read it. */
+function explicitAttention(g: GraphBuilder, h: Value, b: BlockWeights, s: BlockSpec): { context: Value; probs: Value } {
+  const { hiddenSize: d, heads: H, tokens: T } = s;
+  const hd = d / H;
+  let q: Value;
+  let k: Value;
+  let v: Value;
+  const projected = projectQkv(g, h, b, s);
+  if (projected.fused) {
+    // [N,T,3d] → [3,N,H,T,hd]
+    const heads = g.op('Transpose', [g.op('Reshape', [projected.fused, g.ints([0, T, 3, H, hd])])], {
+      perm: [2, 0, 3, 1, 4],
+    });
+    // Split, not three Gathers: the same forward (ONNX Runtime fuses the Gathers into a Split),
+    // but its gradient is one Concat, where each Gather's is a one-hot product over all of qkv.
+    [q, k, v] = g
+      .opMulti('Split', [heads, g.ints([1, 1, 1])], { axis: 0 })
+      .map((part) => g.op('Squeeze', [part, g.ints([0])])) as [Value, Value, Value];
+  } else {
+    const toHeads = (y: Value) =>
+      g.op('Transpose', [g.op('Reshape', [y, g.ints([0, T, H, hd])])], { perm: [0, 2, 1, 3] });
+    [q, k, v] = projected.parts.map(toHeads) as [Value, Value, Value];
+  }
+  if (s.rope) {
+    q = applyRope(g, q, hd, s.rope.cos, s.rope.sinSigned);
+    k = applyRope(g, k, hd, s.rope.cos, s.rope.sinSigned);
+  }
+  const rows = s.clsQuery ? 1 : T;
+  if (s.clsQuery) q = g.op('Slice', [q, g.ints([0]), g.ints([1]), g.ints([2])]);
+  const scores = g.op('Mul', [
+    g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]),
+    g.scalar(hd ** -0.5),
+  ]);
+  const probs = g.op('Softmax', [scores], { axis: -1 });
+  const context = g.op('Reshape', [
+    g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
+    g.ints([0, rows, d]),
+  ]);
+  return { context, probs };
+}
+
+/**
+ * The same attention as ONNX Runtime's com.microsoft MultiHeadAttention on [N, T, d] queries, keys
+ * and values: no head transposes, and on CPU a tiled (flash) kernel that never writes the [N, H,
+ * T, T] scores. It gives no probabilities and has no gradient rule here, so only inference graphs
+ * use it; nor does the last block (the CLS query alone, the heatmaps' probabilities). RoPE rotates
+ * q and k as [N, T, H, hd], the tables broadcast over the heads.
+ */
+function fusedAttention(
+  g: GraphBuilder,
+  h: Value,
+  b: BlockWeights,
+  s: BlockSpec,
+): { context: Value; probs?: undefined } {
+  const { hiddenSize: d, heads: H, tokens: T } = s;
+  const hd = d / H;
+  const projected = projectQkv(g, h, b, s);
+  let [q, k, v] = projected.fused
+    ? (g.opMulti('Split', [projected.fused, g.ints([d, d, d])], { axis: -1 }) as [Value, Value, Value])
+    : projected.parts;
+  if (s.rope) {
+    const perHead = (table: Value) => g.op('Unsqueeze', [table, g.ints([1])]);
+    const [cos, sin] = [perHead(s.rope.cos), perHead(s.rope.sinSigned)];
+    const rotate = (y: Value) =>
+      g.op('Reshape', [applyRope(g, g.op('Reshape', [y, g.ints([0, T, H, hd])]), hd, cos, sin), g.ints([0, T, d])]);
+    [q, k] = [rotate(q), rotate(k)];
+  }
+  const context = g.op(
+    'MultiHeadAttention',
+    [q, k, v],
+    { num_heads: H, scale: f(hd ** -0.5) },
+    { domain: 'com.microsoft', outputs: [{ dtype: 'float32', shape: [h.shape[0]!, T, d] }] },
+  );
+  return { context };
 }
 
 function linear(g: GraphBuilder, x: Value, weightT: Value, bias: Value | undefined): Value {

@@ -96,6 +96,7 @@ export class ImageTowerBackbone implements Backbone {
       tokenOffsets: this.offsets(grid),
       targets: this.loraTargets(),
       ...(options.lora ? { lora: options.lora } : {}),
+      ...(options.fusedAttention ? { fusedAttention: true } : {}),
     };
     // CLIP's embedding is its CLS token, so the last block can run for it alone; SigLIP's pooling
     // head attends over every token.

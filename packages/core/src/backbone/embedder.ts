@@ -29,14 +29,16 @@ export function backboneGraph(backbone: Backbone, inputSize: [number, number], l
  * The same graph with the patch grid, the outputs it has (CNNs have no attention) and its
  * arithmetic. 'int8' runs the backbone's own integer graph where it has one (uint8 TFLite
  * CNNs), otherwise the float graph with its weight MatMuls dynamically quantised. `patchTokens:
- * false` leaves that output out, and a ViT its last block's work for tokens other than CLS.
+ * false` leaves that output out, and a ViT its last block's work for tokens other than CLS. The
+ * graph is for running, so a ViT's attention is fused (BuildOptions.fusedAttention); a caller
+ * that differentiates it asks `fusedAttention: false`.
  */
 export function buildBackboneGraph(
   backbone: Backbone,
   inputSize: [number, number],
   lora?: LoraConfig,
   precision: Precision = 'fp32',
-  outputs: { patchTokens?: boolean } = {},
+  options: { patchTokens?: boolean; fusedAttention?: boolean } = {},
 ): {
   graph: Graph;
   grid: [number, number];
@@ -53,12 +55,16 @@ export function buildBackboneGraph(
   }
   const g = new GraphBuilder(`${backbone.card.name}_${inputSize.join('x')}`);
   const pixels = g.input('pixels', 'float32', ['N', 3, inputSize[0], inputSize[1]]);
-  const patchTokens = outputs.patchTokens ?? true;
-  const options = { inputSize, attention: true, patchTokens };
+  const patchTokens = options.patchTokens ?? true;
+  const wanted = { inputSize, attention: true, patchTokens };
   const out: BackboneValues & { method?: string; clsStep?: number } =
     precision === 'int8' && backbone.buildInteger
-      ? backbone.buildInteger(g, pixels, options)
-      : backbone.build(g, pixels, { ...options, ...(lora ? { lora } : {}) });
+      ? backbone.buildInteger(g, pixels, wanted)
+      : backbone.build(g, pixels, {
+          ...wanted,
+          fusedAttention: options.fusedAttention ?? true,
+          ...(lora ? { lora } : {}),
+        });
   g.output(out.cls, 'cls');
   // A backbone may give patch tokens it was not asked for (a CNN's are its last map, no extra work).
   if (patchTokens) g.output(requirePatchTokens(backbone, out), 'patch_tokens');

@@ -59,6 +59,13 @@ export interface BuildOptions {
    * skipped, and `patchTokens` is left out. Default true.
    */
   patchTokens?: boolean;
+  /**
+   * true: a graph that will only run forward, never be differentiated. A ViT then runs every
+   * block's attention but the last (whose probabilities are `attention`) as one ONNX Runtime
+   * com.microsoft MultiHeadAttention kernel. Default false: explicit MatMul/Softmax/MatMul,
+   * which the autodiff differentiates.
+   */
+  fusedAttention?: boolean;
 }
 
 /** Values a backbone adds to a graph for pixel input [N,3,H,W] (normalised by the card). */

@@ -10,6 +10,14 @@ export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<
   return scale === 0 ? diff : diff / scale;
 }
 
+/** max |a − b|: the worst element-wise difference, in the values' own units. */
+export function maxAbsDifference(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+  return diff;
+}
+
 /** ‖a − b‖₂ / ‖b‖₂: the error of a whole vector (a gradient) relative to the reference's norm. */
 export function relativeL2Error(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);

@@ -1,5 +1,5 @@
 export { assertSameArray } from './arrays.js';
-export { cosine, maxRelativeError, relativeL2Error } from './compare.js';
+export { cosine, maxAbsDifference, maxRelativeError, relativeL2Error } from './compare.js';
 export { checkGradients, type GradCheckResult } from './gradcheck.js';
 export { testPluginCard } from './plugin-card.js';
 export { pythonHas, pythonReferenceAvailable, runPython, SYSTEM_PYTHON } from './python.js';
