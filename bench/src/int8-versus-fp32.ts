@@ -46,11 +46,15 @@ export interface GraphTiming {
 export async function timeGraphs(
   graphs: readonly Graph[],
   feeds: Record<string, Tensor>,
-  options: { threads: number; iterations: number; midway?: () => Promise<void> },
+  options: { threads: number; iterations: number; midway?: () => Promise<void>; allowSpinning?: boolean },
 ): Promise<GraphTiming[]> {
   const sessions: OnnxSession[] = [];
+  const engine = {
+    threads: options.threads,
+    ...(options.allowSpinning !== undefined ? { allowSpinning: options.allowSpinning } : {}),
+  };
   try {
-    for (const graph of graphs) sessions.push(await OnnxSession.create(toOnnx(graph), { threads: options.threads }));
+    for (const graph of graphs) sessions.push(await OnnxSession.create(toOnnx(graph), engine));
     const first: Record<string, Tensor>[] = [];
     for (const session of sessions) first.push(await session.run(feeds));
     const seconds: number[][] = sessions.map(() => []);

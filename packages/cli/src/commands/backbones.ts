@@ -27,7 +27,7 @@ interface EmbedArgs {
   threads?: number;
   'batch-size': number;
   precision: string;
-  'allow-spinning': boolean;
+  'allow-spinning'?: boolean;
   'weights-root'?: string;
   quiet: boolean;
 }
@@ -179,8 +179,8 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
       .option('batch-size', { type: 'number', default: 8, describe: 'Slices per run' })
       .option('allow-spinning', {
         type: 'boolean',
-        default: false,
-        describe: 'Spin-wait ONNX Runtime threads (faster on a dedicated machine, much slower on a shared one)',
+        describe:
+          'Spin-wait ONNX Runtime threads (faster on a dedicated machine, much slower on a shared one; default $ANYMC3D_ORT_SPINNING, else off)',
       })
       .option('weights-root', {
         type: 'string',
@@ -203,7 +203,7 @@ const embedCommand: CommandModule<object, EmbedArgs> = {
       device,
       precision: args.precision as Precision,
       batchSize: args['batch-size'],
-      allowSpinning: args['allow-spinning'],
+      ...(args['allow-spinning'] !== undefined ? { allowSpinning: args['allow-spinning'] } : {}),
       ...(args.threads !== undefined ? { threads: args.threads } : {}),
     });
     const started = Date.now();

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { InputError } from '../util/errors.js';
 import type { DType, Tensor, TypedArray } from './tensor.js';
 
 /**
@@ -16,7 +17,8 @@ export interface EngineOptions {
   threads?: number;
   /**
    * Spin-waiting thread pools collapse when a core is taken by another process (measured 2.7×
-   * slower); off by default, on for a dedicated machine.
+   * slower); off by default, on for a dedicated machine. Unset: `$ANYMC3D_ORT_SPINNING` (1 or 0),
+   * so every command, worker and app takes the machine's choice without a flag of its own.
    */
   allowSpinning?: boolean;
   /** ORT's memory pattern doubles peak RSS of forward+backward graphs; off for training. */
@@ -25,6 +27,14 @@ export interface EngineOptions {
 }
 
 export class DeviceUnavailableError extends Error {}
+
+/** `$ANYMC3D_ORT_SPINNING`: 1 lets ONNX Runtime's threads spin between ops (a dedicated machine), 0 or unset not. */
+export function spinningByDefault(): boolean {
+  const value = process.env.ANYMC3D_ORT_SPINNING?.trim() ?? '';
+  if (value === '' || value === '0') return false;
+  if (value === '1') return true;
+  throw new InputError('$ANYMC3D_ORT_SPINNING', `must be 1 (spin-wait) or 0 (sleep), got "${value}"`);
+}
 
 /** Execution providers this onnxruntime-node build can use. */
 export function availableDevices(): Device[] {
@@ -88,7 +98,7 @@ export class OnnxSession {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       enableMemPattern: options.memoryPattern ?? true,
-      extra: { session: { 'intra_op.allow_spinning': options.allowSpinning ? '1' : '0' } },
+      extra: { session: { 'intra_op.allow_spinning': (options.allowSpinning ?? spinningByDefault()) ? '1' : '0' } },
     };
     if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
     // ANYMC3D_ORT_PROFILE=<folder>: every session writes ORT's per-node profile there when released

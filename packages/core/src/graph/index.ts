@@ -23,6 +23,7 @@ export {
   DeviceUnavailableError,
   type EngineOptions,
   OnnxSession,
+  spinningByDefault,
 } from './engine.js';
 export { gelu, layerNorm, linear, reshape, sliceAxis, softmax, transpose } from './nn.js';
 export { type OnnxExportOptions, toOnnx } from './onnx.js';
