@@ -224,6 +224,8 @@ function block(g: GraphBuilder, x: Value, b: BlockWeights, s: BlockSpec): { x: V
   const h = layerNorm(g, x, g.param('norm1.weight', b.norm1W), g.param('norm1.bias', b.norm1B), s.eps);
   // Token 0 alone: each token's output depends on its own query, residual and MLP only.
   const residual = s.clsQuery ? g.op('Slice', [x, g.ints([0]), g.ints([1]), g.ints([1])]) : x;
+  // The fused kernel takes every token's query; the CLS-alone block is the last, which stays explicit.
+  if (s.fusedAttention && s.clsQuery) throw new Error('a block runs either fused attention or the CLS query alone');
   const { context, probs } = s.fusedAttention ? fusedAttention(g, h, b, s) : explicitAttention(g, h, b, s);
   const attn = loraLinear(
     g,
