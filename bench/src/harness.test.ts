@@ -29,6 +29,21 @@ describe('bench harness', () => {
     expect(text).toContain('Machine: ');
     expect(text).toContain('Load during the run: other processes');
     expect(text).toContain('- Ratio: 1.5× peer');
+    expect(text).toContain('Command: `node x.js`');
+  });
+
+  it('writes a run setting taken from the environment into the command, so the command reproduces the run', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'bench-')), 'RESULTS.md');
+    const { load } = await measureLoad(async () => 1);
+    const saved = process.env.ANYMC3D_ORT_SPINNING;
+    process.env.ANYMC3D_ORT_SPINNING = '1';
+    try {
+      await appendResults({ title: 'spin', command: 'node x.js', table: '', ratios: [] }, load, path);
+    } finally {
+      if (saved === undefined) delete process.env.ANYMC3D_ORT_SPINNING;
+      else process.env.ANYMC3D_ORT_SPINNING = saved;
+    }
+    expect(await readFile(path, 'utf8')).toContain('Command: `ANYMC3D_ORT_SPINNING=1 node x.js`');
   });
 
   it('reads every ratio row with its section, time and peer, and the append redraws the picture', async () => {

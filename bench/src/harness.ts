@@ -113,6 +113,13 @@ export interface BenchmarkReport {
   notes?: string[];
 }
 
+/** The environment variables of this project that change how a run computes or schedules, as set. */
+const RUN_SETTINGS = ['ANYMC3D_ORT_SPINNING'] as const;
+
+function settingsFromEnvironment(): string[] {
+  return RUN_SETTINGS.filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]}`);
+}
+
 export async function appendResults(
   report: BenchmarkReport,
   load: LoadReport,
@@ -126,7 +133,7 @@ export async function appendResults(
     '',
     `Machine: ${m.cores} cores, ${m.cpuModel} (${m.cpuFlags.join(', ') || 'no flags read'}), ${m.memoryGiB} GiB, Node ${m.node}.`,
     `Load during the run: other processes ${other}; load average ${load.loadavgBefore.toFixed(2)} before, ${load.loadavgAfter.toFixed(2)} after.`,
-    `Command: \`${report.command}\``,
+    `Command: \`${[...settingsFromEnvironment(), report.command].join(' ')}\``,
     '',
     report.table,
     '',
