@@ -10,6 +10,7 @@ describe('anymc3d CLI', () => {
     expect(typeof report.core).toBe('string');
     expect(report.glibcTunables).toBe(process.env.GLIBC_TUNABLES ?? '');
     expect(['always', 'madvise', 'never', 'n/a']).toContain(report.transparentHugePages);
+    expect(report.ortSpinning).toBe(process.env.ANYMC3D_ORT_SPINNING ?? '');
   });
 
   it('an unknown command is a usage error with exit code 2', async () => {

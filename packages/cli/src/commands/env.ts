@@ -21,6 +21,8 @@ export interface EnvironmentReport {
   glibcTunables: string;
   /** The kernel's transparent huge page mode ('always', 'madvise', 'never'), or 'n/a' off Linux. */
   transparentHugePages: string;
+  /** ANYMC3D_ORT_SPINNING as set: 1 lets ONNX Runtime's threads spin-wait between ops (README, threads). */
+  ortSpinning: string;
 }
 
 export function environmentReport(): EnvironmentReport {
@@ -35,6 +37,7 @@ export function environmentReport(): EnvironmentReport {
     cpuModel: cpuList[0]?.model ?? 'unknown',
     glibcTunables: process.env.GLIBC_TUNABLES ?? '',
     transparentHugePages: transparentHugePages(),
+    ortSpinning: process.env.ANYMC3D_ORT_SPINNING ?? '',
   };
 }
 
