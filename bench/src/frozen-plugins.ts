@@ -8,7 +8,7 @@ import { loadPlugin } from '@anymc3d/core/plugin';
 import { trainPlugin } from '@anymc3d/core/train';
 import { type Volume, writeVolume } from '@anymc3d/core/volume';
 import { EngineAnalyzer } from '@anymc3d/heatmap-server';
-import { appendResults, markdownTable, measureLoad } from './harness.js';
+import { appendResults, markdownTable, measureLoad, median } from './harness.js';
 
 /**
  * What the k-th frozen-backbone task costs the heatmap server: every frozen plugin of a case
@@ -38,8 +38,6 @@ function volume(): Volume {
     direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
   };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'frozen-plugins-'));

@@ -87,6 +87,12 @@ export async function measureLoad<T>(fn: () => Promise<T>): Promise<{ result: T;
   return { result, load: { otherProcesses, loadavgBefore, loadavgAfter: loadavg()[0] ?? 0 } };
 }
 
+/** The middle value (the upper one of an even count): what every bench reports of repeated timings. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('median of no values');
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
 export type Cell = string | number;
 
 export function markdownTable(header: string[], rows: Cell[][]): string {

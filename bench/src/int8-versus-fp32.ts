@@ -13,6 +13,7 @@ import {
 } from '@anymc3d/core/graph';
 import { cosine, maxAbsDifference } from '@anymc3d/core/testing';
 import { Random } from '@anymc3d/core/util';
+import { median } from './harness.js';
 
 /**
  * int8 vs fp32 on any frozen graph: build both sessions, time them on the same feeds, compare
@@ -66,10 +67,7 @@ export async function timeGraphs(
         seconds[i]!.push((performance.now() - t) / 1000);
       }
     }
-    return seconds.map((s, i) => {
-      s.sort((a, b) => a - b);
-      return { median: s[Math.floor(s.length / 2)]!, first: first[i]! };
-    });
+    return seconds.map((s, i) => ({ median: median(s), first: first[i]! }));
   } finally {
     for (const session of sessions) await session.release();
   }

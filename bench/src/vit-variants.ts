@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { loadFolder } from '@anymc3d/adapters/registry';
 import { buildBackboneGraph } from '@anymc3d/core/backbone';
 import { randomNormal } from '@anymc3d/core/testing';
-import { appendResults, markdownTable, measureLoad } from './harness.js';
+import { appendResults, markdownTable, measureLoad, median } from './harness.js';
 import { timeGraphs } from './int8-versus-fp32.js';
 import { writeRandomVit } from './random-vit.js';
 
@@ -32,7 +32,7 @@ const LABELS: Record<Variant, string> = {
   spinning: 'attention fused, threads spin-waiting (ANYMC3D_ORT_SPINNING=1)',
 };
 
-/** In the child: one variant's median slices/s over RUNS runs after two warm-ups. */
+/** In the child: one variant's median slices/s over RUNS runs after one warm-up (timeGraphs). */
 async function child(dir: string, variant: Variant, precision: Precision, threads: number): Promise<void> {
   const backbone = await loadFolder(dir);
   const { graph } = buildBackboneGraph(backbone, [224, 224], undefined, precision, {
@@ -48,7 +48,6 @@ async function child(dir: string, variant: Variant, precision: Precision, thread
 }
 
 const run = promisify(execFile);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 6);
@@ -98,7 +97,7 @@ async function main(): Promise<void> {
         `${p}: threads spin-waiting ÷ sleeping = ${(of(p, 'spinning') / of(p, 'fused')).toFixed(3)}×`,
       ]),
       notes: [
-        `${rounds} rounds; each round runs every variant once, each in a fresh Node process (load, build, quantise, two warm-up runs, the median of ${RUNS} timed runs); the table gives the median and the range of those per-process medians.`,
+        `${rounds} rounds; each round runs every variant once, each in a fresh Node process (load, build, quantise, one warm-up run, the median of ${RUNS} timed runs); the table gives the median and the range of those per-process medians.`,
         `ONNX Runtime ${threads} intra-op threads; random weights at the real ViT-S sizes.`,
       ],
     },

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backbone, buildBackboneGraph } from '@anymc3d/core/backbone';
 import { OnnxSession, type Tensor, toOnnx } from '@anymc3d/core/graph';
-import { randomNormal } from '@anymc3d/core/testing';
+import { maxAbsDifference, randomNormal } from '@anymc3d/core/testing';
+import { expect } from 'vitest';
 import { loadFolder } from '../registry/index.js';
 import { TOWER_FIXTURES, towerFixture, writeTinyDinov2, writeTinyDinov3 } from '../testing/index.js';
 
@@ -47,4 +48,23 @@ export async function runWithLora(
   const out = await session.run(feeds);
   await session.release();
   return out;
+}
+
+/**
+ * Two builds of one network compute the same thing: both run on the same pixels (and LoRA), each of
+ * `outputs` within 1e-5 of the reference's.
+ */
+export async function expectSameOutputs(
+  reference: ReturnType<typeof buildBackboneGraph>['graph'],
+  candidate: ReturnType<typeof buildBackboneGraph>['graph'],
+  pixels: Tensor,
+  outputs: readonly string[],
+  label: string,
+): Promise<void> {
+  const a = await runWithLora(reference, pixels);
+  const b = await runWithLora(candidate, pixels);
+  for (const output of outputs) {
+    const worst = maxAbsDifference(b[output]!.data as Float32Array, a[output]!.data as Float32Array);
+    expect(worst, `${label} ${output}`).toBeLessThan(1e-5);
+  }
 }
