@@ -13,6 +13,7 @@ import { withMatMulNBits } from './matmul-nbits.js';
 import { matrixProductMs, opTimes } from './ort-profile.js';
 import { peerKernel, runPeer } from './peer.js';
 import { writeRandomVit } from './random-vit.js';
+import { calibrateActivations, withStaticActivations } from './static-int8.js';
 
 /**
  * DINOv2 ViT-S/14 (the project's emitted graph, random weights at the real sizes) at 224², int8
@@ -35,6 +36,14 @@ async function imageBatch(): Promise<Float32Array> {
     const image = resizeBilinear(readBmp(new Uint8Array(await readFile(path)), path), 224, 224);
     out.set(normalisePixels(image, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), b * per);
   }
+  return out;
+}
+
+/** The batch mirrored left-right: calibration images the timed batch does not contain. */
+function mirrored(pixels: Float32Array): Float32Array {
+  const out = new Float32Array(pixels.length);
+  for (let row = 0; row < pixels.length / 224; row++)
+    for (let x = 0; x < 224; x++) out[row * 224 + x] = pixels[row * 224 + 223 - x]!;
   return out;
 }
 
@@ -66,6 +75,7 @@ type RowKey =
   | 'fp32Explicit'
   | 'int8Explicit'
   | 'int8Attention'
+  | 'int8Static'
   | 'nBits'
   | 'fp32ClsOnly'
   | 'int8ClsOnly';
@@ -89,6 +99,12 @@ async function main(): Promise<void> {
   // where those MatMuls are ONNX ops), and ORT's block-quantised MatMulNBits.
   const withAttention = quantizeDynamicInt8(explicit, { activationMatMuls: true });
   const q = int8.provenance;
+  const pixels = tensor('float32', [BATCH, 3, 224, 224], await imageBatch());
+  const ranges = await calibrateActivations(
+    int8.graph,
+    { pixels: tensor('float32', pixels.dims, mirrored(pixels.data as Float32Array)) },
+    THREADS,
+  );
   const rows: Row[] = [
     { key: 'fp32', label: 'ONNX Runtime fp32 (emitted graph, attention fused)', graph: fp32.graph },
     {
@@ -112,6 +128,11 @@ async function main(): Promise<void> {
       graph: withAttention.graph,
     },
     {
+      key: 'int8Static',
+      label: `ONNX Runtime int8, calibrated static activations (${ranges.size} per-tensor uint8 ranges from the batch mirrored left-right; QuantizeLinear → MatMulIntegerToFloat, bias folded)`,
+      graph: withStaticActivations(int8.graph, ranges).graph,
+    },
+    {
       key: 'nBits',
       label: 'ONNX Runtime MatMulNBits, 8-bit weights per block of 32, accuracy level 4 (int8 activations per block)',
       graph: withMatMulNBits(fp32.graph, { bits: 8, block: 32, accuracyLevel: 4 }).graph,
@@ -129,7 +150,6 @@ async function main(): Promise<void> {
       graph: build('int8', { patchTokens: false }).graph,
     },
   ];
-  const pixels = tensor('float32', [BATCH, 3, 224, 224], await imageBatch());
   const { result, load } = await measureLoad(async () => {
     let torch: { slices_per_s: number; torch: string } | undefined;
     const timings = await timeGraphs(
@@ -171,6 +191,7 @@ async function main(): Promise<void> {
         `int8 ÷ PyTorch fp32 = ${(rate('int8') / torch.slices_per_s).toFixed(2)}× (goal ≥ 4×)`,
         `cosine of the first output (CLS, [8, 384]) int8 vs fp32 = ${cosine(reference, cls('int8')).toFixed(6)} (goal ≥ 0.999); max |Δ| ${maxAbsDifference(cls('int8'), reference).toPrecision(3)}`,
         `attention fused ÷ as MatMul·Softmax·MatMul, slices/s: fp32 ${(rate('fp32') / rate('fp32Explicit')).toFixed(3)}×, int8 ${(rate('int8') / rate('int8Explicit')).toFixed(3)}×`,
+        `calibrated static ÷ dynamic activations, slices/s: ${(rate('int8Static') / rate('int8')).toFixed(3)}×`,
         `last block for CLS alone ÷ the full graph, slices/s: fp32 ${(rate('fp32ClsOnly') / rate('fp32')).toFixed(3)}×, int8 ${(rate('int8ClsOnly') / rate('int8')).toFixed(3)}× (it skips 6.4 % of the multiply-adds)`,
         `int8 matrix products (MultiHeadAttention included) alone take ${(100 * share.gemm).toFixed(1)} % of an int8 run (ORT profiler; ${share.ops}): were everything else free, int8 ÷ PyTorch fp32 would be ${bound.toFixed(2)}×`,
       ],
@@ -179,7 +200,7 @@ async function main(): Promise<void> {
         'Random weights at the real ViT-S sizes (no DINOv2 weights can be downloaded here): trained weights have activation outliers, so re-check accuracy on them.',
         `The ONNX Runtime rows are timed interleaved (${ITERATIONS} rounds, each running every row once, medians); the peer ran between the rounds' two halves. Rows within ~10 % of each other can swap between runs on this VM (the fused attention read 1.149× and 0.991× the explicit form in int8 in two runs); bench/dist/vit-variants.js times such pairs in separate processes.`,
         '"Attention fused": every block but the last runs q·kᵀ, softmax and p·v as one com.microsoft MultiHeadAttention (BuildOptions.fusedAttention, what every inference graph runs); the MatMul·Softmax·MatMul rows are the form the autodiff differentiates.',
-        'The two integer alternatives are other arithmetic for the same network (core quantizeDynamicInt8 {activationMatMuls} on the explicit attention, bench/src/matmul-nbits.ts).',
+        'The three integer alternatives are other arithmetic for the same network (core quantizeDynamicInt8 {activationMatMuls} on the explicit attention, bench/src/static-int8.ts, bench/src/matmul-nbits.ts).',
         'The CLS-alone rows are what features, predict and ViT heatmaps run (BuildOptions.patchTokens false); the peer computes every token, so the 4× goal is read on the full-graph int8 row only.',
       ],
     },
