@@ -62,10 +62,10 @@ export function withStaticActivations(
     const range = ranges.get(quantize.name);
     if (!range) throw new Error(`static int8: no calibrated range for ${quantize.name}`);
     const matmul = onlyConsumer(consumers, codes, 'MatMulInteger');
-    const scales = (consumers.get(scale) ?? []).find((n) => n.op === 'Mul');
+    const scales = onlyConsumer(consumers, scale, 'Mul');
     const cast = matmul && onlyConsumer(consumers, matmul.outputs[0]!, 'Cast');
     const dequantize = cast && onlyConsumer(consumers, cast.outputs[0]!, 'Mul');
-    if (!matmul || !scales || !cast || !dequantize || consumers.get(scale)!.length !== 1)
+    if (!matmul || !scales || !cast || !dequantize)
       throw new Error(
         `static int8: ${quantize.name} does not start a weight MatMul chain (attention MatMuls stay float)`,
       );
